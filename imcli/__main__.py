@@ -1,0 +1,3 @@
+from imcli.cli.main import main
+
+main()

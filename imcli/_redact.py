@@ -1,0 +1,59 @@
+"""Process-wide registry of secret strings and the redaction applied to every output.
+
+Secrets are registered as soon as they are known: the expanded values of an account's
+secret fields, the values of ``${VAR}`` references, tokens handed out by platforms.
+Everything imcli prints (stdout, stderr, --verbose, --dry-run) and every exception
+message goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import quote
+
+MASK = "***"
+_MIN_LEN = 4  # shorter strings would mask innocent text; they are not real secrets
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_ordered: list[str] = []
+
+
+def add_secret(value: object) -> None:
+    """Register a secret so that it never appears in any output."""
+    if not isinstance(value, str):
+        return
+    value = value.strip()
+    if len(value) < _MIN_LEN:
+        return
+    with _lock:
+        for form in {value, quote(value, safe=""), quote(value)}:
+            if form not in _secrets:
+                _secrets.add(form)
+                _ordered.append(form)
+        _ordered.sort(key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    if not _ordered or not text:
+        return text
+    for secret in _ordered:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def mask(value: object) -> str:
+    """How a secret field is shown in `accounts list`: a hint, never the value."""
+    if not isinstance(value, str) or not value:
+        return ""
+    if value.startswith("${") and value.endswith("}"):
+        return value  # a reference to the environment is not itself secret
+    return MASK
+
+
+def clear() -> None:
+    """Forget every secret (tests and long-lived library users)."""
+    with _lock:
+        _secrets.clear()
+        _ordered.clear()

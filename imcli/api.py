@@ -1,0 +1,155 @@
+"""The Python API (design.md §7), with the SDK's signatures; the CLI calls the same core.
+
+Each function returns the number of targets sent (1 when the one target was sent) and
+otherwise raises an :mod:`imcli.errors` exception carrying the reason: UsageError (bad
+input), ConfigError (no usable account), PlatformError (the platform refused). A failed
+push's exception has a ``result`` attribute with the per-target outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from imcli.errors import ConfigError, ImcliError, PlatformError, UsageError
+from imcli.models import Message, PushRequest, PushResult, Target
+
+__all__ = ["push", "push_image", "push_voice", "push_video", "push_file", "push_mixed"]
+
+
+def _targets(group_code: Any, user_id: Any) -> list[Target]:
+    out = []
+    if group_code not in (None, ""):
+        out.append(Target("group", str(group_code)))
+    if user_id not in (None, ""):
+        out.append(Target("user", str(user_id)))
+    if not out:
+        raise UsageError("no target: pass group_code for a group push or user_id for a private one")
+    return out
+
+
+def _run(
+    im_type: str,
+    group_code: Any,
+    user_id: Any,
+    message_fn: Any,
+    options: dict[str, Any] | None,
+    timeout: int | None,
+) -> int:
+    from imcli.core import parse_options, run_push
+
+    own, extra = parse_options(dict(options or {}))
+    message: Message = message_fn(own)
+    message.extra = extra
+    req = PushRequest(
+        platform=im_type or None,
+        targets=_targets(group_code, user_id),
+        message=message,
+        account=own.get("account"),
+        timeout_ms=int(timeout) if timeout is not None else None,
+        profile=own.get("profile"),
+    )
+    result = _run_coro(run_push(req))
+    return _count_or_raise(result)
+
+
+def _run_coro(coro: Any) -> PushResult:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # called from inside an event loop: run in a worker thread with its own loop
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _count_or_raise(result: PushResult) -> int:
+    if result.exit_code == 0:
+        return result.sent
+    failed = [r for r in result.results if not r.ok]
+    reason = "; ".join(f"{result.platform} {r.target}: {r.error or 'not sent'}" for r in failed)
+    exc: ImcliError
+    if result.exit_code == 3:
+        exc = ConfigError(" ".join([reason, *result.notes]).strip())
+    else:
+        exc = PlatformError(reason)
+    exc.result = result  # type: ignore[attr-defined]
+    exc.sent = result.sent  # type: ignore[attr-defined]
+    raise exc
+
+
+def push(
+    im_type: str,
+    group_code: Any,
+    user_id: Any,
+    title: str | None,
+    content: str | None,
+    options: dict[str, Any] | None = None,
+    timeout: int | None = None,
+) -> int:
+    """Push text. When ``content`` is empty the title is the text."""
+    markdown = bool((options or {}).get("markdown"))
+    opts = {k: v for k, v in (options or {}).items() if k != "markdown"}
+
+    def build(own: dict[str, Any]) -> Message:
+        return Message(kind="text", title=title or None, text=content or "", markdown=markdown)
+
+    return _run(im_type, group_code, user_id, build, opts, timeout)
+
+
+def _media(kind: str) -> Any:
+    def send(
+        im_type: str,
+        group_code: Any,
+        user_id: Any,
+        title: str | None,
+        source: str,
+        options: dict[str, Any] | None = None,
+        timeout: int | None = None,
+    ) -> int:
+        def build(own: dict[str, Any]) -> Message:
+            from imcli import media
+
+            src = media.parse(source, kind, filename=own.get("filename"), mime=own.get("mime"))
+            return Message(kind=kind, title=title or None, media=src)
+
+        return _run(im_type, group_code, user_id, build, options, timeout)
+
+    send.__name__ = f"push_{kind}"
+    send.__doc__ = f"Push {'an' if kind[0] in 'aeiou' else 'a'} {kind} from a URL, path, base64:// or data: URI."
+    return send
+
+
+push_image = _media("image")
+push_voice = _media("voice")
+push_video = _media("video")
+push_file = _media("file")
+
+
+def push_mixed(
+    im_type: str,
+    group_code: Any,
+    user_id: Any,
+    title: str | None,
+    items: list[dict[str, Any]],
+    options: dict[str, Any] | None = None,
+    timeout: int | None = None,
+) -> int:
+    """Push a mixed message; ``items`` in the SDK's shape (text/markdown/image/voice/video/file)."""
+
+    def build(own: dict[str, Any]) -> Message:
+        from imcli.items import parse_items
+
+        return Message(kind="mixed", title=title or None, items=parse_items(items))
+
+    return _run(im_type, group_code, user_id, build, options, timeout)
+
+
+# the SDK's camelCase names
+pushImage = push_image  # noqa: N816
+pushVoice = push_voice  # noqa: N816
+pushVideo = push_video  # noqa: N816
+pushFile = push_file  # noqa: N816
+pushMixed = push_mixed  # noqa: N816

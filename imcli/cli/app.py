@@ -1,0 +1,122 @@
+"""The typer application: every command of design.md §2, and how errors are printed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from imcli.cli import output
+
+try:  # typer ≥ 0.29 vendors click
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="imcli",
+    help="Push text, images, voice, video, files and mixed messages to chat platforms.",
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
+push_app = typer.Typer(
+    help="Send a message to one or more targets.",
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
+accounts_app = typer.Typer(
+    help="List, add, remove, choose and test accounts in the profile.",
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
+app.add_typer(push_app, name="push")
+app.add_typer(accounts_app, name="accounts")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from imcli._version import __version__
+
+        output.out(f"imcli {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        Optional[str],
+        typer.Option("--profile", help="Profile file (default: $IMCLI_PROFILE, then the user config dir)."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """imcli pushes messages to Telegram, WeChat, QQ, Lark/Feishu, Slack and WeCom."""
+    ctx.obj = {"profile": profile}
+
+
+def profile_of(ctx: typer.Context, local: str | None) -> str | None:
+    """``--profile`` on the subcommand wins over the one before it."""
+    if local:
+        return local
+    root_ctx = ctx.find_root()
+    obj = root_ctx.obj if isinstance(root_ctx.obj, dict) else {}
+    return obj.get("profile")
+
+
+@app.command("platforms")
+def platforms_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the matrix as JSON.")] = False,
+) -> None:
+    """Show the support matrix: platforms, targets and message kinds."""
+    from imcli.cli import platforms_cmd
+
+    raise typer.Exit(platforms_cmd.show(json_out=json_out))
+
+
+# the subcommands register themselves on import
+from imcli.cli import accounts_cmd as _accounts_cmd  # noqa: E402,F401
+from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
+
+
+def run_app(args: list[str]) -> int:
+    command = typer.main.get_command(app)
+    try:
+        result: Any = command.main(args=args, prog_name="imcli", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `imcli`, `imcli push`: the help
+            output.out(exc.format_message().rstrip())
+            return 0
+        _show_usage_error(exc)
+        return 2
+    except click.exceptions.ClickException as exc:
+        output.error(exc.format_message())
+        return exc.exit_code
+    except click.exceptions.Abort:
+        output.error("aborted")
+        return 130
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _show_usage_error(exc: Any) -> None:
+    """The usage line and one error line; no panels, no hint paragraphs."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        output.err(ctx.get_usage())
+    message = exc.format_message()
+    if ctx is not None and getattr(ctx, "command_path", None):
+        hint = f" (see `{ctx.command_path} --help`)"
+    else:
+        hint = ""
+    output.err(f"Error: {message}{hint}")

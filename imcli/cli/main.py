@@ -1,0 +1,55 @@
+"""The ``imcli`` entry point.
+
+Fast paths answer ``--version``, ``platforms`` and shell completion of account names
+before typer (or anything heavier) is imported; everything else goes to the typer app.
+Usage errors print the usage line and one error line, never a boxed panel.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from imcli.cli import output
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(args)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        code = 1
+    output.flush()
+    sys.exit(code)
+
+
+def _run(args: list[str]) -> int:
+    if args in (["--version"], ["-V"]):
+        from imcli._version import __version__
+
+        output.out(f"imcli {__version__}")
+        return 0
+    if args and args[0] == "platforms" and set(args[1:]) <= {"--json"}:
+        from imcli.cli import platforms_cmd
+
+        return platforms_cmd.show(json_out="--json" in args[1:])
+    if "_IMCLI_COMPLETE" in os.environ:
+        from imcli.cli import complete
+
+        fast = complete.fast_path()
+        if fast is not None:
+            return fast
+    from imcli.cli.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

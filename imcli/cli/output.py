@@ -1,0 +1,37 @@
+"""Writing to stdout and stderr: stdout carries only results, every line is redacted,
+and a platform's text is never interpreted as markup."""
+
+from __future__ import annotations
+
+import sys
+
+from imcli import _redact
+
+
+def out(line: str) -> None:
+    sys.stdout.write(_redact.redact(line) + "\n")
+
+
+def err(line: str) -> None:
+    sys.stderr.write(_redact.redact(line) + "\n")
+    sys.stderr.flush()
+
+
+def error(message: str) -> None:
+    """One error line: ``imcli: <message>``."""
+    err(f"imcli: {message}")
+
+
+def flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

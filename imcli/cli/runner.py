@@ -1,0 +1,71 @@
+"""Running the async core from the CLI: SIGINT/SIGTERM stop promptly and keep the count."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+
+from imcli.cli import output
+from imcli.errors import Interrupted
+from imcli.models import PushRequest, PushResult, Target, TargetResult
+
+T = TypeVar("T")
+
+
+def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro``; on SIGINT/SIGTERM cancel it and raise :class:`Interrupted`."""
+    loop = asyncio.new_event_loop()
+    got: list[int] = []
+    task = loop.create_task(coro)
+
+    def stop(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
+            pass
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        raise Interrupted(got[0] if got else signal.SIGINT) from None
+    except KeyboardInterrupt:
+        task.cancel()
+        try:
+            loop.run_until_complete(task)
+        except BaseException:  # noqa: BLE001
+            pass
+        raise Interrupted(signal.SIGINT) from None
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def run_push_interruptibly(req: PushRequest, *, verbose: bool, dry_run: bool) -> PushResult:
+    from imcli.core import run_push
+
+    results: dict[Target, TargetResult] = {}
+    log = (lambda line: output.err(line)) if verbose else None
+    dry = (lambda line: output.err(f"dry-run: {line}")) if dry_run else None
+    try:
+        return run_interruptibly(
+            run_push(req, verbose=log, dry_log=dry, results_out=results)
+        )
+    except Interrupted as exc:
+        sent = sum(1 for r in results.values() if r.ok)
+        output.error(f"interrupted; {sent} of {len(req.targets)} target(s) sent")
+        output.out(str(sent))
+        output.flush()
+        raise typer.Exit(exc.exit_code) from None

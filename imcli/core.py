@@ -1,0 +1,322 @@
+"""The core: a PushRequest becomes one result per target.
+
+validate (matrix, targets, options, media) → choose accounts (design.md §4) → the
+platform adapter delivers to every target concurrently → targets an offline account
+could not reach are handed to the next account → a PushResult with the exit status.
+Both the CLI and the Python API call :func:`run_push`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from imcli import platforms
+from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
+from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
+
+if TYPE_CHECKING:
+    from imcli.platforms.base import PlatformSpec
+    from imcli.profile import Account, Profile
+
+Logger = Callable[[str], None]
+
+ACCOUNT_KEYS = ("account_id", "accountID", "accountId")
+FILENAME_KEYS = ("filename", "file_name", "fileName")
+MIME_KEYS = ("mime_type", "mimeType")
+#: option keys that would replace the target or the content of a send
+RESERVED_KEYS = frozenset(
+    {
+        "chat_id", "channel", "channel_id", "receive_id", "receive_id_type", "touser",
+        "toparty", "totag", "user_id", "group_id", "users", "text", "content", "message",
+        "msgtype", "msg_type", "agentid", "photo", "voice", "video", "document", "audio",
+        "media", "caption", "blocks", "files", "file", "initial_comment", "image", "markdown",
+        "template_id", "data",
+    }
+)  # fmt: skip
+
+DEFAULT_TIMEOUT_MS = 30_000
+
+
+def parse_options(pairs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``-o`` options into imcli's own keys and the extra send fields."""
+    own: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in pairs.items():
+        if key in ACCOUNT_KEYS:
+            own["account"] = str(value)
+        elif key in FILENAME_KEYS:
+            own["filename"] = str(value)
+        elif key in MIME_KEYS:
+            own["mime"] = str(value)
+        elif key in RESERVED_KEYS:
+            raise UsageError(
+                f"option {key!r} would replace the target or the content; "
+                "use the command's own arguments for that"
+            )
+        else:
+            extra[key] = _json_or_str(value)
+    return own, extra
+
+
+def _json_or_str(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def option_pairs(raw: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option {item!r}: write it as KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def resolve_platform(name: str | None, account: str | None, profile: Profile) -> PlatformSpec:
+    """The platform of the push: ``-p``, else the ``--account``'s platform."""
+    if name:
+        spec = platforms.get(name)
+        if account:
+            acc = profile.account(account)
+            if acc is not None and acc.platform != spec.name:
+                raise UsageError(
+                    f"account {account!r} is a {acc.platform} account, not {spec.name}; "
+                    "drop --platform or pick another --account"
+                )
+        return spec
+    if account:
+        acc = profile.account(account)
+        if acc is None:
+            raise ConfigError(_no_such_account(account, profile))
+        return platforms.get(acc.platform)
+    raise UsageError("no platform: give -p/--platform NAME or -a/--account NAME")
+
+
+def _no_such_account(name: str, profile: Profile) -> str:
+    known = ", ".join(a.name for a in profile.accounts) or "none"
+    return (
+        f"no account named {name!r} in {profile.path} (accounts: {known}); "
+        f"add it with `imcli accounts add {name} --platform PLATFORM`"
+    )
+
+
+def check_matrix(spec: PlatformSpec, kind: str, targets: list[Target]) -> None:
+    """Refuse, before any request, what the support matrix rules out."""
+    if spec.unsupported:
+        raise UsageError(spec.unsupported)
+    if not targets:
+        raise UsageError("no target: give at least one -u/--user ID or -g/--group ID")
+    for t in targets:
+        reason = spec.target_status(t.kind)
+        if reason:
+            raise UsageError(reason)
+        if not t.id.strip():
+            raise UsageError(f"{spec.name}: empty {t.kind} id")
+    reason = spec.kind_status(kind)
+    if reason:
+        raise UsageError(reason)
+
+
+def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) -> list[Account]:
+    """design.md §4: the explicit account; else the default, then the others in order."""
+    if explicit:
+        acc = profile.account(explicit)
+        if acc is None:
+            raise ConfigError(_no_such_account(explicit, profile))
+        if acc.platform != spec.name:
+            raise UsageError(
+                f"account {explicit!r} is a {acc.platform} account, not {spec.name}"
+            )
+        return [acc]
+    accounts = profile.for_platform(spec.name)
+    if not accounts:
+        raise NoAccountError(
+            f"{spec.name}: no account configured in {profile.path}; add one with "
+            f"`imcli accounts add NAME --platform {spec.name}` "
+            f"or set IMCLI_{spec.name.upper()}_… variables"
+        )
+    defaults = [a for a in accounts if a.is_default]
+    return defaults + [a for a in accounts if not a.is_default]
+
+
+def default_timeout_ms(message: Message, profile: Profile) -> int:
+    base = profile.settings.get("timeout", DEFAULT_TIMEOUT_MS)
+    if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 0:
+        raise ConfigError(f"profile {profile.path}: settings.timeout must be a positive number of ms")
+    mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
+    return int(base + 1000 * mib)
+
+
+def validate_message(message: Message) -> None:
+    if message.kind == "text":
+        if not (message.text or "").strip() and not (message.title or "").strip():
+            raise UsageError("nothing to send: give CONTENT, pipe it on stdin, or give -t TITLE")
+    elif message.kind in MEDIA_KINDS:
+        if message.media is None:
+            raise UsageError(f"push {message.kind}: SOURCE is required")
+    elif message.kind == "mixed":
+        if not message.items:
+            raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")
+
+
+async def run_push(
+    req: PushRequest,
+    *,
+    profile: Profile | None = None,
+    verbose: Logger | None = None,
+    dry_log: Logger | None = None,
+    on_result: Callable[[TargetResult], None] | None = None,
+    results_out: dict[Target, TargetResult] | None = None,
+) -> PushResult:
+    """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending."""
+    from imcli import profile as profile_mod
+    from imcli.http import Budget, HttpClient, RateLimiter
+
+    if req.platform:  # what the matrix rules out is refused before the profile is read
+        check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
+    validate_message(req.message)
+    prof = profile if profile is not None else profile_mod.load(req.profile)
+    spec = resolve_platform(req.platform, req.account, prof)
+    check_matrix(spec, req.message.kind, req.targets)
+    adapter_cls = platforms.adapter_class(spec)
+    candidates = choose_accounts(spec, prof, req.account)
+
+    timeout_ms = req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
+    if timeout_ms <= 0:
+        raise UsageError("--timeout must be a positive number of milliseconds")
+    budget = Budget(timeout_ms / 1000)
+
+    targets = list(dict.fromkeys(req.targets))  # the same target twice is one target
+    results = results_out if results_out is not None else {}
+    for t in targets:
+        results.setdefault(t, TargetResult(target=t))
+    plan: list[dict[str, Any]] = []
+    pending = targets
+    tried: list[tuple[str, AccountOffline]] = []
+    notes: list[str] = []
+    for acc in candidates:
+        acc.check_fields()
+        rate = acc.get("rate")
+        limiter = RateLimiter(spec.rate_limits, float(rate) if rate is not None else None)
+        proxy = acc.get("proxy") or prof.settings.get("proxy")
+        http = HttpClient(
+            platform=spec.name,
+            budget=budget,
+            proxy=profile_mod.expand(proxy, "settings.proxy") if proxy else None,
+            limiter=limiter,
+            verbose=verbose,
+            dry_run=req.dry_run,
+            plan=plan,
+            dry_log=dry_log,
+        )
+        adapter = adapter_cls(acc, http)
+        http.dry_reply = adapter.dry_run_reply
+        try:
+            adapter.validate(req.message, pending)
+            for t in pending:
+                results[t].account = acc.name
+            await adapter.deliver(pending, req.message, results, on_done=on_result)
+        finally:
+            await adapter.aclose()
+            await http.aclose()
+        handed_on = [
+            t
+            for t in pending
+            if isinstance(results[t].error_exc, AccountOffline) and not results[t].message_ids
+        ]
+        if not handed_on:
+            break
+        exc = results[handed_on[0]].error_exc
+        assert isinstance(exc, AccountOffline)
+        tried.append((acc.name, exc))
+        if req.account:
+            break
+        pending = handed_on
+        if acc is not candidates[-1]:
+            notes.append(
+                f"{spec.name}: account {acc.name!r} is offline ({exc.message}); "
+                f"trying the next account"
+            )
+    ordered = [results[t] for t in targets]
+    result = PushResult(platform=spec.name, results=ordered, dry_run=req.dry_run, plan=plan)
+    result.notes = notes
+    result.exit_code = _exit_code(ordered, tried, spec, result)
+    return result
+
+
+def _exit_code(
+    results: list[TargetResult],
+    tried: list[tuple[str, AccountOffline]],
+    spec: PlatformSpec,
+    result: PushResult,
+) -> int:
+    if all(r.ok for r in results):
+        return 0
+    failed = [r for r in results if not r.ok]
+    creds = [
+        r
+        for r in failed
+        if isinstance(r.error_exc, AccountOffline) and r.error_exc.reason == "credentials"
+    ]
+    if tried and len(creds) == len(failed) and all(e.reason == "credentials" for _, e in tried):
+        names = ", ".join(name for name, _ in tried)
+        result.notes.append(
+            f"{spec.name}: the credentials of every account tried ({names}) were rejected; "
+            f"check them with `imcli accounts test`, or add an account with "
+            f"`imcli accounts add NAME --platform {spec.name}`"
+        )
+        return 3
+    return 1
+
+
+async def check_accounts(
+    accounts: list[Account],
+    prof: Profile,
+    *,
+    timeout_ms: int,
+    verbose: Logger | None = None,
+) -> list[dict[str, Any]]:
+    """`accounts test`: each account's identity endpoint, concurrently."""
+    import asyncio
+
+    from imcli.http import Budget, HttpClient
+    from imcli.profile import expand
+
+    budget = Budget(timeout_ms / 1000)
+
+    async def one(acc: Account) -> dict[str, Any]:
+        row: dict[str, Any] = {"name": acc.name, "platform": acc.platform, "online": False}
+        spec = platforms.get(acc.platform)
+        http = None
+        try:
+            acc.check_fields()
+            cls = platforms.adapter_class(spec)
+            proxy = acc.get("proxy") or prof.settings.get("proxy")
+            http = HttpClient(
+                platform=spec.name,
+                budget=budget,
+                proxy=expand(proxy, "settings.proxy") if proxy else None,
+                verbose=verbose,
+            )
+            adapter = cls(acc, http)
+            row["detail"] = await adapter.check()
+            row["online"] = True
+        except AccountOffline as exc:
+            row["detail"] = exc.message
+        except Exception as exc:  # noqa: BLE001 - every account gets its own line
+            from imcli.errors import ImcliError
+
+            row["detail"] = exc.message if isinstance(exc, ImcliError) else f"{type(exc).__name__}: {exc}"
+        finally:
+            if http is not None:
+                await http.aclose()
+        return row
+
+    return list(await asyncio.gather(*(one(a) for a in accounts)))

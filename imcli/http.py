@@ -1,0 +1,481 @@
+"""The one HTTP layer every platform calls: retries, rate limits, the time budget,
+proxies, --verbose logging, --dry-run recording and redaction.
+
+Retry rules (design.md §6):
+
+* a request that sends no message (token, identity, upload) is retried after any
+  transient error: connection failure, timeout, 429, 5xx, a busy code;
+* a send request is retried only when it surely did not arrive (the connection failed
+  before the request was written) or the platform said 429/5xx/busy; a send whose
+  answer never came is reported as "may have been delivered", never resent;
+* a definite error is never retried.
+
+Adapters pass a ``parse`` callable that turns a response into data or raises
+:class:`RetryableError` (come back later), :class:`AccountOffline` (credentials
+rejected) or :class:`PlatformError` (a definite error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import random
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from imcli import _redact
+from imcli.errors import (
+    AccountOffline,
+    MaybeDeliveredError,
+    PlatformError,
+    RetryableError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from imcli.media import MediaSource
+    from imcli.models import Target
+    from imcli.platforms.base import Limit
+
+T = TypeVar("T")
+
+CONNECT_ATTEMPTS = 3
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 8.0
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def import_httpx() -> Any:
+    """Import httpx without its command-line module.
+
+    ``httpx/__init__.py`` imports ``httpx._main`` (and with it click, rich and
+    pygments) only to offer the ``httpx`` console command, which imcli never uses;
+    that costs tens of milliseconds on every push. A stand-in module is placed for
+    the duration of the import; its ``main`` loads the real module on first call, so
+    anyone who does use ``httpx.main`` in the same process still gets it.
+    """
+    if "httpx" in sys.modules:
+        return sys.modules["httpx"]
+    import types
+
+    stub = types.ModuleType("httpx._main")
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        if sys.modules.get("httpx._main") is stub:
+            del sys.modules["httpx._main"]
+        return importlib.import_module("httpx._main").main(*args, **kwargs)
+
+    stub.main = main  # type: ignore[attr-defined]
+    placed = "httpx._main" not in sys.modules
+    if placed:
+        sys.modules["httpx._main"] = stub
+    try:
+        import httpx
+    finally:
+        if placed and sys.modules.get("httpx._main") is stub:
+            del sys.modules["httpx._main"]
+    return httpx
+
+
+class Budget:
+    """The whole command's time budget (``--timeout``), shared by every request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+class Window:
+    """At most ``count`` acquisitions in any ``period`` seconds (sliding window).
+
+    A small margin keeps the sends' arrival times, not just their departures, inside
+    the platform's window.
+    """
+
+    MARGIN = 1.05
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count = max(1, count)
+        self.period = period * self.MARGIN + 0.01
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._times and self._times[0] <= now - self.period:
+                    self._times.popleft()
+                if len(self._times) < self.count:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(self._times[0] + self.period - now)
+
+
+class RateLimiter:
+    """The platform's limits for one account: per account, per chat, per group."""
+
+    def __init__(self, limits: tuple[Limit, ...], rate: float | None) -> None:
+        from imcli.platforms.base import Limit
+
+        if rate is not None:
+            if rate <= 0:
+                limits = ()
+            else:
+                count, period = (int(rate), int(rate) / rate) if rate >= 1 else (1, 1 / rate)
+                limits = (Limit(count, period, "account"),) + tuple(
+                    lim for lim in limits if lim.scope != "account"
+                )
+        self.limits = limits
+        self._windows: dict[tuple[str, str], Window] = {}
+
+    def _window(self, lim: Limit, key: str) -> Window:
+        k = (f"{lim.scope}/{lim.count}/{lim.period}", key)
+        w = self._windows.get(k)
+        if w is None:
+            w = self._windows[k] = Window(lim.count, lim.period)
+        return w
+
+    async def acquire(self, target: Target | None) -> None:
+        for lim in self.limits:
+            if lim.scope == "account":
+                await self._window(lim, "").acquire()
+            elif target is not None and (lim.scope == "chat" or target.kind == "group"):
+                await self._window(lim, str(target)).acquire()
+
+
+def backoff(attempt: int) -> float:
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
+
+
+Logger = Callable[[str], None]
+
+
+def _describe_body(value: Any) -> Any:
+    """A JSON-safe picture of a request body for --dry-run (media as a description)."""
+    from imcli.media import MediaSource
+
+    if isinstance(value, MediaSource):
+        return f"<{value.describe()}>"
+    if isinstance(value, Mapping):
+        return {str(k): _describe_body(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_describe_body(v) for v in value]
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "read"):
+        return f"<{getattr(value, 'name', 'stream')}>"
+    return value
+
+
+class HttpClient:
+    """One per account: one httpx.AsyncClient (keep-alive, the account's proxy)."""
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        budget: Budget,
+        proxy: str | None = None,
+        limiter: RateLimiter | None = None,
+        verbose: Logger | None = None,
+        dry_run: bool = False,
+        dry_reply: Callable[[str, str], Any] | None = None,
+        plan: list[dict[str, Any]] | None = None,
+        dry_log: Logger | None = None,
+    ) -> None:
+        self.platform = platform
+        self.budget = budget
+        self.proxy = proxy
+        self.limiter = limiter or RateLimiter((), 0)
+        self.verbose = verbose
+        self.dry_run = dry_run
+        self.dry_reply = dry_reply
+        self.plan = plan if plan is not None else []
+        self.dry_log = dry_log
+        self._client: httpx.AsyncClient | None = None
+
+    # -- the httpx client ----------------------------------------------------------
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            httpx = import_httpx()
+            mounts: dict[str, Any] = {}
+            for host in _LOOPBACK:
+                mounts[f"all://{host}"] = None  # loopback is never proxied
+            kwargs: dict[str, Any] = {}
+            if self.proxy:
+                _redact_proxy(self.proxy)
+                kwargs["proxy"] = self.proxy
+            try:
+                self._client = httpx.AsyncClient(
+                    timeout=httpx.Timeout(30.0),
+                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                    trust_env=True,
+                    follow_redirects=False,
+                    mounts=mounts,
+                    headers={"User-Agent": _user_agent()},
+                    **kwargs,
+                )
+            except (ValueError, ImportError) as exc:
+                from imcli.errors import ConfigError
+
+                raise ConfigError(f"{self.platform}: proxy {self.proxy!r}: {exc}") from None
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- requests ------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        parse: Callable[[httpx.Response], T],
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Callable[[], Mapping[str, Any]] | None = None,
+        content: Callable[[], AsyncIterator[bytes]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        send: bool = False,
+        target: Target | None = None,
+        describe: Any = None,
+    ) -> T:
+        """Make one API call under the retry rules; ``send`` marks a message send.
+
+        ``files``/``content`` are callables so that each attempt opens its own streams.
+        """
+        if self.dry_run:
+            return self._dry(method, url, parse, params, json, data, describe, headers)
+        httpx = import_httpx()
+        attempt = 0
+        connect_failures = 0
+        while True:
+            if send:
+                await self.limiter.acquire(target)
+            remaining = self.budget.remaining()
+            if remaining <= 0:
+                raise PlatformError(
+                    "the --timeout budget ran out before this request could be made"
+                )
+            opened: list[IO[bytes]] = []
+            kwargs: dict[str, Any] = {"params": params, "headers": headers}
+            if json is not None:
+                kwargs["json"] = json
+            if data is not None:
+                kwargs["data"] = data
+            if files is not None:
+                made = files()
+                kwargs["files"] = made
+                opened.extend(_open_handles(made))
+            if content is not None:
+                kwargs["content"] = content()
+            started = time.monotonic()
+            try:
+                resp = await self.client().request(
+                    method,
+                    url,
+                    timeout=httpx.Timeout(remaining, pool=min(remaining, 10.0)),
+                    **{k: v for k, v in kwargs.items() if v is not None},
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self._log(method, url, None, started, type(exc).__name__)
+                connect_failures += 1
+                wait = backoff(attempt)
+                attempt += 1
+                if connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
+                    raise AccountOffline(
+                        f"cannot connect to {_host(url)}: {_exc_text(exc)}",
+                        reason="unreachable",
+                    ) from None
+                await asyncio.sleep(wait)
+                continue
+            except httpx.TimeoutException as exc:
+                self._log(method, url, None, started, type(exc).__name__)
+                if send:
+                    raise MaybeDeliveredError(
+                        "no answer within the time budget; the message may have been delivered"
+                    ) from None
+                err: PlatformError = PlatformError(
+                    f"no answer from {_host(url)} within the time budget"
+                )
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                self._log(method, url, None, started, type(exc).__name__)
+                if send:
+                    raise MaybeDeliveredError(
+                        f"connection lost ({_exc_text(exc)}); the message may have been delivered"
+                    ) from None
+                err = PlatformError(f"{_host(url)}: {_exc_text(exc)}")
+            else:
+                self._log(method, url, resp.status_code, started, None)
+                try:
+                    return parse(resp)
+                except RetryableError as exc:
+                    err = exc
+            finally:
+                for fh in opened:
+                    fh.close()
+            # a transient failure: retry within the budget
+            retry_after = getattr(err, "retry_after", None)
+            wait = retry_after if retry_after is not None else backoff(attempt)
+            attempt += 1
+            if wait >= self.budget.remaining() or attempt > 8:
+                raise err
+            await asyncio.sleep(wait)
+
+    @asynccontextmanager
+    async def stream_get(self, url: str) -> AsyncIterator[httpx.Response]:
+        """GET a URL as a stream (media downloads), within the budget."""
+        httpx = import_httpx()
+        remaining = max(0.1, self.budget.remaining())
+        started = time.monotonic()
+        try:
+            async with self.client().stream(
+                "GET", url, timeout=httpx.Timeout(remaining), follow_redirects=True
+            ) as resp:
+                self._log("GET", url, resp.status_code, started, None)
+                yield resp
+        except httpx.HTTPError as exc:
+            self._log("GET", url, None, started, type(exc).__name__)
+            raise PlatformError(f"cannot download {url}: {_exc_text(exc)}") from None
+
+    # -- dry run & logging ---------------------------------------------------------------
+    def _dry(
+        self,
+        method: str,
+        url: str,
+        parse: Callable[[httpx.Response], T],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        describe: Any,
+        headers: Mapping[str, str] | None,
+    ) -> T:
+        httpx = import_httpx()
+        full = url
+        if params:
+            from urllib.parse import urlencode
+
+            full = url + ("&" if "?" in url else "?") + urlencode(params)
+        body = describe if describe is not None else (json if json is not None else data)
+        entry = {
+            "method": method,
+            "url": _redact.redact(full),
+            "body": _redact_tree(_describe_body(body)),
+        }
+        self.plan.append(entry)
+        if self.dry_log is not None:
+            shown = jsonlib.dumps(entry["body"], ensure_ascii=False) if body is not None else ""
+            self.dry_log(f"{method} {entry['url']} {shown}".rstrip())
+        reply = self.dry_reply(method, url) if self.dry_reply else {}
+        request = httpx.Request(method, url)
+        return parse(httpx.Response(200, json=reply, request=request))
+
+    def _log(
+        self, method: str, url: str, status: int | None, started: float, error: str | None
+    ) -> None:
+        if self.verbose is None:
+            return
+        ms = (time.monotonic() - started) * 1000
+        outcome = str(status) if status is not None else (error or "error")
+        self.verbose(f"{method} {_redact.redact(url)} → {outcome} ({ms:.0f} ms)")
+
+
+def _redact_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return _redact.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v) for v in value]
+    return value
+
+
+def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
+    out = []
+    for v in files.values():
+        obj = v[1] if isinstance(v, tuple) and len(v) > 1 else v
+        if hasattr(obj, "close"):
+            out.append(obj)
+    return out
+
+
+def _redact_proxy(proxy: str) -> None:
+    parts = urlsplit(proxy)
+    if parts.password:
+        _redact.add_secret(parts.password)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1] or url
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return _redact.redact(text)
+
+
+def _user_agent() -> str:
+    from imcli._version import __version__
+
+    return f"imcli/{__version__}"
+
+
+async def file_chunks(src: MediaSource, chunk: int = 1 << 16) -> AsyncIterator[bytes]:
+    """Stream a media source's bytes (for raw-body uploads)."""
+    with src.open() as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                return
+            yield block
+
+
+def json_reply(resp: httpx.Response) -> Any:
+    """The JSON body of a response, or a PlatformError naming the status."""
+    try:
+        return resp.json()
+    except ValueError:
+        snippet = resp.text[:200].strip().replace("\n", " ")
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise RetryableError(
+                f"HTTP {resp.status_code}: {snippet or resp.reason_phrase}",
+                retry_after=retry_after_header(resp),
+                status=resp.status_code,
+            ) from None
+        raise PlatformError(
+            f"HTTP {resp.status_code}: {snippet or resp.reason_phrase} (not a JSON answer)",
+            status=resp.status_code,
+        ) from None
+
+
+def retry_after_header(resp: httpx.Response, name: str = "retry-after") -> float | None:
+    value = resp.headers.get(name)
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+AsyncFn = Callable[[], Awaitable[T]]

@@ -1,0 +1,863 @@
+"""CommonMark rendering for chat platforms, and splitting of long texts.
+
+``--markdown`` content is CommonMark. It is parsed with markdown-it-py (imported lazily,
+so that importing this module costs only the standard library) and rendered from the
+parser's token tree -- never with regular expressions on the source -- into:
+
+- :func:`to_telegram_html` -- Telegram's HTML subset (``parse_mode=HTML``): every text
+  character escaped, tags balanced and nested, so Telegram never answers "can't parse
+  entities";
+- :func:`to_slack_mrkdwn` -- Slack ``mrkdwn``;
+- :func:`to_plain_text` -- readable plain text for platforms without markup (OneBot/QQ,
+  WeChat).
+
+:func:`split_source` cuts a text that is too long for one message into rendered chunks
+that each fit the platform's limit, cutting the *source* at line boundaries (never inside
+a code block that fits a message on its own) and rendering each part. The measures
+:func:`utf16_len`, :func:`telegram_visible_len` and :func:`utf8_len` go with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
+
+__all__ = [
+    "escape_html",
+    "split_source",
+    "telegram_visible_len",
+    "to_plain_text",
+    "to_slack_mrkdwn",
+    "to_telegram_html",
+    "utf8_len",
+    "utf16_len",
+]
+
+HR_LINE = "———"
+BULLET = "•"
+
+# --------------------------------------------------------------------------- measures
+
+
+def utf16_len(s: str) -> int:
+    """Length in UTF-16 code units (how Telegram counts message length and offsets)."""
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def utf8_len(s: str) -> int:
+    """Length in UTF-8 bytes (how WeCom counts its 2048-byte text limit)."""
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+_TAG_RE = re.compile(r"<[^<>]*>")
+
+
+def telegram_visible_len(html_text: str) -> int:
+    """Length, in UTF-16 units, of the text Telegram shows for *html_text*.
+
+    Tags are dropped and entities decoded: Telegram's 4096-character limit applies to the
+    text after entity parsing. Meant for output of :func:`to_telegram_html` (where every
+    ``<`` of the text is escaped, so every ``<`` starts a tag).
+    """
+    return utf16_len(html.unescape(_TAG_RE.sub("", html_text)))
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def escape_html(s: str) -> str:
+    """Escape ``&``, ``<``, ``>`` and ``"`` for Telegram's HTML parse mode."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _escape_slack(s: str) -> str:
+    """Slack's "Escaping text": only ``&``, ``<`` and ``>`` are control characters."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def _tree(md: str, env: dict[str, Any] | None = None) -> SyntaxTreeNode:
+    from markdown_it.tree import SyntaxTreeNode
+
+    return SyntaxTreeNode(_parser().parse(md, {} if env is None else env))
+
+
+def _scheme(url: str) -> str:
+    head, sep, _ = url.partition(":")
+    if not sep or not head or not head[0].isalpha():
+        return ""
+    if not all(c.isalnum() or c in "+-." for c in head):
+        return ""
+    return head.lower()
+
+
+def _has_bad_chars(url: str) -> bool:
+    return any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+
+
+def _is_web_url(url: str) -> bool:
+    scheme = _scheme(url)
+    if _has_bad_chars(url):
+        return False
+    if scheme in ("http", "https"):
+        rest = url[len(scheme) + 1 :]
+        return rest.startswith("//") and len(rest) > 2 and rest[2] not in "/?#"
+    return False
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass
+class _Ctx:
+    """Inline context: which formats are open around the current node."""
+
+    link: bool = False
+    strong: bool = False
+    em: bool = False
+    strike: bool = False
+    quote: int = 0  # blockquote depth
+
+    def but(self, **kw: Any) -> _Ctx:
+        values = {**self.__dict__, **kw}
+        return _Ctx(**values)
+
+
+def _prefix_lines(text: str, first: str, rest: str) -> str:
+    lines = text.split("\n")
+    out = []
+    for n, line in enumerate(lines):
+        pre = first if n == 0 else rest
+        out.append(pre + line if line else pre.rstrip())
+    return "\n".join(out)
+
+
+def _plain_inline(node: SyntaxTreeNode) -> str:
+    """The bare text of an inline subtree (for alt texts and link labels)."""
+    parts: list[str] = []
+    for child in node.children:
+        t = child.type
+        if t in ("text", "code_inline", "html_inline"):
+            parts.append(child.content)
+        elif t in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        else:
+            parts.append(_plain_inline(child))
+    return "".join(parts)
+
+
+class _Renderer:
+    """Block layout shared by the three flavours; subclasses do inline formatting."""
+
+    block_sep = "\n\n"
+
+    def render(self, md: str) -> str:
+        root = _tree(md)
+        return self.blocks(root.children, _Ctx(), self.block_sep).strip("\n")
+
+    # -- blocks -------------------------------------------------------------------
+
+    def blocks(self, nodes: list[SyntaxTreeNode], ctx: _Ctx, sep: str) -> str:
+        out = [self.block(n, ctx) for n in nodes]
+        return sep.join(b for b in out if b.strip())
+
+    def block(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        t = node.type
+        if t == "paragraph":
+            return self.inline_children(node, ctx)
+        if t == "heading":
+            return self.heading(self.inline_children(node, ctx.but(strong=True)))
+        if t in ("bullet_list", "ordered_list"):
+            return self.list_(node, ctx)
+        if t == "blockquote":
+            return self.blockquote(node, ctx)
+        if t == "fence":
+            lang = (node.info or "").strip().split(maxsplit=1)
+            return self.code_block(node.content, lang[0] if lang else "")
+        if t == "code_block":
+            return self.code_block(node.content, "")
+        if t == "html_block":
+            return self.text(node.content.rstrip("\n"))
+        if t == "hr":
+            return HR_LINE
+        if t == "table":
+            return self.table(node, ctx)
+        if t == "inline":
+            return self.inline(node, ctx)
+        # anything unknown: render its children as blocks
+        return self.blocks(node.children, ctx, self.block_sep)
+
+    def inline_children(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        return "".join(self.inline(c, ctx) for c in node.children)
+
+    def heading(self, inner: str) -> str:
+        return self.strong(inner)
+
+    def list_(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        ordered = node.type == "ordered_list"
+        try:
+            number = int(node.attrs.get("start", 1)) if ordered else 1
+        except (TypeError, ValueError):
+            number = 1
+        delim = node.markup if node.markup in (".", ")") else "."
+        items = []
+        for item in node.children:
+            marker = f"{number}{delim} " if ordered else f"{BULLET} "
+            number += 1
+            body = self.blocks(item.children, ctx, "\n")
+            items.append(_prefix_lines(body, marker, " " * len(marker)))
+        return "\n".join(items)
+
+    def blockquote(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        inner = self.blocks(node.children, ctx.but(quote=ctx.quote + 1), "\n")
+        if ctx.quote:
+            return inner
+        return self.quote(inner)
+
+    def table(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        rows: list[str] = []
+        for section in node.children:
+            for tr in section.children:
+                cells = [self.inline_children(cell, ctx) for cell in tr.children]
+                row = " | ".join(cells)
+                if section.type == "thead" and row.strip():
+                    row = self.strong_row(row, tr, ctx)
+                rows.append(row)
+        return "\n".join(rows)
+
+    def strong_row(self, row: str, tr: SyntaxTreeNode, ctx: _Ctx) -> str:
+        cells = [self.inline_children(cell, ctx.but(strong=True)) for cell in tr.children]
+        return self.strong(" | ".join(cells))
+
+    # -- inline -------------------------------------------------------------------
+
+    def inline(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        t = node.type
+        if t == "inline":
+            return self.inline_children(node, ctx)
+        if t == "text":
+            return self.text(node.content)
+        if t in ("softbreak", "hardbreak"):
+            return "\n"
+        if t == "code_inline":
+            return self.code_inline(node.content, ctx)
+        if t == "html_inline":
+            return self.text(node.content)
+        if t == "strong":
+            inner = self.inline_children(node, ctx.but(strong=True))
+            return inner if ctx.strong else self.strong(inner)
+        if t == "em":
+            inner = self.inline_children(node, ctx.but(em=True))
+            return inner if ctx.em else self.em(inner)
+        if t == "s":
+            inner = self.inline_children(node, ctx.but(strike=True))
+            return inner if ctx.strike else self.strike(inner)
+        if t == "link":
+            return self.link(node, ctx)
+        if t == "image":
+            return self.image(node, ctx)
+        return self.inline_children(node, ctx)
+
+    def text(self, s: str) -> str:
+        raise NotImplementedError
+
+    def strong(self, inner: str) -> str:
+        return inner
+
+    def em(self, inner: str) -> str:
+        return inner
+
+    def strike(self, inner: str) -> str:
+        return inner
+
+    def code_inline(self, code: str, ctx: _Ctx) -> str:
+        return self.text(code)
+
+    def code_block(self, code: str, lang: str) -> str:
+        raise NotImplementedError
+
+    def quote(self, inner: str) -> str:
+        raise NotImplementedError
+
+    def link(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        raise NotImplementedError
+
+    def image(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        raise NotImplementedError
+
+
+def _href(node: SyntaxTreeNode, attr: str = "href") -> str:
+    value = node.attrs.get(attr, "")
+    return value if isinstance(value, str) else str(value)
+
+
+_LANG_OK = re.compile(r"[A-Za-z0-9_+#.\-]+")
+
+
+class _TelegramRenderer(_Renderer):
+    def text(self, s: str) -> str:
+        return escape_html(s)
+
+    def strong(self, inner: str) -> str:
+        return f"<b>{inner}</b>" if inner else ""
+
+    def em(self, inner: str) -> str:
+        return f"<i>{inner}</i>" if inner else ""
+
+    def strike(self, inner: str) -> str:
+        return f"<s>{inner}</s>" if inner else ""
+
+    def code_inline(self, code: str, ctx: _Ctx) -> str:
+        if ctx.link or not code:  # a link can't contain a code entity
+            return escape_html(code)
+        return f"<code>{escape_html(code)}</code>"
+
+    def code_block(self, code: str, lang: str) -> str:
+        code = code.rstrip("\n")
+        if not code.strip():
+            return ""
+        lang = "".join(_LANG_OK.findall(lang))
+        if lang:
+            return f'<pre><code class="language-{escape_html(lang)}">{escape_html(code)}</code></pre>'
+        return f"<pre>{escape_html(code)}</pre>"
+
+    def quote(self, inner: str) -> str:
+        return f"<blockquote>{inner}</blockquote>"
+
+    def link(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        url = _href(node)
+        inner = self.inline_children(node, ctx.but(link=True))
+        if ctx.link or not _telegram_url_ok(url):
+            return inner
+        if not inner.strip():
+            inner = escape_html(url)
+        return f'<a href="{escape_html(url)}">{inner}</a>'
+
+    def image(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        url = _href(node, "src")
+        alt = _plain_inline(node) or "image"
+        if ctx.link or not _telegram_url_ok(url):
+            return escape_html(alt)
+        return f'<a href="{escape_html(url)}">{escape_html(alt)}</a>'
+
+
+def _telegram_url_ok(url: str) -> bool:
+    if _is_web_url(url):
+        return True
+    return _scheme(url) == "tg" and not _has_bad_chars(url) and len(url) > 5
+
+
+class _SlackRenderer(_Renderer):
+    def text(self, s: str) -> str:
+        return _escape_slack(s)
+
+    def strong(self, inner: str) -> str:
+        return f"*{inner}*" if inner.strip() else inner
+
+    def em(self, inner: str) -> str:
+        return f"_{inner}_" if inner.strip() else inner
+
+    def strike(self, inner: str) -> str:
+        return f"~{inner}~" if inner.strip() else inner
+
+    def code_inline(self, code: str, ctx: _Ctx) -> str:
+        if ctx.link or not code.strip():
+            return _escape_slack(code)
+        return f"`{_escape_slack(code)}`"
+
+    def code_block(self, code: str, lang: str) -> str:
+        code = code.rstrip("\n")
+        if not code.strip():
+            return ""
+        return f"```\n{_escape_slack(code)}\n```"
+
+    def quote(self, inner: str) -> str:
+        return _prefix_lines(inner, "> ", "> ")
+
+    def _label(self, text: str) -> str:
+        # The label may hold neither a newline nor a "|" (which would end the URL part).
+        return " ".join(_escape_slack(text).split()).replace("|", "¦")
+
+    def link(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        url = _href(node)
+        if ctx.link or not _slack_url_ok(url):
+            return self.inline_children(node, ctx.but(link=True))
+        label = self._label(_plain_inline(node))
+        if not label or label == _escape_slack(url) or "mailto:" + label == url:
+            return f"<{_escape_slack(url)}>"
+        return f"<{_escape_slack(url)}|{label}>"
+
+    def image(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        url = _href(node, "src")
+        alt = _plain_inline(node) or "image"
+        if ctx.link or not _slack_url_ok(url):
+            return _escape_slack(alt)
+        return f"<{_escape_slack(url)}|{self._label(alt)}>"
+
+
+def _slack_url_ok(url: str) -> bool:
+    if _is_web_url(url):
+        return True
+    return _scheme(url) == "mailto" and not _has_bad_chars(url) and "@" in url
+
+
+class _PlainRenderer(_Renderer):
+    def text(self, s: str) -> str:
+        return s
+
+    def code_block(self, code: str, lang: str) -> str:
+        return code.rstrip("\n")
+
+    def quote(self, inner: str) -> str:
+        return _prefix_lines(inner, "│ ", "│ ")
+
+    def link(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        inner = self.inline_children(node, ctx.but(link=True))
+        url = _href(node)
+        if ctx.link or not url or _has_bad_chars(url):
+            return inner
+        shown = url[len("mailto:") :] if _scheme(url) == "mailto" else url
+        if not inner.strip():
+            return shown
+        if inner == shown or inner == url:
+            return inner
+        return f"{inner} ({shown})"
+
+    def image(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
+        url = _href(node, "src")
+        alt = _plain_inline(node)
+        if ctx.link or not url or _has_bad_chars(url):
+            return alt
+        return f"{alt} ({url})" if alt.strip() else url
+
+
+def to_telegram_html(md: str) -> str:
+    """Render CommonMark as Telegram HTML (``parse_mode=HTML``).
+
+    Only ``b``, ``i``, ``s``, ``code``, ``pre`` (``<pre><code class="language-x">`` for a
+    fenced block with an info string), ``a href`` and ``blockquote`` are produced, always
+    balanced and properly nested; every character of text is escaped (``& < > "``), raw
+    HTML in the source shows as text. Headings become bold lines, list items
+    ``• item`` / ``1. item`` lines (nested ones indented), images links to the image,
+    rules a ``———`` line, table rows lines of `` | ``-separated cells. Links whose URL is
+    not absolute ``http(s)://`` (or ``tg://``) keep only their text.
+    """
+    return _TelegramRenderer().render(md)
+
+
+def to_slack_mrkdwn(md: str) -> str:
+    """Render CommonMark as Slack ``mrkdwn`` (``*bold*``, ``_italic_``, ``~strike~``,
+    `` `code` ``, fenced blocks, ``<url|text>``, ``• `` lists, ``> `` quotes), with
+    ``&``, ``<`` and ``>`` of the text escaped as Slack asks."""
+    return _SlackRenderer().render(md)
+
+
+def to_plain_text(md: str) -> str:
+    """Render CommonMark as readable plain text: no markup characters, links as
+    ``text (url)``, lists as ``• item`` lines, headings on their own lines, code blocks as
+    their content, quotes prefixed with ``│ ``."""
+    return _PlainRenderer().render(md)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+@dataclass(eq=False)
+class _Group:
+    """Lines that must wrap every piece of a split block (a fence, a table header)."""
+
+    prefix: str
+    suffix: str
+
+
+@dataclass(eq=False)
+class _Atom:
+    """A run of source text that is packed into chunks as a whole."""
+
+    text: str
+    top: int  # index of the top-level block it comes from
+    cont: bool  # starts after the first line of its top-level block
+    lines: list[str] = field(default_factory=list)  # set while it is whole source lines
+    node: SyntaxTreeNode | None = None  # the block it covers, while it can be refined
+    group: _Group | None = None
+    code: bool = False  # an indented code block's line
+    start: int = 0  # number of its first source line, while it has a node
+
+
+def _split_lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _indent_width(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _dedent(text: str, k: int) -> str:
+    if k <= 0:
+        return text
+    out = []
+    for line in _split_lines(text):
+        out.append(line[min(k, _indent_width(line)) :])
+    return "".join(out)
+
+
+def _md_label_escape(s: str) -> str:
+    return "".join("\\" + c if c in '\\"&' else c for c in s)
+
+
+class _Splitter:
+    def __init__(
+        self,
+        source: str,
+        markdown: bool,
+        render: Callable[[str], str],
+        limit: int,
+        measure: Callable[[str], int],
+    ) -> None:
+        self.render = render
+        self.limit = limit
+        self.measure = measure
+        self.markdown = markdown
+        self.refs: dict[str, Any] = {}
+        self.source = re.sub(r"\r\n?", "\n", source)
+        self.lines = _split_lines(self.source)
+        self.atoms = self._top_atoms()
+
+    # -- atoms ----------------------------------------------------------------------
+
+    def _top_atoms(self) -> list[_Atom]:
+        lines = self.lines
+        if not self.markdown:
+            return [_Atom(line, n, False, [line]) for n, line in enumerate(lines)]
+        env: dict[str, Any] = {}
+        root = _tree(self.source, env)
+        self.refs = dict(env.get("references") or {})
+        blocks = [c for c in root.children if c.map]
+        if not blocks:
+            return [_Atom("".join(lines), 0, False, list(lines))] if lines else []
+        starts = [0] + [b.map[0] for b in blocks[1:]] + [len(lines)]  # type: ignore[index]
+        atoms = []
+        for n, b in enumerate(blocks):
+            seg = lines[starts[n] : starts[n + 1]]
+            if seg:
+                atoms.append(_Atom("".join(seg), n, False, seg, b, start=starts[n]))
+        return atoms
+
+    def _line_atoms(self, atom: _Atom, lines: list[str], first_cont: bool, **kw: Any) -> list[_Atom]:
+        return [
+            _Atom(line, atom.top, first_cont if n == 0 else True, [line], **kw)
+            for n, line in enumerate(lines)
+        ]
+
+    def _refine(self, atom: _Atom) -> list[_Atom] | None:
+        """Split an atom that is too long alone into smaller atoms (or None)."""
+        node = atom.node
+        lines = atom.lines
+        if node is not None and node.map is not None and lines:
+            a = max(0, min(node.map[0] - atom.start, len(lines)))  # the node inside atom
+            b = max(a, min(node.map[1] - atom.start, len(lines)))
+            head = self._line_atoms(atom, lines[:a], atom.cont) if a else []
+            tail = self._line_atoms(atom, lines[b:], True) if b < len(lines) else []
+            body_cont = atom.cont or a > 0
+            body = self._refine_node(atom, node, lines[a:b], body_cont)
+            if body is not None:
+                return head + body + tail
+        if atom.lines and len(atom.lines) > 1:
+            return self._line_atoms(
+                atom, atom.lines, atom.cont, group=atom.group, code=atom.code
+            )
+        return self._hard_split(atom)
+
+    def _refine_node(
+        self, atom: _Atom, node: SyntaxTreeNode, lines: list[str], cont: bool
+    ) -> list[_Atom] | None:
+        if not lines:
+            return []
+        t = node.type
+        if t == "fence":
+            return self._group_atoms(atom, node, lines, cont)
+        if t == "table" and len(lines) > 2:
+            group = _Group("".join(lines[:2]), "")
+            if self._fits_group_empty(group, atom):
+                return self._line_atoms(atom, lines[2:], True, group=group)
+            return None
+        if t == "code_block":
+            return self._line_atoms(atom, lines, cont, code=True)
+        kids = [c for c in node.children if c.map is not None and c.type != "inline"]
+        if t in ("bullet_list", "ordered_list", "list_item", "blockquote") and kids:
+            start = node.map[0]  # type: ignore[index]
+            cuts = [0] + [k.map[0] - start for k in kids[1:]] + [len(lines)]  # type: ignore[index]
+            out: list[_Atom] = []
+            for n, kid in enumerate(kids):
+                seg = lines[cuts[n] : cuts[n + 1]]
+                if not seg:
+                    continue
+                sub_cont = cont or n > 0
+                out.append(_Atom("".join(seg), atom.top, sub_cont, seg, kid, start=start + cuts[n]))
+            return out
+        return None
+
+    def _group_atoms(
+        self, atom: _Atom, node: SyntaxTreeNode, lines: list[str], cont: bool
+    ) -> list[_Atom] | None:
+        content = node.content
+        closed = content.count("\n") == len(lines) - 2
+        body = lines[1:-1] if closed else lines[1:]
+        if not body:
+            return None
+        opening = lines[0] if lines[0].endswith("\n") else lines[0] + "\n"
+        if closed:
+            closing = lines[-1]
+        else:
+            markup = node.markup or "```"
+            pos = opening.find(markup)
+            lead = opening[: max(pos, 0)]
+            lead = "".join(c if c in " \t>" else " " for c in lead)
+            closing = lead + markup + "\n"
+        group = _Group(opening, closing)
+        if not self._fits_group_empty(group, atom):
+            return None
+        return self._line_atoms(atom, body, cont, group=group)
+
+    def _fits_group_empty(self, group: _Group, atom: _Atom) -> bool:
+        probe = _Atom("", atom.top, True, [], group=group)
+        return self._fits([probe])[0]
+
+    def _hard_split(self, atom: _Atom) -> list[_Atom] | None:
+        s = atom.text
+        if len(s) < 2:
+            return None
+        boundaries = [i for i in range(1, len(s)) if _is_boundary(s, i)]
+        if not boundaries:
+            return None
+
+        def fits_at(k: int) -> bool:  # k indexes boundaries
+            piece = _Atom(s[: boundaries[k]], atom.top, atom.cont, group=atom.group, code=atom.code)
+            return self._fits([piece])[0]
+
+        if not fits_at(0):
+            return None
+        lo, hi = 0, len(boundaries)  # fits_at(lo); hi is exclusive / known not to fit
+        # gallop from a guess: the limit in characters is a good first probe
+        guess = min(len(boundaries) - 1, max(0, self._index_at(boundaries, self.limit)))
+        if guess > lo:
+            if fits_at(guess):
+                lo = guess
+                step = max(1, guess // 4)
+                while lo + step < hi:
+                    if fits_at(lo + step):
+                        lo += step
+                        step *= 2
+                    else:
+                        hi = lo + step
+                        break
+            else:
+                hi = guess
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits_at(mid):
+                lo = mid
+            else:
+                hi = mid
+        cut = boundaries[lo]
+        # prefer to cut after whitespace in the second half of the piece
+        for i in range(cut - 1, cut // 2, -1):
+            if s[i].isspace() and _is_boundary(s, i + 1):
+                cut = i + 1
+                break
+        first = _Atom(s[:cut], atom.top, atom.cont, group=atom.group, code=atom.code)
+        rest = _Atom(s[cut:], atom.top, True, group=atom.group, code=atom.code)
+        return [first, rest]
+
+    @staticmethod
+    def _index_at(boundaries: list[int], pos: int) -> int:
+        import bisect
+
+        return bisect.bisect_right(boundaries, pos) - 1
+
+    # -- chunks ---------------------------------------------------------------------
+
+    def _build(self, atoms: list[_Atom]) -> str:
+        segs: list[tuple[int, str]] = []
+        k = 0
+        while k < len(atoms):
+            a = atoms[k]
+            if a.group is None:
+                segs.append((a.top, a.text))
+                k += 1
+                continue
+            g = a.group
+            body = []
+            while k < len(atoms) and atoms[k].group is g:
+                body.append(atoms[k].text)
+                k += 1
+            text = "".join(body)
+            if text and not text.endswith("\n"):
+                text += "\n"
+            segs.append((a.top, g.prefix + text + g.suffix))
+        first = atoms[0]
+        if first.cont and self.markdown:
+            head = "".join(t for top, t in segs if top == first.top)
+            rest = "".join(t for top, t in segs if top != first.top)
+            k_indent = 0
+            for line in _split_lines(head):
+                if line.strip():
+                    k_indent = _indent_width(line)
+                    break
+            code_first = next((a.code for a in atoms if a.text.strip()), False)
+            if code_first:
+                k_indent = max(0, k_indent - 4)
+            src = _dedent(head, k_indent) + rest
+        else:
+            src = "".join(t for _, t in segs)
+        # drop blank lines at the cut points
+        lines = _split_lines(src)
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        src = "".join(lines).rstrip()
+        if self.refs and src:
+            src += self._ref_appendix(src)
+        return src
+
+    def _ref_appendix(self, src: str) -> str:
+        flat = " ".join(src.split()).lower().upper()
+        defs = []
+        for label, ref in self.refs.items():
+            if not isinstance(ref, dict) or label not in flat:
+                continue
+            href = str(ref.get("href", "")).replace("\\", "%5C").replace("&", "\\&")
+            line = f"[{label}]: <{href}>"
+            title = ref.get("title")
+            if title:
+                line += f' "{_md_label_escape(str(title))}"'
+            defs.append(line)
+        return "\n\n" + "\n".join(defs) if defs else ""
+
+    def _fits(self, atoms: list[_Atom]) -> tuple[bool, str]:
+        rendered = self.render(self._build(atoms))
+        return self.measure(rendered) <= self.limit, rendered
+
+    def chunks(self) -> Iterator[str]:
+        atoms = self.atoms
+        i = 0
+        while i < len(atoms):
+            ok, rendered = self._fits(atoms[i : i + 1])
+            if not ok:
+                sub = self._refine(atoms[i])
+                if not sub:
+                    raise ValueError(
+                        f"limit {self.limit} is too small for the text {atoms[i].text[:20]!r}"
+                    )
+                atoms[i : i + 1] = sub
+                continue
+            best_j, best = i + 1, rendered
+            lo, hi = i + 1, len(atoms) + 1  # atoms[i:lo] fits; atoms[i:hi] does not
+            # first probe: as many atoms as the limit in source characters would hold
+            size, guess = 0, i
+            while guess < len(atoms) and size + len(atoms[guess].text) <= self.limit:
+                size += len(atoms[guess].text)
+                guess += 1
+            step = 1
+            probe = max(guess, lo + 1)
+            while probe < hi:
+                ok, rendered = self._fits(atoms[i:probe])
+                if ok:
+                    lo, best_j, best = probe, probe, rendered
+                    probe = lo + step
+                    step *= 2
+                else:
+                    hi = probe
+                    break
+            if hi > len(atoms):
+                hi = len(atoms) + 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                ok, rendered = self._fits(atoms[i:mid])
+                if ok:
+                    lo, best_j, best = mid, mid, rendered
+                else:
+                    hi = mid
+            if best.strip():
+                yield best
+            i = best_j
+
+
+def _is_boundary(s: str, i: int) -> bool:
+    """May *s* be cut before index *i* without splitting a user-perceived character?"""
+    if i <= 0 or i >= len(s):
+        return True
+    c, p = s[i], s[i - 1]
+    oc, op = ord(c), ord(p)
+    if p == "\r" and c == "\n":
+        return False
+    if 0xDC00 <= oc <= 0xDFFF and 0xD800 <= op <= 0xDBFF:
+        return False
+    if c == "\u200d" or p == "\u200d":
+        return False
+    if unicodedata.category(c) in ("Mn", "Mc", "Me"):
+        return False
+    if 0x1F3FB <= oc <= 0x1F3FF or 0xE0020 <= oc <= 0xE007F or 0xFE00 <= oc <= 0xFE0F:
+        return False
+    if 0x1160 <= oc <= 0x11FF and 0x1100 <= op <= 0x11FF:  # Hangul jamo V/T after L/V
+        return False
+    if 0x1F1E6 <= oc <= 0x1F1FF and 0x1F1E6 <= op <= 0x1F1FF:
+        run = 0
+        j = i - 1
+        while j >= 0 and 0x1F1E6 <= ord(s[j]) <= 0x1F1FF:
+            run += 1
+            j -= 1
+        return run % 2 == 0
+    return True
+
+
+def split_source(
+    source: str,
+    *,
+    markdown: bool,
+    render: Callable[[str], str],
+    limit: int,
+    measure: Callable[[str], int],
+) -> list[str]:
+    """Split *source* into rendered chunks with ``measure(chunk) <= limit`` each.
+
+    The source is cut at its line boundaries and each part rendered with *render*;
+    consecutive parts are packed greedily into as few chunks as fit. With
+    ``markdown=True`` the cuts fall between top-level CommonMark blocks; a block that is
+    too long alone is cut between its child blocks (list items, quoted blocks), then
+    between its lines. A fenced code block is never cut unless it alone is too long; then
+    it becomes several complete fenced blocks (a table likewise repeats its header). A
+    single line longer than the limit is cut between characters (never inside a
+    surrogate pair or a combining sequence), after whitespace where possible.
+
+    Nothing is lost: the chunks hold all of the source's text, in order, except for
+    whitespace at the cut points. An empty source gives ``[]``; chunks that render to
+    whitespace only are dropped. ``ValueError`` when the limit cannot hold even one
+    character.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    if not source or not source.strip():
+        return []
+    return list(_Splitter(source, markdown, render, limit, measure).chunks())

@@ -1,0 +1,307 @@
+"""Media sources: URL, path, ``~``, ``file://``, ``base64://``, ``data:`` URI, ``-`` (stdin).
+
+Local files are never read into memory: adapters ``open()`` them and the HTTP layer
+streams them. Standard input is spooled to a temporary file in chunks, and URLs that
+must be uploaded are downloaded the same way (size-capped), so memory use does not grow
+with the media's size.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import ipaddress
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from imcli.errors import PlatformError, UsageError
+
+if TYPE_CHECKING:
+    from imcli.http import HttpClient
+
+CHUNK = 1 << 16
+_temp_files: list[str] = []
+
+
+def _cleanup() -> None:
+    for p in _temp_files:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+atexit.register(_cleanup)
+
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF8", "image/gif", ".gif"),
+    (b"%PDF", "application/pdf", ".pdf"),
+    (b"OggS", "audio/ogg", ".ogg"),
+    (b"#!AMR", "audio/amr", ".amr"),
+    (b"ID3", "audio/mpeg", ".mp3"),
+    (b"PK\x03\x04", "application/zip", ".zip"),
+)
+
+_DEFAULT_NAME = {"image": "image", "voice": "voice", "video": "video", "file": "file"}
+
+
+def sniff(head: bytes) -> tuple[str | None, str]:
+    """(mime, extension) from a file's first bytes."""
+    for magic, mime, ext in _MAGIC:
+        if head.startswith(magic):
+            return mime, ext
+    if head[4:8] == b"ftyp":
+        return "video/mp4", ".mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    return None, ""
+
+
+def guess_mime(filename: str) -> str | None:
+    import mimetypes
+
+    ext = os.path.splitext(filename)[1].lower()
+    extra = {".opus": "audio/opus", ".amr": "audio/amr", ".ogg": "audio/ogg", ".oga": "audio/ogg"}
+    if ext in extra:
+        return extra[ext]
+    return mimetypes.guess_type(filename, strict=False)[0]
+
+
+@dataclass
+class MediaSource:
+    """One media item. ``origin`` is ``url``, ``file`` or ``bytes``."""
+
+    origin: str
+    spec: str  # what the user wrote (shown in messages; a base64 payload is abbreviated)
+    kind: str = "file"  # image | voice | video | file
+    url: str | None = None
+    path: Path | None = None
+    data: bytes | None = None
+    filename: str = ""
+    mime: str | None = None
+    size: int | None = None  # bytes; None for a URL not yet downloaded
+
+    # -- reading -----------------------------------------------------------------
+    def open(self) -> IO[bytes]:
+        if self.path is not None:
+            return open(self.path, "rb")
+        if self.data is not None:
+            import io
+
+            return io.BytesIO(self.data)
+        raise UsageError(f"{self.spec}: a URL must be downloaded before it can be read")
+
+    def head(self, n: int = 64) -> bytes:
+        if self.origin == "url":
+            return b""
+        with self.open() as fh:
+            return fh.read(n)
+
+    @property
+    def is_url(self) -> bool:
+        return self.origin == "url"
+
+    @property
+    def extension(self) -> str:
+        return os.path.splitext(self.filename)[1].lower().lstrip(".")
+
+    def describe(self) -> str:
+        size = f", {self.size} bytes" if self.size is not None else ""
+        return f"{self.filename or self.spec} ({self.mime or 'unknown type'}{size})"
+
+    def check_size(self, limit: int, platform: str, what: str | None = None) -> None:
+        """Refuse (exit 2) a source over ``limit`` bytes, naming the limit."""
+        if self.size is not None and self.size > limit:
+            raise UsageError(
+                f"{platform}: {what or self.kind} {self.filename or self.spec} is "
+                f"{_human(self.size)}, over the {_human(limit)} limit"
+            )
+        if self.size == 0:
+            raise UsageError(f"{platform}: {self.filename or self.spec} is empty")
+
+    async def download(self, http: HttpClient, limit: int, platform: str) -> MediaSource:
+        """Stream a URL into a temporary file (at most ``limit`` bytes); a file source."""
+        if not self.is_url:
+            return self
+        assert self.url is not None
+        fd, tmp = tempfile.mkstemp(prefix="imcli-dl-")
+        _temp_files.append(tmp)
+        total = 0
+        mime = self.mime
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async with http.stream_get(self.url) as resp:
+                    if resp.status_code >= 400:
+                        raise PlatformError(
+                            f"cannot download {self.spec}: HTTP {resp.status_code}",
+                            status=resp.status_code,
+                        )
+                    length = resp.headers.get("content-length")
+                    if length and length.isdigit() and int(length) > limit:
+                        raise UsageError(
+                            f"{platform}: {self.spec} is {_human(int(length))}, over the "
+                            f"{_human(limit)} limit"
+                        )
+                    ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+                    if ctype and ctype != "application/octet-stream" and not mime:
+                        mime = ctype
+                    async for chunk in resp.aiter_bytes(CHUNK):
+                        total += len(chunk)
+                        if total > limit:
+                            raise UsageError(
+                                f"{platform}: {self.spec} is over the {_human(limit)} limit"
+                            )
+                        out.write(chunk)
+        except BaseException:
+            _forget(tmp)
+            raise
+        src = replace(self, origin="file", path=Path(tmp), url=self.url, size=total, mime=mime)
+        if not src.mime or not os.path.splitext(src.filename)[1]:
+            smime, ext = sniff(src.head())
+            src.mime = src.mime or smime
+            if not os.path.splitext(src.filename)[1] and ext:
+                src.filename += ext
+        return src
+
+
+def _forget(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def _human(n: int) -> str:
+    if n >= 1 << 20:
+        v = n / (1 << 20)
+        return f"{v:.0f} MB" if v == int(v) else f"{v:.1f} MB"
+    if n >= 1 << 10:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} bytes"
+
+
+def _stdin_to_temp() -> Path:
+    fd, tmp = tempfile.mkstemp(prefix="imcli-stdin-")
+    _temp_files.append(tmp)
+    stream = sys.stdin.buffer
+    with os.fdopen(fd, "wb") as out:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                break
+            out.write(chunk)
+    return Path(tmp)
+
+
+def parse(
+    spec: str,
+    kind: str,
+    *,
+    filename: str | None = None,
+    mime: str | None = None,
+    base_dir: Path | None = None,
+) -> MediaSource:
+    """Turn what the user wrote into a MediaSource; unreadable sources are exit 2."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise UsageError(f"{kind}: the media source is empty")
+    spec = spec.strip()
+    low = spec.lower()
+    shown = spec if len(spec) <= 60 else spec[:40] + "…"
+    src: MediaSource
+    if low.startswith(("http://", "https://")):
+        parts = urlsplit(spec)
+        if not parts.netloc:
+            raise UsageError(f"{kind}: {shown}: not a valid URL")
+        name = unquote(os.path.basename(parts.path)) or ""
+        src = MediaSource(origin="url", spec=shown, kind=kind, url=spec, filename=name)
+    elif low.startswith("base64://"):
+        data = _b64(spec[len("base64://") :], kind, shown)
+        src = MediaSource(origin="bytes", spec="base64://…", kind=kind, data=data, size=len(data))
+    elif low.startswith("data:"):
+        header, sep, payload = spec[5:].partition(",")
+        if not sep or ";base64" not in header.lower():
+            raise UsageError(f"{kind}: {shown}: only data:<mime>;base64,… URIs are supported")
+        data = _b64(payload, kind, shown)
+        dmime = header.split(";")[0].strip() or None
+        src = MediaSource(
+            origin="bytes", spec="data:…", kind=kind, data=data, size=len(data), mime=dmime
+        )
+    elif spec == "-":
+        path = _stdin_to_temp()
+        src = MediaSource(
+            origin="file", spec="-", kind=kind, path=path, size=path.stat().st_size
+        )
+    else:
+        if low.startswith("file://"):
+            parts = urlsplit(spec)
+            if parts.netloc not in ("", "localhost"):
+                raise UsageError(f"{kind}: {shown}: file:// URIs must name a local file")
+            raw_path = unquote(parts.path)
+        else:
+            raw_path = spec
+        path = Path(raw_path).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise UsageError(f"{kind}: {shown}: no such file") from None
+        except OSError as exc:
+            raise UsageError(f"{kind}: {shown}: cannot read it ({exc.strerror})") from None
+        if not path.is_file():
+            raise UsageError(f"{kind}: {shown}: not a regular file")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"{kind}: {shown}: cannot read it (permission denied)")
+        src = MediaSource(
+            origin="file", spec=shown, kind=kind, path=path, filename=path.name, size=st.st_size
+        )
+    if filename:
+        src.filename = filename
+    if mime:
+        src.mime = mime
+    if not src.mime and src.filename:
+        src.mime = guess_mime(src.filename)
+    if src.origin != "url" and (not src.mime or not os.path.splitext(src.filename)[1]):
+        smime, ext = sniff(src.head())
+        src.mime = src.mime or smime
+        if not src.filename:
+            src.filename = _DEFAULT_NAME.get(kind, "file") + (ext or ".bin")
+        elif not os.path.splitext(src.filename)[1] and ext and not filename:
+            src.filename += ext
+    if not src.filename:
+        src.filename = _DEFAULT_NAME.get(kind, "file")
+    return src
+
+
+def _b64(payload: str, kind: str, shown: str) -> bytes:
+    try:
+        payload = "".join(payload.split())
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise UsageError(f"{kind}: {shown}: invalid base64 data") from None
+
+
+def is_private_url(url: str) -> bool:
+    """True when a public platform server could not fetch this URL (intranet, loopback)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if not host:
+        return True
+    if host in ("localhost",) or host.endswith((".local", ".lan", ".internal", ".localhost")):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+
+
+def as_dict(src: MediaSource) -> dict[str, Any]:
+    return {"source": src.spec, "filename": src.filename, "mime": src.mime, "size": src.size}

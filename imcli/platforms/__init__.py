@@ -1,0 +1,67 @@
+"""The registry: platform names and aliases → platform modules.
+
+Adding a platform is adding ``imcli/platforms/<name>.py`` with a ``SPEC`` and one line in
+``_MODULES``. Importing a spec never imports the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from imcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from imcli.platforms.base import Adapter, PlatformSpec
+
+#: the support matrix, in the order design.md §1 lists it
+_MODULES: tuple[str, ...] = (
+    "telegram",
+    "wechat",
+    "qq",
+    "lark",
+    "slack",
+    "wecom",
+    "qqbot",
+    "discord",
+    "dingtalk",
+)
+
+
+@lru_cache(maxsize=None)
+def all_specs() -> tuple[PlatformSpec, ...]:
+    return tuple(importlib.import_module(f"imcli.platforms.{m}").SPEC for m in _MODULES)
+
+
+@lru_cache(maxsize=None)
+def _by_name() -> dict[str, PlatformSpec]:
+    table: dict[str, PlatformSpec] = {}
+    for spec in all_specs():
+        table[spec.name] = spec
+        for alias in spec.aliases:
+            table[alias] = spec
+    return table
+
+
+def names_and_aliases() -> list[str]:
+    return sorted(_by_name())
+
+
+def find(name: str) -> PlatformSpec | None:
+    return _by_name().get(name.strip().lower())
+
+
+def get(name: str) -> PlatformSpec:
+    spec = find(name)
+    if spec is None:
+        known = ", ".join(s.name for s in all_specs())
+        raise UsageError(f"unknown platform {name!r}; known platforms: {known} (see `imcli platforms`)")
+    return spec
+
+
+def adapter_class(spec: PlatformSpec) -> type[Adapter]:
+    if spec.adapter is None:
+        raise UsageError(f"{spec.name}: the adapter is not built in this version of imcli yet")
+    module, _, cls = spec.adapter.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]

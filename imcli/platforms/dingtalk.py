@@ -1,0 +1,11 @@
+"""DingTalk: listed so that `imcli platforms` can say why it is refused."""
+
+from imcli.platforms.base import PlatformSpec
+
+SPEC = PlatformSpec(
+    name="dingtalk",
+    title="DingTalk",
+    aliases=("dd",),
+    api="DingTalk robot",
+    unsupported="dingtalk: not supported: DingTalk bots answer callbacks/webhooks only",
+)

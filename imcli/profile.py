@@ -1,0 +1,382 @@
+"""The profile: where it is, reading it, ${VAR} expansion, environment accounts, writing it.
+
+Reading keeps the raw values (``${VAR}`` unexpanded); an account's values are expanded
+only when the account is used, so an unset variable in an unrelated account never
+stops a push, and nothing expanded is ever written back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imcli import _redact
+from imcli.errors import ConfigError, UsageError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def default_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("imcli", appauthor=False)) / "profile.toml"
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("IMCLI_PROFILE")
+    if env:
+        return Path(env).expanduser()
+    return default_path()
+
+
+def expand(value: Any, where: str) -> Any:
+    """Replace ``${VAR}`` in strings (recursively) from the environment."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{where}: environment variable ${{{name}}} is not set "
+                    f"(export {name}=… or change the profile)"
+                )
+            val = os.environ[name]
+            _redact.add_secret(val)
+            return val
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: expand(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand(v, where) for v in value]
+    return value
+
+
+@dataclass
+class Account:
+    """One account: its raw table from the profile (or the environment)."""
+
+    name: str
+    platform: str  # canonical platform name
+    raw: dict[str, Any]
+    source: str = "profile"  # "profile" or "env"
+    _expanded: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def is_default(self) -> bool:
+        return bool(self.raw.get("default", False))
+
+    def values(self) -> dict[str, Any]:
+        """The expanded values; registers every secret with the redactor."""
+        if self._expanded is None:
+            from imcli import platforms
+
+            spec = platforms.get(self.platform)
+            where = f"account {self.name!r}"
+            expanded = expand(self.raw, where)
+            for fname in spec.secret_fields():
+                _redact.add_secret(expanded.get(fname))
+            self._expanded = expanded
+        return self._expanded
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values().get(key, default)
+
+    def check_fields(self) -> None:
+        """Refuse an account missing a required field, or with one of the wrong type."""
+        from imcli import platforms
+
+        spec = platforms.get(self.platform)
+        values = self.values()
+        for f in spec.all_fields():
+            val = values.get(f.name)
+            if val is None or val == "":
+                if f.required:
+                    hint = (
+                        f"set IMCLI_{spec.name.upper()}_{f.name.upper()}"
+                        if self.source == "env"
+                        else f"add {f.name} = … to [accounts.{self.name}] in the profile"
+                    )
+                    raise ConfigError(
+                        f"account {self.name!r} ({spec.name}) has no {f.name}; {hint}"
+                    )
+                continue
+            if not _type_ok(val, f.type):
+                raise ConfigError(
+                    f"account {self.name!r}: {f.name} must be {_type_name(f.type)}, "
+                    f"got {type(val).__name__}"
+                )
+
+
+def _type_ok(val: Any, typ: type) -> bool:
+    if typ is bool:
+        return isinstance(val, bool)
+    if typ is int:
+        return isinstance(val, int) and not isinstance(val, bool) or (
+            isinstance(val, str) and val.strip().lstrip("-").isdigit()
+        )
+    if typ is float:
+        return isinstance(val, (int, float)) and not isinstance(val, bool)
+    if typ is dict:
+        return isinstance(val, dict)
+    return isinstance(val, str)
+
+
+def _type_name(typ: type) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", dict: "a table"}.get(
+        typ, "a string"
+    )
+
+
+@dataclass
+class Profile:
+    path: Path
+    exists: bool
+    data: dict[str, Any]
+    accounts: list[Account]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        s = self.data.get("settings", {})
+        return s if isinstance(s, dict) else {}
+
+    def account(self, name: str) -> Account | None:
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        return None
+
+    def for_platform(self, platform: str) -> list[Account]:
+        return [a for a in self.accounts if a.platform == platform]
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"profile {path}: not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
+
+
+def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = True) -> Profile:
+    """Read the profile (a missing file is an empty profile) and the environment accounts."""
+    from imcli import platforms
+
+    path = resolve_path(explicit)
+    exists = path.is_file()
+    if explicit and not exists and path.exists():
+        raise ConfigError(f"profile {path} is not a file")
+    data = _load_toml(path) if exists else {}
+    accounts: list[Account] = []
+    warnings: list[str] = []
+    tables = data.get("accounts", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"profile {path}: [accounts] must be a table of [accounts.NAME] tables")
+    defaults: dict[str, str] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"profile {path}: accounts.{name} must be a table")
+        pname = table.get("platform")
+        if not isinstance(pname, str) or not pname:
+            raise ConfigError(
+                f"profile {path}: [accounts.{name}] has no platform = \"…\" "
+                "(e.g. telegram, slack, lark, qq, wecom, wechat)"
+            )
+        spec = platforms.find(pname)
+        if spec is None:
+            raise ConfigError(
+                f"profile {path}: [accounts.{name}] has unknown platform {pname!r} "
+                "(see `imcli platforms`)"
+            )
+        acc = Account(name=name, platform=spec.name, raw=dict(table))
+        if acc.is_default:
+            if spec.name in defaults:
+                raise ConfigError(
+                    f"profile {path}: both {defaults[spec.name]!r} and {name!r} are the "
+                    f"default {spec.name} account; keep default = true on one"
+                )
+            defaults[spec.name] = name
+        accounts.append(acc)
+    if with_env:
+        accounts.extend(_env_accounts({a.platform for a in accounts if a.is_default}))
+    if exists:
+        warnings.extend(_permission_warning(path, accounts))
+    return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
+
+
+def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
+    """``IMCLI_<PLATFORM>_<FIELD>`` variables make an account named ``env-<platform>``."""
+    from imcli import platforms
+
+    out: list[Account] = []
+    for spec in platforms.all_specs():
+        if not spec.supported:
+            continue
+        prefix = f"IMCLI_{spec.name.upper()}_"
+        raw: dict[str, Any] = {}
+        for f in spec.all_fields():
+            val = os.environ.get(prefix + f.name.upper())
+            if val is None or f.name == "default":
+                continue
+            if f.secret:
+                _redact.add_secret(val)
+            raw[f.name] = _coerce(val, f.type, prefix + f.name.upper())
+        if not raw:
+            continue
+        raw["platform"] = spec.name
+        if spec.name not in platforms_with_default:
+            raw["default"] = True
+        out.append(Account(name=f"env-{spec.name}", platform=spec.name, raw=raw, source="env"))
+    return out
+
+
+def _coerce(val: str, typ: type, where: str) -> Any:
+    try:
+        if typ is bool:
+            low = val.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(val)
+        if typ is int:
+            return int(val)
+        if typ is float:
+            return float(val)
+        if typ is dict:
+            import json
+
+            parsed = json.loads(val)
+            if not isinstance(parsed, dict):
+                raise ValueError(val)
+            return parsed
+    except ValueError:
+        raise ConfigError(f"{where}: cannot read {val!r} as {_type_name(typ)}") from None
+    return val
+
+
+def coerce_field(val: str, typ: type, where: str) -> Any:
+    """Read a command-line ``--set key=value`` value as the field's type."""
+    if typ is dict:
+        return _coerce(val, typ, where)
+    try:
+        return _coerce(val, typ, where)
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _permission_warning(path: Path, accounts: list[Account]) -> list[str]:
+    if os.name != "posix":
+        return []
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return []
+    from imcli import platforms
+
+    for acc in accounts:
+        if acc.source != "profile":
+            continue
+        spec = platforms.get(acc.platform)
+        for fname in spec.secret_fields():
+            val = acc.raw.get(fname)
+            if isinstance(val, str) and val and not _VAR.fullmatch(val.strip()):
+                return [
+                    f"warning: profile {path} holds a secret and others can read it; "
+                    f"run: chmod 600 {path}"
+                ]
+    return []
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def _lock_for(path: Path) -> Any:
+    from filelock import FileLock
+
+    return FileLock(str(path) + ".lock", timeout=10)
+
+
+def _atomic_write(path: Path, data: bytes, *, backup: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if backup and path.exists():
+        _write_replace(path.with_name(path.name + ".bak"), path.read_bytes())
+    _write_replace(path, data)
+
+
+def _write_replace(path: Path, data: bytes) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=str(path.parent))
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"account name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
+        )
+
+
+def append_account(path: Path, name: str, table: dict[str, Any]) -> None:
+    """Add ``[accounts.NAME]`` at the end of the file; every other byte stays as it was."""
+    import tomli_w
+
+    with _lock_for(path):
+        old = path.read_bytes() if path.exists() else b""
+        if old:
+            current = _load_toml(path)
+            if name in current.get("accounts", {}):
+                raise UsageError(
+                    f"account {name!r} already exists in {path}; remove it first "
+                    f"(imcli accounts remove {name})"
+                )
+        block = tomli_w.dumps({"accounts": {name: table}}).encode()
+        sep = b""
+        if old and not old.endswith(b"\n"):
+            sep = b"\n"
+        if old.strip():
+            sep += b"\n"
+        _atomic_write(path, old + sep + block, backup=False)
+
+
+def rewrite(path: Path, mutate: Any) -> None:
+    """Re-read, change with ``mutate(data)``, and write the profile; keep a ``.bak``."""
+    import tomli_w
+
+    with _lock_for(path):
+        data = _load_toml(path) if path.exists() else {}
+        mutate(data)
+        _atomic_write(path, tomli_w.dumps(data).encode(), backup=True)

@@ -1,0 +1,149 @@
+"""Access tokens platforms hand out (Lark, WeCom, WeChat), cached across runs.
+
+Cached in ``platformdirs.user_cache_dir("imcli")``, one 0600 JSON file per set of
+credentials (keyed by platform, base_url, app id and a hash of the secret, never the
+account name), under a file lock held while a token is fetched, so two cron runs
+starting together fetch one token between them. A token is reused until shortly before
+it expires. A cache that cannot be read or written is skipped with one warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from imcli import _log, _redact
+
+#: a token is not reused when it expires within this many seconds
+EARLY = 300.0
+
+_locks: dict[str, asyncio.Lock] = {}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("IMCLI_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("imcli", appauthor=False))
+
+
+def cache_key(platform: str, base_url: str, app_id: str, secret: str) -> str:
+    digest = hashlib.sha256(
+        "\0".join((platform, base_url.rstrip("/"), app_id, secret)).encode()
+    ).hexdigest()
+    return f"{platform}-{digest[:40]}"
+
+
+Fetch = Callable[[], Awaitable[tuple[str, float]]]  # → (token, lifetime in seconds)
+
+
+class TokenCache:
+    """``await cache.get(fetch)``; after the platform rejects a token, ``get(fetch, stale=t)``."""
+
+    def __init__(self, key: str, *, enabled: bool = True) -> None:
+        self.key = key
+        self.enabled = enabled
+        self.path = cache_dir() / f"{key}.json"
+        self._memory: tuple[str, float] | None = None
+
+    def _read(self) -> tuple[str, float] | None:
+        try:
+            raw = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            _log.warn(f"warning: token cache {self.path} unreadable ({exc.strerror}); not using it")
+            return None
+        try:
+            obj = json.loads(raw)
+            token, expires = str(obj["token"]), float(obj["expires_at"])
+        except (ValueError, KeyError, TypeError):
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+            return None
+        _redact.add_secret(token)
+        return token, expires
+
+    def _write(self, token: str, expires_at: float) -> None:
+        import tempfile
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(prefix=".tok-", dir=str(self.path.parent))
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump({"token": token, "expires_at": expires_at}, fh)
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError as exc:
+            _log.warn(f"warning: cannot write token cache in {self.path.parent} ({exc.strerror})")
+
+    @staticmethod
+    def _fresh(entry: tuple[str, float] | None, stale: str | None) -> str | None:
+        if entry is None:
+            return None
+        token, expires_at = entry
+        if token == stale or expires_at - EARLY <= time.time():
+            return None
+        return token
+
+    async def get(self, fetch: Fetch, *, stale: str | None = None) -> str:
+        lock = _locks.setdefault(self.key, asyncio.Lock())
+        async with lock:
+            hit = self._fresh(self._memory, stale)
+            if hit:
+                return hit
+            if not self.enabled:
+                return await self._fetch(fetch, write=False)
+            flock = self._file_lock()
+            if flock is not None:
+                await asyncio.to_thread(flock.acquire)
+            try:
+                hit = self._fresh(self._read(), stale)
+                if hit:
+                    self._memory = (hit, self._read_expiry(hit))
+                    return hit
+                return await self._fetch(fetch, write=True)
+            finally:
+                if flock is not None:
+                    flock.release()
+
+    def _read_expiry(self, token: str) -> float:
+        entry = self._read()
+        return entry[1] if entry and entry[0] == token else time.time() + EARLY + 1
+
+    async def _fetch(self, fetch: Fetch, *, write: bool) -> str:
+        token, lifetime = await fetch()
+        _redact.add_secret(token)
+        expires_at = time.time() + float(lifetime)
+        self._memory = (token, expires_at)
+        if write:
+            self._write(token, expires_at)
+        return token
+
+    def _file_lock(self) -> Any:
+        from filelock import FileLock
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            _log.warn(f"warning: token cache folder {self.path.parent} unusable ({exc.strerror})")
+            return None
+        return FileLock(str(self.path) + ".lock", timeout=30)

@@ -1,0 +1,324 @@
+"""A threaded HTTP server on 127.0.0.1 that records what it receives.
+
+Each platform's fake (tests/fakes/<platform>.py) subclasses :class:`FakeServer` and
+implements :meth:`FakeServer.handle`, answering like the real API does. Bodies are parsed
+as the real servers do: JSON, urlencoded forms and multipart/form-data (streamed: file
+parts are hashed and counted, and kept only when small, so an 800 MiB upload costs the
+server no memory). Chunked request bodies are decoded.
+
+Tests script failures with :meth:`FakeServer.queue` (the next request whose path matches
+gets that reply instead) and read :attr:`FakeServer.requests` to assert what arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+KEEP_LIMIT = 4 * 1024 * 1024  # file parts larger than this are hashed, not kept
+
+
+@dataclass
+class FilePart:
+    field_name: str
+    filename: str | None
+    content_type: str | None
+    size: int = 0
+    sha256: str = ""
+    data: bytes | None = None  # None when the part was larger than KEEP_LIMIT
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes | None = None  # raw body, when it was not multipart (or small)
+    json: Any = None
+    form: dict[str, str] = field(default_factory=dict)  # urlencoded or multipart text fields
+    files: dict[str, FilePart] = field(default_factory=dict)
+    content_type: str = ""
+    arrived: float = 0.0
+
+    def field(self, name: str) -> Any:
+        """A parameter from whichever of JSON, form or query carried it."""
+        if isinstance(self.json, dict) and name in self.json:
+            return self.json[name]
+        if name in self.form:
+            return self.form[name]
+        return self.query.get(name)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering
+    drop: bool = False  # close the connection without answering
+
+
+class _Chunked:
+    """Reads a chunked request body as a stream of bytes."""
+
+    def __init__(self, rfile: Any) -> None:
+        self.rfile = rfile
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.rfile.readline()
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            remaining = size
+            while remaining:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+            self.rfile.readline()
+
+
+def _fixed(rfile: Any, length: int) -> Iterator[bytes]:
+    remaining = length
+    while remaining > 0:
+        chunk = rfile.read(min(remaining, 1 << 16))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _parse_multipart(content_type: str, chunks: Iterator[bytes], rec: Recorded) -> None:
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ValueError("multipart body without boundary")
+
+    state: dict[str, Any] = {}
+
+    def on_part_begin() -> None:
+        state.clear()
+        state["headers"] = {}
+        state["hash"] = hashlib.sha256()
+        state["size"] = 0
+        state["buf"] = bytearray()
+        state["hname"] = b""
+        state["hvalue"] = b""
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["hname"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["hvalue"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["hname"].decode().lower()] = state["hvalue"].decode()
+        state["hname"] = b""
+        state["hvalue"] = b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        piece = data[start:end]
+        state["hash"].update(piece)
+        state["size"] += len(piece)
+        if state["size"] <= KEEP_LIMIT:
+            state["buf"] += piece
+
+    def on_part_end() -> None:
+        disp = state["headers"].get("content-disposition", "")
+        _, dparams = parse_options_header(disp)
+        name = dparams.get(b"name", b"").decode()
+        filename = dparams.get(b"filename")
+        if filename is None and b"filename*" in dparams:
+            filename = dparams[b"filename*"]
+        if filename is not None:
+            rec.files[name] = FilePart(
+                field_name=name,
+                filename=filename.decode("utf-8", "replace"),
+                content_type=state["headers"].get("content-type"),
+                size=state["size"],
+                sha256=state["hash"].hexdigest(),
+                data=bytes(state["buf"]) if state["size"] <= KEEP_LIMIT else None,
+            )
+        else:
+            rec.form[name] = bytes(state["buf"]).decode("utf-8")
+
+    parser = MultipartParser(
+        boundary,
+        callbacks={
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    for chunk in chunks:
+        parser.write(chunk)
+    parser.finalize()
+
+
+class FakeServer:
+    """Subclass and implement :meth:`handle`. Use as a context manager or start()/stop()."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._queued: list[tuple[re.Pattern[str], Reply]] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.latency = 0.0  # seconds added to every answer
+        self.before: Callable[[Recorded], Reply | None] | None = None
+
+    # -- life cycle --------------------------------------------------------------
+    def start(self) -> FakeServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                server._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 256
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting -----------------------------------------------------------------
+    def queue(self, path_regex: str, reply: Reply, times: int = 1) -> None:
+        """The next ``times`` requests whose path matches get ``reply``."""
+        with self._lock:
+            for _ in range(times):
+                self._queued.append((re.compile(path_regex), reply))
+
+    def calls(self, path_regex: str = "") -> list[Recorded]:
+        pattern = re.compile(path_regex)
+        with self._lock:
+            return [r for r in self.requests if pattern.search(r.path)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._queued.clear()
+
+    # -- to implement ----------------------------------------------------------------
+    def handle(self, req: Recorded) -> Reply:
+        raise NotImplementedError
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(h.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        ctype = headers.get("content-type", "")
+        rec = Recorded(
+            method=h.command,
+            path=split.path,
+            query=query,
+            headers=headers,
+            content_type=ctype,
+            arrived=time.monotonic(),
+        )
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks: Iterator[bytes] = iter(_Chunked(h.rfile))
+        else:
+            chunks = _fixed(h.rfile, int(headers.get("content-length", "0") or 0))
+        reply: Reply | None = None
+        try:
+            if ctype.startswith("multipart/form-data"):
+                _parse_multipart(ctype, chunks, rec)
+            else:
+                raw = b"".join(chunks)
+                rec.body = raw
+                if raw and "json" in ctype:
+                    rec.json = json.loads(raw.decode("utf-8"))
+                elif raw and ctype.startswith("application/x-www-form-urlencoded"):
+                    rec.form = {
+                        k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()
+                    }
+        except (ValueError, UnicodeDecodeError) as exc:
+            reply = self.bad_body(rec, exc)
+        with self._lock:
+            self.requests.append(rec)
+            if reply is None:
+                for i, (pattern, queued) in enumerate(self._queued):
+                    if pattern.search(rec.path):
+                        reply = self._queued.pop(i)[1]
+                        break
+        if reply is None and self.before is not None:
+            reply = self.before(rec)
+        if reply is None:
+            try:
+                reply = self.handle(rec)
+            except Exception as exc:  # a bug in a fake must be loud, not a hang
+                reply = Reply(500, json={"fake_server_error": repr(exc)})
+        delay = reply.delay + self.latency
+        if delay:
+            time.sleep(delay)
+        if reply.drop:
+            h.close_connection = True
+            try:
+                h.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        body = reply.body
+        headers_out = dict(reply.headers)
+        if body is None:
+            body = json.dumps(reply.json if reply.json is not None else {}).encode()
+            headers_out.setdefault("Content-Type", "application/json; charset=utf-8")
+        h.send_response(reply.status)
+        for k, v in headers_out.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
+        """How this API answers a body it cannot parse (override per platform)."""
+        return Reply(400, json={"error": f"cannot parse body: {exc}"})

@@ -1,0 +1,393 @@
+"""A fake WeChat Official Account (公众号) API for the test suite.
+
+Sources: developers.weixin.qq.com (getAccessToken, getStableAccessToken -- POST JSON only,
+normal mode returns the same token while it is valid, ``force_refresh: true`` replaces it;
+客服消息 message/custom/send; 模板消息 message/template/send; 新增临时素材 media/upload --
+image/voice/video/thumb in field ``media``, success ``{type, media_id, created_at}``, for a
+thumb ``thumb_media_id``; 全局返回码), wechatpy ``client/api/media.py`` (field ``media``),
+and errmsg texts captured from the live API in public repositories: ``invalid appsecret``
+(40125), ``invalid appid`` (40013), ``invalid grant_type`` (40002), ``invalid credential,
+access_token is invalid or not latest`` (40001), ``access_token expired`` (42001),
+``access_token missing`` (41001), ``require subscribe`` (43004), ``response out of time limit
+or subscription is canceled`` (45015), ``invalid template_id`` (40037), ``invalid media_id``
+(40007), ``media data missing`` (41005), ``invalid image size`` (40009), ``invalid ip <ip>
+ipv6 ::ffff:<ip>, not in whitelist`` (40164). Errors end in `` rid: xxxxxxxx-xxxxxxxx-xxxxxxxx``
+like today's API; successful token and upload replies have no ``errcode``.
+
+Stricter than the real API: ``media_id`` must come from this fake's uploads (or
+:meth:`FakeWeChat.add_media`), and images are limited to 2 MB (the docs say 10 MB in one
+place and 2 MB in another).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+
+MEDIA_LIMITS = {
+    "image": 2 * 1024 * 1024,
+    "voice": 2 * 1024 * 1024,
+    "video": 10 * 1024 * 1024,
+    "thumb": 64 * 1024,
+}
+MEDIA_FORMATS = {
+    "image": frozenset({"bmp", "png", "jpeg", "jpg", "gif"}),
+    "voice": frozenset({"mp3", "wma", "wav", "amr"}),
+    "video": frozenset({"mp4"}),
+    "thumb": frozenset({"jpg", "jpeg"}),
+}
+OVERSIZE = {
+    "image": (40009, "invalid image size"),
+    "voice": (40010, "invalid voice size"),
+    "video": (40011, "invalid video size"),
+    "thumb": (40012, "invalid thumb size"),
+}
+CUSTOM_MSGTYPES = frozenset(
+    {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu",
+     "wxcard", "miniprogrampage"}
+)
+
+RATE_LIMITED = Reply(json={"errcode": 45009, "errmsg": "reach max api daily quota limit"})
+OUT_OF_RESPONSE_COUNT = Reply(json={"errcode": 45047, "errmsg": "out of response count limit"})
+SYSTEM_BUSY = Reply(json={"errcode": -1, "errmsg": "system error"})
+
+
+@dataclass
+class WeChatSent:
+    touser: str
+    msgtype: str
+    body: dict[str, Any]
+
+
+@dataclass
+class WeChatTemplateSent:
+    touser: str
+    template_id: str
+    data: dict[str, Any]
+    url: str | None
+    body: dict[str, Any]
+    msgid: int
+
+
+@dataclass
+class WeChatMedia:
+    media_id: str
+    type: str
+    filename: str | None
+    size: int
+    sha256: str
+    data: bytes | None
+
+
+def _rid() -> str:
+    return "-".join(secrets.token_hex(4) for _ in range(3))
+
+
+class FakeWeChat(FakeServer):
+    """``api.weixin.qq.com`` for one Official Account."""
+
+    def __init__(
+        self,
+        app_id: str = "wx0123456789abcdef",
+        app_secret: str = "wechat-test-secret",
+        *,
+        followers: Iterable[str] = ("o-alice-openid", "o-bob-openid"),
+        closed_window: Iterable[str] = (),
+        templates: Iterable[str] = ("tmpl-alert",),
+        ip_blocked: bool = False,
+        check_formats: bool = True,
+    ) -> None:
+        super().__init__()
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.followers: set[str] = set(followers)
+        self.closed_window: set[str] = set(closed_window)
+        self.templates: set[str] = set(templates)
+        self.ip_blocked = ip_blocked
+        self.check_formats = check_formats
+        self.token_requests = 0
+        self.tokens: dict[str, str] = {}  # token -> "valid" | "expired"
+        self.stable_token: str | None = None
+        self._stable_issued = 0.0
+        self.media: dict[str, WeChatMedia] = {}
+        self._sent: list[WeChatSent] = []
+        self._templates_sent: list[WeChatTemplateSent] = []
+        self._msgids = itertools.count(2_000_000_001)
+        self._state = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+    # -- helpers for tests -----------------------------------------------------------------------
+    def sent(self) -> list[WeChatSent]:
+        """Customer-service messages that were accepted, in order."""
+        with self._state:
+            return list(self._sent)
+
+    def templates_sent(self) -> list[WeChatTemplateSent]:
+        with self._state:
+            return list(self._templates_sent)
+
+    def issue_token(self) -> str:
+        """A valid token without an HTTP round trip (not counted in ``token_requests``)."""
+        token = secrets.token_urlsafe(96)
+        with self._state:
+            self.tokens[token] = "valid"
+        return token
+
+    def expire_all_tokens(self) -> None:
+        """Every token issued so far answers 42001; the next stable_token call issues a new one."""
+        with self._state:
+            for token in self.tokens:
+                self.tokens[token] = "expired"
+            self.stable_token = None
+
+    def add_media(self, type: str, data: bytes = b"0123456789", filename: str | None = None) -> str:  # noqa: A002
+        media_id = self._new_media_id()
+        with self._state:
+            self.media[media_id] = WeChatMedia(media_id, type, filename, len(data),
+                                               hashlib.sha256(data).hexdigest(), data)
+        return media_id
+
+    # -- reply shapes ----------------------------------------------------------------------------
+    @staticmethod
+    def _err(code: int, msg: str) -> Reply:
+        return Reply(json={"errcode": code, "errmsg": f"{msg} rid: {_rid()}"})
+
+    def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
+        return self._err(47001, "data format error")
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def handle(self, req: Recorded) -> Reply:
+        if self.ip_blocked:
+            return self._err(40164, "invalid ip 127.0.0.1 ipv6 ::ffff:127.0.0.1, not in whitelist")
+        route = {
+            "/cgi-bin/token": self._token,
+            "/cgi-bin/stable_token": self._stable_token,
+            "/cgi-bin/message/custom/send": self._custom_send,
+            "/cgi-bin/message/template/send": self._template_send,
+            "/cgi-bin/media/upload": self._media_upload,
+        }.get(req.path.rstrip("/"))
+        if route is None:
+            return self._err(48001, "api unauthorized")
+        return route(req)
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def _credentials(self, grant_type: Any, appid: Any, secret: Any) -> Reply | None:
+        if grant_type != "client_credential":
+            return self._err(40002, "invalid grant_type")
+        if not appid:
+            return self._err(41002, "appid missing")
+        if not secret:
+            return self._err(41004, "appsecret missing")
+        if appid != self.app_id:
+            return self._err(40013, "invalid appid")
+        if secret != self.app_secret:
+            return self._err(40125, "invalid appsecret")
+        return None
+
+    def _token(self, req: Recorded) -> Reply:
+        with self._state:
+            self.token_requests += 1
+        q = req.query
+        denied = self._credentials(q.get("grant_type"), q.get("appid"), q.get("secret"))
+        if denied is not None:
+            return denied
+        # Each call makes a new token; the old one keeps working for a while (about 5 min).
+        return Reply(json={"access_token": self.issue_token(), "expires_in": 7200})
+
+    def _stable_token(self, req: Recorded) -> Reply:
+        with self._state:
+            self.token_requests += 1
+        if req.method != "POST":
+            return self._err(43002, "require POST method")
+        body = self._body(req)
+        if body is None:
+            return self._err(44002, "empty post data")
+        if body is ... or not isinstance(body, dict):
+            return self._err(47001, "data format error")
+        denied = self._credentials(body.get("grant_type"), body.get("appid"), body.get("secret"))
+        if denied is not None:
+            return denied
+        force = body.get("force_refresh", False)
+        if not isinstance(force, bool):
+            return self._err(47001, "data format error")
+        with self._state:
+            current = self.stable_token
+            if current is not None and self.tokens.get(current) == "valid" and not force:
+                left = max(300, 7200 - int(time.monotonic() - self._stable_issued))
+                return Reply(json={"access_token": current, "expires_in": left})
+            if current is not None:
+                self.tokens[current] = "expired" if force else self.tokens.get(current, "expired")
+        token = self.issue_token()
+        with self._state:
+            self.stable_token = token
+            self._stable_issued = time.monotonic()
+        return Reply(json={"access_token": token, "expires_in": 7200})
+
+    def _check_token(self, req: Recorded) -> Reply | None:
+        token = req.query.get("access_token")
+        if not token:
+            return self._err(41001, "access_token missing")
+        with self._state:
+            state = self.tokens.get(token)
+        if state is None:
+            return self._err(
+                40001,
+                "invalid credential, access_token is invalid or not latest, could get access_token "
+                "by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r",
+            )
+        if state == "expired":
+            return self._err(42001, "access_token expired")
+        return None
+
+    # -- messages --------------------------------------------------------------------------------------
+    @staticmethod
+    def _body(req: Recorded) -> Any:
+        if req.json is not None:
+            return req.json
+        if not req.body:
+            return None
+        try:  # WeChat reads the body as JSON whatever the Content-Type says
+            return json.loads(req.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return ...
+
+    def _json_body(self, req: Recorded) -> dict[str, Any] | Reply:
+        denied = self._check_token(req)
+        if denied is not None:
+            return denied
+        body = self._body(req)
+        if body is None:
+            return self._err(44002, "empty post data")
+        if body is ... or not isinstance(body, dict):
+            return self._err(47001, "data format error")
+        return body
+
+    def _recipient(self, touser: Any, *, window: bool) -> Reply | None:
+        if touser is None or touser == "":
+            return self._err(40003, "invalid openid")
+        if not isinstance(touser, str):
+            return self._err(47001, "data format error")
+        if touser not in self.followers:
+            return self._err(43004, "require subscribe")
+        if window and touser in self.closed_window:
+            return self._err(45015, "response out of time limit or subscription is canceled")
+        return None
+
+    def _custom_send(self, req: Recorded) -> Reply:
+        body = self._json_body(req)
+        if isinstance(body, Reply):
+            return body
+        msgtype = body.get("msgtype")
+        if not isinstance(msgtype, str) or msgtype not in CUSTOM_MSGTYPES:
+            return self._err(40008, "invalid message type")
+        content = body.get(msgtype)
+        if not isinstance(content, dict):
+            return self._err(47001, "data format error")
+        if msgtype == "text":
+            text = content.get("content")
+            if not isinstance(text, str):
+                return self._err(47001, "data format error")
+            if text == "":
+                return self._err(44004, "empty content")
+        elif msgtype in ("image", "voice", "video"):
+            problem = self._media_ref(content.get("media_id"), (msgtype,))
+            if problem is not None:
+                return problem
+            if msgtype == "video":
+                thumb = content.get("thumb_media_id")
+                if thumb is not None:
+                    problem = self._media_ref(thumb, ("thumb", "image"))
+                    if problem is not None:
+                        return problem
+                for key in ("title", "description"):
+                    if key in content and not isinstance(content[key], str):
+                        return self._err(47001, "data format error")
+        problem = self._recipient(body.get("touser"), window=True)
+        if problem is not None:
+            return problem
+        with self._state:
+            self._sent.append(WeChatSent(body["touser"], msgtype, json.loads(json.dumps(body))))
+        return Reply(json={"errcode": 0, "errmsg": "ok"})
+
+    def _media_ref(self, media_id: Any, types: tuple[str, ...]) -> Reply | None:
+        if media_id is None or media_id == "":
+            return self._err(40007, "invalid media_id")
+        if not isinstance(media_id, str):
+            return self._err(47001, "data format error")
+        with self._state:
+            media = self.media.get(media_id)
+        if media is None or media.type not in types:
+            return self._err(40007, "invalid media_id")
+        return None
+
+    def _template_send(self, req: Recorded) -> Reply:
+        body = self._json_body(req)
+        if isinstance(body, Reply):
+            return body
+        template_id = body.get("template_id")
+        if not isinstance(template_id, str) or template_id not in self.templates:
+            return self._err(40037, "invalid template_id")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            return self._err(47001, "data format error")
+        for value in data.values():
+            if not isinstance(value, dict) or not isinstance(value.get("value"), str):
+                return self._err(47001, "data format error")
+        url = body.get("url")
+        if url is not None and not isinstance(url, str):
+            return self._err(47001, "data format error")
+        problem = self._recipient(body.get("touser"), window=False)
+        if problem is not None:
+            return problem
+        msgid = next(self._msgids)
+        with self._state:
+            self._templates_sent.append(
+                WeChatTemplateSent(body["touser"], template_id, json.loads(json.dumps(data)), url,
+                                   json.loads(json.dumps(body)), msgid)
+            )
+        return Reply(json={"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    # -- media/upload ----------------------------------------------------------------------------------
+    @staticmethod
+    def _new_media_id() -> str:
+        return secrets.token_urlsafe(48)
+
+    def _media_upload(self, req: Recorded) -> Reply:
+        denied = self._check_token(req)
+        if denied is not None:
+            return denied
+        kind = req.query.get("type", "")
+        if kind not in MEDIA_LIMITS:
+            return self._err(40004, "invalid media type")
+        part: FilePart | None = req.files.get("media")
+        if part is None:
+            return self._err(41005, "media data missing")
+        if part.size == 0:
+            return self._err(44001, "empty media data")
+        if part.size > MEDIA_LIMITS[kind]:
+            code, msg = OVERSIZE[kind]
+            return self._err(code, msg)
+        if self.check_formats:
+            name = part.filename or ""
+            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            if ext not in MEDIA_FORMATS[kind]:
+                return self._err(40005, "invalid file type")
+        media_id = self._new_media_id()
+        with self._state:
+            self.media[media_id] = WeChatMedia(media_id, kind, part.filename, part.size, part.sha256, part.data)
+        created = int(time.time())
+        if kind == "thumb":
+            return Reply(json={"type": "thumb", "thumb_media_id": media_id, "created_at": created})
+        return Reply(json={"type": kind, "media_id": media_id, "created_at": created})
