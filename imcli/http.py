@@ -48,7 +48,7 @@ T = TypeVar("T")
 CONNECT_ATTEMPTS = 3
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 def import_httpx() -> Any:

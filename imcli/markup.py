@@ -336,7 +336,9 @@ class _TelegramRenderer(_Renderer):
             return ""
         lang = "".join(_LANG_OK.findall(lang))
         if lang:
-            return f'<pre><code class="language-{escape_html(lang)}">{escape_html(code)}</code></pre>'
+            return (
+                f'<pre><code class="language-{escape_html(lang)}">{escape_html(code)}</code></pre>'
+            )
         return f"<pre>{escape_html(code)}</pre>"
 
     def quote(self, inner: str) -> str:
@@ -434,10 +436,12 @@ class _PlainRenderer(_Renderer):
         url = _href(node)
         if ctx.link or not url or _has_bad_chars(url):
             return inner
-        shown = url[len("mailto:") :] if _scheme(url) == "mailto" else url
+        shown = _display_url(url)
+        if _scheme(shown) == "mailto":
+            shown = shown[len("mailto:") :]
         if not inner.strip():
             return shown
-        if inner == shown or inner == url:
+        if inner in (shown, url):
             return inner
         return f"{inner} ({shown})"
 
@@ -446,7 +450,16 @@ class _PlainRenderer(_Renderer):
         alt = _plain_inline(node)
         if ctx.link or not url or _has_bad_chars(url):
             return alt
+        url = _display_url(url)
         return f"{alt} ({url})" if alt.strip() else url
+
+
+def _display_url(url: str) -> str:
+    """The URL as a reader would type it (percent-escapes of non-ASCII decoded)."""
+    try:
+        return str(_parser().normalizeLinkText(url))
+    except Exception:  # pragma: no cover - a malformed escape: show it as it is
+        return url
 
 
 def to_telegram_html(md: str) -> str:
@@ -565,7 +578,9 @@ class _Splitter:
                 atoms.append(_Atom("".join(seg), n, False, seg, b, start=starts[n]))
         return atoms
 
-    def _line_atoms(self, atom: _Atom, lines: list[str], first_cont: bool, **kw: Any) -> list[_Atom]:
+    def _line_atoms(
+        self, atom: _Atom, lines: list[str], first_cont: bool, **kw: Any
+    ) -> list[_Atom]:
         return [
             _Atom(line, atom.top, first_cont if n == 0 else True, [line], **kw)
             for n, line in enumerate(lines)
@@ -585,9 +600,7 @@ class _Splitter:
             if body is not None:
                 return head + body + tail
         if atom.lines and len(atom.lines) > 1:
-            return self._line_atoms(
-                atom, atom.lines, atom.cont, group=atom.group, code=atom.code
-            )
+            return self._line_atoms(atom, atom.lines, atom.cont, group=atom.group, code=atom.code)
         return self._hard_split(atom)
 
     def _refine_node(
@@ -601,7 +614,7 @@ class _Splitter:
         if t == "table" and len(lines) > 2:
             group = _Group("".join(lines[:2]), "")
             if self._fits_group_empty(group, atom):
-                return self._line_atoms(atom, lines[2:], True, group=group)
+                return self._line_atoms(atom, lines[2:], cont, group=group)
             return None
         if t == "code_block":
             return self._line_atoms(atom, lines, cont, code=True)
@@ -622,8 +635,8 @@ class _Splitter:
     def _group_atoms(
         self, atom: _Atom, node: SyntaxTreeNode, lines: list[str], cont: bool
     ) -> list[_Atom] | None:
-        content = node.content
-        closed = content.count("\n") == len(lines) - 2
+        # closed: opening line, content lines, closing line; unclosed: no closing line
+        closed = len(_split_lines(node.content)) == len(lines) - 2
         body = lines[1:-1] if closed else lines[1:]
         if not body:
             return None
@@ -646,56 +659,50 @@ class _Splitter:
         return self._fits([probe])[0]
 
     def _hard_split(self, atom: _Atom) -> list[_Atom] | None:
+        """Cut a single line that is too long alone: the longest prefix that fits."""
         s = atom.text
-        if len(s) < 2:
-            return None
-        boundaries = [i for i in range(1, len(s)) if _is_boundary(s, i)]
-        if not boundaries:
+        n = len(s)
+        if n < 2:
             return None
 
-        def fits_at(k: int) -> bool:  # k indexes boundaries
-            piece = _Atom(s[: boundaries[k]], atom.top, atom.cont, group=atom.group, code=atom.code)
+        def fits(p: int) -> bool:
+            piece = _Atom(s[:p], atom.top, atom.cont, group=atom.group, code=atom.code)
             return self._fits([piece])[0]
 
-        if not fits_at(0):
-            return None
-        lo, hi = 0, len(boundaries)  # fits_at(lo); hi is exclusive / known not to fit
-        # gallop from a guess: the limit in characters is a good first probe
-        guess = min(len(boundaries) - 1, max(0, self._index_at(boundaries, self.limit)))
-        if guess > lo:
-            if fits_at(guess):
-                lo = guess
-                step = max(1, guess // 4)
-                while lo + step < hi:
-                    if fits_at(lo + step):
-                        lo += step
-                        step *= 2
-                    else:
-                        hi = lo + step
-                        break
-            else:
-                hi = guess
+        lo, hi = 0, n  # s[:lo] fits (or lo == 0); s[:hi] does not
+        guess = min(n - 1, self.limit)
+        if fits(guess):
+            lo = guess
+            step = max(1, guess // 4)
+            while lo + step < hi:
+                if not fits(lo + step):
+                    hi = lo + step
+                    break
+                lo += step
+                step *= 2
+        else:
+            hi = guess
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if fits_at(mid):
+            if fits(mid):
                 lo = mid
             else:
                 hi = mid
-        cut = boundaries[lo]
+        cut = lo
+        while cut > 0 and not _is_boundary(s, cut):
+            cut -= 1
+        if cut == 0:
+            if lo == 0:  # not even one character fits
+                return None
+            cut = lo  # one user-perceived character is longer than the limit: cut it
         # prefer to cut after whitespace in the second half of the piece
-        for i in range(cut - 1, cut // 2, -1):
-            if s[i].isspace() and _is_boundary(s, i + 1):
-                cut = i + 1
+        for k in range(cut - 1, cut // 2, -1):
+            if s[k].isspace() and _is_boundary(s, k + 1):
+                cut = k + 1
                 break
         first = _Atom(s[:cut], atom.top, atom.cont, group=atom.group, code=atom.code)
         rest = _Atom(s[cut:], atom.top, True, group=atom.group, code=atom.code)
         return [first, rest]
-
-    @staticmethod
-    def _index_at(boundaries: list[int], pos: int) -> int:
-        import bisect
-
-        return bisect.bisect_right(boundaries, pos) - 1
 
     # -- chunks ---------------------------------------------------------------------
 
@@ -772,36 +779,56 @@ class _Splitter:
                     )
                 atoms[i : i + 1] = sub
                 continue
-            best_j, best = i + 1, rendered
-            lo, hi = i + 1, len(atoms) + 1  # atoms[i:lo] fits; atoms[i:hi] does not
-            # first probe: as many atoms as the limit in source characters would hold
-            size, guess = 0, i
-            while guess < len(atoms) and size + len(atoms[guess].text) <= self.limit:
-                size += len(atoms[guess].text)
-                guess += 1
-            step = 1
-            probe = max(guess, lo + 1)
-            while probe < hi:
-                ok, rendered = self._fits(atoms[i:probe])
-                if ok:
-                    lo, best_j, best = probe, probe, rendered
-                    probe = lo + step
-                    step *= 2
-                else:
-                    hi = probe
+            end, best = i + 1, rendered
+            while True:
+                end, best = self._extend(i, end, best)
+                if end >= len(atoms):
                     break
-            if hi > len(atoms):
-                hi = len(atoms) + 1
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                ok, rendered = self._fits(atoms[i:mid])
-                if ok:
-                    lo, best_j, best = mid, mid, rendered
-                else:
-                    hi = mid
+                # The next atom does not fit beside the chunk. If it is too long even
+                # alone, it will be cut anyway: cut it now and fill this chunk first.
+                nxt = atoms[end]
+                if self._fits([nxt])[0]:
+                    break
+                sub = self._refine(nxt)
+                if not sub:
+                    break
+                atoms[end : end + 1] = sub
             if best.strip():
                 yield best
-            i = best_j
+            i = end
+
+    def _extend(self, i: int, lo: int, best: str) -> tuple[int, str]:
+        """The largest ``end >= lo`` whose chunk ``atoms[i:end]`` fits, and its rendering.
+
+        ``atoms[i:lo]`` is known to fit (rendered as *best*). Gallops from a first guess
+        (as many atoms as the limit would hold in source characters), then bisects.
+        """
+        atoms = self.atoms
+        n = len(atoms)
+        hi = n + 1  # atoms[i:hi] is not known to fit
+        size, guess = 0, i
+        while guess < n and size + len(atoms[guess].text) <= self.limit:
+            size += len(atoms[guess].text)
+            guess += 1
+        step = 1
+        probe = max(guess, lo + 1)
+        while probe <= n:
+            ok, rendered = self._fits(atoms[i:probe])
+            if not ok:
+                hi = probe
+                break
+            lo, best = probe, rendered
+            probe = lo + step
+            step *= 2
+        hi = min(hi, n + 1)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            ok, rendered = self._fits(atoms[i:mid])
+            if ok:
+                lo, best = mid, rendered
+            else:
+                hi = mid
+        return lo, best
 
 
 def _is_boundary(s: str, i: int) -> bool:

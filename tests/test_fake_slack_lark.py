@@ -104,9 +104,10 @@ def test_slack_post_message_needs_text_or_blocks(sc: httpx.Client) -> None:
         "ok": False,
         "error": "no_text",
     }
-    assert slack_json(sc, "chat.postMessage", {"channel": "C0123", "text": ""}).json()[
-        "error"
-    ] == "no_text"
+    assert (
+        slack_json(sc, "chat.postMessage", {"channel": "C0123", "text": ""}).json()["error"]
+        == "no_text"
+    )
 
 
 @pytest.mark.parametrize("channel", ["C0GONE", "", "#general", "not-an-id", None])
@@ -126,13 +127,15 @@ def test_slack_user_id_channel_lands_in_the_dm_unless_refused(
     body = slack_json(sc, "chat.postMessage", {"channel": "U0ALICE", "text": "hi"}).json()
     assert body["ok"] is True
     assert body["channel"] == slack.dm_channel("U0ALICE") and body["channel"].startswith("D")
-    assert slack_json(sc, "chat.postMessage", {"channel": "U0NOBODY", "text": "hi"}).json()[
-        "error"
-    ] == "channel_not_found"
+    assert (
+        slack_json(sc, "chat.postMessage", {"channel": "U0NOBODY", "text": "hi"}).json()["error"]
+        == "channel_not_found"
+    )
     slack.reject_user_channel = True
-    assert slack_json(sc, "chat.postMessage", {"channel": "U0ALICE", "text": "hi"}).json()[
-        "error"
-    ] == "channel_not_found"
+    assert (
+        slack_json(sc, "chat.postMessage", {"channel": "U0ALICE", "text": "hi"}).json()["error"]
+        == "channel_not_found"
+    )
 
 
 def test_slack_conversations_open_gives_a_stable_dm(slack: FakeSlack, sc: httpx.Client) -> None:
@@ -142,9 +145,10 @@ def test_slack_conversations_open_gives_a_stable_dm(slack: FakeSlack, sc: httpx.
     assert a["channel"]["id"] == b["channel"]["id"] == slack.dm_channel("U0ALICE")
     assert a["channel"]["id"].startswith("D")
     assert sc.post("/conversations.open", data={}).json()["error"] == "users_list_not_supplied"
-    assert sc.post("/conversations.open", data={"users": "U0NOBODY"}).json()[
-        "error"
-    ] == "user_not_found"
+    assert (
+        sc.post("/conversations.open", data={"users": "U0NOBODY"}).json()["error"]
+        == "user_not_found"
+    )
     nine = ",".join(f"U0{i}AA" for i in range(9))
     assert sc.post("/conversations.open", data={"users": nine}).json()["error"] == "too_many_users"
 
@@ -160,9 +164,7 @@ def test_slack_conversations_open_gives_a_stable_dm(slack: FakeSlack, sc: httpx.
     ],
     ids=["header-151", "header-mrkdwn", "section-3001", "51-blocks", "unknown-type"],
 )
-def test_slack_invalid_blocks_are_refused(
-    slack: FakeSlack, sc: httpx.Client, blocks: list
-) -> None:
+def test_slack_invalid_blocks_are_refused(slack: FakeSlack, sc: httpx.Client, blocks: list) -> None:
     body = slack_json(sc, "chat.postMessage", {"channel": "C0123", "text": "t", "blocks": blocks})
     assert body.json()["ok"] is False
     assert body.json()["error"] == "invalid_blocks"
@@ -190,9 +192,10 @@ def test_slack_overlong_text_is_truncated_or_refused(slack: FakeSlack, sc: httpx
     (msg,) = slack.posted_messages()
     assert msg.truncated and len(msg.text or "") == 40_000
     slack.msg_too_long = True
-    assert slack_json(sc, "chat.postMessage", {"channel": "C0123", "text": text}).json()[
-        "error"
-    ] == "msg_too_long"
+    assert (
+        slack_json(sc, "chat.postMessage", {"channel": "C0123", "text": text}).json()["error"]
+        == "msg_too_long"
+    )
 
 
 def test_slack_queued_429_carries_retry_after(slack: FakeSlack, sc: httpx.Client) -> None:
@@ -221,15 +224,22 @@ def test_slack_files_upload_is_deprecated(sc: httpx.Client) -> None:
 
 
 def test_slack_get_upload_url_argument_checks(sc: httpx.Client) -> None:
-    assert sc.post("/files.getUploadURLExternal", data={"filename": "a", "length": "0"}).json()[
-        "error"
-    ] == "missing_argument"
-    assert sc.post("/files.getUploadURLExternal", data={"length": "3"}).json()[
-        "error"
-    ] == "invalid_arguments"
-    assert sc.post("/files.getUploadURLExternal", data={"filename": "a", "length": "x"}).json()[
-        "error"
-    ] == "invalid_arguments"
+    assert (
+        sc.post("/files.getUploadURLExternal", data={"filename": "a", "length": "0"}).json()[
+            "error"
+        ]
+        == "missing_argument"
+    )
+    assert (
+        sc.post("/files.getUploadURLExternal", data={"length": "3"}).json()["error"]
+        == "invalid_arguments"
+    )
+    assert (
+        sc.post("/files.getUploadURLExternal", data={"filename": "a", "length": "x"}).json()[
+            "error"
+        ]
+        == "invalid_arguments"
+    )
 
 
 def _announce(sc: httpx.Client, name: str, length: int) -> dict:
@@ -309,9 +319,9 @@ def test_slack_complete_refuses_unknown_and_repeated_ids(sc: httpx.Client) -> No
     t2 = _announce(sc, "b.txt", 1)
     httpx.post(t2["upload_url"], content=b"b")
     gone = {"files": [{"id": t2["file_id"]}], "channel_id": "C0GONE"}
-    assert slack_json(sc, "files.completeUploadExternal", gone).json()[
-        "error"
-    ] == "channel_not_found"
+    assert (
+        slack_json(sc, "files.completeUploadExternal", gone).json()["error"] == "channel_not_found"
+    )
 
 
 # -- Lark ----------------------------------------------------------------------------------
@@ -343,9 +353,11 @@ def lc(lark: FakeLark) -> Iterator[httpx.Client]:
         yield c
 
 
-def send(c: httpx.Client, rid_type: str | None, receive_id: str, msg_type: str, content) -> httpx.Response:  # noqa: E501
+def send(
+    c: httpx.Client, rid_type: str | None, receive_id: str, msg_type: str, content
+) -> httpx.Response:
     params = {"receive_id_type": rid_type} if rid_type else {}
-    if not isinstance(content, str) and content is not None and msg_type != "raw-object":
+    if not isinstance(content, str):
         content = json.dumps(content)
     return c.post(
         "/open-apis/im/v1/messages",
@@ -354,12 +366,18 @@ def send(c: httpx.Client, rid_type: str | None, receive_id: str, msg_type: str, 
     )
 
 
-def upload_image(c: httpx.Client, data: bytes = PNG, image_type: str | None = "message") -> httpx.Response:  # noqa: E501
+def upload_image(
+    c: httpx.Client, data: bytes = PNG, image_type: str | None = "message"
+) -> httpx.Response:
     form = {"image_type": image_type} if image_type else {}
-    return c.post("/open-apis/im/v1/images", data=form, files={"image": ("a.png", data, "image/png")})
+    return c.post(
+        "/open-apis/im/v1/images", data=form, files={"image": ("a.png", data, "image/png")}
+    )
 
 
-def upload_file(c: httpx.Client, data: bytes, file_type: str = "stream", name: str = "a.bin") -> httpx.Response:  # noqa: E501
+def upload_file(
+    c: httpx.Client, data: bytes, file_type: str = "stream", name: str = "a.bin"
+) -> httpx.Response:
     return c.post(
         "/open-apis/im/v1/files",
         data={"file_type": file_type, "file_name": name},
@@ -421,8 +439,8 @@ def test_lark_unknown_and_expired_tokens_are_99991663(lark: FakeLark, lc: httpx.
     assert stale.status_code == 400 and stale.json()["code"] == 99991663
     fresh = lark_token(lark)
     assert fresh not in lc.headers["Authorization"]
-    ok = send(lc, "chat_id", "oc_1", "text", {"text": "yes"})
-    assert ok.json()["code"] == 99991663  # the client still holds the old token
+    still_old = send(lc, "chat_id", "oc_1", "text", {"text": "yes"})
+    assert still_old.json()["code"] == 99991663  # the client still holds the old token
     lc.headers["Authorization"] = f"Bearer {fresh}"
     assert send(lc, "chat_id", "oc_1", "text", {"text": "yes"}).json()["code"] == 0
     assert len(lark.sent_messages()) == 2
@@ -526,9 +544,12 @@ def test_lark_media_messages_need_matching_uploads(lark: FakeLark, lc: httpx.Cli
     pdf = upload_file(lc, b"%PDF-1.4", "pdf", "a.pdf").json()["data"]["file_key"]
     assert send(lc, "chat_id", "oc_1", "image", {"image_key": image_key}).json()["code"] == 0
     assert send(lc, "chat_id", "oc_1", "audio", {"file_key": opus}).json()["code"] == 0
-    assert send(lc, "chat_id", "oc_1", "media", {"file_key": mp4, "image_key": image_key}).json()[
-        "code"
-    ] == 0
+    assert (
+        send(lc, "chat_id", "oc_1", "media", {"file_key": mp4, "image_key": image_key}).json()[
+            "code"
+        ]
+        == 0
+    )
     assert send(lc, "chat_id", "oc_1", "file", {"file_key": pdf}).json()["code"] == 0
     mismatch = send(lc, "chat_id", "oc_1", "audio", {"file_key": mp4}).json()
     assert mismatch["code"] == 230055
@@ -541,7 +562,9 @@ def test_lark_size_limits_are_230025(lc: httpx.Client) -> None:
     assert send(lc, "chat_id", "oc_1", "text", {"text": "x" * 154_000}).json()["code"] == 230025
     big_post = {"zh_cn": {"title": "t", "content": [[{"tag": "text", "text": "x" * 31_000}]]}}
     r = send(lc, "chat_id", "oc_1", "post", big_post).json()
-    assert r["code"] == 230025 and r["msg"] == "The length of the message content reaches its limit."
+    assert (
+        r["code"] == 230025 and r["msg"] == "The length of the message content reaches its limit."
+    )
 
 
 def test_lark_unknown_receivers(lc: httpx.Client) -> None:
@@ -575,7 +598,9 @@ def test_lark_file_upload_checks(lark: FakeLark, lc: httpx.Client) -> None:
     assert upload_file(lc, b"x", "exe").json()["code"] == 234001
     assert upload_file(lc, b"").json()["code"] == 234010
     assert upload_file(lc, b"\x00" * (30 * 1024 * 1024 + 1)).json()["code"] == 234006
-    no_name = lc.post("/open-apis/im/v1/files", data={"file_type": "pdf"}, files={"file": ("a", b"x")})
+    no_name = lc.post(
+        "/open-apis/im/v1/files", data={"file_type": "pdf"}, files={"file": ("a", b"x")}
+    )
     assert no_name.json()["code"] == 234001
 
 
@@ -590,7 +615,9 @@ def test_lark_queued_rate_limit_reply(lark: FakeLark, lc: httpx.Client) -> None:
 
 def test_lark_per_chat_rate_enforcement(lark: FakeLark, lc: httpx.Client) -> None:
     lark.enforce_chat_rate = True
-    codes = [send(lc, "chat_id", "oc_busy", "text", {"text": str(i)}).json()["code"] for i in range(6)]
+    codes = [
+        send(lc, "chat_id", "oc_busy", "text", {"text": str(i)}).json()["code"] for i in range(6)
+    ]
     assert codes == [0, 0, 0, 0, 0, 230020]
     assert send(lc, "chat_id", "oc_other", "text", {"text": "x"}).json()["code"] == 0
 
@@ -610,7 +637,9 @@ def test_lark_unknown_path_is_plain_404(lc: httpx.Client) -> None:
 
 
 def test_lark_queue_error_helper(lark: FakeLark, lc: httpx.Client) -> None:
-    lark.queue(r"/im/v1/messages$", FakeLark.error(230020, "This operation triggers the frequency limit."))
+    lark.queue(
+        r"/im/v1/messages$", FakeLark.error(230020, "This operation triggers the frequency limit.")
+    )
     assert send(lc, "chat_id", "oc_1", "text", {"text": "x"}).json()["code"] == 230020
     lark.queue(r"/im/v1/messages$", Reply(500, body=b"boom"))
     assert send(lc, "chat_id", "oc_1", "text", {"text": "x"}).status_code == 500

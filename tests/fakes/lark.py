@@ -55,8 +55,12 @@ MESSAGES_PATH = "/open-apis/im/v1/messages"
 IMAGES_PATH = "/open-apis/im/v1/images"
 FILES_PATH = "/open-apis/im/v1/files"
 
-MSG_MISSING_TOKEN = "Missing access token for authorization. Please make a request with token attached."
-MSG_INVALID_TOKEN = "Invalid access token for authorization. Please make a request with token attached."
+MSG_MISSING_TOKEN = (
+    "Missing access token for authorization. Please make a request with token attached."
+)
+MSG_INVALID_TOKEN = (
+    "Invalid access token for authorization. Please make a request with token attached."
+)
 MSG_INVALID_PARAM = "Your request contains an invalid request parameter"
 
 RECEIVE_ID_TYPES = ("open_id", "union_id", "user_id", "email", "chat_id")
@@ -230,10 +234,11 @@ class FakeLark(FakeServer):
             IMAGES_PATH: self._upload_image,
             FILES_PATH: self._upload_file,
         }
-        handler = routes.get(req.path.rstrip("/")) if req.path != "/" else None
+        path = req.path.rstrip("/")
+        handler = routes.get(path)
         if handler is None or req.method != "POST":
             return Reply(404, body=b"404 page not found", headers={"Content-Type": "text/plain"})
-        if handler is not self._token:
+        if path != TOKEN_PATH:
             auth = self._check_auth(req)
             if auth is not None:
                 return auth
@@ -281,10 +286,19 @@ class FakeLark(FakeServer):
         with self._state:
             now = time.monotonic()
             cur = self._current
-            if cur is not None and self._alive(cur, now) and cur.expires_at - now >= TOKEN_REUSE_MIN:
+            if (
+                cur is not None
+                and self._alive(cur, now)
+                and cur.expires_at - now >= TOKEN_REUSE_MIN
+            ):
                 remaining = int(cur.expires_at - now)
                 return Reply(
-                    json={"code": 0, "msg": "ok", "tenant_access_token": cur.value, "expire": remaining}
+                    json={
+                        "code": 0,
+                        "msg": "ok",
+                        "tenant_access_token": cur.value,
+                        "expire": remaining,
+                    }
                 )
             tok = _Token("t-" + secrets.token_hex(20), now + self.expire)
             self._tokens[tok.value] = tok

@@ -126,6 +126,10 @@ class FakeOneBot(FakeServer):
         self._ids = itertools.count(random.randint(1_000_000, 1_999_999))
         self._state = threading.Lock()
 
+    def __enter__(self) -> FakeOneBot:  # base.FakeServer.__enter__ is typed as FakeServer
+        self.start()
+        return self
+
     @property
     def base_url(self) -> str:
         return self.url
@@ -184,12 +188,17 @@ class FakeOneBot(FakeServer):
     def _param_error(self, key: str, problem: str) -> _Fail:
         # NapCat: the typebox schema check fails -> retcode 400 "Key: <path>, Message: ..."
         # go-cqhttp has no schema; its handlers fail with retcode 100.
-        return _Fail(f"Key: {key}, Message: {problem}", code="PARAM_ERROR",
-                     retcode=400 if self.flavor == "napcat" else 100)
+        return _Fail(
+            f"Key: {key}, Message: {problem}",
+            code="PARAM_ERROR",
+            retcode=400 if self.flavor == "napcat" else 100,
+        )
 
     def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
         if self.flavor == "napcat":
-            return Reply(400, body=b"Invalid JSON", headers={"Content-Type": "text/html; charset=utf-8"})
+            return Reply(
+                400, body=b"Invalid JSON", headers={"Content-Type": "text/html; charset=utf-8"}
+            )
         return Reply(400, body=b"")
 
     # -- auth ----------------------------------------------------------------------------------
@@ -301,7 +310,9 @@ class FakeOneBot(FakeServer):
             raise _Fail("请参考 go-cqhttp 端输出", code="SEND_MSG_API_ERROR")
         user_id = _as_id(raw)
         if user_id is None:
-            raise self._param_error("user_id", f"Expected an integer or a string of digits, got {raw!r}")
+            raise self._param_error(
+                "user_id", f"Expected an integer or a string of digits, got {raw!r}"
+            )
         segments, sizes = self._segments(params)
         if user_id not in self.users:
             if self.flavor == "napcat":
@@ -313,12 +324,17 @@ class FakeOneBot(FakeServer):
         raw = params.get("group_id")
         if raw is None:
             if self.flavor == "napcat":
-                raise _Fail("当前群聊发送,请指定 group_id 而不是 user_id" if params.get("user_id")
-                            is not None else "请指定正确的 group_id 或 user_id")
+                raise _Fail(
+                    "当前群聊发送,请指定 group_id 而不是 user_id"
+                    if params.get("user_id") is not None
+                    else "请指定正确的 group_id 或 user_id"
+                )
             raise _Fail("群聊不存在", code="GROUP_NOT_FOUND")
         group_id = _as_id(raw)
         if group_id is None:
-            raise self._param_error("group_id", f"Expected an integer or a string of digits, got {raw!r}")
+            raise self._param_error(
+                "group_id", f"Expected an integer or a string of digits, got {raw!r}"
+            )
         if group_id not in self.groups and self.flavor == "gocq":
             raise _Fail("群聊不存在", code="GROUP_NOT_FOUND")
         segments, sizes = self._segments(params)
@@ -326,8 +342,9 @@ class FakeOneBot(FakeServer):
             raise _Fail("发送消息失败")
         return self._record("send_group_msg", group_id, segments, sizes)
 
-    def _record(self, action: str, target: int, segments: list[dict[str, Any]],
-                sizes: list[int | None]) -> dict[str, Any]:
+    def _record(
+        self, action: str, target: int, segments: list[dict[str, Any]], sizes: list[int | None]
+    ) -> dict[str, Any]:
         with self._state:
             message_id = next(self._ids)
             self._sent.append(OneBotSent(action, target, segments, message_id, sizes))
@@ -349,7 +366,9 @@ class FakeOneBot(FakeServer):
                 )
             message = [{"type": "text", "data": {"text": message}}]
         if isinstance(message, dict):
-            raise self._param_error("message", "fake OneBot is strict: wrap the segment in an array")
+            raise self._param_error(
+                "message", "fake OneBot is strict: wrap the segment in an array"
+            )
         if not isinstance(message, list):
             raise self._param_error("message", "Expected union value")
         if not message:
@@ -370,7 +389,9 @@ class FakeOneBot(FakeServer):
             key = SEGMENT_FIELDS[kind]
             value = data.get(key)
             if value is None:
-                raise self._param_error(f"message.{index}.data.{key}", f"Required property ({kind})")
+                raise self._param_error(
+                    f"message.{index}.data.{key}", f"Required property ({kind})"
+                )
             size: int | None = None
             if kind == "text":
                 if not isinstance(value, str):
@@ -379,9 +400,13 @@ class FakeOneBot(FakeServer):
                 size = self._file_ref(value, kind, f"message.{index}.data.file")
             elif kind == "at":
                 if value != "all" and _as_id(value) is None:
-                    raise self._param_error(f"message.{index}.data.qq", "Expected a QQ number or 'all'")
+                    raise self._param_error(
+                        f"message.{index}.data.qq", "Expected a QQ number or 'all'"
+                    )
             elif _as_id(value) is None:
-                raise self._param_error(f"message.{index}.data.id", "Expected an integer or a string of digits")
+                raise self._param_error(
+                    f"message.{index}.data.id", "Expected an integer or a string of digits"
+                )
             sizes.append(size)
             types.append(kind)
         alone = [t for t in types if t in ALONE_SEGMENTS]
@@ -404,7 +429,7 @@ class FakeOneBot(FakeServer):
         if value.startswith("base64://"):
             if self.flavor == "gocq" and kind == "video":
                 raise _Fail("invalid video", code="SEND_MSG_API_ERROR")
-            return self._b64_size(value[len("base64://"):], key)
+            return self._b64_size(value[len("base64://") :], key)
         if value.startswith("file://"):
             return self._local_size(self._file_uri_path(value, key), key)
         raise _Fail(
@@ -416,7 +441,9 @@ class FakeOneBot(FakeServer):
         parts = urlsplit(value)
         path = unquote(parts.path)
         if parts.netloc not in ("", "localhost") or not os.path.isabs(path):
-            raise _Fail(f"file not found: {value} (use file:///absolute/path)", code="SEND_MSG_API_ERROR")
+            raise _Fail(
+                f"file not found: {value} (use file:///absolute/path)", code="SEND_MSG_API_ERROR"
+            )
         return path
 
     def _local_size(self, path: str, key: str) -> int | None:
@@ -500,7 +527,7 @@ class FakeOneBot(FakeServer):
         if file.startswith(("http://", "https://")):
             return None
         if file.startswith("base64://"):
-            return self._b64_size(file[len("base64://"):], "file")
+            return self._b64_size(file[len("base64://") :], "file")
         if file.startswith("data:") and ";base64," in file:
             return self._b64_size(file.split(";base64,", 1)[1], "file")
         if file.startswith("file://"):

@@ -52,8 +52,19 @@ OVERSIZE = {
     "thumb": (40012, "invalid thumb size"),
 }
 CUSTOM_MSGTYPES = frozenset(
-    {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu",
-     "wxcard", "miniprogrampage"}
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "music",
+        "news",
+        "mpnews",
+        "mpnewsarticle",
+        "msgmenu",
+        "wxcard",
+        "miniprogrampage",
+    }
 )
 
 RATE_LIMITED = Reply(json={"errcode": 45009, "errmsg": "reach max api daily quota limit"})
@@ -124,6 +135,10 @@ class FakeWeChat(FakeServer):
         self._msgids = itertools.count(2_000_000_001)
         self._state = threading.Lock()
 
+    def __enter__(self) -> FakeWeChat:  # base.FakeServer.__enter__ is typed as FakeServer
+        self.start()
+        return self
+
     @property
     def base_url(self) -> str:
         return self.url
@@ -155,8 +170,9 @@ class FakeWeChat(FakeServer):
     def add_media(self, type: str, data: bytes = b"0123456789", filename: str | None = None) -> str:  # noqa: A002
         media_id = self._new_media_id()
         with self._state:
-            self.media[media_id] = WeChatMedia(media_id, type, filename, len(data),
-                                               hashlib.sha256(data).hexdigest(), data)
+            self.media[media_id] = WeChatMedia(
+                media_id, type, filename, len(data), hashlib.sha256(data).hexdigest(), data
+            )
         return media_id
 
     # -- reply shapes ----------------------------------------------------------------------------
@@ -354,8 +370,14 @@ class FakeWeChat(FakeServer):
         msgid = next(self._msgids)
         with self._state:
             self._templates_sent.append(
-                WeChatTemplateSent(body["touser"], template_id, json.loads(json.dumps(data)), url,
-                                   json.loads(json.dumps(body)), msgid)
+                WeChatTemplateSent(
+                    body["touser"],
+                    template_id,
+                    json.loads(json.dumps(data)),
+                    url,
+                    json.loads(json.dumps(body)),
+                    msgid,
+                )
             )
         return Reply(json={"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
@@ -386,7 +408,9 @@ class FakeWeChat(FakeServer):
                 return self._err(40005, "invalid file type")
         media_id = self._new_media_id()
         with self._state:
-            self.media[media_id] = WeChatMedia(media_id, kind, part.filename, part.size, part.sha256, part.data)
+            self.media[media_id] = WeChatMedia(
+                media_id, kind, part.filename, part.size, part.sha256, part.data
+            )
         created = int(time.time())
         if kind == "thumb":
             return Reply(json={"type": "thumb", "thumb_media_id": media_id, "created_at": created})

@@ -102,6 +102,10 @@ class FakeWeCom(FakeServer):
         self._msgids = itertools.count(1)
         self._state = threading.Lock()
 
+    def __enter__(self) -> FakeWeCom:  # base.FakeServer.__enter__ is typed as FakeServer
+        self.start()
+        return self
+
     @property
     def base_url(self) -> str:
         return self.url
@@ -128,8 +132,9 @@ class FakeWeCom(FakeServer):
         """Registers a media_id as if it had been uploaded."""
         media_id = self._new_media_id()
         with self._state:
-            self.media[media_id] = WeComMedia(media_id, type, filename, len(data),
-                                              hashlib.sha256(data).hexdigest(), data)
+            self.media[media_id] = WeComMedia(
+                media_id, type, filename, len(data), hashlib.sha256(data).hexdigest(), data
+            )
         return media_id
 
     # -- reply shapes ----------------------------------------------------------------------------
@@ -156,8 +161,11 @@ class FakeWeCom(FakeServer):
             "/cgi-bin/media/upload": self._media_upload,
         }.get(req.path.rstrip("/"))
         if route is None:
-            return Reply(404, body=b"<html><body><h1>404 Not Found</h1></body></html>",
-                         headers={"Content-Type": "text/html"})
+            return Reply(
+                404,
+                body=b"<html><body><h1>404 Not Found</h1></body></html>",
+                headers={"Content-Type": "text/html"},
+            )
         return route(req)
 
     def _gettoken(self, req: Recorded) -> Reply:
@@ -219,8 +227,10 @@ class FakeWeCom(FakeServer):
 
         msgtype = body.get("msgtype")
         if not isinstance(msgtype, str) or not msgtype:
-            return self._err(41008 if msgtype is None else 40008,
-                             "missing msgtype" if msgtype is None else "invalid message type")
+            return self._err(
+                41008 if msgtype is None else 40008,
+                "missing msgtype" if msgtype is None else "invalid message type",
+            )
         if msgtype not in ("text", "markdown", *MEDIA_MSGTYPES) and msgtype not in OTHER_MSGTYPES:
             return self._err(40008, "invalid message type")
         problem = self._check_content(msgtype, body.get(msgtype))
@@ -245,8 +255,12 @@ class FakeWeCom(FakeServer):
             return self._err(81013, "user & party & tag all invalid", invaliduser="|".join(invalid))
         msgid = f"{next(self._msgids):08d}-{secrets.token_urlsafe(24)}"
         with self._state:
-            self._sent.append(WeComSent(reached, msgtype, json.loads(json.dumps(body)), msgid, invalid))
-        return Reply(json={"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": msgid})
+            self._sent.append(
+                WeComSent(reached, msgtype, json.loads(json.dumps(body)), msgid, invalid)
+            )
+        return Reply(
+            json={"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": msgid}
+        )
 
     def _check_content(self, msgtype: str, content: Any) -> Reply | None:
         if msgtype in OTHER_MSGTYPES:
@@ -311,12 +325,18 @@ class FakeWeCom(FakeServer):
             return self._err(code, msg)
         formats = MEDIA_FORMATS[kind]
         if self.check_formats and formats is not None:
-            ext = (part.filename or "").rsplit(".", 1)[-1].lower() if "." in (part.filename or "") else ""
+            ext = (
+                (part.filename or "").rsplit(".", 1)[-1].lower()
+                if "." in (part.filename or "")
+                else ""
+            )
             if ext not in formats:
                 return self._err(40004, "invalid media type")
         media_id = self._new_media_id()
         with self._state:
-            self.media[media_id] = WeComMedia(media_id, kind, part.filename, part.size, part.sha256, part.data)
+            self.media[media_id] = WeComMedia(
+                media_id, kind, part.filename, part.size, part.sha256, part.data
+            )
         return Reply(
             json={
                 "errcode": 0,
