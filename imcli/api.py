@@ -75,8 +75,8 @@ def _count_or_raise(result: PushResult) -> int:
         exc = ConfigError(" ".join([reason, *result.notes]).strip())
     else:
         exc = PlatformError(reason)
-    exc.result = result  # type: ignore[attr-defined]
-    exc.sent = result.sent  # type: ignore[attr-defined]
+    exc.result = result
+    exc.sent = result.sent
     raise exc
 
 

@@ -131,9 +131,7 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
         if acc is None:
             raise ConfigError(_no_such_account(explicit, profile))
         if acc.platform != spec.name:
-            raise UsageError(
-                f"account {explicit!r} is a {acc.platform} account, not {spec.name}"
-            )
+            raise UsageError(f"account {explicit!r} is a {acc.platform} account, not {spec.name}")
         return [acc]
     accounts = profile.for_platform(spec.name)
     if not accounts:
@@ -149,7 +147,9 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
 def default_timeout_ms(message: Message, profile: Profile) -> int:
     base = profile.settings.get("timeout", DEFAULT_TIMEOUT_MS)
     if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 0:
-        raise ConfigError(f"profile {profile.path}: settings.timeout must be a positive number of ms")
+        raise ConfigError(
+            f"profile {profile.path}: settings.timeout must be a positive number of ms"
+        )
     mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
     return int(base + 1000 * mib)
 
@@ -188,7 +188,9 @@ async def run_push(
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
-    timeout_ms = req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
+    timeout_ms = (
+        req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
+    )
     if timeout_ms <= 0:
         raise UsageError("--timeout must be a positive number of milliseconds")
     budget = Budget(timeout_ms / 1000)
@@ -313,7 +315,9 @@ async def check_accounts(
         except Exception as exc:  # noqa: BLE001 - every account gets its own line
             from imcli.errors import ImcliError
 
-            row["detail"] = exc.message if isinstance(exc, ImcliError) else f"{type(exc).__name__}: {exc}"
+            row["detail"] = (
+                exc.message if isinstance(exc, ImcliError) else f"{type(exc).__name__}: {exc}"
+            )
         finally:
             if http is not None:
                 await http.aclose()

@@ -25,6 +25,9 @@ class ImcliError(Exception):
     """Base of every error imcli raises on purpose."""
 
     exit_code = 1
+    #: for a failed push raised by the Python API: the per-target outcome and the count
+    result: Any = None
+    sent: int = 0
 
     def __init__(self, message: str, *args: Any) -> None:
         self.message = _redact.redact(str(message))

@@ -20,17 +20,17 @@ def parse_items(raw: Any, *, start: int = 0) -> list[Item]:
     items: list[Item] = []
     for i, obj in enumerate(raw, start=start):
         if not isinstance(obj, dict):
-            raise UsageError(f"item {i}: expected an object with a \"type\"")
+            raise UsageError(f'item {i}: expected an object with a "type"')
         typ = obj.get("type")
         if typ in TEXT_ITEM_TYPES:
             text = obj.get("text", obj.get("content"))
             if not isinstance(text, str) or not text.strip():
-                raise UsageError(f"item {i} ({typ}): \"text\" must be a non-empty string")
+                raise UsageError(f'item {i} ({typ}): "text" must be a non-empty string')
             items.append(Item(type=typ, text=text))
         elif typ in MEDIA_ITEM_TYPES:
             src = next((obj[k] for k in ("source", "file", "url", "path") if k in obj), None)
             if not isinstance(src, str) or not src.strip():
-                raise UsageError(f"item {i} ({typ}): \"source\" must be a URL, path or data URI")
+                raise UsageError(f'item {i} ({typ}): "source" must be a URL, path or data URI')
             name = next((obj[k] for k in ("filename", "name", "file_name") if k in obj), None)
             mime = obj.get("mime_type", obj.get("mimeType"))
             caption = obj.get("caption")

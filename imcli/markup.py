@@ -228,7 +228,7 @@ class _Renderer:
 
     def blockquote(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
         inner = self.blocks(node.children, ctx.but(quote=ctx.quote + 1), "\n")
-        if ctx.quote:
+        if ctx.quote or not inner.strip():
             return inner
         return self.quote(inner)
 
@@ -745,14 +745,23 @@ class _Splitter:
             lines.pop(0)
         src = "".join(lines).rstrip()
         if self.refs and src:
-            src += self._ref_appendix(src)
+            src = self._with_refs(src)
         return src
 
-    def _ref_appendix(self, src: str) -> str:
+    def _with_refs(self, src: str) -> str:
+        """Append the definitions of the reference links that *src* uses but whose
+        definition is in another chunk, so that ``[text][label]`` still renders as a link."""
         flat = " ".join(src.split()).lower().upper()
+        wanted = [label for label in self.refs if f"[{label}]" in flat]
+        if not wanted:
+            return src
+        env: dict[str, Any] = {}
+        _parser().parse(src, env)
+        own = env.get("references") or {}
         defs = []
-        for label, ref in self.refs.items():
-            if not isinstance(ref, dict) or label not in flat:
+        for label in wanted:
+            ref = self.refs[label]
+            if label in own or not isinstance(ref, dict):
                 continue
             href = str(ref.get("href", "")).replace("\\", "%5C").replace("&", "\\&")
             line = f"[{label}]: <{href}>"
@@ -760,7 +769,16 @@ class _Splitter:
             if title:
                 line += f' "{_md_label_escape(str(title))}"'
             defs.append(line)
-        return "\n\n" + "\n".join(defs) if defs else ""
+        if not defs:
+            return src
+        full = src + "\n\n" + "\n".join(defs)
+        # If the chunk ends in a block that would swallow the definitions (an unclosed
+        # fence or HTML block), leave them out.
+        n = len(_split_lines(src))
+        for token in _parser().parse(full, {}):
+            if token.level == 0 and token.map and token.map[1] > n:
+                return src
+        return full
 
     def _fits(self, atoms: list[_Atom]) -> tuple[bool, str]:
         rendered = self.render(self._build(atoms))

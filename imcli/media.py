@@ -236,9 +236,7 @@ def parse(
         )
     elif spec == "-":
         path = _stdin_to_temp()
-        src = MediaSource(
-            origin="file", spec="-", kind=kind, path=path, size=path.stat().st_size
-        )
+        src = MediaSource(origin="file", spec="-", kind=kind, path=path, size=path.stat().st_size)
     else:
         if low.startswith("file://"):
             parts = urlsplit(spec)

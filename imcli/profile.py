@@ -120,8 +120,10 @@ def _type_ok(val: Any, typ: type) -> bool:
     if typ is bool:
         return isinstance(val, bool)
     if typ is int:
-        return isinstance(val, int) and not isinstance(val, bool) or (
-            isinstance(val, str) and val.strip().lstrip("-").isdigit()
+        return (
+            isinstance(val, int)
+            and not isinstance(val, bool)
+            or (isinstance(val, str) and val.strip().lstrip("-").isdigit())
         )
     if typ is float:
         return isinstance(val, (int, float)) and not isinstance(val, bool)
@@ -196,7 +198,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
         pname = table.get("platform")
         if not isinstance(pname, str) or not pname:
             raise ConfigError(
-                f"profile {path}: [accounts.{name}] has no platform = \"…\" "
+                f'profile {path}: [accounts.{name}] has no platform = "…" '
                 "(e.g. telegram, slack, lark, qq, wecom, wechat)"
             )
         spec = platforms.find(pname)

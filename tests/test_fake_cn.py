@@ -337,6 +337,10 @@ def wecom_upload(
 def test_wecom_gettoken(wecom: FakeWeCom) -> None:
     token = wecom_token(wecom)
     assert token and wecom.token_requests == 1
+    assert wecom_token(wecom) == token  # the same token while it is valid
+    wecom.expire_all_tokens()
+    assert wecom_token(wecom) != token
+    assert wecom.token_requests == 3
     base = f"{wecom.base_url}/cgi-bin/gettoken"
     body = httpx.get(base, params={"corpid": "ww-corp", "corpsecret": "wrong"}).json()
     assert body["errcode"] == 40001 and body["errmsg"].startswith("invalid credential, hint: [")
@@ -346,7 +350,7 @@ def test_wecom_gettoken(wecom: FakeWeCom) -> None:
         == 40013
     )
     assert httpx.get(base, params={"corpid": "ww-corp"}).json()["errcode"] == 41004
-    assert wecom.token_requests == 4
+    assert wecom.token_requests == 6
 
 
 def test_wecom_text_and_invaliduser(wecom: FakeWeCom) -> None:

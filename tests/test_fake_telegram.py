@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,17 @@ TOKEN = "123:ABC"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[FakeTelegram]:
+    # one server for the module: stopping one costs base.py's 0.5 s poll interval
     with FakeTelegram(tokens={TOKEN}, unknown_chats={404}, blocked_chats={403}) as server:
         yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def tg(shared_server: FakeTelegram) -> FakeTelegram:
+    shared_server.reset()
+    return shared_server
 
 
 @pytest.fixture
@@ -483,50 +489,57 @@ def test_media_group_bad_json(tg: FakeTelegram, client: httpx.Client) -> None:
 # -- flood limits and scripted failures -----------------------------------------------------------
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def send_text(client: httpx.Client, tg: FakeTelegram, chat_id: int) -> tuple[int, dict[str, Any]]:
+    return call(client, tg, "sendMessage", json={"chat_id": chat_id, "text": "x"})
+
+
 def test_bot_rate_limit(client: httpx.Client) -> None:
-    with FakeTelegram(tokens={TOKEN}, enforce_rate=True) as tg:
-        # concurrently, so that all 31 land inside one second however slow the transport is
-        with ThreadPoolExecutor(max_workers=31) as pool:
-            answers = list(
-                pool.map(
-                    lambda i: call(client, tg, "sendMessage", json={"chat_id": i + 1, "text": "x"}),
-                    range(31),
-                )
-            )
-        assert sorted(status for status, _ in answers) == [200] * 30 + [429]
-        limited = next(body for status, body in answers if status == 429)
-        assert limited == {
+    clock = FakeClock()
+    with FakeTelegram(tokens={TOKEN}, enforce_rate=True, clock=clock) as tg:
+        answers = [send_text(client, tg, i + 1) for i in range(31)]
+        assert [status for status, _ in answers] == [200] * 30 + [429]
+        assert answers[30][1] == {
             "ok": False,
             "error_code": 429,
             "description": "Too Many Requests: retry after 1",
             "parameters": {"retry_after": 1},
         }
         assert tg.too_many == 1 and len(tg.sent_messages()) == 30
-        time.sleep(1.05)
-        assert call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})[0] == 200
+        clock.now += 0.6
+        status, body = send_text(client, tg, 1)
+        assert status == 429 and body["parameters"] == {"retry_after": 1}  # ceil(0.4)
+        clock.now += 0.41  # the window slid past the first 30
+        assert send_text(client, tg, 1)[0] == 200
+        assert tg.too_many == 2
 
 
 def test_chat_and_group_rate_flags(client: httpx.Client) -> None:
-    with FakeTelegram(tokens={TOKEN}) as tg:  # nothing enforced by default
-        assert {
-            call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})[0] for _ in range(40)
-        } == {200}
-    with FakeTelegram(tokens={TOKEN}, enforce_chat_rate=True) as tg:
-        assert call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})[0] == 200
-        assert call(client, tg, "sendMessage", json={"chat_id": 2, "text": "x"})[0] == 200
-        assert call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})[0] == 429
+    clock = FakeClock()
+    with FakeTelegram(tokens={TOKEN}, clock=clock) as tg:  # nothing enforced by default
+        assert {send_text(client, tg, 1)[0] for _ in range(40)} == {200}
+        assert tg.too_many == 0
+    with FakeTelegram(tokens={TOKEN}, enforce_chat_rate=True, clock=clock) as tg:
+        assert send_text(client, tg, 1)[0] == 200
+        assert send_text(client, tg, 2)[0] == 200  # another chat
+        assert send_text(client, tg, 1)[0] == 429
+        clock.now += 1.0
+        assert send_text(client, tg, 1)[0] == 200
         assert tg.too_many == 1
-    with FakeTelegram(tokens={TOKEN}, enforce_group_rate=True, retry_after=7) as tg:
-        codes = [
-            call(client, tg, "sendMessage", json={"chat_id": -5, "text": "x"})[0] for _ in range(21)
-        ]
+    with FakeTelegram(tokens={TOKEN}, enforce_group_rate=True, retry_after=7, clock=clock) as tg:
+        codes = [send_text(client, tg, -5)[0] for _ in range(21)]
         assert codes == [200] * 20 + [429]
-        assert call(client, tg, "sendMessage", json={"chat_id": -5, "text": "x"})[1][
-            "parameters"
-        ] == {"retry_after": 7}
-        assert (
-            call(client, tg, "sendMessage", json={"chat_id": 5, "text": "x"})[0] == 200
-        )  # users are not groups
+        assert send_text(client, tg, -5)[1]["parameters"] == {"retry_after": 7}
+        assert send_text(client, tg, 5)[0] == 200  # users are not groups
+        clock.now += 60.0
+        assert send_text(client, tg, -5)[0] == 200
         assert tg.too_many == 2
 
 

@@ -112,7 +112,7 @@ def is_subsequence(needle: str, haystack: str) -> bool:
 
 
 def test_validator_rejects_what_telegram_rejects():
-    assert telegram_html_errors("<b>x</b> &amp; <a href=\"https://x.y\">y</a>") == []
+    assert telegram_html_errors('<b>x</b> &amp; <a href="https://x.y">y</a>') == []
     assert telegram_html_errors("a < b")
     assert telegram_html_errors("a & b")
     assert telegram_html_errors("<b><i>x</b></i>")
@@ -142,7 +142,7 @@ def test_utf8_len_counts_bytes():
 
 def test_telegram_visible_len_strips_tags_and_decodes_entities():
     assert telegram_visible_len('<b>a&amp;b</b> <a href="https://x.y/?a=1&amp;b=2">l</a>') == 5
-    assert telegram_visible_len("<pre><code class=\"language-py\">x &lt; 1</code></pre>") == 5
+    assert telegram_visible_len('<pre><code class="language-py">x &lt; 1</code></pre>') == 5
     assert telegram_visible_len("😀") == 2
 
 
@@ -169,7 +169,9 @@ def test_telegram_escapes_text_and_never_passes_html_through():
 
 
 def test_telegram_links_escape_href_and_drop_unsafe_urls():
-    out = to_telegram_html('[site](https://ex.com/?a=1&b="2") [rel](/path) [js](javascript:alert(1))')
+    out = to_telegram_html(
+        '[site](https://ex.com/?a=1&b="2") [rel](/path) [js](javascript:alert(1))'
+    )
     assert '<a href="https://ex.com/?a=1&amp;b=%222%22">site</a>' in out
     assert "rel" in out and "/path" not in out
     assert "javascript" not in out or "<a" not in out.split("site</a>")[1]
@@ -180,7 +182,9 @@ def test_telegram_links_escape_href_and_drop_unsafe_urls():
 
 
 def test_telegram_image_becomes_link_and_no_link_nests():
-    assert to_telegram_html("![a cat](https://img/c.png)") == '<a href="https://img/c.png">a cat</a>'
+    assert (
+        to_telegram_html("![a cat](https://img/c.png)") == '<a href="https://img/c.png">a cat</a>'
+    )
     out = to_telegram_html("[![alt](https://i/p.png) and `code`](https://l.ink)")
     assert out == '<a href="https://l.ink">alt and code</a>'
 
@@ -286,8 +290,9 @@ def test_split_empty_source_gives_no_chunks():
 
 
 def test_split_short_text_is_one_rendered_chunk():
-    assert split_source("**hi**", markdown=True, render=to_telegram_html, limit=4096,
-                        measure=telegram_visible_len) == ["<b>hi</b>"]
+    assert split_source(
+        "**hi**", markdown=True, render=to_telegram_html, limit=4096, measure=telegram_visible_len
+    ) == ["<b>hi</b>"]
 
 
 def test_split_packs_blocks_greedily():
@@ -306,8 +311,9 @@ def test_split_keeps_a_code_block_whole_when_it_fits():
 
 def test_split_cuts_a_long_code_block_into_complete_code_blocks():
     src = "```py\n" + "".join(f"line {i}\n" for i in range(40)) + "```\n"
-    chunks = split_source(src, markdown=True, render=to_telegram_html, limit=60,
-                          measure=telegram_visible_len)
+    chunks = split_source(
+        src, markdown=True, render=to_telegram_html, limit=60, measure=telegram_visible_len
+    )
     assert len(chunks) > 1
     for chunk in chunks:
         assert telegram_visible_len(chunk) <= 60
@@ -327,8 +333,9 @@ def test_split_long_list_at_items_and_keeps_numbering():
 
 def test_split_nested_list_continuation_does_not_turn_into_code():
     src = "- a\n  - b\n    - c\n      - d\n        - e\n- f\n"
-    chunks = split_source(src, markdown=True, render=to_telegram_html, limit=8,
-                          measure=telegram_visible_len)
+    chunks = split_source(
+        src, markdown=True, render=to_telegram_html, limit=8, measure=telegram_visible_len
+    )
     assert "<pre>" not in "".join(chunks)
     assert nonws(visible("".join(chunks))) == "•a•b•c•d•e•f"
 
@@ -382,25 +389,81 @@ def test_split_refuses_a_limit_that_cannot_hold_anything():
 def test_split_telegram_4096_limit_on_a_long_document():
     para = "Some **bold** text & <escapes> with a [link](https://ex.com/?q=1&r=2).\n"
     src = "# Report\n\n" + (para * 12 + "\n```sh\n" + "echo 'x < y'\n" * 30 + "```\n\n") * 15
-    chunks = split_source(src, markdown=True, render=to_telegram_html, limit=4096,
-                          measure=telegram_visible_len)
+    chunks = split_source(
+        src, markdown=True, render=to_telegram_html, limit=4096, measure=telegram_visible_len
+    )
     assert len(chunks) > 1
     for chunk in chunks:
         assert telegram_visible_len(chunk) <= 4096
         assert telegram_html_errors(chunk) == []
     # no code block was cut: each one fits a message on its own
-    assert sum(c.count("<pre>") + c.count("<pre><code") for c in chunks) == 15
-    assert is_subsequence(nonws(visible(to_telegram_html(src))), nonws("".join(map(visible, chunks))))
+    assert sum(c.count("<pre>") for c in chunks) == 15
+    assert is_subsequence(
+        nonws(visible(to_telegram_html(src))), nonws("".join(map(visible, chunks)))
+    )
 
 
 # --------------------------------------------------------------------------- properties
 
 MD_FRAGMENTS = [
-    "*", "**", "_", "__", "~~", "`", "```", "~~~", "[", "]", "(", ")", "<", ">", "&",
-    "&amp;", "&#0;", "&#x110000;", "\"", "'", "\\", "#", "# ", "- ", "* ", "+ ", "1. ",
-    "2) ", "> ", "    ", "\n", "\n\n", "|", "|---|", "!", "![", "](", "http://", "https://",
-    "tg://", "javascript:", "mailto:", "a@b.c", "<b>", "</b>", "<a href=\"x\">", "</a>",
-    "<div>", "<!--", "-->", "---", "===", "[x]: ", "<https://a.b>", "\t", "é", "😀", "\u0301",
+    "*",
+    "**",
+    "_",
+    "__",
+    "~~",
+    "`",
+    "```",
+    "~~~",
+    "[",
+    "]",
+    "(",
+    ")",
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&#0;",
+    "&#x110000;",
+    '"',
+    "'",
+    "\\",
+    "#",
+    "# ",
+    "- ",
+    "* ",
+    "+ ",
+    "1. ",
+    "2) ",
+    "> ",
+    "    ",
+    "\n",
+    "\n\n",
+    "|",
+    "|---|",
+    "!",
+    "![",
+    "](",
+    "http://",
+    "https://",
+    "tg://",
+    "javascript:",
+    "mailto:",
+    "a@b.c",
+    "<b>",
+    "</b>",
+    '<a href="x">',
+    "</a>",
+    "<div>",
+    "<!--",
+    "-->",
+    "---",
+    "===",
+    "[x]: ",
+    "<https://a.b>",
+    "\t",
+    "é",
+    "😀",
+    "\u0301",
 ]
 
 markdownish = st.lists(
@@ -421,8 +484,10 @@ def test_telegram_output_is_always_parseable(md):
 @given(any_text)
 def test_slack_output_has_no_stray_control_characters(md):
     out = to_slack_mrkdwn(md)
-    # every "<" opens a link <url|label> or <url>; every "&" starts an escape
+    # every "<" opens a link <url|label> or <url>; every "&" starts an escape; ">" only
+    # starts a quoted line (maybe after a list marker)
     stripped = re.sub(r"<(?:https?://|mailto:)[^<>|\s]+(?:\|[^<>\n]*)?>", "", out)
+    stripped = re.sub(r"^[ •0-9.)]*> ?", "", stripped, flags=re.M)
     assert "<" not in stripped and ">" not in stripped
     assert re.fullmatch(r"(?:[^&]|&(?:amp|lt|gt);)*", stripped, flags=re.S)
 
@@ -456,8 +521,9 @@ def test_split_markdown_within_limit_in_order_nothing_lost(src, limit):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_text, st.integers(min_value=16, max_value=200))
 def test_split_telegram_chunks_are_valid_and_within_limit(src, limit):
-    chunks = split_source(src, markdown=True, render=to_telegram_html, limit=limit,
-                          measure=telegram_visible_len)
+    chunks = split_source(
+        src, markdown=True, render=to_telegram_html, limit=limit, measure=telegram_visible_len
+    )
     for chunk in chunks:
         assert telegram_visible_len(chunk) <= limit
         assert telegram_html_errors(chunk) == []
@@ -494,8 +560,9 @@ def test_split_rendered_text_is_complete_and_in_order(doc, limit):
     chunks = split_source(src, markdown=True, render=to_plain_text, limit=limit, measure=len)
     assert all(len(c) <= limit for c in chunks)
     assert is_subsequence(nonws(to_plain_text(src)), nonws("".join(chunks)))
-    tg = split_source(src, markdown=True, render=to_telegram_html, limit=limit,
-                      measure=telegram_visible_len)
+    tg = split_source(
+        src, markdown=True, render=to_telegram_html, limit=limit, measure=telegram_visible_len
+    )
     for chunk in tg:
         assert telegram_html_errors(chunk) == []
     for kind, text in doc:  # a fence that fits stays one <pre> in one message

@@ -107,7 +107,9 @@ def test_content_starting_with_dash_goes_after_double_dash(cli, tg_profile, tele
 def test_negative_group_ids_and_channel_names_are_targets(cli, tg_profile, telegram):
     r = cli("push", "text", "-p", "tg", "-g", "-1001234", "-g", "@mychannel", "-u", "5", "hi")
     assert (r.code, r.stdout) == (0, "3\n"), r.stderr
-    assert sorted(str(m.chat_id) for m in sends(telegram)) == sorted(["-1001234", "@mychannel", "5"])
+    assert sorted(str(m.chat_id) for m in sends(telegram)) == sorted(
+        ["-1001234", "@mychannel", "5"]
+    )
 
 
 def test_option_values_are_merged_into_the_send_request(cli, tg_profile, telegram):
@@ -134,8 +136,13 @@ def test_option_that_would_replace_target_or_content_is_refused(cli, tg_profile,
     [("image", "sendPhoto", "photo"), ("voice", "sendVoice", "voice"),
      ("video", "sendVideo", "video"), ("file", "sendDocument", "document")],
 )  # fmt: skip
-def test_each_media_kind_is_uploaded_with_its_method(cli, tg_profile, telegram, tmp_path, kind, method, field):
-    path = tmp_path / f"media.{ {'image': 'png', 'voice': 'ogg', 'video': 'mp4', 'file': 'pdf'}[kind] }"
+def test_each_media_kind_is_uploaded_with_its_method(
+    cli, tg_profile, telegram, tmp_path, kind, method, field
+):
+    path = (
+        tmp_path
+        / f"media.{ {'image': 'png', 'voice': 'ogg', 'video': 'mp4', 'file': 'pdf'}[kind] }"
+    )
     path.write_bytes(PNG if kind == "image" else os.urandom(3000))
     r = cli("push", kind, "-p", "tg", "-u", "9", str(path), "-t", "the <caption>")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
@@ -196,7 +203,9 @@ def test_intranet_url_is_downloaded_and_uploaded(cli, tg_profile, telegram):
 
 def test_url_telegram_cannot_fetch_falls_back_to_upload(cli, tg_profile, telegram):
     with FileHost() as host:
-        telegram.queue("sendPhoto", FakeTelegram.error(400, "Bad Request: failed to get HTTP URL content"))
+        telegram.queue(
+            "sendPhoto", FakeTelegram.error(400, "Bad Request: failed to get HTTP URL content")
+        )
         url = f"{host.url}/x.png".replace("127.0.0.1", "localhost")
         # a public-looking URL that the platform could not fetch: imcli uploads it itself
         r = cli("push", "image", "-p", "tg", "-u", "1", "https://example.com/cat.png")
@@ -272,7 +281,11 @@ def test_mixed_sends_text_then_media_groups_with_attach_parts(cli, tg_profile, t
     methods = [m.method for m in sends(telegram)]
     assert methods == ["sendMessage", "sendMediaGroup", "sendMediaGroup"]
     text = sends(telegram)[0].fields["text"]
-    assert text.startswith("<b>Title</b>\n") and "Nightly &lt;report&gt;" in text and "<b>all green</b>" in text
+    assert (
+        text.startswith("<b>Title</b>\n")
+        and "Nightly &lt;report&gt;" in text
+        and "<b>all green</b>" in text
+    )
     photos, docs = sends(telegram, "sendMediaGroup")
     media = photos.fields["media"]
     assert [e["type"] for e in media] == ["photo", "photo"]
@@ -300,7 +313,9 @@ def test_mixed_items_from_flags_in_order(cli, tg_profile, telegram, tmp_path):
      ('{"type": "text"}', "array"),
      ("not json", "invalid JSON")],
 )  # fmt: skip
-def test_invalid_mixed_items_are_refused_naming_the_index(cli, tg_profile, telegram, tmp_path, items, needle):
+def test_invalid_mixed_items_are_refused_naming_the_index(
+    cli, tg_profile, telegram, tmp_path, items, needle
+):
     f = tmp_path / "items.json"
     f.write_text(items)
     r = cli("push", "mixed", "-p", "tg", "-u", "3", str(f))
@@ -336,7 +351,9 @@ def test_json_output_lists_each_target(cli, tg_profile, telegram):
 
 
 def test_429_is_retried_after_retry_after(cli, tg_profile, telegram):
-    telegram.queue("sendMessage", FakeTelegram.error(429, "Too Many Requests: retry after 1", retry_after=1))
+    telegram.queue(
+        "sendMessage", FakeTelegram.error(429, "Too Many Requests: retry after 1", retry_after=1)
+    )
     r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     calls = telegram.calls("sendMessage")
@@ -360,7 +377,9 @@ def test_definite_errors_are_not_retried(cli, tg_profile, telegram):
 
 
 def test_a_send_whose_answer_never_comes_is_not_resent(cli, tg_profile, telegram):
-    telegram.queue("sendMessage", Reply(200, json={"ok": True, "result": {"message_id": 1}}, delay=3))
+    telegram.queue(
+        "sendMessage", Reply(200, json={"ok": True, "result": {"message_id": 1}}, delay=3)
+    )
     r = cli("push", "text", "-p", "tg", "-u", "1", "hi", "--timeout", "1000")
     assert (r.code, r.stdout) == (1, "0\n")
     assert "may have been delivered" in r.stderr

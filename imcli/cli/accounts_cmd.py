@@ -13,7 +13,9 @@ from imcli.cli import output
 from imcli.cli.app import accounts_app, profile_of
 from imcli.errors import ConfigError, ImcliError, UsageError
 
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)]
+ProfileOpt = Annotated[
+    Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)
+]
 
 
 def _guard(fn: Any) -> Any:
@@ -121,7 +123,9 @@ def add_account(
             show_default=False,
         ),
     ] = None,
-    default: Annotated[bool, typer.Option("--default", help="Make it the platform's default.")] = False,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make it the platform's default.")
+    ] = False,
     profile: ProfileOpt = None,
 ) -> None:
     """Add an account to the profile (appended; the rest of the file is left as it was)."""
@@ -145,7 +149,11 @@ def add_account(
         if value == "-":
             from_stdin.append(key)
             continue
-        table[key] = value if value.startswith("${") else profile_mod.coerce_field(value, f.type, f"--set {key}")
+        table[key] = (
+            value
+            if value.startswith("${")
+            else profile_mod.coerce_field(value, f.type, f"--set {key}")
+        )
         if f.secret:
             _redact.add_secret(value)
     if len(from_stdin) > 1:
@@ -163,7 +171,9 @@ def add_account(
         if not f.required or f.name in table:
             continue
         if sys.stdin.isatty() and not from_stdin:
-            raw = typer.prompt(f"{f.name}" + (f" ({f.help})" if f.help else ""), hide_input=f.secret)
+            raw = typer.prompt(
+                f"{f.name}" + (f" ({f.help})" if f.help else ""), hide_input=f.secret
+            )
             if f.secret:
                 _redact.add_secret(raw)
             table[f.name] = profile_mod.coerce_field(raw, f.type, f.name)
@@ -260,10 +270,17 @@ def _missing(name: str, prof: Any) -> str:
 @_guard
 def test_accounts(
     ctx: typer.Context,
-    names: Annotated[Optional[list[str]], typer.Argument(help="Accounts to test (default: all).", show_default=False)] = None,
+    names: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Accounts to test (default: all).", show_default=False),
+    ] = None,
     profile: ProfileOpt = None,
-    timeout: Annotated[Optional[int], typer.Option("--timeout", help="Time budget in ms.", show_default=False)] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP request.")] = False,
+    timeout: Annotated[
+        Optional[int], typer.Option("--timeout", help="Time budget in ms.", show_default=False)
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every HTTP request.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Call each account's identity endpoint; print online/offline (exit 1 if any is offline)."""
@@ -294,5 +311,7 @@ def test_accounts(
         width = max(len(r["name"]) for r in results)
         for r in results:
             state = "online" if r["online"] else "offline"
-            output.out(f"{r['name']:<{width}}  {r['platform']:<8}  {state:<7}  {r['detail']}".rstrip())
+            output.out(
+                f"{r['name']:<{width}}  {r['platform']:<8}  {state:<7}  {r['detail']}".rstrip()
+            )
     raise typer.Exit(0 if all(r["online"] for r in results) else 1)

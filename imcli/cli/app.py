@@ -53,11 +53,15 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         Optional[str],
-        typer.Option("--profile", help="Profile file (default: $IMCLI_PROFILE, then the user config dir)."),
+        typer.Option(
+            "--profile", help="Profile file (default: $IMCLI_PROFILE, then the user config dir)."
+        ),
     ] = None,
     version: Annotated[
         bool,
-        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """imcli pushes messages to Telegram, WeChat, QQ, Lark/Feishu, Slack and WeCom."""
@@ -101,10 +105,10 @@ def run_app(args: list[str]) -> int:
     except click.exceptions.ClickException as exc:
         output.error(exc.format_message())
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         output.error("aborted")
         return 130
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
     return int(result) if isinstance(result, int) else 0
 

@@ -46,9 +46,9 @@ def show(json_out: bool = False) -> int:
             str(row["user"] or "—"),
             str(row["group"] or "—"),
             *(("yes" if kinds[k] else "no") for k in KINDS),
-            str(row["api"]) if supported and row["built"] else str(
-                row["reason"] or "supported by the platform; adapter not built yet"
-            ),
+            str(row["api"])
+            if supported and row["built"]
+            else str(row["reason"] or "supported by the platform; adapter not built yet"),
         )
     console.print(table, markup=False)
     return 0
@@ -56,14 +56,18 @@ def show(json_out: bool = False) -> int:
 
 def markdown_table() -> str:
     """The README's support matrix, generated from the same data (a test compares them)."""
-    head = "| platform | aliases | `--user` | `--group` | " + " | ".join(KINDS) + " | API / reason |"
+    head = (
+        "| platform | aliases | `--user` | `--group` | " + " | ".join(KINDS) + " | API / reason |"
+    )
     sep = "|" + "---|" * (5 + len(KINDS))
     lines = [head, sep]
     for row in rows():
         kinds = row["kinds"]
         assert isinstance(kinds, dict)
-        note = row["api"] if row["supported"] and row["built"] else (
-            row["reason"] or "adapter not built yet"
+        note = (
+            row["api"]
+            if row["supported"] and row["built"]
+            else (row["reason"] or "adapter not built yet")
         )
         lines.append(
             f"| `{row['platform']}` | {', '.join(row['aliases']) or '—'} | "  # type: ignore[arg-type]

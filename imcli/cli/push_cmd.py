@@ -17,7 +17,12 @@ from imcli.models import Message, PushRequest, PushResult, Target, TargetResult
 
 Platform = Annotated[
     Optional[str],
-    typer.Option("--platform", "-p", help="Platform name or alias (see `imcli platforms`).", show_default=False),
+    typer.Option(
+        "--platform",
+        "-p",
+        help="Platform name or alias (see `imcli platforms`).",
+        show_default=False,
+    ),
 ]
 Group = Annotated[
     Optional[list[str]],
@@ -32,11 +37,20 @@ Account = Annotated[
 ]
 Timeout = Annotated[
     Optional[int],
-    typer.Option("--timeout", help="Time budget in ms, retries included (default 30000 + 1000/MiB of media).", show_default=False),
+    typer.Option(
+        "--timeout",
+        help="Time budget in ms, retries included (default 30000 + 1000/MiB of media).",
+        show_default=False,
+    ),
 ]
 Options = Annotated[
     Optional[list[str]],
-    typer.Option("--option", "-o", help="KEY=VALUE merged into the send request; repeatable.", show_default=False),
+    typer.Option(
+        "--option",
+        "-o",
+        help="KEY=VALUE merged into the send request; repeatable.",
+        show_default=False,
+    ),
 ]
 Profile = Annotated[
     Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)
@@ -44,15 +58,23 @@ Profile = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Validate and show the requests; send nothing.")
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the count.")]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of the count.")
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP request on stderr.")]
 Title = Annotated[
-    Optional[str], typer.Option("--title", "-t", help="Title: a heading, or the caption of media.", show_default=False)
+    Optional[str],
+    typer.Option(
+        "--title", "-t", help="Title: a heading, or the caption of media.", show_default=False
+    ),
 ]
 Filename = Annotated[
-    Optional[str], typer.Option("--filename", help="File name to send the media as.", show_default=False)
+    Optional[str],
+    typer.Option("--filename", help="File name to send the media as.", show_default=False),
 ]
-Mime = Annotated[Optional[str], typer.Option("--mime", help="MIME type of the media.", show_default=False)]
+Mime = Annotated[
+    Optional[str], typer.Option("--mime", help="MIME type of the media.", show_default=False)
+]
 Source = Annotated[
     str,
     typer.Argument(
@@ -97,9 +119,7 @@ def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: bo
                 {
                     "sent": 0,
                     "failed": len(targets),
-                    "targets": [
-                        TargetResult(target=t, error=message).to_json() for t in targets
-                    ],
+                    "targets": [TargetResult(target=t, error=message).to_json() for t in targets],
                     "error": message,
                 },
                 ensure_ascii=False,
@@ -158,7 +178,9 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
-def _media_builder(kind: str, source: str, title: str | None, filename: str | None, mime: str | None) -> Callable[[dict[str, Any]], Message]:
+def _media_builder(
+    kind: str, source: str, title: str | None, filename: str | None, mime: str | None
+) -> Callable[[dict[str, Any]], Message]:
     def build(own: dict[str, Any]) -> Message:
         from imcli import media
 
@@ -178,7 +200,9 @@ def push_text(
     ctx: typer.Context,
     content: Annotated[
         Optional[str],
-        typer.Argument(help="The message; - reads stdin (a leading - goes after --).", show_default=False),
+        typer.Argument(
+            help="The message; - reads stdin (a leading - goes after --).", show_default=False
+        ),
     ] = None,
     title: Title = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="CONTENT is CommonMark.")] = False,
@@ -253,16 +277,25 @@ _media_command("file", "Push a file (document).")
 
 # -- mixed -----------------------------------------------------------------------------
 
+
 @push_app.command("mixed")
 def push_mixed(
     ctx: typer.Context,
     items_file: Annotated[
         Optional[str],
-        typer.Argument(metavar="[ITEMS]", help="JSON file with an array of items, or - for stdin.", show_default=False),
+        typer.Argument(
+            metavar="[ITEMS]",
+            help="JSON file with an array of items, or - for stdin.",
+            show_default=False,
+        ),
     ] = None,
     item: Annotated[
         Optional[list[str]],
-        typer.Option("--item", help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.", show_default=False),
+        typer.Option(
+            "--item",
+            help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.",
+            show_default=False,
+        ),
     ] = None,
     title: Title = None,
     platform: Platform = None,
@@ -312,10 +345,14 @@ def push_mixed(
             key = "text" if typ in TEXT_ITEM_TYPES else "source"
             raw.append({"type": typ, key: value})
         for obj in raw:
-            if isinstance(obj, dict) and any(obj.get(k) == "-" for k in ("source", "file", "url", "path")):
+            if isinstance(obj, dict) and any(
+                obj.get(k) == "-" for k in ("source", "file", "url", "path")
+            ):
                 stdin_users += 1
         if stdin_users > 1:
-            raise UsageError("only one thing may read standard input (ITEMS - or one item source -)")
+            raise UsageError(
+                "only one thing may read standard input (ITEMS - or one item source -)"
+            )
         items = parse_items(raw)
         if not items:
             raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")

@@ -60,9 +60,7 @@ def run_push_interruptibly(req: PushRequest, *, verbose: bool, dry_run: bool) ->
     log = (lambda line: output.err(line)) if verbose else None
     dry = (lambda line: output.err(f"dry-run: {line}")) if dry_run else None
     try:
-        return run_interruptibly(
-            run_push(req, verbose=log, dry_log=dry, results_out=results)
-        )
+        return run_interruptibly(run_push(req, verbose=log, dry_log=dry, results_out=results))
     except Interrupted as exc:
         sent = sum(1 for r in results.values() if r.ok)
         output.error(f"interrupted; {sent} of {len(req.targets)} target(s) sent")

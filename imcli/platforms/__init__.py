@@ -7,7 +7,7 @@ Adding a platform is adding ``imcli/platforms/<name>.py`` with a ``SPEC`` and on
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from imcli.errors import UsageError
@@ -29,12 +29,12 @@ _MODULES: tuple[str, ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_specs() -> tuple[PlatformSpec, ...]:
     return tuple(importlib.import_module(f"imcli.platforms.{m}").SPEC for m in _MODULES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _by_name() -> dict[str, PlatformSpec]:
     table: dict[str, PlatformSpec] = {}
     for spec in all_specs():
@@ -56,7 +56,9 @@ def get(name: str) -> PlatformSpec:
     spec = find(name)
     if spec is None:
         known = ", ".join(s.name for s in all_specs())
-        raise UsageError(f"unknown platform {name!r}; known platforms: {known} (see `imcli platforms`)")
+        raise UsageError(
+            f"unknown platform {name!r}; known platforms: {known} (see `imcli platforms`)"
+        )
     return spec
 
 

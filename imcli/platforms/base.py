@@ -8,7 +8,6 @@ an ``Adapter`` subclass with its payloads and send logic. This module is cheap t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -98,9 +97,11 @@ class PlatformSpec:
         """None when the kind can be pushed, else the reason it cannot."""
         if self.unsupported:
             return self.unsupported
+        if kind in self.refused_kinds:
+            return self.refused_kinds[kind]
         if self.adapter is None:
             return f"{self.name}: the adapter is not built in this version of imcli yet"
-        return self.refused_kinds.get(kind)
+        return None
 
     def target_status(self, kind: str) -> str | None:
         if self.unsupported:
@@ -183,6 +184,8 @@ class Adapter:
         An AccountOffline raised before anything reached the platform propagates out
         of the target (the core then hands that target to the next account).
         """
+        import asyncio
+
         sem = asyncio.Semaphore(self.concurrency)
         offline: list[AccountOffline] = []
 

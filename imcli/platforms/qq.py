@@ -12,7 +12,12 @@ SPEC = PlatformSpec(
     fields=(
         Field("base_url", required=True, help="the OneBot HTTP server, e.g. http://127.0.0.1:3000"),
         Field("access_token", secret=True, help="sent as Authorization: Bearer"),
-        Field("shared_files", type=bool, default=False, help="the OneBot server shares this machine's files"),
+        Field(
+            "shared_files",
+            type=bool,
+            default=False,
+            help="the OneBot server shares this machine's files",
+        ),
     ),
     rate_limits=(Limit(2, 1.0, "account"),),
     adapter=None,

@@ -1,6 +1,55 @@
-"""Slack: Web API with a bot token (chat.postMessage, external file uploads)."""
+"""Slack: Web API with a bot token (chat.postMessage, external file uploads).
 
-from imcli.platforms.base import Field, Limit, PlatformSpec
+Every call is ``POST {base_url}/<method>`` with ``Authorization: Bearer xoxb-…``;
+chat.postMessage takes a JSON body (``application/json; charset=utf-8``), the other
+methods an urlencoded form (as slack_sdk sends them).
+
+- text → ``chat.postMessage`` with ``channel`` and ``text``. Plain text has ``&``, ``<``
+  and ``>`` escaped (Slack parses them); ``--markdown`` is rendered as Slack mrkdwn. With
+  a title: a ``header`` block (a bold section when the title is over 150 characters),
+  the text in ``section`` blocks of at most 3,000 characters, and ``text`` carrying title
+  and text as the notification fallback. Long texts are cut at source line boundaries
+  (never inside a code block) into messages of at most 40,000 characters (50 blocks).
+- image/voice/video/file → the external upload, once per target (a file id can be
+  completed only once): ``files.getUploadURLExternal`` (``filename``, ``length``), the
+  bytes POSTed raw to the absolute ``upload_url`` (streamed from disk, no token sent),
+  then ``files.completeUploadExternal`` (``files`` = JSON ``[{"id", "title"}]``,
+  ``channel_id``, ``initial_comment`` = the title). ``files.upload`` is never used.
+  Slack cannot fetch URLs for uploads: a URL source is downloaded (streamed, capped at
+  Slack's 1 GB) once per push and uploaded from the temporary file.
+- mixed → the text and markdown items in one message (the title as its header), then
+  every file in one ``files.completeUploadExternal`` call (the title is the
+  ``initial_comment`` when there was no text; an item's caption is its file's title).
+
+User targets: a ``U…``/``W…`` user id is opened as a DM with ``conversations.open``
+(``users``) and the ``D…`` channel it returns is used for every request, text included,
+so a push lands in one conversation and an unknown user fails the same way for every
+kind; the DM is cached per user within a push. That needs the ``im:write`` scope; when
+the app lacks it (``missing_scope``), text is posted with the user id as ``channel``
+(Slack then opens the DM itself, ``chat:write`` suffices) while uploads fail naming the
+missing scope.
+
+Errors: ``{"ok": false, "error": "channel_not_found"}`` fails the target naming the
+code; HTTP 429 obeys ``Retry-After``; ``invalid_auth``, ``not_authed``,
+``account_inactive``, ``token_revoked`` and ``token_expired`` mean the account is
+offline (the next account takes over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from imcli.errors import AccountOffline, PlatformError, RetryableError
+from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+
+if TYPE_CHECKING:
+    import httpx
+
+    from imcli.media import MediaSource
+    from imcli.models import Message, Target
 
 SPEC = PlatformSpec(
     name="slack",
@@ -11,5 +60,324 @@ SPEC = PlatformSpec(
     fields=(Field("token", required=True, secret=True, help="bot token, xoxb-…"),),
     rate_limits=(Limit(1, 1.0, "chat"),),
     default_base_url="https://slack.com/api",
-    adapter=None,
+    adapter="imcli.platforms.slack:SlackAdapter",
 )
+
+GB = 1 << 30
+UPLOAD_LIMIT = 1 * GB
+TEXT_LIMIT = 40_000  # chat.postMessage truncates text beyond this
+SECTION_LIMIT = 3_000  # a section block's text
+HEADER_LIMIT = 150  # a header block's plain_text
+MAX_BLOCKS = 50
+#: errors meaning the token is not (or no longer) valid: the account is offline
+CREDENTIAL_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+#: errors meaning "come back later" inside a 200 answer
+BUSY_ERRORS = frozenset({"ratelimited", "service_unavailable"})
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def escape(text: str) -> str:
+    """Slack's control characters in text: ``&``, ``<`` and ``>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def parse_reply(resp: httpx.Response) -> dict[str, Any]:
+    """A Web API answer: ``{"ok": true, …}`` or ``{"ok": false, "error": "<code>"}``."""
+    from imcli.http import json_reply, retry_after_header
+
+    if resp.status_code == 429:
+        raise RetryableError(
+            "ratelimited (429)", retry_after=retry_after_header(resp), status=429
+        )
+    if resp.status_code >= 500:
+        raise RetryableError(
+            f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
+        )
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    if data.get("ok") is True:
+        return data
+    code = str(data.get("error") or f"HTTP {resp.status_code}")
+    text = code
+    meta = data.get("response_metadata")
+    messages = meta.get("messages") if isinstance(meta, dict) else None
+    if isinstance(messages, list) and messages:
+        text = f"{code} ({'; '.join(str(m) for m in messages[:3])})"
+    elif code == "missing_scope" and data.get("needed"):
+        text = f"missing_scope (needed: {data.get('needed')})"
+    if code in CREDENTIAL_ERRORS:
+        raise AccountOffline(text, reason="credentials", code=code, status=resp.status_code)
+    if code in BUSY_ERRORS:
+        raise RetryableError(text, retry_after=retry_after_header(resp), code=code)
+    raise PlatformError(text, code=code, status=resp.status_code)
+
+
+def parse_upload(resp: httpx.Response) -> None:
+    """The upload URL answers HTTP 200 for success, anything else is a failure."""
+    from imcli.http import retry_after_header
+
+    if resp.status_code == 200:
+        return
+    snippet = resp.text[:200].strip().replace("\n", " ") or resp.reason_phrase
+    text = f"upload failed: HTTP {resp.status_code}: {snippet}"
+    if resp.status_code == 429 or resp.status_code >= 500:
+        raise RetryableError(text, retry_after=retry_after_header(resp), status=resp.status_code)
+    raise PlatformError(text, status=resp.status_code)
+
+
+class SlackAdapter(Adapter):
+    """Imported only to send: markup, media and http are loaded lazily."""
+
+    spec = SPEC
+
+    def __init__(self, account: Any, http: Any) -> None:
+        super().__init__(account, http)
+        self._downloads: dict[str, MediaSource] = {}
+        self._dl_lock = asyncio.Lock()
+        self._dms: dict[str, str] = {}  # user id → D… channel, for this push
+        self._dm_locks: dict[str, asyncio.Lock] = {}
+
+    # -- plumbing --------------------------------------------------------------------
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.account.get('token')}"}
+
+    async def _call(
+        self,
+        method: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: dict[str, Any] | None = None,
+        send: bool = False,
+        target: Target | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.base_url()}/{method}"
+        if json_body is not None:
+            return await self.http.request(
+                "POST",
+                url,
+                json=json_body,
+                headers={**self._auth(), **_JSON},
+                parse=parse_reply,
+                send=send,
+                target=target,
+            )
+        data = {
+            k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in (form or {}).items()
+            if v is not None
+        }
+        return await self.http.request(
+            "POST", url, data=data, headers=self._auth(), parse=parse_reply, send=send, target=target
+        )
+
+    def dry_run_reply(self, method: str, url: str) -> Any:
+        name = url.rsplit("/", 1)[-1]
+        if name == "auth.test":
+            return {"ok": True, "team": "dry-run", "user": "dry-run"}
+        if name == "conversations.open":
+            return {"ok": True, "channel": {"id": "D0DRYRUN"}}
+        if name == "files.getUploadURLExternal":
+            return {"ok": True, "upload_url": "https://files.slack.com/upload/v1/dry-run", "file_id": "F0DRYRUN"}
+        if name == "files.completeUploadExternal":
+            return {"ok": True, "files": [{"id": "F0DRYRUN"}]}
+        return {"ok": True, "ts": "0.000000"}
+
+    # -- the adapter interface ----------------------------------------------------------
+    def validate(self, message: Message, targets: list[Target]) -> None:
+        for i, src in enumerate(message.media_sources()):
+            if not src.is_url:
+                what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
+                src.check_size(UPLOAD_LIMIT, "slack", what)
+
+    async def check(self) -> str:
+        me = await self._call("auth.test")
+        return f"team {me.get('team')} as {me.get('user')}"
+
+    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        if message.kind == "text":
+            parts = [(message.text or "", message.markdown)]
+            await self._send_texts(target, message.title, parts, message.extra, tracker)
+        elif message.kind == "mixed":
+            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
+            files = [
+                (it.media, it.caption) for it in message.items if not it.is_text and it.media is not None
+            ]
+            title = message.title
+            if any(t.strip() for t, _ in texts):
+                await self._send_texts(target, title, texts, message.extra, tracker)
+                title = None
+            if files:
+                await self._send_files(target, files, title, message.extra, tracker)
+        else:
+            assert message.media is not None
+            await self._send_files(target, [(message.media, None)], message.title, message.extra, tracker)
+
+    # -- channels ----------------------------------------------------------------------
+    async def _channel(self, target: Target, *, for_upload: bool) -> str:
+        """The channel id to use: a user id is opened as a DM (cached per push)."""
+        tid = target.id.strip()
+        if not _USER_ID.match(tid):
+            return tid
+        lock = self._dm_locks.setdefault(tid, asyncio.Lock())
+        async with lock:
+            if tid in self._dms:
+                return self._dms[tid]
+            try:
+                reply = await self._call("conversations.open", form={"users": tid}, target=target)
+            except PlatformError as exc:
+                if exc.code == "missing_scope" and not for_upload:
+                    return tid  # chat.postMessage opens the DM itself
+                raise
+            channel = reply.get("channel")
+            cid = channel.get("id") if isinstance(channel, dict) else None
+            if not isinstance(cid, str) or not cid:
+                raise PlatformError("conversations.open returned no channel id")
+            self._dms[tid] = cid
+            return cid
+
+    # -- text ------------------------------------------------------------------------
+    def render_messages(self, title: str | None, parts: list[tuple[str, bool]]) -> list[dict[str, Any]]:
+        """chat.postMessage payloads (without ``channel``) for a title and text parts."""
+        from imcli import markup
+
+        parts = [(t, md) for t, md in parts if t and t.strip()]
+        title = title.strip() if title and title.strip() else None
+        if not parts and title:
+            parts, title = [(title, False)], None
+        if not parts:
+            return []
+
+        def pieces(limit: int) -> list[str]:
+            out: list[str] = []
+            for text, md in parts:
+                render = markup.to_slack_mrkdwn if md else escape
+                out.extend(
+                    markup.split_source(text, markdown=md, render=render, limit=limit, measure=len)
+                )
+            return [p for p in out if p.strip()]
+
+        if title is None:
+            messages: list[str] = []
+            for piece in pieces(TEXT_LIMIT):
+                if messages and len(messages[-1]) + 2 + len(piece) <= TEXT_LIMIT:
+                    messages[-1] += "\n\n" + piece
+                else:
+                    messages.append(piece)
+            return [{"text": m} for m in messages]
+
+        heading = " ".join(title.split())
+        if len(heading) <= HEADER_LIMIT:
+            head_block: dict[str, Any] = {
+                "type": "header",
+                "text": {"type": "plain_text", "text": heading, "emoji": True},
+            }
+        else:
+            shown = escape(heading)
+            if len(shown) > SECTION_LIMIT - 2:
+                shown = shown[: SECTION_LIMIT - 3].rsplit("&", 1)[0] + "…"
+            head_block = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+        fallback_head = escape(title)[: TEXT_LIMIT // 4]
+        out: list[dict[str, Any]] = []
+        blocks: list[dict[str, Any]] = [head_block]
+        texts: list[str] = [fallback_head]
+        size = len(fallback_head)
+        for piece in pieces(SECTION_LIMIT):
+            if len(blocks) >= MAX_BLOCKS or (len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT):
+                out.append({"text": "\n\n".join(texts), "blocks": blocks})
+                blocks, texts, size = [], [], -2
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+            texts.append(piece)
+            size += 2 + len(piece)
+        out.append({"text": "\n\n".join(texts), "blocks": blocks})
+        return out
+
+    async def _send_texts(
+        self,
+        target: Target,
+        title: str | None,
+        parts: list[tuple[str, bool]],
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        payloads = self.render_messages(title, parts)
+        if not payloads:
+            return
+        channel = await self._channel(target, for_upload=False)
+        for payload in payloads:
+            body = {"channel": channel, **payload, **extra}
+            reply = await self._call("chat.postMessage", json_body=body, send=True, target=target)
+            tracker.sent(reply.get("ts"))
+
+    # -- files -----------------------------------------------------------------------
+    async def _local(self, src: MediaSource) -> MediaSource:
+        """The source as something we can upload (URLs downloaded once per push)."""
+        if not src.is_url or self.http.dry_run:
+            return src
+        assert src.url is not None
+        async with self._dl_lock:
+            got = self._downloads.get(src.url)
+            if got is None:
+                got = await src.download(self.http, UPLOAD_LIMIT, "slack")
+                self._downloads[src.url] = got
+            return got
+
+    async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:
+        """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
+        from imcli.http import file_chunks
+
+        local = await self._local(src)
+        length: Any = local.size if local.size is not None else f"<size of {local.spec}>"
+        ticket = await self._call(
+            "files.getUploadURLExternal",
+            form={"filename": local.filename, "length": length},
+            target=target,
+        )
+        upload_url, file_id = ticket.get("upload_url"), ticket.get("file_id")
+        if not isinstance(upload_url, str) or not isinstance(file_id, str):
+            raise PlatformError("files.getUploadURLExternal returned no upload_url/file_id")
+        headers = {"Content-Type": local.mime or "application/octet-stream"}
+        if local.size is not None:
+            headers["Content-Length"] = str(local.size)
+        await self.http.request(
+            "POST",
+            upload_url,
+            content=(lambda: file_chunks(local)) if not local.is_url else None,
+            headers=headers,
+            parse=parse_upload,
+            target=target,
+            describe=local,
+        )
+        entry = {"id": file_id, "title": (title or "").strip() or local.filename}
+        return entry
+
+    async def _send_files(
+        self,
+        target: Target,
+        files: list[tuple[MediaSource, str | None]],
+        title: str | None,
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        channel = await self._channel(target, for_upload=True)
+        entries = [await self._upload(target, src, caption) for src, caption in files]
+        form: dict[str, Any] = {"files": entries, "channel_id": channel}
+        if title and title.strip():
+            form["initial_comment"] = escape(title.strip())
+        form.update(extra)
+        reply = await self._call("files.completeUploadExternal", form=form, send=True, target=target)
+        done = reply.get("files")
+        ids = [f.get("id") for f in done if isinstance(f, dict)] if isinstance(done, list) else []
+        for fid in ids or [e["id"] for e in entries]:
+            tracker.sent(fid)
+
+    async def aclose(self) -> None:
+        from imcli.media import _forget
+
+        for src in self._downloads.values():
+            if src.path is not None:
+                _forget(str(src.path))
+        self._downloads.clear()

@@ -9,7 +9,6 @@ documents) via sendMediaGroup with ``attach://`` parts, voices on their own.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -87,7 +86,9 @@ def parse_reply(resp: httpx.Response) -> Any:
     params = data.get("parameters") or {}
     if code == 429 or resp.status_code == 429:
         retry = params.get("retry_after") if isinstance(params, dict) else None
-        raise RetryableError(text, retry_after=float(retry) if retry is not None else None, code=code)
+        raise RetryableError(
+            text, retry_after=float(retry) if retry is not None else None, code=code
+        )
     if isinstance(code, int) and code >= 500:
         raise RetryableError(text, code=code, status=resp.status_code)
     if code == 401 or resp.status_code == 401:
@@ -101,6 +102,8 @@ class TelegramAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
+        import asyncio
+
         super().__init__(account, http)
         self._downloads: dict[str, MediaSource] = {}
         self._dl_lock = asyncio.Lock()
@@ -169,7 +172,9 @@ class TelegramAdapter(Adapter):
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
         extra = message.extra
         if message.kind == "text":
-            await self._send_texts(target, message.title, [(message.text or "", message.markdown)], extra, tracker)
+            await self._send_texts(
+                target, message.title, [(message.text or "", message.markdown)], extra, tracker
+            )
         elif message.kind == "mixed":
             await self._send_mixed(target, message, tracker)
         else:
@@ -177,9 +182,7 @@ class TelegramAdapter(Adapter):
             await self._send_media(target, message.media, message.title, extra, tracker)
 
     # -- text ------------------------------------------------------------------------
-    def render_chunks(
-        self, title: str | None, parts: list[tuple[str, bool]]
-    ) -> list[str]:
+    def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
         from imcli import markup
 
@@ -266,7 +269,9 @@ class TelegramAdapter(Adapter):
             try:
                 result = await self._call(method, {**fields, field: src.url}, target=target)
             except PlatformError as exc:
-                if isinstance(exc, (RetryableError, AccountOffline)) or not _URL_FAILED.search(exc.message):
+                if isinstance(exc, (RetryableError, AccountOffline)) or not _URL_FAILED.search(
+                    exc.message
+                ):
                     raise
                 result = None  # Telegram could not fetch it: download and upload instead
         if result is None:
@@ -295,7 +300,9 @@ class TelegramAdapter(Adapter):
                 if len(batch) == 1:
                     it = batch[0]
                     assert it.media is not None
-                    await self._send_media(target, it.media, it.caption or title, message.extra, tracker)
+                    await self._send_media(
+                        target, it.media, it.caption or title, message.extra, tracker
+                    )
                 else:
                     await self._send_group(target, batch, title, message.extra, tracker)
                 title = None
@@ -335,7 +342,9 @@ class TelegramAdapter(Adapter):
                     entry.update(caption=cap, parse_mode="HTML")
                 media.append(entry)
             fields = {"chat_id": _chat_id(target), "media": media, **extra}
-            return await self._call("sendMediaGroup", fields, target=target, uploads=uploads or None)
+            return await self._call(
+                "sendMediaGroup", fields, target=target, uploads=uploads or None
+            )
 
         any_url = any(it.media is not None and self._by_url(it.media) for it in batch)
         try:

@@ -17,7 +17,11 @@ SPEC = PlatformSpec(
         Field("app_id", required=True, help="wx…"),
         Field("app_secret", required=True, secret=True),
         Field("template_id", help="template message used when the 48-hour window is closed"),
-        Field("template_fields", type=dict, help='e.g. {title = "thing1", content = "thing2", time = "time3"}'),
+        Field(
+            "template_fields",
+            type=dict,
+            help='e.g. {title = "thing1", content = "thing2", time = "time3"}',
+        ),
     ),
     default_base_url="https://api.weixin.qq.com",
     adapter=None,

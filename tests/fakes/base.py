@@ -6,6 +6,10 @@ as the real servers do: JSON, urlencoded forms and multipart/form-data (streamed
 parts are hashed and counted, and kept only when small, so an 800 MiB upload costs the
 server no memory). Chunked request bodies are decoded.
 
+A fake whose API takes raw binary bodies (Slack's upload URL) sets :attr:`FakeServer.raw_paths`:
+a non-multipart body sent to a matching path is streamed into ``rec.files["<raw>"]`` (size
+and sha256, the bytes kept only when small) and never parsed as a form or JSON.
+
 Tests script failures with :meth:`FakeServer.queue` (the next request whose path matches
 gets that reply instead) and read :attr:`FakeServer.requests` to assert what arrived.
 """
@@ -24,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 KEEP_LIMIT = 4 * 1024 * 1024  # file parts larger than this are hashed, not kept
+RAW_PART = "<raw>"  # the key of a raw body in Recorded.files (see FakeServer.raw_paths)
 
 
 @dataclass
@@ -174,8 +179,33 @@ def _parse_multipart(content_type: str, chunks: Iterator[bytes], rec: Recorded) 
     parser.finalize()
 
 
+def _read_raw(content_type: str, chunks: Iterator[bytes], rec: Recorded) -> None:
+    """A raw binary body, streamed: hashed and counted, kept only when small."""
+    digest = hashlib.sha256()
+    size = 0
+    buf = bytearray()
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        if size <= KEEP_LIMIT:
+            buf += chunk
+    data = bytes(buf) if size <= KEEP_LIMIT else None
+    rec.files[RAW_PART] = FilePart(
+        field_name=RAW_PART,
+        filename=None,
+        content_type=content_type or None,
+        size=size,
+        sha256=digest.hexdigest(),
+        data=data,
+    )
+    rec.body = data
+
+
 class FakeServer:
     """Subclass and implement :meth:`handle`. Use as a context manager or start()/stop()."""
+
+    #: a regex: non-multipart bodies sent to matching paths are raw uploads (see module doc)
+    raw_paths: str | None = None
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -272,6 +302,8 @@ class FakeServer:
         try:
             if ctype.startswith("multipart/form-data"):
                 _parse_multipart(ctype, chunks, rec)
+            elif self.raw_paths is not None and re.search(self.raw_paths, rec.path):
+                _read_raw(ctype, chunks, rec)
             else:
                 raw = b"".join(chunks)
                 rec.body = raw
@@ -286,7 +318,7 @@ class FakeServer:
         with self._lock:
             self.requests.append(rec)
             if reply is None:
-                for i, (pattern, queued) in enumerate(self._queued):
+                for i, (pattern, _reply) in enumerate(self._queued):
                     if pattern.search(rec.path):
                         reply = self._queued.pop(i)[1]
                         break

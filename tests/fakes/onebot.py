@@ -455,8 +455,8 @@ class FakeOneBot(FakeServer):
             raise _Fail(f"file not found: {path}", code="SEND_MSG_API_ERROR") from None
 
     def _b64_size(self, payload: str, key: str) -> int:
-        try:
-            data = base64.b64decode(payload, validate=True)
+        try:  # Go's StdEncoding and Node's Buffer both skip line breaks
+            data = base64.b64decode(payload.replace("\r", "").replace("\n", ""), validate=True)
         except (binascii.Error, ValueError):
             raise _Fail(f"{key}: invalid base64 payload", code="SEND_MSG_API_ERROR") from None
         if not data:

@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import FakeServer, Recorded, Reply
+from .base import RAW_PART, FakeServer, Recorded, Reply
 
 CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -100,6 +100,7 @@ class SlackMessage:
 
 
 class FakeSlack(FakeServer):
+    raw_paths = UPLOAD_PATH_RE.pattern
     def __init__(
         self,
         tokens: Iterable[str] = ("xoxb-test-token",),
@@ -180,11 +181,6 @@ class FakeSlack(FakeServer):
 
     # -- plumbing ----------------------------------------------------------------------
     def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
-        if UPLOAD_PATH_RE.match(rec.path):
-            # slack_sdk posts raw bytes with urllib's default form content type: that is
-            # not a form, the upload handler reads rec.body.
-            rec.form = {}
-            return None  # type: ignore[return-value]
         if "json" in rec.content_type:
             return self.error("invalid_json")
         return self.error("invalid_form_data")
@@ -470,15 +466,20 @@ class FakeSlack(FakeServer):
         if f is None:
             return text(404, "upload ticket not found")
         if req.content_type.startswith("multipart/form-data"):
-            parts = list(req.files.values())
+            parts = [p for n, p in req.files.items() if n != RAW_PART]
             if len(parts) != 1:
                 return text(400, f"expected one file part, got {len(parts)}")
             part = parts[0]
             size, digest, data = part.size, part.sha256, part.data
             body_format = f"multipart:{part.field_name}"
         else:
-            raw = req.body or b""
-            size, digest, data = len(raw), hashlib.sha256(raw).hexdigest(), raw
+            # raw bytes (slack_sdk posts them with urllib's default form content type):
+            # streamed by the base server, never parsed as a form (raw_paths)
+            raw = req.files.get(RAW_PART)
+            if raw is None:
+                size, digest, data = 0, hashlib.sha256(b"").hexdigest(), b""
+            else:
+                size, digest, data = raw.size, raw.sha256, raw.data
             body_format = "raw"
         with self._state:
             f.upload_attempts += 1

@@ -532,6 +532,7 @@ class FakeTelegram(FakeServer):
         enforce_chat_rate: bool = False,
         enforce_group_rate: bool = False,
         retry_after: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.tokens: set[str] = set(tokens)
@@ -544,6 +545,7 @@ class FakeTelegram(FakeServer):
         self.enforce_chat_rate = enforce_chat_rate
         self.enforce_group_rate = enforce_group_rate
         self.retry_after = retry_after  # fixed retry_after for flood answers, else computed
+        self.clock = clock  # seconds, for the flood limits; tests may pass a fake one
         self.too_many = 0  # 429 answers the flood limits gave (not scripted ones)
         self.messages: list[dict[str, Any]] = []  # every Message returned, in order
         self._sent: list[SentMessage] = []
@@ -812,7 +814,7 @@ class FakeTelegram(FakeServer):
         return {"id": number, "title": f"Group {number}", "type": kind}
 
     def _check_rate(self, token: str, chat_id: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._state:
             windows = [
                 (self.enforce_rate, self._bot_sends[token], BOT_RATE),

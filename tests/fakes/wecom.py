@@ -97,6 +97,8 @@ class FakeWeCom(FakeServer):
         self.check_formats = check_formats
         self.token_requests = 0
         self.tokens: dict[str, str] = {}  # token -> "valid" | "expired"
+        self.current_token: str | None = None  # what gettoken hands out while it is valid
+        self._current_issued = 0.0
         self.media: dict[str, WeComMedia] = {}
         self._sent: list[WeComSent] = []
         self._msgids = itertools.count(1)
@@ -123,10 +125,11 @@ class FakeWeCom(FakeServer):
         return token
 
     def expire_all_tokens(self) -> None:
-        """Every token issued so far now answers 42001 ``access_token expired``."""
+        """Every token issued so far answers 42001; the next gettoken issues a new one."""
         with self._state:
             for token in self.tokens:
                 self.tokens[token] = "expired"
+            self.current_token = None
 
     def add_media(self, type: str, data: bytes = b"0123456789", filename: str | None = None) -> str:  # noqa: A002
         """Registers a media_id as if it had been uploaded."""
@@ -181,7 +184,18 @@ class FakeWeCom(FakeServer):
             return self._err(40013, "invalid corpid")
         if secret != self.corp_secret:
             return self._err(40001, "invalid credential")
+        # "有效期内重复获取返回相同结果，过期后获取会返回新的access_token" (path/91039)
+        with self._state:
+            current = self.current_token
+            if current is not None and self.tokens.get(current) == "valid":
+                left = max(1, 7200 - int(time.monotonic() - self._current_issued))
+                return Reply(
+                    json={"errcode": 0, "errmsg": "ok", "access_token": current, "expires_in": left}
+                )
         token = self.issue_token()
+        with self._state:
+            self.current_token = token
+            self._current_issued = time.monotonic()
         return Reply(json={"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
 
     def _check_token(self, req: Recorded) -> Reply | None:
