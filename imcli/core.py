@@ -218,6 +218,7 @@ async def run_push(
             plan=plan,
             dry_log=dry_log,
         )
+        http.check_proxy()
         adapter = adapter_cls(acc, http)
         http.dry_reply = adapter.dry_run_reply
         try:

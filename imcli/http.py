@@ -103,20 +103,29 @@ class Budget:
 class Window:
     """At most ``count`` acquisitions in any ``period`` seconds (sliding window).
 
-    A small margin keeps the sends' arrival times, not just their departures, inside
-    the platform's window.
+    ``smooth`` windows also space acquisitions evenly (``period / count`` apart) instead
+    of letting a burst of ``count`` go at once: a burst leaves the client at once but
+    reaches the server spread out, and the platform counts arrivals. A small margin
+    keeps arrival times, not just departures, inside the platform's window.
     """
 
     MARGIN = 1.05
 
-    def __init__(self, count: int, period: float) -> None:
+    def __init__(self, count: int, period: float, *, smooth: bool = False) -> None:
         self.count = max(1, count)
         self.period = period * self.MARGIN + 0.01
+        self.interval = period * self.MARGIN / self.count if smooth else 0.0
         self._times: deque[float] = deque()
+        self._next = 0.0
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
+            if self.interval:
+                now = time.monotonic()
+                if self._next > now:
+                    await asyncio.sleep(self._next - now)
+                self._next = max(now, self._next) + self.interval
             while True:
                 now = time.monotonic()
                 while self._times and self._times[0] <= now - self.period:
@@ -148,7 +157,7 @@ class RateLimiter:
         k = (f"{lim.scope}/{lim.count}/{lim.period}", key)
         w = self._windows.get(k)
         if w is None:
-            w = self._windows[k] = Window(lim.count, lim.period)
+            w = self._windows[k] = Window(lim.count, lim.period, smooth=lim.scope == "account")
         return w
 
     async def acquire(self, target: Target | None) -> None:
@@ -219,7 +228,7 @@ class HttpClient:
                 mounts[f"all://{host}"] = None  # loopback is never proxied
             kwargs: dict[str, Any] = {}
             if self.proxy:
-                _redact_proxy(self.proxy)
+                self.check_proxy()
                 kwargs["proxy"] = self.proxy
             try:
                 self._client = httpx.AsyncClient(
@@ -236,6 +245,20 @@ class HttpClient:
 
                 raise ConfigError(f"{self.platform}: proxy {self.proxy!r}: {exc}") from None
         return self._client
+
+    def check_proxy(self) -> None:
+        """Refuse (exit 3) a proxy URL httpx cannot use, before any request."""
+        if not self.proxy:
+            return
+        _redact_proxy(self.proxy)
+        scheme = urlsplit(self.proxy).scheme.lower()
+        if scheme not in ("http", "https", "socks5", "socks5h"):
+            from imcli.errors import ConfigError
+
+            raise ConfigError(
+                f"{self.platform}: proxy {_redact.redact(self.proxy)!r}: use an "
+                "http://, https:// or socks5:// URL"
+            )
 
     async def aclose(self) -> None:
         if self._client is not None:

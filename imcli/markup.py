@@ -235,17 +235,12 @@ class _Renderer:
     def table(self, node: SyntaxTreeNode, ctx: _Ctx) -> str:
         rows: list[str] = []
         for section in node.children:
+            head = section.type == "thead"
+            cell_ctx = ctx.but(strong=True) if head else ctx
             for tr in section.children:
-                cells = [self.inline_children(cell, ctx) for cell in tr.children]
-                row = " | ".join(cells)
-                if section.type == "thead" and row.strip():
-                    row = self.strong_row(row, tr, ctx)
-                rows.append(row)
+                row = " | ".join(self.inline_children(cell, cell_ctx) for cell in tr.children)
+                rows.append(self.strong(row) if head and row.strip() else row)
         return "\n".join(rows)
-
-    def strong_row(self, row: str, tr: SyntaxTreeNode, ctx: _Ctx) -> str:
-        cells = [self.inline_children(cell, ctx.but(strong=True)) for cell in tr.children]
-        return self.strong(" | ".join(cells))
 
     # -- inline -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from imcli.errors import AccountOffline, ImcliError, UsageError
+from imcli.errors import AccountOffline, ConfigError, ImcliError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
 
 if TYPE_CHECKING:
@@ -207,6 +207,8 @@ class Adapter:
                     res.ok = False
                     res.error = exc.message
                     res.error_exc = exc
+                except (UsageError, ConfigError):
+                    raise  # not a failed target: the push itself is wrong
                 except ImcliError as exc:
                     res.ok = False
                     res.error = exc.message

@@ -167,11 +167,11 @@ class FakeWeChat(FakeServer):
                 self.tokens[token] = "expired"
             self.stable_token = None
 
-    def add_media(self, type: str, data: bytes = b"0123456789", filename: str | None = None) -> str:  # noqa: A002
+    def add_media(self, kind: str, data: bytes = b"0123456789", filename: str | None = None) -> str:
         media_id = self._new_media_id()
         with self._state:
             self.media[media_id] = WeChatMedia(
-                media_id, type, filename, len(data), hashlib.sha256(data).hexdigest(), data
+                media_id, kind, filename, len(data), hashlib.sha256(data).hexdigest(), data
             )
         return media_id
 

@@ -1,0 +1,285 @@
+"""The shared HTTP layer: rate limits, retries, the time budget, proxies, redaction."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+
+from imcli import _redact
+from imcli.errors import AccountOffline, ImcliError, MaybeDeliveredError, RetryableError
+from imcli.http import Budget, HttpClient, RateLimiter, Window, json_reply
+from imcli.models import Target
+from imcli.platforms.base import Limit
+from tests.conftest import TG_TOKEN
+from tests.fakes.base import FakeServer, Recorded, Reply
+from tests.fakes.telegram import FakeTelegram
+
+
+class Echo(FakeServer):
+    def handle(self, req: Recorded) -> Reply:
+        return Reply(200, json={"ok": True, "path": req.path})
+
+
+def parse_ok(resp):
+    data = json_reply(resp)
+    if resp.status_code == 429:
+        raise RetryableError("slow down", retry_after=float(resp.headers.get("retry-after", 0)))
+    return data
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+# -- rate limits -------------------------------------------------------------------------------
+
+
+def test_window_never_allows_more_than_count_in_any_period():
+    async def go():
+        w = Window(5, 0.2)
+        stamps = []
+        for _ in range(16):
+            await w.acquire()
+            stamps.append(time.monotonic())
+        return stamps
+
+    stamps = run(go())
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 0.2
+    assert stamps[-1] - stamps[0] < 0.2 * 3 * 1.2  # and no slower than it must be
+
+
+def test_rate_zero_removes_every_limit_and_rate_replaces_the_account_limit():
+    limits = (Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"))
+    assert RateLimiter(limits, 0).limits == ()
+    assert RateLimiter(limits, None).limits == limits
+    custom = RateLimiter(limits, 5).limits
+    assert Limit(5, 1.0, "account") in custom and Limit(1, 1.0, "chat") in custom
+    slow = RateLimiter(limits, 0.5).limits
+    assert Limit(1, 2.0, "account") in slow
+
+
+def test_per_chat_limit_spaces_the_parts_sent_to_one_chat():
+    async def go():
+        rl = RateLimiter((Limit(1, 0.2, "chat"),), None)
+        t = Target("user", "1")
+        other = Target("user", "2")
+        t0 = time.monotonic()
+        await rl.acquire(t)
+        await rl.acquire(other)  # another chat is not held back
+        mid = time.monotonic() - t0
+        await rl.acquire(t)
+        return mid, time.monotonic() - t0
+
+    mid, total = run(go())
+    assert mid < 0.05 and total >= 0.2
+
+
+def test_group_limit_applies_only_to_groups():
+    async def go():
+        rl = RateLimiter((Limit(1, 0.3, "group"),), None)
+        t0 = time.monotonic()
+        for _ in range(3):
+            await rl.acquire(Target("user", "1"))
+        users = time.monotonic() - t0
+        await rl.acquire(Target("group", "-1"))
+        await rl.acquire(Target("group", "-1"))
+        return users, time.monotonic() - t0
+
+    users, total = run(go())
+    assert users < 0.05 and total >= 0.3
+
+
+def test_fan_out_to_telegram_provokes_no_429(cli, write_profile):
+    with FakeTelegram(enforce_rate=True, enforce_chat_rate=True) as tg:
+        write_profile(
+            f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\nbase_url = "{tg.api_url}"\n'
+        )
+        targets = [a for i in range(45) for a in ("-u", str(5000 + i))]
+        t0 = time.monotonic()
+        r = cli("push", "text", "-p", "tg", *targets, "hi")
+        elapsed = time.monotonic() - t0
+        assert (r.code, r.stdout) == (0, "45\n"), r.stderr
+        assert tg.too_many == 0
+        assert 1.0 <= elapsed < 3.0  # 30 in the first second, the rest in the next
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+def test_non_send_requests_are_retried_after_a_timeout():
+    with Echo() as srv:
+        srv.queue("/slow", Reply(200, json={"ok": True}, delay=1.0))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(10))
+            try:
+                # the first answer is too slow for a 0.5 s budget slice? use the whole budget
+                return await http.request("GET", srv.url + "/slow", parse=parse_ok)
+            finally:
+                await http.aclose()
+
+        assert run(go()) == {"ok": True}
+
+
+def test_a_send_that_times_out_is_not_resent():
+    with Echo() as srv:
+        srv.queue("/send", Reply(200, json={"ok": True}, delay=2.0))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(0.5))
+            try:
+                await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+            finally:
+                await http.aclose()
+
+        with pytest.raises(MaybeDeliveredError):
+            run(go())
+        assert len(srv.calls("/send")) == 1
+
+
+def test_a_send_is_retried_after_429_within_the_budget():
+    with Echo() as srv:
+        srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "0.2"}))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(5))
+            try:
+                return await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+            finally:
+                await http.aclose()
+
+        assert run(go())["ok"] is True
+        assert len(srv.calls("/send")) == 2
+
+
+def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
+    with Echo() as srv:
+        srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "30"}))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(1))
+            try:
+                await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+            finally:
+                await http.aclose()
+
+        t0 = time.monotonic()
+        with pytest.raises(RetryableError):
+            run(go())
+        assert time.monotonic() - t0 < 1
+
+
+def test_refused_connections_make_the_account_unreachable():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+
+    async def go():
+        http = HttpClient(platform="t", budget=Budget(5))
+        try:
+            await http.request("POST", f"http://127.0.0.1:{port}/x", json={}, parse=parse_ok, send=True)
+        finally:
+            await http.aclose()
+
+    with pytest.raises(AccountOffline) as info:
+        run(go())
+    assert info.value.reason == "unreachable"
+
+
+# -- proxies -----------------------------------------------------------------------------------
+
+
+class Proxy:
+    """A tiny HTTP forward proxy that records the requests it carried."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            data = conn.recv(65536)
+            self.seen.append(data.split(b"\r\n", 1)[0].decode())
+            body = b'{"ok": true, "via": "proxy"}'
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
+            conn.close()
+
+
+def test_the_account_proxy_is_used_for_remote_hosts_and_never_for_loopback():
+    proxy = Proxy()
+    with Echo() as srv:
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(5), proxy=proxy.url)
+            try:
+                remote = await http.request("GET", "http://api.example.invalid/x", parse=parse_ok)
+                local = await http.request("GET", srv.url + "/y", parse=parse_ok)
+                return remote, local
+            finally:
+                await http.aclose()
+
+        remote, local = run(go())
+    assert remote == {"ok": True, "via": "proxy"}
+    assert local == {"ok": True, "path": "/y"}
+    assert proxy.seen == ["GET http://api.example.invalid/x HTTP/1.1"]
+
+
+def test_environment_proxy_is_honoured_but_not_for_loopback(monkeypatch, cli, tg_profile, telegram):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    r = cli("push", "text", "-p", "tg", "-u", "1", "via loopback, no proxy")
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+
+
+def test_bad_proxy_url_is_a_config_error(cli, write_profile, telegram):
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\nproxy = "gopher://nowhere:70"\n'
+    )
+    r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
+    assert (r.code, r.stdout) == (3, "0\n")
+    assert "proxy" in r.stderr
+
+
+def test_socks5_proxy_support_is_installed():
+    async def go():
+        http = HttpClient(platform="t", budget=Budget(1), proxy="socks5://127.0.0.1:1080")
+        try:
+            http.client()  # needs httpx[socks]; building the client is enough
+        finally:
+            await http.aclose()
+
+    run(go())
+
+
+# -- redaction ---------------------------------------------------------------------------------
+
+
+def test_exception_messages_are_redacted():
+    _redact.add_secret("s3cr3t-value-123")
+    exc = ImcliError("failed with s3cr3t-value-123 in the URL")
+    assert "s3cr3t" not in str(exc) and "***" in str(exc)
+
+
+def test_url_encoded_secrets_are_redacted_too():
+    _redact.add_secret("a/b+c=d secret")
+    assert _redact.redact("token=a%2Fb%2Bc%3Dd%20secret") == "token=***"
