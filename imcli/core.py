@@ -161,9 +161,8 @@ def validate_message(message: Message) -> None:
     elif message.kind in MEDIA_KINDS:
         if message.media is None:
             raise UsageError(f"push {message.kind}: SOURCE is required")
-    elif message.kind == "mixed":
-        if not message.items:
-            raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")
+    elif message.kind == "mixed" and not message.items:
+        raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")
 
 
 async def run_push(
