@@ -182,6 +182,10 @@ async def run_push(
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
     validate_message(req.message)
     prof = profile if profile is not None else profile_mod.load(req.profile)
+    for warning in prof.warnings:
+        from imcli import _log
+
+        _log.warn(warning)
     spec = resolve_platform(req.platform, req.account, prof)
     check_matrix(spec, req.message.kind, req.targets)
     adapter_cls = platforms.adapter_class(spec)

@@ -191,28 +191,46 @@ class FileHost(FakeServer):
         return Reply(200, body=self.body, headers={"Content-Type": "image/png"})
 
 
-def test_intranet_url_is_downloaded_and_uploaded(cli, tg_profile, telegram):
+def test_intranet_url_is_downloaded_once_and_uploaded_once(cli, tg_profile, telegram):
     with FileHost() as host:
         r = cli("push", "image", "-p", "tg", "-u", "1", "-u", "2", f"{host.url}/shot.png")
         assert r.code == 0, r.stderr
         assert len(host.calls("/shot.png")) == 1  # downloaded once for both targets
     photos = [m.fields["photo"] for m in sends(telegram, "sendPhoto")]
-    assert [p.sha256 for p in photos] == [hashlib.sha256(FileHost.body).hexdigest()] * 2
-    assert photos[0].filename == "shot.png"
+    uploaded = [p for p in photos if not isinstance(p, str)]
+    assert len(uploaded) == 1  # the other target got Telegram's file_id
+    assert uploaded[0].sha256 == hashlib.sha256(FileHost.body).hexdigest()
+    assert uploaded[0].filename == "shot.png"
+    [by_id] = [p for p in photos if isinstance(p, str)]
+    assert not by_id.startswith("http")
 
 
-def test_url_telegram_cannot_fetch_falls_back_to_upload(cli, tg_profile, telegram):
+def test_url_telegram_cannot_fetch_falls_back_to_upload(cli, tg_profile, telegram, monkeypatch):
+    import imcli.media
+
+    # pretend the file host is public: Telegram is given the URL, cannot fetch it
+    # (the fake answers like Telegram for an address it cannot reach), and imcli
+    # downloads the file and uploads it instead
+    monkeypatch.setattr(imcli.media, "is_private_url", lambda url: False)
     with FileHost() as host:
-        telegram.queue(
-            "sendPhoto", FakeTelegram.error(400, "Bad Request: failed to get HTTP URL content")
-        )
-        url = f"{host.url}/x.png".replace("127.0.0.1", "localhost")
-        # a public-looking URL that the platform could not fetch: imcli uploads it itself
-        r = cli("push", "image", "-p", "tg", "-u", "1", "https://example.com/cat.png")
-        assert r.code == 1  # example.com is not ours to download here
-        del url
-    tries = telegram.calls("sendPhoto")
-    assert tries[0].field("photo") == "https://example.com/cat.png"
+        url = f"{host.url}/x.png"
+        r = cli("push", "image", "-p", "tg", "-u", "1", url)
+        assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+        assert len(host.calls("/x.png")) == 1
+    first, second = telegram.calls("sendPhoto")
+    assert first.field("photo") == url
+    assert second.files["photo"].sha256 == hashlib.sha256(FileHost.body).hexdigest()
+
+
+def test_voice_url_that_is_not_ogg_is_uploaded(cli, tg_profile, telegram, monkeypatch):
+    import imcli.media
+
+    monkeypatch.setattr(imcli.media, "is_private_url", lambda url: False)
+    with FileHost() as host:
+        r = cli("push", "voice", "-p", "tg", "-u", "1", f"{host.url}/note.mp3")
+        assert r.code == 0, r.stderr
+    [call] = telegram.calls("sendVoice")
+    assert "voice" in call.files
 
 
 def test_missing_download_is_a_failed_target(cli, tg_profile, telegram):

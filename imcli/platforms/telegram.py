@@ -61,7 +61,7 @@ URL_LIMITS = {"image": 5 * MB, "voice": 1 * MB, "video": 20 * MB, "file": 20 * M
 _URL_FAILED = re.compile(
     r"failed to get HTTP URL content|wrong file identifier/HTTP URL specified|"
     r"wrong type of the web page content|URL host is empty|"
-    r"wrong remote file identifier specified",
+    r"wrong remote file identifier specified|file is too big|too big for a",
     re.IGNORECASE,
 )
 
@@ -69,6 +69,18 @@ _URL_FAILED = re.compile(
 def _chat_id(target: Target) -> int | str:
     tid = target.id.strip()
     return int(tid) if re.fullmatch(r"-?\d+", tid) else tid
+
+
+def _file_id(result: Any, field: str) -> str | None:
+    """The file_id Telegram gave an uploaded file (the largest size of a photo)."""
+    if not isinstance(result, dict):
+        return None
+    obj = result.get(field)
+    if isinstance(obj, list) and obj:
+        obj = obj[-1]
+    if isinstance(obj, dict) and isinstance(obj.get("file_id"), str):
+        return str(obj["file_id"])
+    return None
 
 
 def parse_reply(resp: httpx.Response) -> Any:
@@ -106,6 +118,8 @@ class TelegramAdapter(Adapter):
 
         super().__init__(account, http)
         self._downloads: dict[str, MediaSource] = {}
+        self._file_ids: dict[int, str] = {}  # id(source) → Telegram file_id after one upload
+        self._upload_locks: dict[int, Any] = {}
         self._dl_lock = asyncio.Lock()
 
     # -- plumbing --------------------------------------------------------------------
@@ -237,7 +251,10 @@ class TelegramAdapter(Adapter):
     def _by_url(self, src: MediaSource) -> bool:
         from imcli.media import is_private_url
 
-        return src.is_url and not is_private_url(src.url or "")
+        if not src.is_url or is_private_url(src.url or ""):
+            return False
+        # a voice by URL must be OGG/Opus: anything else is downloaded and uploaded
+        return src.kind != "voice" or src.extension in ("ogg", "oga", "opus")
 
     def _caption(self, title: str | None) -> str | None:
         from imcli import markup
@@ -275,13 +292,29 @@ class TelegramAdapter(Adapter):
                     raise
                 result = None  # Telegram could not fetch it: download and upload instead
         if result is None:
-            local = await self._local(src)
-            if local.is_url:  # dry run: show the URL
-                result = await self._call(method, {**fields, field: local.url}, target=target)
-            else:
+            result = await self._upload_once(target, src, method, field, fields)
+        tracker.sent(result.get("message_id") if isinstance(result, dict) else None)
+
+    async def _upload_once(
+        self, target: Target, src: MediaSource, method: str, field: str, fields: dict[str, Any]
+    ) -> Any:
+        """Upload the file for the first target; the others get Telegram's file_id."""
+        import asyncio
+
+        lock = self._upload_locks.setdefault(id(src), asyncio.Lock())
+        async with lock:
+            file_id = self._file_ids.get(id(src))
+            if file_id is None:
+                local = await self._local(src)
+                if local.is_url:  # dry run: show the URL
+                    return await self._call(method, {**fields, field: local.url}, target=target)
                 # the part carries the field's name; attach:// is only for media groups
                 result = await self._call(method, fields, target=target, uploads={field: local})
-        tracker.sent(result.get("message_id") if isinstance(result, dict) else None)
+                found = _file_id(result, field)
+                if found:
+                    self._file_ids[id(src)] = found
+                return result
+        return await self._call(method, {**fields, field: file_id}, target=target)
 
     # -- mixed -----------------------------------------------------------------------
     async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
