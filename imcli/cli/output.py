@@ -17,9 +17,14 @@ def err(line: str) -> None:
     sys.stderr.flush()
 
 
+def one_line(text: str) -> str:
+    """A platform's text on one line (it may carry newlines of its own)."""
+    return " ".join(text.split())
+
+
 def error(message: str) -> None:
     """One error line: ``imcli: <message>``."""
-    err(f"imcli: {message}")
+    err(f"imcli: {one_line(message)}")
 
 
 def flush() -> None:

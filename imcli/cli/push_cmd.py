@@ -93,7 +93,7 @@ def _print_result(result: PushResult, json_out: bool) -> None:
         output.err(f"imcli: {note}")
     for r in result.results:
         if not r.ok and not result.dry_run:
-            output.err(f"{result.platform} {r.target}: {r.error or 'not sent'}")
+            output.err(output.one_line(f"{result.platform} {r.target}: {r.error or 'not sent'}"))
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
