@@ -54,7 +54,28 @@ _ERRORS = (
     "Interrupted",
 )
 
-__all__ = ["__version__", *_API, *_ERRORS]
+__all__ = [
+    "__version__",
+    "push",
+    "push_image",
+    "push_voice",
+    "push_video",
+    "push_file",
+    "push_mixed",
+    "pushImage",
+    "pushVoice",
+    "pushVideo",
+    "pushFile",
+    "pushMixed",
+    "ImcliError",
+    "UsageError",
+    "ConfigError",
+    "NoAccountError",
+    "PlatformError",
+    "AccountOffline",
+    "MaybeDeliveredError",
+    "Interrupted",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from imcli import _log, _redact
 #: a token is not reused when it expires within this many seconds
 EARLY = 300.0
 
-_locks: dict[str, asyncio.Lock] = {}
+#: per event loop (a lock is bound to the loop it first waits in), per cache key
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def cache_dir() -> Path:
@@ -105,7 +109,8 @@ class TokenCache:
         return token
 
     async def get(self, fetch: Fetch, *, stale: str | None = None) -> str:
-        lock = _locks.setdefault(self.key, asyncio.Lock())
+        per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+        lock = per_loop.setdefault(self.key, asyncio.Lock())
         async with lock:
             hit = self._fresh(self._memory, stale)
             if hit:
@@ -146,4 +151,6 @@ class TokenCache:
         except OSError as exc:
             _log.warn(f"warning: token cache folder {self.path.parent} unusable ({exc.strerror})")
             return None
-        return FileLock(str(self.path) + ".lock", timeout=30)
+        # not thread-local: it is acquired in a worker thread (asyncio.to_thread) and
+        # released on the event loop's thread
+        return FileLock(str(self.path) + ".lock", timeout=30, thread_local=False)

@@ -7,7 +7,7 @@ Adding a platform is adding ``imcli/platforms/<name>.py`` with a ``SPEC`` and on
 from __future__ import annotations
 
 import importlib
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 from imcli.errors import UsageError

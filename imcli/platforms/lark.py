@@ -1,6 +1,60 @@
-"""Lark / Feishu: Open Platform IM v1 with app credentials (tenant_access_token)."""
+"""Lark / Feishu: Open Platform IM v1 with app credentials (tenant_access_token).
 
-from imcli.platforms.base import Field, Limit, PlatformSpec
+Every call goes under ``base_url`` (``https://open.feishu.cn``, or
+``https://open.larksuite.com`` for Lark) with ``Authorization: Bearer <tenant token>``.
+
+- Token: ``POST /open-apis/auth/v3/tenant_access_token/internal`` ``{app_id, app_secret}``
+  → ``{tenant_access_token, expire}``, cached across runs (imcli.tokens: keyed by the
+  credentials, file-locked, 0600) and reused until shortly before it expires. When the
+  API says a token is missing, invalid or expired (99991661, 99991663, 99991668) one new
+  token is fetched for the whole push and the request is made again. Any refusal from
+  the token endpoint (10003 invalid param, 10014 app secret invalid, …) means the
+  account's credentials are rejected: the next account takes over.
+- Send: ``POST /open-apis/im/v1/messages?receive_id_type=…`` with ``{receive_id,
+  msg_type, content, uuid}`` where ``content`` is a JSON string and ``uuid`` (one per
+  message) makes a resent message count once. The target id picks the type: ``oc_…``
+  chat_id, ``ou_…`` open_id, ``on_…`` union_id, an e-mail address email, anything else
+  chat_id.
+- text → ``text`` ``{"text"}``; with a title or ``--markdown`` → ``post``
+  ``{"zh_cn": {"title", "content": [[{"tag": "text"|"md", "text"}], …]}}``. Long texts
+  are cut at source line boundaries so that each request body stays within Lark's limits
+  (text 150 KB, post 30 KB).
+- image → ``POST /open-apis/im/v1/images`` (multipart ``image_type=message``, ``image``)
+  then ``image`` ``{"image_key"}`` (with a title: a ``post`` holding the title and the
+  image). voice → ``POST /open-apis/im/v1/files`` (``file_type=opus``, ``file_name``,
+  ``duration`` in ms when it can be read, ``file``) then ``audio``; a source that is not
+  Ogg/Opus is converted with ffmpeg when it is on PATH, else refused before sending.
+  video → ``file_type=mp4`` then ``media``; file → ``file_type`` from the extension
+  (pdf, doc, xls, ppt, else stream) then ``file``. Lark has no captions: the title of a
+  voice, video or file goes first as a text message. Each source is uploaded (and a URL
+  downloaded) once per push; the key serves every target. Limits: image 10 MB, others
+  30 MB, checked before anything is sent.
+- mixed → one ``post`` with the title, the text (``text``), markdown (``md``) and image
+  (``img``) items in order; voices, videos and files follow as messages of their own.
+
+Errors ``{code, msg}`` fail the target as ``<msg> (<code>)``; HTTP 429 and code 99991400
+obey ``x-ogw-ratelimit-reset``, 230020 (the per-chat frequency limit) is retried too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from imcli.errors import AccountOffline, PlatformError, RetryableError
+from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
+    from imcli.media import MediaSource
+    from imcli.models import Item, Message, Target
+    from imcli.tokens import TokenCache
 
 SPEC = PlatformSpec(
     name="lark",
@@ -15,5 +69,686 @@ SPEC = PlatformSpec(
     ),
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
     default_base_url="https://open.feishu.cn",
-    adapter=None,
+    adapter="imcli.platforms.lark:LarkAdapter",
 )
+
+MB = 1 << 20
+KB = 1 << 10
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+MESSAGES_PATH = "/open-apis/im/v1/messages"
+IMAGES_PATH = "/open-apis/im/v1/images"
+FILES_PATH = "/open-apis/im/v1/files"
+IMAGE_LIMIT = 10 * MB
+FILE_LIMIT = 30 * MB
+#: request-body limits of the send API, with room for receive_id, uuid and -o fields
+TEXT_BODY_LIMIT = 150 * KB - 2 * KB
+POST_BODY_LIMIT = 30 * KB - 2 * KB
+#: "the access token is missing / invalid / expired": fetch a new one, try again
+TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
+RATE_CODE = 99991400
+CHAT_RATE_CODE = 230020
+#: file_type for ``push file`` by extension
+FILE_TYPES = {
+    "pdf": "pdf",
+    "doc": "doc",
+    "docx": "doc",
+    "xls": "xls",
+    "xlsx": "xls",
+    "ppt": "ppt",
+    "pptx": "ppt",
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_JSON = "application/json; charset=utf-8"
+_OPUS_EXT = (".opus", ".ogg", ".oga")
+_OPUS_MIME = ("audio/opus", "audio/ogg")
+
+
+def receive_id_type(target_id: str) -> str:
+    """``receive_id_type`` for a target id."""
+    tid = target_id.strip()
+    if tid.startswith("ou_"):
+        return "open_id"
+    if tid.startswith("on_"):
+        return "union_id"
+    if tid.startswith("oc_"):
+        return "chat_id"
+    if _EMAIL.match(tid):
+        return "email"
+    return "chat_id"
+
+
+def file_type_for(src: MediaSource) -> str:
+    if src.kind == "voice":
+        return "opus"
+    if src.kind == "video":
+        return "mp4"
+    return FILE_TYPES.get(src.extension, "stream")
+
+
+def ffmpeg_path() -> str | None:
+    import shutil
+
+    return shutil.which("ffmpeg")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _body_bytes(obj: Any) -> bytes:
+    return _dumps(obj).encode("utf-8")
+
+
+class _TokenRejected(PlatformError):
+    """The API refused the tenant_access_token: fetch a new one and try again."""
+
+
+def _error_text(data: dict[str, Any], status: int) -> tuple[Any, str]:
+    code = data.get("code", status)
+    msg = str(data.get("msg") or "error").strip()
+    return code, f"{msg} ({code})"
+
+
+def parse_reply(resp: httpx.Response) -> dict[str, Any]:
+    """``{code: 0, msg, data}`` → data; errors raised as the retry rules need them."""
+    from imcli.http import json_reply, retry_after_header
+
+    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
+    if resp.status_code == 429:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        code, text = _error_text(data if isinstance(data, dict) else {}, 429)
+        raise RetryableError(text, retry_after=reset, code=code, status=429)
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    code, text = _error_text(data, resp.status_code)
+    if code == 0:
+        payload = data.get("data")
+        return payload if isinstance(payload, dict) else {}
+    if code == RATE_CODE:
+        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
+    if code == CHAT_RATE_CODE:
+        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
+    if code in TOKEN_CODES:
+        raise _TokenRejected(text, code=code, status=resp.status_code)
+    if resp.status_code >= 500:
+        raise RetryableError(text, code=code, status=resp.status_code)
+    raise PlatformError(text, code=code, status=resp.status_code)
+
+
+def parse_token(resp: httpx.Response) -> tuple[str, float]:
+    """The token endpoint: ``{code: 0, tenant_access_token, expire}``; any refusal is
+    the credentials being rejected."""
+    from imcli.http import json_reply, retry_after_header
+
+    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
+    if resp.status_code == 429:
+        raise RetryableError("request trigger frequency limit (429)", retry_after=reset, status=429)
+    if resp.status_code >= 500:
+        raise RetryableError(
+            f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
+        )
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    code, text = _error_text(data, resp.status_code)
+    if code == RATE_CODE:
+        raise RetryableError(text, retry_after=reset, code=code)
+    token = data.get("tenant_access_token")
+    if code == 0 and isinstance(token, str) and token:
+        from imcli import _redact
+
+        _redact.add_secret(token)
+        expire = data.get("expire")
+        lifetime = float(expire) if isinstance(expire, (int, float)) and expire > 0 else 3600.0
+        return token, lifetime
+    if code == 0:
+        raise PlatformError("the token endpoint returned no tenant_access_token")
+    raise AccountOffline(f"tenant_access_token: {text}", reason="credentials", code=code)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+# -- media facts ----------------------------------------------------------------------
+
+
+def opus_status(src: MediaSource) -> bool | None:
+    """True: Ogg/Opus; False: surely not; None: cannot tell before downloading."""
+    if src.is_url:
+        name = src.filename.lower()
+        if name.endswith(_OPUS_EXT) or (src.mime or "") in _OPUS_MIME:
+            return True
+        return None if not os.path.splitext(name)[1] and not src.mime else False
+    head = src.head(128)
+    return head.startswith(b"OggS") and b"OpusHead" in head
+
+
+def opus_duration_ms(src: MediaSource) -> int | None:
+    """Length of an Ogg/Opus file from its last page's granule position (48 kHz)."""
+    if src.path is None:
+        return None
+    try:
+        with open(src.path, "rb") as fh:
+            head = fh.read(256)
+            at = head.find(b"OpusHead")
+            if at < 0:
+                return None
+            pre_skip = int.from_bytes(head[at + 10 : at + 12], "little")
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 65536))
+            tail = fh.read()
+    except OSError:
+        return None
+    last = tail.rfind(b"OggS")
+    if last < 0 or last + 14 > len(tail):
+        return None
+    granule = int.from_bytes(tail[last + 6 : last + 14], "little", signed=True)
+    if granule <= pre_skip:
+        return None
+    return (granule - pre_skip) * 1000 // 48000
+
+
+def mp4_duration_ms(src: MediaSource) -> int | None:
+    """Length of an MP4/MOV file from its ``moov/mvhd`` box (top-level boxes skipped)."""
+    if src.path is None:
+        return None
+    try:
+        with open(src.path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            pos = 0
+            while pos + 8 <= size:
+                fh.seek(pos)
+                header = fh.read(16)
+                box_len = int.from_bytes(header[:4], "big")
+                kind = header[4:8]
+                head_len = 8
+                if box_len == 1:
+                    box_len, head_len = int.from_bytes(header[8:16], "big"), 16
+                elif box_len == 0:
+                    box_len = size - pos
+                if box_len < head_len:
+                    return None
+                if kind == b"moov":
+                    fh.seek(pos + head_len)
+                    moov = fh.read(min(box_len - head_len, 1 << 20))
+                    return _mvhd_ms(moov)
+                pos += box_len
+    except OSError:
+        return None
+    return None
+
+
+def _mvhd_ms(moov: bytes) -> int | None:
+    pos = 0
+    while pos + 8 <= len(moov):
+        box_len = int.from_bytes(moov[pos : pos + 4], "big")
+        if moov[pos + 4 : pos + 8] == b"mvhd":
+            body = moov[pos + 8 :]
+            if body[:1] == b"\x01":
+                scale = int.from_bytes(body[20:24], "big")
+                length = int.from_bytes(body[24:32], "big")
+            else:
+                scale = int.from_bytes(body[12:16], "big")
+                length = int.from_bytes(body[16:20], "big")
+            return length * 1000 // scale if scale else None
+        if box_len < 8:
+            return None
+        pos += box_len
+    return None
+
+
+class LarkAdapter(Adapter):
+    """Imported only to send: markup, media, tokens and http are loaded lazily."""
+
+    spec = SPEC
+
+    def __init__(self, account: Any, http: Any) -> None:
+        import asyncio
+
+        super().__init__(account, http)
+        self._cache: TokenCache | None = None
+        self._token: str | None = None
+        self._token_error: AccountOffline | None = None
+        self._token_lock = asyncio.Lock()
+        self._keys: dict[int, str | BaseException] = {}
+        self._media_locks: dict[int, asyncio.Lock] = {}
+        self._temps: list[str] = []
+
+    # -- token -----------------------------------------------------------------------
+    def _tokens(self) -> TokenCache:
+        if self._cache is None:
+            from imcli.tokens import TokenCache, cache_key
+
+            key = cache_key(
+                "lark",
+                self.base_url(),
+                str(self.account.get("app_id")),
+                str(self.account.get("app_secret")),
+            )
+            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+        return self._cache
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        body = {
+            "app_id": str(self.account.get("app_id")),
+            "app_secret": str(self.account.get("app_secret")),
+        }
+        result: tuple[str, float] = await self.http.request(
+            "POST",
+            self.base_url() + TOKEN_PATH,
+            json=body,
+            headers={"Content-Type": _JSON},
+            parse=parse_token,
+        )
+        return result
+
+    async def _access_token(self, stale: str | None = None) -> str:
+        """The tenant token; with ``stale``, a new one unless someone already renewed it.
+
+        One lock per adapter: concurrent targets wait here, so one token is fetched
+        (and one refresh made) for the whole push.
+        """
+        async with self._token_lock:
+            if self._token_error is not None:
+                raise self._token_error  # refused once: the other targets need not ask again
+            if self._token is not None and self._token != stale:
+                return self._token
+            try:
+                self._token = await self._tokens().get(self._fetch_token, stale=stale)
+            except AccountOffline as exc:
+                self._token_error = exc
+                raise
+            return self._token
+
+    async def _api(
+        self,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+        files: Any = None,
+        send: bool = False,
+        target: Target | None = None,
+        describe: Any = None,
+    ) -> dict[str, Any]:
+        """One authorised call; a rejected token is renewed once and the call repeated."""
+        token = await self._access_token()
+        for attempt in range(2):
+            headers = {"Authorization": f"Bearer {token}"}
+            kwargs: dict[str, Any] = {}
+            if body is not None:
+                raw = _body_bytes(body)
+                headers["Content-Type"] = _JSON
+                headers["Content-Length"] = str(len(raw))
+                kwargs["content"] = lambda raw=raw: _once(raw)
+                kwargs["describe"] = describe if describe is not None else body
+            else:
+                kwargs.update(data=data, files=files, describe=describe)
+            try:
+                result: dict[str, Any] = await self.http.request(
+                    "POST",
+                    self.base_url() + path,
+                    params=params,
+                    headers=headers,
+                    parse=parse_reply,
+                    send=send,
+                    target=target,
+                    **kwargs,
+                )
+                return result
+            except _TokenRejected as exc:
+                if attempt:
+                    raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
+                token = await self._access_token(stale=token)
+        raise AssertionError("unreachable")
+
+    def dry_run_reply(self, method: str, url: str) -> Any:
+        path = url.split("?", 1)[0]
+        if path.endswith(TOKEN_PATH):
+            return {"code": 0, "msg": "ok", "tenant_access_token": "t-dry-run", "expire": 7200}
+        if path.endswith(IMAGES_PATH):
+            return {"code": 0, "msg": "success", "data": {"image_key": "img_dry_run"}}
+        if path.endswith(FILES_PATH):
+            return {"code": 0, "msg": "success", "data": {"file_key": "file_dry_run"}}
+        return {"code": 0, "msg": "success", "data": {"message_id": "om_dry_run"}}
+
+    # -- the adapter interface ----------------------------------------------------------
+    def validate(self, message: Message, targets: list[Target]) -> None:
+        for i, src in enumerate(message.media_sources()):
+            what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
+            if src.kind == "voice" and opus_status(src) is False:
+                if ffmpeg_path() is None:
+                    raise self.refuse(
+                        f"{what} {src.filename or src.spec} is not Ogg/Opus; Lark voice "
+                        "messages need an .opus file (e.g. `ffmpeg -i IN -acodec libopus "
+                        "-ac 1 -ar 16000 OUT.opus`), or install ffmpeg so imcli converts it"
+                    )
+                continue  # converted before upload; the limit applies to the result
+            if not src.is_url:
+                limit = IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
+                src.check_size(limit, "lark", what)
+
+    async def check(self) -> str:
+        token, lifetime = await self._fetch_token()
+        del token
+        return f"app {self.account.get('app_id')}: tenant_access_token valid for {int(lifetime) // 60} min"
+
+    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        if message.kind == "text":
+            await self._send_text(target, message, tracker)
+        elif message.kind == "mixed":
+            await self._send_mixed(target, message, tracker)
+        else:
+            assert message.media is not None
+            await self._send_media(target, message.media, message.title, message.extra, tracker)
+
+    async def _send(
+        self,
+        target: Target,
+        msg_type: str,
+        content: dict[str, Any],
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        import uuid
+
+        body = {
+            "receive_id": target.id.strip(),
+            "msg_type": msg_type,
+            "content": _dumps(content),
+            "uuid": str(uuid.uuid4()),
+            **extra,
+        }
+        data = await self._api(
+            MESSAGES_PATH,
+            body=body,
+            params={"receive_id_type": receive_id_type(target.id)},
+            send=True,
+            target=target,
+        )
+        tracker.sent(data.get("message_id"))
+
+    # -- text ------------------------------------------------------------------------
+    @staticmethod
+    def _text_size(text: str) -> int:
+        return len(_body_bytes({"content": _dumps({"text": text})}))
+
+    def text_chunks(self, text: str) -> list[str]:
+        from imcli import markup
+
+        return markup.split_source(
+            text, markdown=False, render=lambda s: s, limit=TEXT_BODY_LIMIT, measure=self._text_size
+        )
+
+    @staticmethod
+    def _post_size(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> int:
+        return len(_body_bytes({"content": _dumps(_post(title, paragraphs))}))
+
+    def _paragraphs(self, text: str, markdown: bool, room: int) -> list[list[dict[str, Any]]]:
+        """``text``/``md`` paragraphs for one text, each fitting a post of its own."""
+        from imcli import markup
+
+        tag = "md" if markdown else "text"
+
+        def measure(piece: str) -> int:
+            return self._post_size(None, [[{"tag": tag, "text": piece}]])
+
+        pieces = markup.split_source(
+            text, markdown=markdown, render=lambda s: s, limit=room, measure=measure
+        )
+        return [[{"tag": tag, "text": p}] for p in pieces if p.strip()]
+
+    def posts(
+        self, title: str | None, paragraphs: list[list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Post contents holding the paragraphs in order, each within the body limit."""
+        out: list[list[list[dict[str, Any]]]] = []
+        current: list[list[dict[str, Any]]] = []
+        for para in paragraphs:
+            head = title if not out else None
+            if current and self._post_size(head, current + [para]) > POST_BODY_LIMIT:
+                out.append(current)
+                current = []
+            current.append(para)
+        if current:
+            out.append(current)
+        return [_post(title if i == 0 else None, paras) for i, paras in enumerate(out)]
+
+    def _room(self, title: str | None) -> int:
+        return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
+
+    async def _send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            if title:
+                await self._send_plain(target, title, message.extra, tracker)
+            return
+        if title is None and not message.markdown:
+            await self._send_plain(target, text, message.extra, tracker)
+            return
+        paragraphs = self._paragraphs(text, message.markdown, self._room(title))
+        for content in self.posts(title, paragraphs):
+            await self._send(target, "post", content, message.extra, tracker)
+
+    async def _send_plain(
+        self, target: Target, text: str, extra: dict[str, Any], tracker: SendTracker
+    ) -> None:
+        for chunk in self.text_chunks(text):
+            await self._send(target, "text", {"text": chunk}, extra, tracker)
+
+    # -- media -----------------------------------------------------------------------
+    def _lock(self, src: MediaSource) -> asyncio.Lock:
+        lock = self._media_locks.get(id(src))
+        if lock is None:
+            import asyncio
+
+            lock = self._media_locks[id(src)] = asyncio.Lock()
+        return lock
+
+    async def _prepare(self, src: MediaSource) -> MediaSource:
+        """Download a URL, convert a voice to Ogg/Opus, check the size."""
+        local = src
+        if src.is_url and not self.http.dry_run:
+            cap = IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
+            if src.kind == "voice" and ffmpeg_path() is not None:
+                cap = 1 << 30  # converted below; the limit applies to the result
+            local = await src.download(self.http, cap, "lark")
+            if local.path is not None:
+                self._temps.append(str(local.path))
+        if self.http.dry_run or local.is_url:
+            return local  # shown as it is; converted and checked when really sent
+        if local.kind == "voice" and not opus_status(local):
+            if ffmpeg_path() is None:
+                raise PlatformError(
+                    f"voice {local.filename or local.spec} is not Ogg/Opus and ffmpeg is "
+                    "not installed to convert it"
+                )
+            local = await self._to_opus(local)
+        local.check_size(IMAGE_LIMIT if local.kind == "image" else FILE_LIMIT, "lark")
+        return local
+
+    async def _to_opus(self, src: MediaSource) -> MediaSource:
+        """Convert audio to Ogg/Opus (mono, 16 kHz) with ffmpeg, into a temporary file."""
+        import asyncio
+        import shutil
+        import tempfile
+        from dataclasses import replace
+        from pathlib import Path
+
+        from imcli import media
+
+        ffmpeg = ffmpeg_path()
+        assert ffmpeg is not None
+        if src.path is not None:
+            source_path = str(src.path)
+        else:
+            fd, source_path = tempfile.mkstemp(prefix="imcli-voice-in-")
+            media._temp_files.append(source_path)
+            self._temps.append(source_path)
+            with os.fdopen(fd, "wb") as out, src.open() as fh:
+                shutil.copyfileobj(fh, out, media.CHUNK)
+        fd, target_path = tempfile.mkstemp(prefix="imcli-voice-", suffix=".opus")
+        os.close(fd)
+        media._temp_files.append(target_path)
+        self._temps.append(target_path)
+        proc = await asyncio.create_subprocess_exec(
+            ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-i", source_path, "-vn", "-acodec", "libopus", "-ac", "1", "-ar", "16000",
+            "-f", "ogg", target_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            _, err = await proc.communicate()
+        except asyncio.CancelledError:
+            proc.kill()
+            await proc.wait()
+            raise
+        if proc.returncode != 0:
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            why = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise PlatformError(
+                f"ffmpeg could not convert {src.filename or src.spec} to Opus: {why}"
+            )
+        stem = os.path.splitext(src.filename or "voice")[0] or "voice"
+        path = Path(target_path)
+        return replace(
+            src, origin="file", path=path, data=None, filename=stem + ".opus",
+            mime="audio/opus", size=path.stat().st_size,
+        )  # fmt: skip
+
+    async def _upload(self, src: MediaSource) -> str:
+        """The image_key / file_key for a source, prepared and uploaded once per push
+        (a failure, too, is remembered: the other targets fail alike without retrying)."""
+        from imcli.errors import ImcliError
+
+        key = id(src)
+        async with self._lock(src):
+            done = self._keys.get(key)
+            if isinstance(done, BaseException):
+                raise done
+            if done is not None:
+                return done
+            try:
+                local = await self._prepare(src)
+                result = await self._upload_now(local)
+            except ImcliError as exc:
+                self._keys[key] = exc
+                raise
+            self._keys[key] = result
+            return result
+
+    async def _upload_now(self, src: MediaSource) -> str:
+        mime = src.mime or "application/octet-stream"
+
+        if src.kind == "image":
+
+            def image_part() -> dict[str, Any]:
+                return {"image": (src.filename, src.open(), mime)}
+
+            data = await self._api(
+                IMAGES_PATH,
+                data={"image_type": "message"},
+                files=None if src.is_url else image_part,
+                describe={"image_type": "message", "image": src},
+            )
+            image_key = data.get("image_key")
+            if not isinstance(image_key, str) or not image_key:
+                raise PlatformError("the image upload returned no image_key")
+            return image_key
+
+        form = {"file_type": file_type_for(src), "file_name": src.filename}
+        duration = None
+        if src.kind == "voice":
+            duration = opus_duration_ms(src)
+        elif src.kind == "video":
+            duration = mp4_duration_ms(src)
+        if duration:
+            form["duration"] = str(duration)
+
+        def file_part() -> dict[str, Any]:
+            return {"file": (src.filename, src.open(), mime)}
+
+        data = await self._api(
+            FILES_PATH,
+            data=form,
+            files=None if src.is_url else file_part,
+            describe={**form, "file": src},
+        )
+        file_key = data.get("file_key")
+        if not isinstance(file_key, str) or not file_key:
+            raise PlatformError("the file upload returned no file_key")
+        return file_key
+
+    async def _send_media(
+        self,
+        target: Target,
+        src: MediaSource,
+        title: str | None,
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        title = title.strip() if title and title.strip() else None
+        key = await self._upload(src)
+        if src.kind == "image":
+            if title:
+                await self._send(target, "post", _post(title, [[_img(key)]]), extra, tracker)
+            else:
+                await self._send(target, "image", {"image_key": key}, extra, tracker)
+            return
+        if title:  # Lark has no captions: the title goes first
+            await self._send_plain(target, title, extra, tracker)
+        msg_type = {"voice": "audio", "video": "media"}.get(src.kind, "file")
+        await self._send(target, msg_type, {"file_key": key}, extra, tracker)
+
+    # -- mixed -----------------------------------------------------------------------
+    async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        title = message.title.strip() if message.title and message.title.strip() else None
+        in_post: list[Item] = [it for it in message.items if it.is_text or it.type == "image"]
+        others: list[Item] = [it for it in message.items if not (it.is_text or it.type == "image")]
+        paragraphs: list[list[dict[str, Any]]] = []
+        room = self._room(title)
+        for it in in_post:
+            if it.is_text:
+                paragraphs.extend(self._paragraphs(it.text or "", it.type == "markdown", room))
+            else:
+                assert it.media is not None
+                paragraphs.append([_img(await self._upload(it.media))])
+                if it.caption and it.caption.strip():
+                    paragraphs.extend(self._paragraphs(it.caption.strip(), False, room))
+        if paragraphs:
+            for content in self.posts(title, paragraphs):
+                await self._send(target, "post", content, message.extra, tracker)
+            title = None
+        for it in others:
+            assert it.media is not None
+            caption = it.caption.strip() if it.caption and it.caption.strip() else None
+            heading = "\n".join(t for t in (title, caption) if t) or None
+            await self._send_media(target, it.media, heading, message.extra, tracker)
+            title = None
+
+    async def aclose(self) -> None:
+        from imcli.media import _forget
+
+        for path in self._temps:
+            _forget(path)
+        self._temps.clear()
+
+
+def _img(image_key: str) -> dict[str, Any]:
+    return {"tag": "img", "image_key": image_key}
+
+
+def _post(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    body: dict[str, Any] = {"content": paragraphs}
+    if title:
+        body = {"title": title, **body}
+    return {"zh_cn": body}

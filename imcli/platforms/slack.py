@@ -37,7 +37,6 @@ offline (the next account takes over).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,8 @@ from imcli.errors import AccountOffline, PlatformError, RetryableError
 from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
 
     from imcli.media import MediaSource
@@ -89,9 +90,7 @@ def parse_reply(resp: httpx.Response) -> dict[str, Any]:
     from imcli.http import json_reply, retry_after_header
 
     if resp.status_code == 429:
-        raise RetryableError(
-            "ratelimited (429)", retry_after=retry_after_header(resp), status=429
-        )
+        raise RetryableError("ratelimited (429)", retry_after=retry_after_header(resp), status=429)
     if resp.status_code >= 500:
         raise RetryableError(
             f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
@@ -135,6 +134,8 @@ class SlackAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
+        import asyncio
+
         super().__init__(account, http)
         self._downloads: dict[str, MediaSource] = {}
         self._dl_lock = asyncio.Lock()
@@ -171,7 +172,13 @@ class SlackAdapter(Adapter):
             if v is not None
         }
         return await self.http.request(
-            "POST", url, data=data, headers=self._auth(), parse=parse_reply, send=send, target=target
+            "POST",
+            url,
+            data=data,
+            headers=self._auth(),
+            parse=parse_reply,
+            send=send,
+            target=target,
         )
 
     def dry_run_reply(self, method: str, url: str) -> Any:
@@ -181,7 +188,11 @@ class SlackAdapter(Adapter):
         if name == "conversations.open":
             return {"ok": True, "channel": {"id": "D0DRYRUN"}}
         if name == "files.getUploadURLExternal":
-            return {"ok": True, "upload_url": "https://files.slack.com/upload/v1/dry-run", "file_id": "F0DRYRUN"}
+            return {
+                "ok": True,
+                "upload_url": "https://files.slack.com/upload/v1/dry-run",
+                "file_id": "F0DRYRUN",
+            }
         if name == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": "F0DRYRUN"}]}
         return {"ok": True, "ts": "0.000000"}
@@ -204,7 +215,9 @@ class SlackAdapter(Adapter):
         elif message.kind == "mixed":
             texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
             files = [
-                (it.media, it.caption) for it in message.items if not it.is_text and it.media is not None
+                (it.media, it.caption)
+                for it in message.items
+                if not it.is_text and it.media is not None
             ]
             title = message.title
             if any(t.strip() for t, _ in texts):
@@ -214,7 +227,9 @@ class SlackAdapter(Adapter):
                 await self._send_files(target, files, title, message.extra, tracker)
         else:
             assert message.media is not None
-            await self._send_files(target, [(message.media, None)], message.title, message.extra, tracker)
+            await self._send_files(
+                target, [(message.media, None)], message.title, message.extra, tracker
+            )
 
     # -- channels ----------------------------------------------------------------------
     async def _channel(self, target: Target, *, for_upload: bool) -> str:
@@ -222,7 +237,11 @@ class SlackAdapter(Adapter):
         tid = target.id.strip()
         if not _USER_ID.match(tid):
             return tid
-        lock = self._dm_locks.setdefault(tid, asyncio.Lock())
+        lock = self._dm_locks.get(tid)
+        if lock is None:
+            import asyncio
+
+            lock = self._dm_locks[tid] = asyncio.Lock()
         async with lock:
             if tid in self._dms:
                 return self._dms[tid]
@@ -240,7 +259,9 @@ class SlackAdapter(Adapter):
             return cid
 
     # -- text ------------------------------------------------------------------------
-    def render_messages(self, title: str | None, parts: list[tuple[str, bool]]) -> list[dict[str, Any]]:
+    def render_messages(
+        self, title: str | None, parts: list[tuple[str, bool]]
+    ) -> list[dict[str, Any]]:
         """chat.postMessage payloads (without ``channel``) for a title and text parts."""
         from imcli import markup
 
@@ -286,7 +307,9 @@ class SlackAdapter(Adapter):
         texts: list[str] = [fallback_head]
         size = len(fallback_head)
         for piece in pieces(SECTION_LIMIT):
-            if len(blocks) >= MAX_BLOCKS or (len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT):
+            if len(blocks) >= MAX_BLOCKS or (
+                len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT
+            ):
                 out.append({"text": "\n\n".join(texts), "blocks": blocks})
                 blocks, texts, size = [], [], -2
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
@@ -368,7 +391,9 @@ class SlackAdapter(Adapter):
         if title and title.strip():
             form["initial_comment"] = escape(title.strip())
         form.update(extra)
-        reply = await self._call("files.completeUploadExternal", form=form, send=True, target=target)
+        reply = await self._call(
+            "files.completeUploadExternal", form=form, send=True, target=target
+        )
         done = reply.get("files")
         ids = [f.get("id") for f in done if isinstance(f, dict)] if isinstance(done, list) else []
         for fid in ids or [e["id"] for e in entries]:

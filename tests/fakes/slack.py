@@ -101,6 +101,7 @@ class SlackMessage:
 
 class FakeSlack(FakeServer):
     raw_paths = UPLOAD_PATH_RE.pattern
+
     def __init__(
         self,
         tokens: Iterable[str] = ("xoxb-test-token",),
