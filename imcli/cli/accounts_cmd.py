@@ -9,12 +9,21 @@ from typing import Annotated, Any, Optional
 import typer
 
 from imcli import _redact, platforms
-from imcli.cli import output
+from imcli.cli import complete, output
 from imcli.cli.app import accounts_app, profile_of
 from imcli.errors import ConfigError, ImcliError, UsageError
 
 ProfileOpt = Annotated[
     Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)
+]
+
+ProfileAccountName = Annotated[
+    str,
+    typer.Argument(
+        help="Account name.",
+        show_default=False,
+        autocompletion=complete.complete_profile_account,
+    ),
 ]
 
 
@@ -113,7 +122,14 @@ def add_account(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Account name.", show_default=False)],
     platform: Annotated[
-        str, typer.Option("--platform", "-p", help="Platform name or alias.", show_default=False)
+        str,
+        typer.Option(
+            "--platform",
+            "-p",
+            help="Platform name or alias.",
+            show_default=False,
+            autocompletion=complete.complete_platform,
+        ),
     ],
     set_: Annotated[
         Optional[list[str]],
@@ -212,7 +228,7 @@ def add_account(
 @_guard
 def remove_account(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Account name.", show_default=False)],
+    name: ProfileAccountName,
     profile: ProfileOpt = None,
 ) -> None:
     """Remove an account (the previous profile is kept as profile.toml.bak)."""
@@ -233,7 +249,7 @@ def remove_account(
 @_guard
 def default_account(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Account name.", show_default=False)],
+    name: ProfileAccountName,
     profile: ProfileOpt = None,
 ) -> None:
     """Make an account its platform's default."""
@@ -272,7 +288,11 @@ def test_accounts(
     ctx: typer.Context,
     names: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Accounts to test (default: all).", show_default=False),
+        typer.Argument(
+            help="Accounts to test (default: all).",
+            show_default=False,
+            autocompletion=complete.complete_accounts_to_test,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     timeout: Annotated[

@@ -1,7 +1,450 @@
-"""Shell completion: account names are completed from the profile before typer loads."""
+"""Shell completion (design.md §8).
+
+The scripts in ``completions/`` are typer's (click's machinery, typer's templates), printed
+by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by
+``python -m imcli.cli.complete --write completions/``. A script calls ``imcli`` back with
+``_IMCLI_COMPLETE=complete_bash|complete_zsh|complete_fish`` and the words typed so far.
+
+:func:`fast_path` answers the values that need data, platform names (``-p``) and account
+names (``-a``, ``accounts remove|default|test NAME``), before typer is imported: it reads
+only the environment, the profile (tomllib) and the platform registry. Everything else
+(subcommands, option names, ``source_*``) goes to typer's machinery (:func:`typer_path`),
+whose parameters call the same candidate functions, so both paths answer alike.
+
+Nothing here may print a traceback: a broken profile just has no accounts to offer.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Any
+
+PROG = "imcli"
+COMPLETE_VAR = "_IMCLI_COMPLETE"
+#: shell → file name in completions/ (zsh wants ``_imcli`` on its $fpath)
+SCRIPTS = {"bash": "imcli.bash", "zsh": "_imcli", "fish": "imcli.fish"}
+
+# -- the command tree, as far as completion needs it -------------------------------------
+# Options that take a value, per command (flags are left out). A test checks this table
+# against the typer app, so a new option cannot make the fast path misread a line.
+
+_PUSH = frozenset(
+    {"-p", "--platform", "-g", "--group", "-u", "--user", "-a", "--account", "--timeout",
+     "-o", "--option", "--profile", "-t", "--title"}
+)  # fmt: skip
+_MEDIA = _PUSH | {"--filename", "--mime"}
+VALUE_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {
+    (): frozenset({"--profile"}),
+    ("push",): frozenset(),
+    ("push", "text"): _PUSH,
+    ("push", "image"): _MEDIA,
+    ("push", "voice"): _MEDIA,
+    ("push", "video"): _MEDIA,
+    ("push", "file"): _MEDIA,
+    ("push", "mixed"): _PUSH | {"--item"},
+    ("accounts",): frozenset(),
+    ("accounts", "list"): frozenset({"--profile"}),
+    ("accounts", "add"): frozenset({"-p", "--platform", "--set", "--profile"}),
+    ("accounts", "remove"): frozenset({"--profile"}),
+    ("accounts", "default"): frozenset({"--profile"}),
+    ("accounts", "test"): frozenset({"--profile", "--timeout"}),
+    ("platforms",): frozenset(),
+}
+_GROUPS = ((), ("push",), ("accounts",))
+_PLATFORM_OPTS = ("-p", "--platform")
+_ACCOUNT_OPTS = ("-a", "--account")
+
+Candidates = list[tuple[str, str]]  # (value, help)
+
+
+# -- candidates (shared by both paths) -----------------------------------------------------
+
+
+def platform_candidates() -> Candidates:
+    """Names and aliases of the platforms imcli can push to, with their titles."""
+    from imcli import platforms
+
+    out: Candidates = []
+    for spec in platforms.all_specs():
+        if spec.supported:
+            out.extend((n, spec.title) for n in (spec.name, *spec.aliases))
+    return sorted(out)
+
+
+def account_candidates(
+    profile: str | None,
+    *,
+    platform: str | None = None,
+    with_env: bool = True,
+    describe: bool = True,
+) -> Candidates:
+    """Account names with their platforms: the profile's (``profile``, else
+    $IMCLI_PROFILE, else the default path), then ``env-<platform>`` for IMCLI_<PLATFORM>_*
+    variables. When ``platform`` names a known platform, only its accounts. Without
+    ``describe`` (bash shows no descriptions) the registry is loaded only when needed.
+    Never raises: a profile that cannot be read offers no accounts."""
+    found: Candidates = []
+    try:
+        found.extend(_profile_accounts(profile))
+    except Exception:  # noqa: BLE001 - completion never fails loudly
+        pass
+    env_vars = with_env and any(
+        k.startswith("IMCLI_") and k not in _NOT_ACCOUNT_VARS for k in os.environ
+    )
+    if not (platform or describe or env_vars):
+        return _unique(found)
+    try:
+        from imcli import platforms
+    except Exception:  # noqa: BLE001
+        return []
+    if env_vars:
+        try:
+            found.extend(_env_accounts(platforms))
+        except Exception:  # noqa: BLE001
+            pass
+    only = platforms.find(platform) if platform else None
+    result: Candidates = []
+    for name, pname in _unique(found):
+        spec = platforms.find(pname)
+        if only is None or spec is only:
+            result.append((name, spec.name if spec is not None else pname))
+    return result
+
+
+#: IMCLI_* variables that never make an environment account
+_NOT_ACCOUNT_VARS = frozenset({"IMCLI_PROFILE", "IMCLI_CACHE_DIR"})
+
+
+def _unique(found: Candidates) -> Candidates:
+    seen: set[str] = set()
+    out: Candidates = []
+    for name, pname in found:
+        if name not in seen:
+            seen.add(name)
+            out.append((name, pname))
+    return out
+
+
+def _profile_accounts(profile: str | None) -> Candidates:
+    from imcli.profile import _load_toml, resolve_path
+
+    path = resolve_path(profile)
+    if not path.is_file():
+        return []
+    tables = _load_toml(path).get("accounts", {})
+    if not isinstance(tables, dict):
+        return []
+    return [
+        (str(name), str(table.get("platform", "")))
+        for name, table in tables.items()
+        if isinstance(table, dict)
+    ]
+
+
+def _env_accounts(platforms: Any) -> Candidates:
+    """The names imcli.profile._env_accounts would make, without reading the values."""
+    out: Candidates = []
+    for spec in platforms.all_specs():
+        if not spec.supported:
+            continue
+        prefix = f"IMCLI_{spec.name.upper()}_"
+        if any(
+            f.name != "default" and prefix + f.name.upper() in os.environ for f in spec.all_fields()
+        ):
+            out.append((f"env-{spec.name}", spec.name))
+    return out
+
+
+# -- the fast path -----------------------------------------------------------------------
+
 
 def fast_path() -> int | None:
+    """Answer a ``complete_bash|zsh|fish`` request for platform or account names.
+
+    Returns the exit status after printing, or None when typer's machinery should answer.
+    """
+    instruction = os.environ.get(COMPLETE_VAR, "")
+    action, _, shell = instruction.partition("_")
+    if action != "complete" or shell not in SCRIPTS:
+        return None
+    try:
+        args, incomplete = _completion_args(shell)
+        found = _candidates_for(args, incomplete, describe=shell != "bash")
+    except Exception:  # noqa: BLE001 - let typer's machinery have it
+        return None
+    if found is None:
+        return None
+    candidates, incomplete = found
+    items = [(v, h) for v, h in candidates if v.startswith(incomplete)]
+    return _emit(shell, items)
+
+
+def _split(line: str) -> list[str]:
+    """click's split_arg_string: shlex, tolerating an unfinished quote or escape."""
+    import shlex
+
+    lex = shlex.shlex(line, posix=True)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    out: list[str] = []
+    try:
+        out.extend(lex)
+    except ValueError:
+        out.append(lex.token)
+    return out
+
+
+def _completion_args(shell: str) -> tuple[list[str], str]:
+    """``args, incomplete`` as typer's BashComplete/ZshComplete/FishComplete read them."""
+    if shell == "bash":
+        words = _split(os.environ["COMP_WORDS"])
+        cword = int(os.environ["COMP_CWORD"])
+        args = words[1:cword]
+        incomplete = words[cword] if cword < len(words) else ""
+    else:
+        line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+        args = _split(line)[1:]
+        incomplete = args.pop() if args and not line.endswith(" ") else ""
+    return args, incomplete
+
+
+def _candidates_for(
+    args: list[str], incomplete: str, *, describe: bool = True
+) -> tuple[Candidates, str] | None:
+    """Walk the words as click parses them: ``(candidates, incomplete)`` when the word
+    being completed is a platform or an account name, else None."""
+    path: tuple[str, ...] = ()
+    takes_value = VALUE_OPTIONS[path]
+    pending: str | None = None  # an option still waiting for its value
+    options_done = False
+    positionals: list[str] = []
+    values: dict[str, str] = {}  # option → its last value
+    for word in args:
+        if pending is not None:
+            if word == "=" and pending.startswith("--"):  # bash splits `--opt=value`
+                continue
+            values[_key(pending)] = word
+            pending = None
+            continue
+        if not options_done and word == "--":
+            options_done = True
+            continue
+        if not options_done and word.startswith("-") and word != "-":
+            name, eq, value = word.partition("=")
+            if name.startswith("--") and eq:
+                values[_key(name)] = value
+            elif word in takes_value:
+                pending = word
+            elif not word.startswith("--") and word[:2] in takes_value:  # -ptg
+                values[_key(word[:2])] = word[2:]
+            continue
+        if path in _GROUPS:
+            if path + (word,) not in VALUE_OPTIONS:
+                return None  # not a subcommand: typer says so
+            path += (word,)
+            takes_value = VALUE_OPTIONS[path]
+            continue
+        positionals.append(word)
+
+    # as click's _resolve_incomplete: `=` alone is nothing, `--opt=val` completes val
+    if incomplete == "=":
+        incomplete = ""
+    elif (
+        pending is None
+        and not options_done
+        and incomplete.startswith("--")
+        and incomplete.partition("=")[0] in takes_value
+    ):
+        pending, _, incomplete = incomplete.partition("=")
+    if not options_done and incomplete.startswith("-"):
+        return None  # option names: typer's
+    profile = values.get("--profile")
+    platform = values.get("--platform")
+    push = path[:1] == ("push",) and len(path) == 2
+    if pending is not None:
+        if pending in _PLATFORM_OPTS and (push or path == ("accounts", "add")):
+            return platform_candidates(), incomplete
+        if pending in _ACCOUNT_OPTS and push:
+            return account_candidates(profile, platform=platform, describe=describe), incomplete
+        return None
+    if path in (("accounts", "remove"), ("accounts", "default")) and not positionals:
+        return account_candidates(profile, with_env=False, describe=describe), incomplete
+    if path == ("accounts", "test"):
+        found = account_candidates(profile, describe=describe)
+        return [c for c in found if c[0] not in positionals], incomplete
     return None
+
+
+def _key(option: str) -> str:
+    return "--platform" if option == "-p" else option
+
+
+def _emit(shell: str, items: Candidates) -> int:
+    """Print ``items`` exactly as typer's completion class for ``shell`` would."""
+    if shell == "bash":
+        text = "\n".join(v for v, _ in items)
+    elif shell == "zsh":
+        if items:
+            body = "\n".join(
+                f'"{_zsh_escape(v)}":"{_zsh_escape(h)}"' if h else f'"{_zsh_escape(v)}"'
+                for v, h in items
+            )
+            text = f"_arguments '*: :(({body}))'"
+        else:
+            text = "_files"
+    else:  # fish
+        action = os.environ.get("_TYPER_COMPLETE_FISH_ACTION", "")
+        if action == "is-args":
+            return 0 if items else 1
+        text = ""
+        if action == "get-args" and items:
+            text = "\n".join(f"{v}\t{' '.join(h.split())}" if h else v for v, h in items)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def _zsh_escape(s: str) -> str:
+    return (
+        s.replace('"', '""')
+        .replace("'", "''")
+        .replace("$", "\\$")
+        .replace("`", "\\`")
+        .replace(":", r"\\:")
+    )
+
+
+# -- typer's machinery -------------------------------------------------------------------
+
+
+def typer_path(args: list[str]) -> int:
+    """Everything the fast path leaves: typer's completion classes, then the app."""
+    register_shells()
+    from imcli.cli.app import run_app
+
+    try:
+        return run_app(args)
+    except SystemExit as exc:  # typer's shell_complete ends with sys.exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+
+
+def register_shells() -> None:
+    """Register typer's completion classes (``add_completion=False`` leaves them out),
+    with ``source`` printing the same script as :func:`script`."""
+    from typer import _completion_classes as classes
+
+    try:
+        from typer._click.shell_completion import add_completion_class
+    except ImportError:  # pragma: no cover - typer < 0.28 uses click itself
+        from click.shell_completion import add_completion_class  # type: ignore[no-redef]
+
+    classes.completion_init()
+    for base in (classes.BashComplete, classes.ZshComplete, classes.FishComplete):
+        cls = type(base.__name__, (base,), {"source": _source})
+        add_completion_class(cls, base.name)
+
+
+def _source(self: Any) -> str:
+    return script(self.name).rstrip("\n")
+
+
+def script(shell: str) -> str:
+    """The completion script for ``shell``: typer's template for imcli, newline-ended,
+    with two repairs: bash's ``IFS=$'\\n'`` is written as such (typer's template holds a
+    raw newline there), and zsh's script also works autoloaded from $fpath (typer's
+    only registers itself, so the first Tab after loading completed nothing)."""
+    from typer._completion_shared import get_completion_script
+
+    text = get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell)
+    if shell == "bash":
+        text = text.replace("IFS=$'\n'", "IFS=$'\\n'")
+    elif shell == "zsh":
+        func = f"_{PROG}_completion"
+        text = text.replace(
+            f"\ncompdef {func} {PROG}",
+            "\nif [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n"
+            f'  {func} "$@"  # autoloaded from $fpath: complete now\n'
+            "else\n"
+            f"  compdef {func} {PROG}  # sourced: register for later\n"
+            "fi",
+        )
+    return text + "\n"
+
+
+# -- typer autocompletion callbacks ------------------------------------------------------
+# typer calls these with the click context; they return every candidate and typer keeps
+# the ones starting with the incomplete word, as the fast path does.
+
+
+def _ctx_value(ctx: Any, *names: str) -> Any:
+    """The innermost value of an option given on the command line (the subcommand's
+    --profile wins over the one before it)."""
+    while ctx is not None:
+        for name in names:
+            value = (ctx.params or {}).get(name)
+            if value:
+                return value
+        ctx = ctx.parent
+    return None
+
+
+def complete_platform(ctx: Any, incomplete: str) -> Candidates:
+    return platform_candidates()
+
+
+def complete_account(ctx: Any, incomplete: str) -> Candidates:
+    return account_candidates(_ctx_value(ctx, "profile"), platform=_ctx_value(ctx, "platform"))
+
+
+def complete_profile_account(ctx: Any, incomplete: str) -> Candidates:
+    """``accounts remove|default NAME``: only the profile's accounts can be changed."""
+    return account_candidates(_ctx_value(ctx, "profile"), with_env=False)
+
+
+def complete_accounts_to_test(ctx: Any, incomplete: str) -> Candidates:
+    given = set((ctx.params or {}).get("names") or ())
+    return [c for c in account_candidates(_ctx_value(ctx, "profile")) if c[0] not in given]
+
+
+# -- the generator -----------------------------------------------------------------------
+
+
+def write(directory: str, *, check: bool = False) -> list[str]:
+    """Write (or with ``check``, compare) every script; returns the stale file names."""
+    from pathlib import Path
+
+    root = Path(directory)
+    stale = []
+    for shell, name in SCRIPTS.items():
+        path = root / name
+        text = script(shell)
+        current = path.read_text("utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        stale.append(str(path))
+        if not check:
+            root.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
+    return stale
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m imcli.cli.complete",
+        description="Write the shell completion scripts (bash, zsh, fish) into DIR.",
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", metavar="DIR", help="write the scripts into DIR")
+    mode.add_argument("--check", metavar="DIR", help="exit 1 if DIR's scripts are stale")
+    opts = parser.parse_args(argv)
+    stale = write(opts.check or opts.write, check=bool(opts.check))
+    for path in stale:
+        print(f"{'stale' if opts.check else 'wrote'}: {path}", file=sys.stderr)
+    return 1 if opts.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -46,6 +46,7 @@ def _run(args: list[str]) -> int:
         fast = complete.fast_path()
         if fast is not None:
             return fast
+        return complete.typer_path(args)
     from imcli.cli.app import run_app
 
     return run_app(args)

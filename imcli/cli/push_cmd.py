@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
-from imcli.cli import output
+from imcli.cli import complete, output
 from imcli.cli.app import profile_of, push_app
 from imcli.errors import ImcliError, UsageError
 from imcli.items import TEXT_ITEM_TYPES, parse_items
@@ -22,6 +22,7 @@ Platform = Annotated[
         "-p",
         help="Platform name or alias (see `imcli platforms`).",
         show_default=False,
+        autocompletion=complete.complete_platform,
     ),
 ]
 Group = Annotated[
@@ -33,7 +34,14 @@ User = Annotated[
     typer.Option("--user", "-u", help="User id; repeatable.", show_default=False),
 ]
 Account = Annotated[
-    Optional[str], typer.Option("--account", "-a", help="Account to send with.", show_default=False)
+    Optional[str],
+    typer.Option(
+        "--account",
+        "-a",
+        help="Account to send with.",
+        show_default=False,
+        autocompletion=complete.complete_account,
+    ),
 ]
 Timeout = Annotated[
     Optional[int],
