@@ -1,6 +1,55 @@
-"""WeChat Official Account (公众号) customer-service messages, with template fallback."""
+"""WeChat Official Account (公众号) customer-service messages, with template fallback.
 
-from imcli.platforms.base import Field, PlatformSpec
+Every call goes under ``base_url`` (``https://api.weixin.qq.com``) with ``?access_token=…``
+(registered as a secret, so every log masks it).
+
+- Token: ``POST /cgi-bin/stable_token`` ``{grant_type: "client_credential", appid, secret}``
+  (the quota-friendly endpoint; it returns the same token while it is valid), cached
+  across runs like WeCom's. When the API says the token is invalid (40001, 40014, 42001)
+  it is renewed once for the whole push; ``force_refresh: true`` is used only when the
+  endpoint hands back the token that was just rejected. Credential errors (40013 invalid
+  appid, 40125 invalid appsecret, 40164 IP not whitelisted, 48001 api unauthorized, …)
+  mean the account is offline: the next account takes over.
+- Send: ``POST /cgi-bin/message/custom/send`` ``{touser: OPENID, msgtype, <msgtype>:
+  {...}}``. text → ``text {content}`` (markdown rendered as plain text, the title as the
+  first line, split at 2048 UTF-8 bytes); image/voice/video → ``POST /cgi-bin/media/upload?
+  type=…`` (multipart field ``media``, once per push) then ``image|voice {media_id}`` or
+  ``video {media_id, title}``. The current customer-service documentation (and wechatpy's
+  ``send_video``) has no ``thumb_media_id`` for video -- the old docs listed one, and
+  sending it is reported to fail -- so none is uploaded. Limits, checked before anything
+  is sent: image 2 MB (JPG/PNG/GIF/BMP), voice 2 MB (AMR/MP3), video 10 MB (MP4). The
+  title of an image or voice goes first as a text message. No file type exists: the
+  matrix refuses ``push file``.
+- mixed → the text items joined as one text message, then each media item on its own.
+- 45015 (the user has not written to the account for 48 hours): the target fails saying
+  so -- unless the account sets ``template_id``: then a text push is sent as a template
+  message (``POST /cgi-bin/message/template/send`` ``{touser, template_id, data: {key:
+  {value}}}``), with a note on stderr. ``template_fields`` names the template keys that
+  carry the title, the content and the time (default ``title``, ``content``, ``time``);
+  values are cut to the caps WeChat documents for the key's type (see TEMPLATE_CAPS).
+
+45009 and -1 are retried.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from imcli.errors import AccountOffline, ImcliError, PlatformError, RetryableError, UsageError
+from imcli.platforms.base import Field, PlatformSpec, SendTracker
+from imcli.platforms.wecom import Part, WeixinAdapter, fail, labelled_sources
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import httpx
+
+    from imcli.media import MediaSource
+    from imcli.models import Message, Target, TargetResult
+
+MB = 1 << 20
 
 SPEC = PlatformSpec(
     name="wechat",
@@ -24,5 +73,294 @@ SPEC = PlatformSpec(
         ),
     ),
     default_base_url="https://api.weixin.qq.com",
-    adapter=None,
+    adapter="imcli.platforms.wechat:WeChatAdapter",
 )
+
+TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name no limit)
+UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
+FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
+    "image": (frozenset({"jpg", "jpeg", "png", "gif", "bmp"}), "JPG, PNG, GIF or BMP"),
+    "voice": (frozenset({"amr", "mp3"}), "AMR or MP3"),
+    "video": (frozenset({"mp4"}), "MP4"),
+}
+TOKEN_INVALID = frozenset({40001, 40014, 42001})
+CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
+BUSY = frozenset({-1, 45009})
+WINDOW_CLOSED = 45015
+VIDEO_TITLE_LIMIT = 64  # characters; longer titles go first as a text message
+
+#: template value caps by key type (the key without its number: thing1 → thing), from the
+#: "类目模板消息" parameter rules: characters, cut with "…" where the type allows symbols
+TEMPLATE_CAPS: dict[str, int] = {
+    "thing": 20,
+    "const": 20,
+    "name": 10,
+    "character_string": 32,
+    "number": 32,
+    "letter": 32,
+    "phone_number": 17,
+    "car_number": 8,
+    "symbol": 5,
+    "phrase": 5,
+}
+_ELLIPSIS_TYPES = frozenset({"thing", "const"})
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+DEFAULT_TEMPLATE_FIELDS = {"title": "title", "content": "content", "time": "time"}
+
+_HINTS = {
+    43004: "the user does not follow the account",
+    40003: "no such openid for this account",
+}
+
+
+def _clean(errmsg: str) -> str:
+    """``... rid: 65004ee5-3ca2dfc2-6eb97a55`` / ``, hint: [...]`` → the reason."""
+    text = re.split(r",\s*hint:", errmsg, maxsplit=1)[0]
+    return re.sub(r"\s*rid:\s*\S+\s*$", "", text).strip()
+
+
+def key_type(key: str) -> str:
+    """``thing1`` → ``thing``, ``character_string21`` → ``character_string``."""
+    return re.sub(r"\d+$", "", key.strip().split(".")[0]).lower()
+
+
+def template_value(key: str, value: str) -> str:
+    """``value`` made acceptable for a template key of that type (see TEMPLATE_CAPS)."""
+    kind = key_type(key)
+    cap = TEMPLATE_CAPS.get(kind)
+    if cap is None:
+        return value
+    value = " ".join(value.split())
+    if len(value) <= cap:
+        return value
+    if kind in _ELLIPSIS_TYPES:
+        return value[: cap - 1] + "…"
+    return value[:cap]
+
+
+class WeChatAdapter(WeixinAdapter):
+    spec = SPEC
+    text_limit = TEXT_LIMIT
+    upload_limits = UPLOAD_LIMITS
+    formats = FORMATS
+    token_invalid = TOKEN_INVALID
+    credentials = CREDENTIALS
+    busy = BUSY
+
+    def __init__(self, account: Any, http: Any) -> None:
+        super().__init__(account, http)
+        self._parts: list[Part] = []
+
+    def app_id(self) -> str:
+        return str(self.account.get("app_id") or "")
+
+    def app_secret(self) -> str:
+        return str(self.account.get("app_secret") or "")
+
+    def clean(self, errmsg: str) -> str:
+        return _clean(errmsg)
+
+    # -- the token -------------------------------------------------------------------------------
+    async def fetch_token(self, stale: str | None) -> tuple[str, float]:
+        token, lifetime = await self._stable_token(force=False)
+        if stale is not None and token == stale:
+            token, lifetime = await self._stable_token(force=True)
+        return token, lifetime
+
+    async def _stable_token(self, *, force: bool) -> tuple[str, float]:
+        body: dict[str, Any] = {
+            "grant_type": "client_credential",
+            "appid": self.app_id(),
+            "secret": self.app_secret(),
+        }
+        if force:
+            body["force_refresh"] = True
+        reply = await self.http.request(
+            "POST", self.base_url() + "/cgi-bin/stable_token", json=body, parse=self._token_reply
+        )
+        token = reply.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PlatformError("wechat: stable_token answered no access_token")
+        return token, float(reply.get("expires_in") or 7200)
+
+    def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
+        try:
+            return self.parse()(resp)  # type: ignore[no-any-return]
+        except (AccountOffline, RetryableError):
+            raise
+        except PlatformError as exc:  # any other refusal of the token endpoint
+            raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
+
+    def dry_run_reply(self, method: str, url: str) -> Any:
+        if "/cgi-bin/stable_token" in url or "/cgi-bin/token" in url:
+            return {"access_token": "dry-run-token", "expires_in": 7200}
+        if "/cgi-bin/media/upload" in url:
+            return {"type": "image", "media_id": "dry-run-media-id", "created_at": 0}
+        if "/message/template/send" in url:
+            return {"errcode": 0, "errmsg": "ok", "msgid": 0}
+        return {"errcode": 0, "errmsg": "ok"}
+
+    # -- the adapter interface ------------------------------------------------------------------
+    def validate(self, message: Message, targets: list[Target]) -> None:
+        for what, src in labelled_sources(message):
+            if src.kind not in UPLOAD_LIMITS:  # a file item of a mixed push
+                raise UsageError(
+                    f"wechat: {what} is not supported: customer-service messages have no file type"
+                )
+        fields = self.account.get("template_fields")
+        if fields is not None:
+            bad = [k for k in fields if k not in DEFAULT_TEMPLATE_FIELDS]
+            if bad or not all(isinstance(v, str) for v in fields.values()):
+                from imcli.errors import ConfigError
+
+                raise ConfigError(
+                    f"account {self.account.name!r}: template_fields maps title, content and "
+                    'time to template keys, e.g. {title = "thing1", content = "thing2", '
+                    'time = "time3"}'
+                )
+        self.check_media(message)
+
+    async def check(self) -> str:
+        _, lifetime = await self._stable_token(force=False)
+        return f"app {self.app_id()}: access_token ok ({lifetime:.0f} s)"
+
+    async def deliver(
+        self,
+        targets: Iterable[Target],
+        message: Message,
+        results: dict[Target, TargetResult],
+        on_done: Callable[[TargetResult], None] | None = None,
+    ) -> None:
+        from imcli.errors import ConfigError
+
+        targets = list(targets)
+        try:
+            self._parts = await self.parts(message)  # uploads once, before any send
+        except (UsageError, ConfigError):
+            raise
+        except ImcliError as exc:
+            for t in targets:
+                fail(results[t], exc, on_done)
+            return
+        await super().deliver(targets, message, results, on_done)
+
+    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        parts = self._parts or await self.parts(message)
+        for i, part in enumerate(parts):
+            body = {"touser": target.id.strip(), **part.body(), **message.extra}
+            try:
+                reply = await self.api(
+                    "POST", "/cgi-bin/message/custom/send", json=body, send=True, target=target
+                )
+            except PlatformError as exc:
+                if exc.code != WINDOW_CLOSED:
+                    hint = _HINTS.get(exc.code) if isinstance(exc.code, int) else None
+                    if hint and not isinstance(exc, (AccountOffline, RetryableError)):
+                        raise PlatformError(f"{exc.message}: {hint}", code=exc.code) from None
+                    raise
+                template_id = self.account.get("template_id")
+                if i == 0 and template_id and message.kind == "text":
+                    await self._send_template(target, message, str(template_id), exc, tracker)
+                    return
+                why = (
+                    "template messages replace text pushes only"
+                    if template_id
+                    else "set template_id on the account to send a template message instead"
+                )
+                raise PlatformError(
+                    f"48-hour window closed: the user has not written to the account in the "
+                    f"last 48 hours ({exc.message}); {why}",
+                    code=exc.code,
+                ) from None
+            tracker.sent(reply.get("msgid"))
+
+    # -- parts -----------------------------------------------------------------------------------
+    async def parts(self, message: Message) -> list[Part]:
+        out: list[Part] = []
+        if message.kind == "text":
+            out += self._text_parts(message.title, [(message.text or "", message.markdown)])
+        elif message.kind == "mixed":
+            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
+            title = message.title
+            if texts:
+                out += self._text_parts(title, texts)
+                title = None
+            for it in message.items:
+                if it.is_text or it.media is None:
+                    continue
+                out += await self._media_parts(it.media, it.caption or title)
+                title = None
+        else:
+            assert message.media is not None
+            out += await self._media_parts(message.media, message.title)
+        return out
+
+    def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
+        return [
+            Part("text", {"content": c}) for c in self.text_chunks(title, texts, markdown_out=False)
+        ]
+
+    async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
+        title = (title or "").strip() or None
+        if src.kind == "video" and title and len(title) <= VIDEO_TITLE_LIMIT:
+            media_id = await self.upload(src, "video")
+            return [Part("video", {"media_id": media_id, "title": title})]
+        out = self._text_parts(title, []) if title else []
+        media_id = await self.upload(src, src.kind)
+        out.append(Part(src.kind, {"media_id": media_id}))
+        return out
+
+    # -- the template fallback ---------------------------------------------------------------------
+    def template_data(self, message: Message) -> dict[str, dict[str, str]]:
+        from imcli import markup
+
+        text = (message.text or "").strip()
+        if message.markdown and text:
+            text = markup.to_plain_text(text)
+        title = (message.title or "").strip()
+        if not text:
+            text, title = title, ""
+        keys = self.account.get("template_fields") or DEFAULT_TEMPLATE_FIELDS
+        values = {
+            "title": title,
+            "content": text,
+            "time": time.strftime(TIME_FORMAT, time.localtime()),
+        }
+        data: dict[str, dict[str, str]] = {}
+        for role in ("title", "content", "time"):
+            key = keys.get(role)
+            if not key or not values[role]:
+                continue
+            data[key] = {"value": template_value(key, values[role])}
+        return data
+
+    async def _send_template(
+        self,
+        target: Target,
+        message: Message,
+        template_id: str,
+        closed: PlatformError,
+        tracker: SendTracker,
+    ) -> None:
+        from imcli import _log
+
+        body = {
+            "touser": target.id.strip(),
+            "template_id": template_id,
+            "data": self.template_data(message),
+            **message.extra,
+        }
+        try:
+            reply = await self.api(
+                "POST", "/cgi-bin/message/template/send", json=body, send=True, target=target
+            )
+        except PlatformError as exc:
+            if isinstance(exc, AccountOffline):
+                raise
+            raise PlatformError(
+                f"48-hour window closed ({closed.message}); the template message "
+                f"{template_id} failed too: {exc.message}",
+                code=exc.code,
+            ) from None
+        tracker.sent(reply.get("msgid"))
+        _log.warn(f"wechat {target}: 48-hour window closed; sent as template message {template_id}")

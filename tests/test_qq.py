@@ -1,0 +1,372 @@
+"""Personal QQ end to end: the CLI against the fake OneBot v11 server (NapCat and go-cqhttp)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.base import Reply
+from tests.fakes.onebot import FakeOneBot
+
+TOKEN = "onebot-TEST-access-token"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+USER, GROUP = 20001, 30001
+
+
+@pytest.fixture(params=["napcat", "gocq"])
+def onebot(request: pytest.FixtureRequest) -> Iterator[FakeOneBot]:
+    with FakeOneBot(access_token=TOKEN, flavor=request.param) as fake:
+        yield fake
+
+
+@pytest.fixture
+def napcat() -> Iterator[FakeOneBot]:
+    with FakeOneBot(access_token=TOKEN, flavor="napcat") as fake:
+        yield fake
+
+
+@pytest.fixture
+def gocq() -> Iterator[FakeOneBot]:
+    with FakeOneBot(access_token=TOKEN, flavor="gocq") as fake:
+        yield fake
+
+
+def account(fake: FakeOneBot, name: str = "home-qq", *, token: str = TOKEN, extra: str = "") -> str:
+    return (
+        f'[accounts.{name}]\nplatform = "qq"\nbase_url = "{fake.base_url}"\n'
+        f'access_token = "{token}"\nrate = 0\n{extra}\n'
+    )
+
+
+@pytest.fixture
+def profile(write_profile: Any, onebot: FakeOneBot) -> Path:
+    return write_profile(account(onebot))
+
+
+def no_secret(*texts: str) -> None:
+    for t in texts:
+        assert TOKEN not in t
+
+
+def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
+    p = tmp_path / name
+    p.write_bytes(data if data is not None else os.urandom(2000))
+    return p
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def test_text_to_a_user_and_a_group_as_segment_arrays(cli, profile, onebot):
+    r = cli("push", "text", "-p", "qq", "-u", str(USER), "-g", str(GROUP), "hello")
+    assert (r.code, r.stdout, r.stderr) == (0, "2\n", "")
+    by_action = {s.action: s for s in onebot.sent()}
+    assert set(by_action) == {"send_private_msg", "send_group_msg"}
+    assert by_action["send_private_msg"].target == USER
+    assert by_action["send_group_msg"].message == [{"type": "text", "data": {"text": "hello"}}]
+    private = onebot.calls("send_private_msg")[0]
+    assert private.json["user_id"] == USER  # an integer, not "20001"
+    assert onebot.calls("send_group_msg")[0].json["group_id"] == GROUP
+    assert all(c.headers["authorization"] == f"Bearer {TOKEN}" for c in onebot.requests)
+
+
+def test_title_is_the_first_line_and_markdown_is_plain_text(cli, profile, onebot):
+    md = "**done** in _5 s_, see [logs](https://example.com/l)\n\n- a\n- b"
+    r = cli("push", "text", "-p", "onebot", "-u", str(USER), "-t", "Backup", "--markdown", md)
+    assert r.code == 0, r.stderr
+    [sent] = onebot.sent()
+    [seg] = sent.message
+    text = seg["data"]["text"]
+    assert text.startswith("Backup\n")
+    assert "**" not in text and "_5 s_" not in text
+    assert "done in 5 s" in text and "logs (https://example.com/l)" in text
+    assert "• a" in text
+
+
+def test_json_output_has_the_message_id(cli, profile, onebot):
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi", "--json")
+    out = json.loads(r.stdout)
+    assert out["sent"] == 1
+    assert out["targets"][0]["message_ids"] == [str(onebot.sent()[0].message_id)]
+
+
+# -- media -----------------------------------------------------------------------------------
+
+
+def test_image_from_a_local_file_goes_as_base64_with_the_title(cli, profile, onebot, tmp_path):
+    img = media_file(tmp_path, "a.png", PNG)
+    r = cli("push", "image", "-p", "qq", "-g", str(GROUP), str(img), "-t", "Chart")
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    [sent] = onebot.sent()
+    text, image = sent.message
+    assert text == {"type": "text", "data": {"text": "Chart\n"}}
+    assert image["type"] == "image"
+    assert base64.b64decode(image["data"]["file"][len("base64://") :]) == PNG
+
+
+def test_image_url_is_handed_over_as_given(cli, profile, onebot):
+    r = cli("push", "image", "-p", "qq", "-u", str(USER), "https://example.com/cat.png")
+    assert r.code == 0, r.stderr
+    assert onebot.sent()[0].message == [
+        {"type": "image", "data": {"file": "https://example.com/cat.png"}}
+    ]
+
+
+def test_shared_files_sends_file_uris(cli, write_profile, onebot, tmp_path):
+    write_profile(account(onebot, extra="shared_files = true"))
+    img = media_file(tmp_path, "a.png", PNG)
+    vid = media_file(tmp_path, "clip.mp4")
+    assert cli("push", "image", "-p", "qq", "-u", str(USER), str(img)).code == 0
+    r = cli("push", "video", "-p", "qq", "-g", str(GROUP), str(vid))
+    assert r.code == 0, r.stderr
+    first, second = onebot.sent()
+    assert first.message[0]["data"]["file"] == img.as_uri()
+    assert second.message == [{"type": "video", "data": {"file": vid.as_uri()}}]
+    assert second.sizes == [vid.stat().st_size]
+
+
+def test_voice_is_a_record_message_of_its_own_after_the_title(cli, profile, onebot, tmp_path):
+    voice = media_file(tmp_path, "v.amr", b"#!AMR\n" + os.urandom(500))
+    r = cli("push", "voice", "-p", "qq", "-u", str(USER), str(voice), "-t", "Listen", "--json")
+    assert r.code == 0, r.stderr
+    title, record = onebot.sent()
+    assert title.message == [{"type": "text", "data": {"text": "Listen"}}]
+    assert [s["type"] for s in record.message] == ["record"]
+    assert record.sizes == [voice.stat().st_size]
+    assert len(json.loads(r.stdout)["targets"][0]["message_ids"]) == 2
+
+
+def test_video_as_base64_on_napcat(cli, write_profile, napcat, tmp_path):
+    write_profile(account(napcat))
+    vid = media_file(tmp_path, "clip.mp4")
+    r = cli("push", "video", "-p", "qq", "-g", str(GROUP), str(vid))
+    assert r.code == 0, r.stderr
+    [sent] = napcat.sent()
+    assert sent.message[0]["type"] == "video" and sent.sizes == [2000]
+
+
+def test_go_cqhttp_refuses_base64_video_and_says_so(cli, write_profile, gocq, tmp_path):
+    write_profile(account(gocq))
+    vid = media_file(tmp_path, "clip.mp4")
+    r = cli("push", "video", "-p", "qq", "-g", str(GROUP), str(vid))
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert r.stderr == "qq group:30001: invalid video (SEND_MSG_API_ERROR, retcode 100)\n"
+
+
+def test_file_upload_as_base64_on_napcat(cli, write_profile, napcat, tmp_path):
+    write_profile(account(napcat))
+    doc = media_file(tmp_path, "report.pdf", b"%PDF-1.4 " + os.urandom(100))
+    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc), "--filename", "r.pdf")
+    assert r.code == 0, r.stderr
+    [up] = napcat.sent()
+    assert (up.action, up.target, up.name, up.file_size) == (
+        "upload_group_file",
+        GROUP,
+        "r.pdf",
+        109,
+    )
+    assert up.file.startswith("base64://")
+    r = cli("push", "file", "-p", "qq", "-u", str(USER), "https://example.com/x.zip")
+    assert r.code == 0, r.stderr
+    assert napcat.sent()[-1].action == "upload_private_file"
+    assert napcat.sent()[-1].file == "https://example.com/x.zip"
+
+
+def test_file_upload_with_shared_files_is_a_plain_path_for_go_cqhttp(
+    cli, write_profile, gocq, tmp_path
+):
+    write_profile(account(gocq, extra="shared_files = true"))
+    doc = media_file(tmp_path, "report.pdf")
+    for flag, ident in (("-g", GROUP), ("-u", USER)):
+        r = cli("push", "file", "-p", "qq", flag, str(ident), str(doc))
+        assert r.code == 0, r.stderr
+    group_up, private_up = gocq.sent()
+    assert group_up.action == "upload_group_file" and private_up.action == "upload_private_file"
+    assert group_up.file == str(doc) and group_up.name == "report.pdf"
+    assert group_up.file_size == 2000
+
+
+def test_file_on_go_cqhttp_without_shared_files_fails_with_a_hint(
+    cli, write_profile, gocq, tmp_path
+):
+    write_profile(account(gocq))
+    doc = media_file(tmp_path, "report.pdf")
+    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc))
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert "文件不存在 (FILE_NOT_FOUND, retcode 100)" in r.stderr
+    assert "shared_files = true" in r.stderr
+
+
+def test_base64_media_over_30_mb_is_refused_before_any_request(
+    cli, write_profile, onebot, tmp_path
+):
+    write_profile(account(onebot))
+    big = tmp_path / "big.mp4"
+    with open(big, "wb") as fh:
+        fh.truncate(31 * 1024 * 1024)
+    r = cli("push", "video", "-p", "qq", "-g", str(GROUP), str(big))
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "30 MB" in r.stderr and "shared_files" in r.stderr
+    assert onebot.requests == []
+    write_profile(account(onebot, extra="shared_files = true"))
+    r = cli("push", "video", "-p", "qq", "-g", str(GROUP), str(big))
+    assert r.code == 0, r.stderr  # a file:// path has no such limit
+
+
+# -- mixed -----------------------------------------------------------------------------------
+
+
+def test_mixed_is_one_segment_array_then_voice_video_and_file(cli, write_profile, napcat, tmp_path):
+    write_profile(account(napcat))
+    a, b = media_file(tmp_path, "a.png", PNG), media_file(tmp_path, "b.png", PNG[::-1])
+    voice = media_file(tmp_path, "v.amr", b"#!AMR\n" + os.urandom(200))
+    vid = media_file(tmp_path, "c.mp4")
+    doc = media_file(tmp_path, "log.txt", b"log line\n" * 10)
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps([
+        {"type": "text", "text": "Nightly report"},
+        {"type": "image", "source": str(a)},
+        {"type": "voice", "source": str(voice)},
+        {"type": "markdown", "text": "**all green**"},
+        {"type": "image", "path": str(b)},
+        {"type": "video", "source": str(vid)},
+        {"type": "file", "source": str(doc)},
+    ]))  # fmt: skip
+    r = cli("push", "mixed", "-p", "qq", "-g", str(GROUP), str(items), "-t", "T", "--json")
+    assert r.code == 0, r.stderr
+    sent = napcat.sent()
+    assert [s.action for s in sent] == ["send_group_msg"] * 3 + ["upload_group_file"]
+    first = sent[0].message
+    assert [s["type"] for s in first] == ["text", "image", "text", "image"]
+    assert first[0]["data"]["text"] == "T\nNightly report\n"
+    assert first[2]["data"]["text"] == "\nall green\n"
+    assert [s["type"] for s in sent[1].message] == ["record"]
+    assert [s["type"] for s in sent[2].message] == ["video"]
+    assert sent[3].name == "log.txt"
+    assert len(json.loads(r.stdout)["targets"][0]["message_ids"]) == 4
+
+
+# -- failures, failover --------------------------------------------------------------------------
+
+
+def test_failed_status_names_the_servers_message_and_retcode(cli, profile, onebot):
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "-g", "99999", "hi")
+    assert (r.code, r.stdout) == (1, "1\n")
+    if onebot.flavor == "gocq":
+        assert r.stderr == "qq group:99999: 群聊不存在 (GROUP_NOT_FOUND, retcode 100)\n"
+    else:
+        assert r.stderr == "qq group:99999: 发送消息失败 (retcode 200)\n"
+
+
+def test_unknown_user_fails_only_that_target(cli, profile, onebot):
+    r = cli("push", "text", "-p", "qq", "-u", str(USER), "-u", "12345", "hi")
+    assert (r.code, r.stdout) == (1, "1\n")
+    assert "qq user:12345:" in r.stderr and "retcode" in r.stderr
+    assert [s.target for s in onebot.sent()] == [USER]
+
+
+@pytest.mark.parametrize("bad_token", [None, "wrong-token-value"])
+def test_rejected_token_fails_over_to_the_next_account(cli, write_profile, onebot, bad_token):
+    first = (
+        f'[accounts.first]\nplatform = "qq"\nbase_url = "{onebot.base_url}"\nrate = 0\n'
+        f"default = true\n" + (f'access_token = "{bad_token}"\n' if bad_token else "")
+    )
+    write_profile(first + "\n" + account(onebot, "second"))
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "-u", str(USER), "hi", "--json")
+    assert r.code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {t["account"] for t in out["targets"]} == {"second"}
+    assert "account 'first' is offline" in r.stderr
+    assert len(onebot.sent()) == 2
+    statuses = {c.headers.get("authorization") for c in onebot.requests}
+    assert f"Bearer {TOKEN}" in statuses
+
+
+def test_only_a_rejected_account_is_exit_3(cli, write_profile, onebot):
+    write_profile(account(onebot, token="wrong-token-value"))
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
+    assert (r.code, r.stdout) == (3, "0\n")
+    assert "access token" in r.stderr and "imcli accounts test" in r.stderr
+
+
+def test_5xx_is_retried(cli, profile, onebot):
+    onebot.queue("send_group_msg", Reply(502, body=b"bad gateway"))
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    assert len(onebot.calls("send_group_msg")) == 2
+
+
+# -- accounts test, dry run, secrets, platforms ------------------------------------------------------
+
+
+def test_accounts_test_prints_the_qq_number_and_nickname(cli, profile, onebot):
+    r = cli("accounts", "test")
+    assert r.code == 0, r.output
+    assert "online" in r.stdout and "QQ 10001 (imcli-bot)" in r.stdout
+    assert [c.path for c in onebot.requests] == ["/get_login_info"]
+
+
+def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, onebot, tmp_path):
+    img = media_file(tmp_path, "a.png", PNG)
+    r = cli("push", "image", "-p", "qq", "-g", str(GROUP), str(img), "--dry-run", "--json")
+    assert r.code == 0, r.stderr
+    assert onebot.requests == []
+    plan = json.loads(r.stdout)
+    assert plan["sent"] == 1
+    [req] = plan["requests"]
+    assert req["url"].endswith("/send_group_msg")
+    assert req["body"]["group_id"] == GROUP
+    assert req["body"]["message"][0]["data"]["file"].startswith("base64://")
+    no_secret(r.stdout, r.stderr)
+
+
+def test_verbose_never_shows_the_access_token(cli, profile, onebot):
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "-g", "99999", "hi", "-v")
+    assert "POST http://127.0.0.1" in r.stderr
+    no_secret(r.stdout, r.stderr)
+
+
+def test_default_rate_is_two_messages_a_second(cli, write_profile, onebot):
+    write_profile(
+        f'[accounts.q]\nplatform = "qq"\nbase_url = "{onebot.base_url}"\naccess_token = "{TOKEN}"\n'
+    )
+    r = cli("push", "text", "-p", "qq", "-g", "30001", "-g", "30002", "-u", "20001",
+            "-u", "20002", "hi")  # fmt: skip
+    assert r.stdout == "4\n", r.stderr
+    arrived = sorted(c.arrived for c in onebot.calls("send_"))
+    assert arrived[-1] - arrived[0] >= 1.4  # 4 sends at 2/s: three gaps of 0.5 s
+
+
+def test_fan_out_to_200_groups_is_concurrent(cli, write_profile):
+    groups = list(range(50001, 50201))
+    with FakeOneBot(groups=groups) as fake:
+        fake.latency = 0.02
+        write_profile(f'[accounts.q]\nplatform = "qq"\nbase_url = "{fake.base_url}"\nrate = 0\n')
+        args = [x for g in groups for x in ("-g", str(g))]
+        started = time.monotonic()
+        r = cli("push", "text", "-p", "qq", *args, "fan-out")
+        elapsed = time.monotonic() - started
+        assert (r.code, r.stdout) == (0, "200\n"), r.stderr
+        assert len(fake.sent()) == 200
+        arrived = sorted(c.arrived for c in fake.requests)
+    # 200 × 20 ms one after the other would be 4 s
+    assert arrived[-1] - arrived[0] < 1.5 and elapsed < 3.0
+
+
+def test_platforms_json_shows_qq_with_every_kind(cli):
+    r = cli("platforms", "--json")
+    rows = json.loads(r.stdout)
+    rows = rows["platforms"] if isinstance(rows, dict) else rows
+    qq = next(p for p in rows if p["platform"] == "qq")
+    assert qq["built"] is True
+    assert all(qq["kinds"].values()) and set(qq["kinds"]) >= {
+        "text", "image", "voice", "video", "file", "mixed",
+    }  # fmt: skip
+    assert qq["user"] and qq["group"]
