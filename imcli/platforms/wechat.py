@@ -275,26 +275,6 @@ class WeChatAdapter(WeixinAdapter):
             tracker.sent(reply.get("msgid"))
 
     # -- parts -----------------------------------------------------------------------------------
-    async def parts(self, message: Message) -> list[Part]:
-        out: list[Part] = []
-        if message.kind == "text":
-            out += self._text_parts(message.title, [(message.text or "", message.markdown)])
-        elif message.kind == "mixed":
-            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
-            title = message.title
-            if texts:
-                out += self._text_parts(title, texts)
-                title = None
-            for it in message.items:
-                if it.is_text or it.media is None:
-                    continue
-                out += await self._media_parts(it.media, it.caption or title)
-                title = None
-        else:
-            assert message.media is not None
-            out += await self._media_parts(message.media, message.title)
-        return out
-
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         return [
             Part("text", {"content": c}) for c in self.text_chunks(title, texts, markdown_out=False)

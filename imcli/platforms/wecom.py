@@ -349,7 +349,36 @@ class WeixinAdapter(Adapter):
             raise PlatformError(f"{self.spec.name}: the upload answered no media_id")
         return media_id
 
+    # -- the messages of a push ------------------------------------------------------------
+    async def parts(self, message: Message) -> list[Part]:
+        """Every message of the push, uploads done (once)."""
+        out: list[Part] = []
+        if message.kind == "text":
+            out += self._text_parts(message.title, [(message.text or "", message.markdown)])
+        elif message.kind == "mixed":
+            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
+            title = message.title
+            if texts:
+                out += self._text_parts(title, texts)
+                title = None
+            for it in message.items:
+                if it.is_text or it.media is None:
+                    continue
+                out += await self._media_parts(it.media, it.caption or title)
+                title = None
+        else:
+            assert message.media is not None
+            out += await self._media_parts(message.media, message.title)
+        return out
+
+    def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
+        raise NotImplementedError
+
+    async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
+        raise NotImplementedError
+
     # -- text --------------------------------------------------------------------------------
+
     def text_chunks(
         self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
     ) -> list[str]:
@@ -507,27 +536,6 @@ class WeComAdapter(WeixinAdapter):
             raise res.error_exc
 
     # -- parts ---------------------------------------------------------------------------------
-    async def parts(self, message: Message) -> list[Part]:
-        """Every message of the push, uploads done (once)."""
-        out: list[Part] = []
-        if message.kind == "text":
-            out += self._text_parts(message.title, [(message.text or "", message.markdown)])
-        elif message.kind == "mixed":
-            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
-            title = message.title
-            if texts:
-                out += self._text_parts(title, texts)
-                title = None
-            for it in message.items:
-                if it.is_text or it.media is None:
-                    continue
-                out += await self._media_parts(it.media, it.caption or title)
-                title = None
-        else:
-            assert message.media is not None
-            out += await self._media_parts(message.media, message.title)
-        return out
-
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         markdown = any(md for _, md in texts)
         msgtype = "markdown" if markdown else "text"
