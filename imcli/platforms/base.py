@@ -17,6 +17,7 @@ from imcli.models import KINDS, Message, Target, TargetResult
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
+    from imcli.media import MediaSource
     from imcli.profile import Account
 
 
@@ -151,6 +152,8 @@ class Adapter:
     def __init__(self, account: Account, http: HttpClient) -> None:
         self.account = account
         self.http = http
+        self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
+        self._download_lock: Any = None
 
     # -- what adapters implement -------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
@@ -170,6 +173,30 @@ class Adapter:
 
     async def aclose(self) -> None:
         """Release anything the adapter holds (temporary files, …)."""
+        from imcli.media import _forget
+
+        for src in self._downloads.values():
+            if src.path is not None:
+                _forget(str(src.path))
+        self._downloads.clear()
+
+    async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
+        """The source as something to upload: a URL is downloaded once per push
+        (streamed to a temporary file, at most ``limit`` bytes), whatever the number of
+        targets. In a dry run the URL is left as it is."""
+        if not src.is_url or self.http.dry_run:
+            return src
+        assert src.url is not None
+        if self._download_lock is None:
+            import asyncio
+
+            self._download_lock = asyncio.Lock()
+        async with self._download_lock:
+            got = self._downloads.get(src.url)
+            if got is None:
+                got = await src.download(self.http, limit, self.spec.name)
+                self._downloads[src.url] = got
+            return got
 
     # -- fan-out ---------------------------------------------------------------
     async def deliver(

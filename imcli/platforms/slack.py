@@ -134,11 +134,8 @@ class SlackAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
 
         super().__init__(account, http)
-        self._downloads: dict[str, MediaSource] = {}
-        self._dl_lock = asyncio.Lock()
         self._dms: dict[str, str] = {}  # user id → D… channel, for this push
         self._dm_locks: dict[str, asyncio.Lock] = {}
 
@@ -336,23 +333,11 @@ class SlackAdapter(Adapter):
             tracker.sent(reply.get("ts"))
 
     # -- files -----------------------------------------------------------------------
-    async def _local(self, src: MediaSource) -> MediaSource:
-        """The source as something we can upload (URLs downloaded once per push)."""
-        if not src.is_url or self.http.dry_run:
-            return src
-        assert src.url is not None
-        async with self._dl_lock:
-            got = self._downloads.get(src.url)
-            if got is None:
-                got = await src.download(self.http, UPLOAD_LIMIT, "slack")
-                self._downloads[src.url] = got
-            return got
-
     async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:
         """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
         from imcli.http import file_chunks
 
-        local = await self._local(src)
+        local = await self.local_copy(src, UPLOAD_LIMIT)
         length: Any = local.size if local.size is not None else f"<size of {local.spec}>"
         ticket = await self._call(
             "files.getUploadURLExternal",
@@ -398,11 +383,3 @@ class SlackAdapter(Adapter):
         ids = [f.get("id") for f in done if isinstance(f, dict)] if isinstance(done, list) else []
         for fid in ids or [e["id"] for e in entries]:
             tracker.sent(fid)
-
-    async def aclose(self) -> None:
-        from imcli.media import _forget
-
-        for src in self._downloads.values():
-            if src.path is not None:
-                _forget(str(src.path))
-        self._downloads.clear()

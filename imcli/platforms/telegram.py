@@ -114,13 +114,10 @@ class TelegramAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
 
         super().__init__(account, http)
-        self._downloads: dict[str, MediaSource] = {}
         self._file_ids: dict[int, str] = {}  # id(source) → Telegram file_id after one upload
         self._upload_locks: dict[int, Any] = {}
-        self._dl_lock = asyncio.Lock()
 
     # -- plumbing --------------------------------------------------------------------
     def _url(self, method: str) -> str:
@@ -236,18 +233,6 @@ class TelegramAdapter(Adapter):
             tracker.sent(result.get("message_id") if isinstance(result, dict) else None)
 
     # -- media -----------------------------------------------------------------------
-    async def _local(self, src: MediaSource) -> MediaSource:
-        """The source as something we can upload (URLs downloaded once per push)."""
-        if not src.is_url or self.http.dry_run:
-            return src
-        assert src.url is not None
-        async with self._dl_lock:
-            got = self._downloads.get(src.url)
-            if got is None:
-                got = await src.download(self.http, self._upload_limit(src.kind), "telegram")
-                self._downloads[src.url] = got
-            return got
-
     def _by_url(self, src: MediaSource) -> bool:
         from imcli.media import is_private_url
 
@@ -305,7 +290,7 @@ class TelegramAdapter(Adapter):
         async with lock:
             file_id = self._file_ids.get(id(src))
             if file_id is None:
-                local = await self._local(src)
+                local = await self.local_copy(src, self._upload_limit(src.kind))
                 if local.is_url:  # dry run: show the URL
                     return await self._call(method, {**fields, field: local.url}, target=target)
                 # the part carries the field's name; attach:// is only for media groups
@@ -363,7 +348,7 @@ class TelegramAdapter(Adapter):
                 if self._by_url(src) and not upload_all:
                     entry["media"] = src.url
                 else:
-                    local = await self._local(src)
+                    local = await self.local_copy(src, self._upload_limit(src.kind))
                     if local.is_url:
                         entry["media"] = local.url
                     else:
@@ -392,11 +377,3 @@ class TelegramAdapter(Adapter):
             result = await attempt(upload_all=True)
         for msg in result if isinstance(result, list) else [result]:
             tracker.sent(msg.get("message_id") if isinstance(msg, dict) else None)
-
-    async def aclose(self) -> None:
-        from imcli.media import _forget
-
-        for src in self._downloads.values():
-            if src.path is not None:
-                _forget(str(src.path))
-        self._downloads.clear()

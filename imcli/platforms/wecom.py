@@ -196,7 +196,6 @@ class WeixinAdapter(Adapter):
         self._token_lock = asyncio.Lock()
         self._media: dict[tuple[str, int], str | ImcliError] = {}
         self._media_lock = asyncio.Lock()
-        self._downloads: list[MediaSource] = []
 
     # -- what subclasses provide ---------------------------------------------------------
     def app_id(self) -> str:
@@ -327,10 +326,7 @@ class WeixinAdapter(Adapter):
         return got
 
     async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = src
-        if src.is_url and not self.http.dry_run:
-            local = await src.download(self.http, self.upload_limits[src.kind], self.spec.name)
-            self._downloads.append(local)
+        local = await self.local_copy(src, self.upload_limits[src.kind])
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
@@ -412,14 +408,6 @@ class WeixinAdapter(Adapter):
         if chunks and heading:
             chunks[0] = heading + chunks[0]
         return chunks
-
-    async def aclose(self) -> None:
-        from imcli.media import _forget
-
-        for src in self._downloads:
-            if src.path is not None:
-                _forget(str(src.path))
-        self._downloads.clear()
 
 
 def _keep(text: str) -> str:
