@@ -226,6 +226,7 @@ class FakeServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.latency = 0.0  # seconds added to every answer
+        self.tls: tuple[str, str] | None = None  # (certfile, keyfile): serve HTTPS
         self.before: Callable[[Recorded], Reply | None] | None = None
 
     # -- life cycle --------------------------------------------------------------
@@ -245,6 +246,12 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
+        if self.tls is not None:  # serve HTTPS with this (certfile, keyfile)
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -268,6 +275,8 @@ class FakeServer:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     # -- scripting -----------------------------------------------------------------
