@@ -82,7 +82,65 @@ def import_httpx() -> Any:
     finally:
         if placed and sys.modules.get("httpx._main") is stub:
             del sys.modules["httpx._main"]
+    if "sniffio" not in sys.modules:
+        # httpcore tries `import sniffio` (optional) for every lock it makes; a failed
+        # import is not cached and scans sys.path each time (~0.1 ms, ten per request).
+        try:
+            import sniffio  # noqa: F401
+        except ImportError:
+            sys.modules["sniffio"] = None  # type: ignore[assignment]
     return httpx
+
+
+_lazy_ssl_class: type | None = None
+
+
+def lazy_ssl_context() -> Any:
+    """An ``ssl.SSLContext`` that builds the real one (httpx's default: certifi's CA
+    bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``) on its first TLS handshake.
+
+    httpx creates and loads its context when the client is made, and parsing the CA
+    bundle costs ~20 ms on every run, although a push to ``http://`` (a local OneBot or
+    Bot API server) never needs it. TLS handshakes go through ``wrap_bio`` (anyio) or
+    ``wrap_socket``; both are handed to the real context, with the ALPN protocols httpcore
+    asked for.
+    """
+    global _lazy_ssl_class
+    import ssl
+
+    if _lazy_ssl_class is None:
+
+        class LazySSLContext(ssl.SSLContext):
+            _real: ssl.SSLContext | None = None
+            _alpn: list[str] | None = None
+
+            def __new__(cls) -> LazySSLContext:
+                return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+            def __init__(self) -> None:
+                pass
+
+            def real(self) -> ssl.SSLContext:
+                if self._real is None:
+                    ctx = import_httpx().create_ssl_context()
+                    if self._alpn:
+                        ctx.set_alpn_protocols(self._alpn)
+                    self._real = ctx
+                return self._real
+
+            def set_alpn_protocols(self, protocols: Any) -> None:
+                self._alpn = list(protocols)
+                if self._real is not None:
+                    self._real.set_alpn_protocols(self._alpn)
+
+            def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
+                return self.real().wrap_socket(*args, **kwargs)
+
+            def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
+                return self.real().wrap_bio(*args, **kwargs)
+
+        _lazy_ssl_class = LazySSLContext
+    return _lazy_ssl_class()
 
 
 class Budget:
@@ -236,6 +294,7 @@ class HttpClient:
                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
                     trust_env=True,
                     follow_redirects=False,
+                    verify=lazy_ssl_context(),
                     mounts=mounts,
                     headers={"User-Agent": _user_agent()},
                     **kwargs,
