@@ -392,7 +392,8 @@ def test_light_commands_do_not_import_the_http_stack():
         assert "LOADED []" in proc.stderr, (args, proc.stderr[-500:])
 
 
-def test_sigterm_stops_promptly_and_prints_the_count(tg_profile, telegram):
+@pytest.mark.parametrize("signame,status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_signals_stop_promptly_and_print_the_count(tg_profile, telegram, signame, status):
     import signal
     import subprocess
     import time
@@ -406,9 +407,9 @@ def test_sigterm_stops_promptly_and_prints_the_count(tg_profile, telegram):
     while not telegram.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=10)
     assert time.monotonic() - t0 < 2
-    assert proc.returncode == 143
+    assert proc.returncode == status
     assert out == "0\n"
     assert "interrupted" in err
