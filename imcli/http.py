@@ -219,11 +219,16 @@ class RateLimiter:
         return w
 
     async def acquire(self, target: Target | None) -> None:
+        # the target's own windows first: a slot of the shared per-account pace is taken
+        # only when the send can go at once, never held while one chat waits its turn
+        for lim in self.limits:
+            if target is not None and (
+                lim.scope == "chat" or (lim.scope == "group" and target.kind == "group")
+            ):
+                await self._window(lim, str(target)).acquire()
         for lim in self.limits:
             if lim.scope == "account":
                 await self._window(lim, "").acquire()
-            elif target is not None and (lim.scope == "chat" or target.kind == "group"):
-                await self._window(lim, str(target)).acquire()
 
 
 def backoff(attempt: int) -> float:
