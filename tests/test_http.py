@@ -149,7 +149,9 @@ def test_a_send_is_retried_after_429_within_the_budget():
         async def go():
             http = HttpClient(platform="t", budget=Budget(5))
             try:
-                return await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+                return await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True
+                )
             finally:
                 await http.aclose()
 
@@ -183,7 +185,9 @@ def test_refused_connections_make_the_account_unreachable():
     async def go():
         http = HttpClient(platform="t", budget=Budget(5))
         try:
-            await http.request("POST", f"http://127.0.0.1:{port}/x", json={}, parse=parse_ok, send=True)
+            await http.request(
+                "POST", f"http://127.0.0.1:{port}/x", json={}, parse=parse_ok, send=True
+            )
         finally:
             await http.aclose()
 

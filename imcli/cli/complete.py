@@ -20,40 +20,16 @@ import os
 import sys
 from typing import Any
 
+from imcli.cli import cmdline
+
 PROG = "imcli"
 COMPLETE_VAR = "_IMCLI_COMPLETE"
 #: shell → file name in completions/ (zsh wants ``_imcli`` on its $fpath)
 SCRIPTS = {"bash": "imcli.bash", "zsh": "_imcli", "fish": "imcli.fish"}
 
-# -- the command tree, as far as completion needs it -------------------------------------
-# Options that take a value, per command (flags are left out). A test checks this table
-# against the typer app, so a new option cannot make the fast path misread a line.
+# -- the command tree: imcli.cli.cmdline (checked against the typer app by a test) ---------
 
-_PUSH = frozenset(
-    {"-p", "--platform", "-g", "--group", "-u", "--user", "-a", "--account", "--timeout",
-     "-o", "--option", "--profile", "-t", "--title"}
-)  # fmt: skip
-_MEDIA = _PUSH | {"--filename", "--mime"}
-VALUE_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {
-    (): frozenset({"--profile"}),
-    ("push",): frozenset(),
-    ("push", "text"): _PUSH,
-    ("push", "image"): _MEDIA,
-    ("push", "voice"): _MEDIA,
-    ("push", "video"): _MEDIA,
-    ("push", "file"): _MEDIA,
-    ("push", "mixed"): _PUSH | {"--item"},
-    ("accounts",): frozenset(),
-    ("accounts", "list"): frozenset({"--profile"}),
-    ("accounts", "add"): frozenset({"-p", "--platform", "--set", "--profile"}),
-    ("accounts", "remove"): frozenset({"--profile"}),
-    ("accounts", "default"): frozenset({"--profile"}),
-    ("accounts", "test"): frozenset({"--profile", "--timeout"}),
-    ("platforms",): frozenset(),
-}
-_GROUPS = ((), ("push",), ("accounts",))
-_PLATFORM_OPTS = ("-p", "--platform")
-_ACCOUNT_OPTS = ("-a", "--account")
+VALUE_OPTIONS = cmdline.VALUE_OPTIONS
 
 Candidates = list[tuple[str, str]]  # (value, help)
 
@@ -214,58 +190,32 @@ def _candidates_for(
 ) -> tuple[Candidates, str] | None:
     """Walk the words as click parses them: ``(candidates, incomplete)`` when the word
     being completed is a platform or an account name, else None."""
-    path: tuple[str, ...] = ()
+    walked = cmdline.walk(args, strict=False)
+    if walked is None:
+        return None  # a word that is not a subcommand: typer says so
+    path, pending, positionals = walked.path, walked.pending, walked.positionals
     takes_value = VALUE_OPTIONS[path]
-    pending: str | None = None  # an option still waiting for its value
-    options_done = False
-    positionals: list[str] = []
-    values: dict[str, str] = {}  # option → its last value
-    for word in args:
-        if pending is not None:
-            if word == "=" and pending.startswith("--"):  # bash splits `--opt=value`
-                continue
-            values[_key(pending)] = word
-            pending = None
-            continue
-        if not options_done and word == "--":
-            options_done = True
-            continue
-        if not options_done and word.startswith("-") and word != "-":
-            name, eq, value = word.partition("=")
-            if name.startswith("--") and eq:
-                values[_key(name)] = value
-            elif word in takes_value:
-                pending = word
-            elif not word.startswith("--") and word[:2] in takes_value:  # -ptg
-                values[_key(word[:2])] = word[2:]
-            continue
-        if path in _GROUPS:
-            if path + (word,) not in VALUE_OPTIONS:
-                return None  # not a subcommand: typer says so
-            path += (word,)
-            takes_value = VALUE_OPTIONS[path]
-            continue
-        positionals.append(word)
 
     # as click's _resolve_incomplete: `=` alone is nothing, `--opt=val` completes val
     if incomplete == "=":
         incomplete = ""
     elif (
         pending is None
-        and not options_done
+        and not walked.options_done
         and incomplete.startswith("--")
         and incomplete.partition("=")[0] in takes_value
     ):
-        pending, _, incomplete = incomplete.partition("=")
-    if not options_done and incomplete.startswith("-"):
+        name, _, incomplete = incomplete.partition("=")
+        pending = cmdline.COMMANDS[path].find(name)
+    if not walked.options_done and incomplete.startswith("-"):
         return None  # option names: typer's
-    profile = values.get("--profile")
-    platform = values.get("--platform")
+    profile = _innermost(walked, "profile")
+    platform = _innermost(walked, "platform")
     push = path[:1] == ("push",) and len(path) == 2
     if pending is not None:
-        if pending in _PLATFORM_OPTS and (push or path == ("accounts", "add")):
+        if pending.dest == "platform" and (push or path == ("accounts", "add")):
             return platform_candidates(), incomplete
-        if pending in _ACCOUNT_OPTS and push:
+        if pending.dest == "account" and push:
             return account_candidates(profile, platform=platform, describe=describe), incomplete
         return None
     if path in (("accounts", "remove"), ("accounts", "default")) and not positionals:
@@ -276,8 +226,13 @@ def _candidates_for(
     return None
 
 
-def _key(option: str) -> str:
-    return "--platform" if option == "-p" else option
+def _innermost(walked: cmdline.Walked, dest: str) -> Any:
+    """The value given to the innermost command that has one, as :func:`_ctx_value`
+    reads typer's contexts (the subcommand's --profile wins over the one before it)."""
+    for values in reversed(walked.values.values()):
+        if values.get(dest):
+            return values[dest]
+    return None
 
 
 def _emit(shell: str, items: Candidates) -> int:

@@ -1,7 +1,8 @@
 """The ``imcli`` entry point.
 
-Fast paths answer ``--version``, ``platforms`` and shell completion of account names
-before typer (or anything heavier) is imported; everything else goes to the typer app.
+Fast paths answer ``--version``, ``platforms``, shell completion of account names and
+well-formed ``push`` lines (``cmdline.parse_push``) before typer (or anything heavier) is
+imported; everything else, every usage error included, goes to the typer app.
 Usage errors print the usage line and one error line, never a boxed panel.
 """
 
@@ -51,6 +52,15 @@ def _run(args: list[str]) -> int:
         if fast is not None:
             return fast
         return complete.typer_path(args)
+    if args and args[0] in ("push", "--profile"):
+        from imcli.cli import cmdline
+
+        parsed = cmdline.parse_push(args)
+        if parsed is not None:
+            from imcli.cli import push_run
+
+            kind, kwargs = parsed
+            return push_run.push(kind, **kwargs)
     from imcli.cli.app import run_app
 
     return run_app(args)

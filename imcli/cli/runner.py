@@ -1,4 +1,6 @@
-"""Running the async core from the CLI: SIGINT/SIGTERM stop promptly and keep the count."""
+"""Running the async core from the CLI: SIGINT/SIGTERM stop promptly and keep the count.
+
+No typer here: the push fast path runs without it."""
 
 from __future__ import annotations
 
@@ -7,13 +9,19 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import typer
-
 from imcli.cli import output
 from imcli.errors import Interrupted
 from imcli.models import PushRequest, PushResult, Target, TargetResult
 
 T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """The push was interrupted; the count sent so far is printed. Exit with ``exit_code``."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
 
 
 def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
@@ -66,4 +74,4 @@ def run_push_interruptibly(req: PushRequest, *, verbose: bool, dry_run: bool) ->
         output.error(f"interrupted; {sent} of {len(req.targets)} target(s) sent")
         output.out(str(sent))
         output.flush()
-        raise typer.Exit(exc.exit_code) from None
+        raise Stopped(exc.exit_code) from None

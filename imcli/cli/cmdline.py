@@ -1,0 +1,264 @@
+"""The shape of imcli's command line, and a click-like walk of it, without typer.
+
+:data:`COMMANDS` lists every command's options and arguments as the typer app declares
+them (a test compares the two, parameter by parameter). :func:`walk` reads argv the way
+click's parser does. Two callers share it:
+
+- shell completion (``complete.fast_path``) walks leniently, a line still being typed;
+- :func:`parse_push` walks strictly: for a well-formed ``imcli [--profile P] push KIND …``
+  it returns the keyword arguments the typer command would pass to
+  :func:`imcli.cli.push_run.push`, so ``push`` runs without importing typer. Anything it
+  is not sure of (help, ``--version``, an unknown or abbreviated option, a missing value,
+  combined short flags, a flag given a value, a bad ``--timeout``, a missing or extra
+  argument) makes it return None, and typer parses the line and says what is wrong.
+
+Nothing here imports typer or click.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+HELP = ("-h", "--help")  # context_settings["help_option_names"] of every command
+
+
+class Opt(NamedTuple):
+    names: tuple[str, ...]
+    dest: str  # the typer function's parameter
+    kind: str = "str"  # "str", "int", "multiple" (a list of str) or "flag" (a bool)
+    eager: bool = False  # answers and exits while parsing (--version)
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind != "flag"
+
+
+class Arg(NamedTuple):
+    dest: str
+    required: bool = False
+    nargs: int = 1  # -1: all the rest
+
+
+class Command(NamedTuple):
+    options: tuple[Opt, ...] = ()
+    arguments: tuple[Arg, ...] = ()
+    group: bool = False  # takes a subcommand, not arguments
+
+    def find(self, name: str) -> Opt | None:
+        for opt in self.options:
+            if name in opt.names:
+                return opt
+        return None
+
+
+_PROFILE = Opt(("--profile",), "profile")
+_JSON = Opt(("--json",), "json_out", "flag")
+_VERBOSE = Opt(("--verbose", "-v"), "verbose", "flag")
+_TIMEOUT = Opt(("--timeout",), "timeout", "int")
+_TITLE = Opt(("--title", "-t"), "title")
+_PUSH_COMMON = (
+    Opt(("--platform", "-p"), "platform"),
+    Opt(("--group", "-g"), "group", "multiple"),
+    Opt(("--user", "-u"), "user", "multiple"),
+    Opt(("--account", "-a"), "account"),
+    _TIMEOUT,
+    Opt(("--option", "-o"), "option", "multiple"),
+    _PROFILE,
+    Opt(("--dry-run",), "dry_run", "flag"),
+    _JSON,
+    _VERBOSE,
+)
+_MEDIA = Command(
+    options=(_TITLE, Opt(("--filename",), "filename"), Opt(("--mime",), "mime"), *_PUSH_COMMON),
+    arguments=(Arg("source", required=True),),
+)
+_NAME = (Arg("name", required=True),)
+
+COMMANDS: dict[tuple[str, ...], Command] = {
+    (): Command(
+        options=(_PROFILE, Opt(("--version", "-V"), "version", "flag", eager=True)), group=True
+    ),
+    ("platforms",): Command(options=(_JSON,)),
+    ("push",): Command(group=True),
+    ("push", "text"): Command(
+        options=(_TITLE, Opt(("--markdown",), "markdown", "flag"), *_PUSH_COMMON),
+        arguments=(Arg("content"),),
+    ),
+    ("push", "image"): _MEDIA,
+    ("push", "voice"): _MEDIA,
+    ("push", "video"): _MEDIA,
+    ("push", "file"): _MEDIA,
+    ("push", "mixed"): Command(
+        options=(Opt(("--item",), "item", "multiple"), _TITLE, *_PUSH_COMMON),
+        arguments=(Arg("items_file"),),
+    ),
+    ("accounts",): Command(group=True),
+    ("accounts", "list"): Command(options=(_PROFILE, _JSON)),
+    ("accounts", "add"): Command(
+        options=(
+            Opt(("--platform", "-p"), "platform"),
+            Opt(("--set",), "set_", "multiple"),
+            Opt(("--default",), "default", "flag"),
+            _PROFILE,
+        ),
+        arguments=_NAME,
+    ),
+    ("accounts", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
+    ("accounts", "default"): Command(options=(_PROFILE,), arguments=_NAME),
+    ("accounts", "test"): Command(
+        options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
+    ),
+}
+
+#: options taking a value, per command (what completion needs to know)
+VALUE_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {
+    path: frozenset(n for o in cmd.options if o.takes_value for n in o.names)
+    for path, cmd in COMMANDS.items()
+}
+
+
+def _is_short(name: str) -> bool:
+    """click's rule: one prefix character and one option character."""
+    return len(name) == 2 and name[0] == "-" and name[1] != "-"
+
+
+class Walked(NamedTuple):
+    path: tuple[str, ...]  # the command reached, e.g. ("push", "text")
+    values: dict[tuple[str, ...], dict[str, Any]]  # per command: dest → str, [str] or True
+    positionals: list[str]  # the last command's arguments
+    pending: Opt | None  # an option still waiting for its value (the line ended)
+    options_done: bool  # `--` was seen in the last command
+
+
+class _Decline(Exception):
+    """The strict walk met something only typer should answer."""
+
+
+def walk(args: list[str], *, strict: bool) -> Walked | None:
+    """Read ``args`` as click's parser does, command by command.
+
+    Strict: None for anything :func:`parse_push` leaves to typer (see the module doc).
+    Lenient (completion): unknown options are skipped, bash's lone ``=`` after a long
+    option is ignored, and None only when a word is not a subcommand of a group.
+    """
+    try:
+        return _walk(args, strict)
+    except _Decline:
+        return None
+
+
+def _walk(args: list[str], strict: bool) -> Walked | None:
+    path: tuple[str, ...] = ()
+    cmd = COMMANDS[path]
+    values: dict[tuple[str, ...], dict[str, Any]] = {path: {}}
+    pending: Opt | None = None
+    pending_name = ""
+    options_done = False
+    positionals: list[str] = []
+
+    def store(opt: Opt, value: str | None) -> None:
+        here = values[path]
+        if value is None:  # a flag
+            if strict and opt.eager:
+                raise _Decline
+            here[opt.dest] = True
+        elif opt.kind == "multiple":
+            here.setdefault(opt.dest, []).append(value)
+        else:
+            here[opt.dest] = value
+
+    for word in args:
+        if strict and (word in HELP or word.startswith("--help=")):
+            raise _Decline  # typer prints the help, wherever it is
+        if pending is not None:
+            if not strict and word == "=" and pending_name.startswith("--"):
+                continue  # bash splits `--opt=value` into three words
+            store(pending, word)
+            pending = None
+            continue
+        if not options_done and word == "--":
+            options_done = True
+            continue
+        if not options_done and word.startswith("-") and word != "-":
+            name, eq, value = word.partition("=")
+            opt = None if _is_short(name) else cmd.find(name)
+            if opt is not None:  # a long option
+                if opt.takes_value:
+                    if eq:
+                        store(opt, value)
+                    else:
+                        pending, pending_name = opt, name
+                elif eq:  # click: "Option '--json' does not take a value."
+                    if strict:
+                        raise _Decline
+                else:
+                    store(opt, None)
+                continue
+            if word.startswith("--"):  # unknown (or abbreviated) long option
+                if strict:
+                    raise _Decline
+                continue
+            # short options: -v, -tTITLE, -t TITLE, -vt TITLE
+            for i in range(1, len(word)):
+                opt = cmd.find("-" + word[i])
+                if opt is None:
+                    if strict:
+                        raise _Decline
+                    break
+                if opt.takes_value:
+                    if i + 1 < len(word):
+                        store(opt, word[i + 1 :])
+                    else:
+                        pending, pending_name = opt, "-" + word[i]
+                    break
+                if strict and len(word) > 2:
+                    raise _Decline  # combined flags: rare, left to click
+                store(opt, None)
+            continue
+        if cmd.group:
+            if path + (word,) not in COMMANDS:
+                if strict:
+                    raise _Decline
+                return None  # not a subcommand: typer says so
+            path += (word,)
+            cmd = COMMANDS[path]
+            values[path] = {}
+            options_done = False  # click's `--` ends only its own command's options
+            continue
+        positionals.append(word)
+    if strict and pending is not None:
+        raise _Decline  # "Option '-t' requires an argument."
+    return Walked(path, values, positionals, pending, options_done)
+
+
+PUSH_KINDS = ("text", "image", "voice", "video", "file", "mixed")
+
+
+def parse_push(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """``(kind, keyword arguments of push_run.push)`` for a well-formed push line, the
+    very values typer would pass; None when typer should parse the line."""
+    walked = walk(args, strict=True)
+    if walked is None or len(walked.path) != 2 or walked.path[0] != "push":
+        return None
+    cmd = COMMANDS[walked.path]
+    given = walked.values[walked.path]
+    kwargs: dict[str, Any] = {}
+    for arg in cmd.arguments:  # every push argument takes one value
+        kwargs[arg.dest] = walked.positionals.pop(0) if walked.positionals else None
+        if arg.required and kwargs[arg.dest] is None:
+            return None  # "Missing argument 'SOURCE'."
+    if walked.positionals:
+        return None  # "Got unexpected extra argument (…)"
+    for opt in cmd.options:
+        value = given.get(opt.dest)
+        if opt.kind == "int" and value is not None:
+            try:
+                value = int(value)  # click's INT: int(str)
+            except ValueError:
+                return None  # "Invalid value for '--timeout': 'x' is not a valid integer."
+        elif opt.kind == "flag":
+            value = bool(value)
+        kwargs[opt.dest] = value
+    # --profile on the subcommand wins over the one before it (app.profile_of)
+    kwargs["profile"] = kwargs["profile"] or walked.values[()].get("profile")
+    return walked.path[1], kwargs

@@ -1,0 +1,238 @@
+"""What `imcli push text|image|voice|video|file|mixed` does once its line is parsed:
+build the Message, call the core, print the count (or JSON) and the errors, and return
+the exit status.
+
+Two parsers call :func:`push` with the same keyword arguments: the typer commands
+(``push_cmd``) and the fast path (``cmdline.parse_push``), which runs a well-formed line
+without importing typer. So nothing here imports typer or click.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from imcli.cli import output
+from imcli.errors import ImcliError, UsageError
+from imcli.models import Message, PushRequest, PushResult, Target, TargetResult
+
+
+def push(
+    kind: str,
+    *,
+    platform: str | None,
+    group: list[str] | None,
+    user: list[str] | None,
+    account: str | None,
+    timeout: int | None,
+    option: list[str] | None,
+    profile: str | None,
+    dry_run: bool,
+    json_out: bool,
+    verbose: bool,
+    title: str | None = None,
+    content: str | None = None,
+    markdown: bool = False,
+    source: str | None = None,
+    filename: str | None = None,
+    mime: str | None = None,
+    items_file: str | None = None,
+    item: list[str] | None = None,
+) -> int:
+    """Push one message; returns the exit status. ``profile`` is the one that applies
+    (the subcommand's ``--profile``, else the one before it)."""
+    build: Callable[[dict[str, Any]], Message]
+    if kind == "text":
+        build = _text_builder(content, title, markdown)
+    elif kind == "mixed":
+        build = _mixed_builder(items_file, item, title)
+    else:
+        build = _media_builder(kind, source or "", title, filename, mime)
+    return _run(build, platform=platform, group=group, user=user, account=account,
+                timeout=timeout, option=option, profile=profile, dry_run=dry_run,
+                json_out=json_out, verbose=verbose)  # fmt: skip
+
+
+def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
+    return [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
+
+
+def _print_result(result: PushResult, json_out: bool) -> None:
+    for note in result.notes:
+        output.err(f"imcli: {note}")
+    for r in result.results:
+        if not r.ok and not result.dry_run:
+            output.err(output.one_line(f"{result.platform} {r.target}: {r.error or 'not sent'}"))
+    if json_out:
+        output.out(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        output.out(str(result.sent))
+
+
+def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: bool) -> int:
+    """An error found before (or instead of) sending: the count 0, one line, the status."""
+    from imcli.errors import exit_code_for
+
+    if isinstance(exc, ImcliError):
+        message = exc.message
+    else:  # a bug: say so in one line; the traceback only with --verbose
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if verbose:
+            import traceback
+
+            output.err("".join(traceback.format_exception(exc)).rstrip())
+    output.error(message)
+    if json_out:
+        output.out(
+            json.dumps(
+                {
+                    "sent": 0,
+                    "failed": len(targets),
+                    "targets": [TargetResult(target=t, error=message).to_json() for t in targets],
+                    "error": message,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        output.out("0")
+    return exit_code_for(exc)
+
+
+def _run(
+    build: Callable[[dict[str, Any]], Message],
+    *,
+    platform: str | None,
+    group: list[str] | None,
+    user: list[str] | None,
+    account: str | None,
+    timeout: int | None,
+    option: list[str] | None,
+    profile: str | None,
+    dry_run: bool,
+    json_out: bool,
+    verbose: bool,
+) -> int:
+    from imcli.cli import runner
+    from imcli.core import option_pairs, parse_options
+
+    targets = _targets(group, user)
+    try:
+        own, extra = parse_options(option_pairs(option or []))
+        message = build(own)
+        message.extra = extra
+        if account and own.get("account") and own["account"] != account:
+            raise UsageError("--account and -o account_id name different accounts")
+        req = PushRequest(
+            platform=platform,
+            targets=targets,
+            message=message,
+            account=account or own.get("account"),
+            timeout_ms=timeout,
+            dry_run=dry_run,
+            verbose=verbose,
+            profile=profile,
+        )
+        result = runner.run_push_interruptibly(req, verbose=verbose, dry_run=dry_run)
+    except runner.Stopped as exc:  # interrupted: the count is printed already
+        return exc.exit_code
+    except ImcliError as exc:
+        return _fail(exc, targets, json_out, verbose)
+    except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
+        return _fail(exc, targets, json_out, verbose)
+    _print_result(result, json_out)
+    return result.exit_code
+
+
+# -- what each kind sends ----------------------------------------------------------------
+
+
+def _text_builder(
+    content: str | None, title: str | None, markdown: bool
+) -> Callable[[dict[str, Any]], Message]:
+    def build(own: dict[str, Any]) -> Message:
+        text = content
+        if text == "-" or (text is None and title is None and not sys.stdin.isatty()):
+            text = _read_stdin_text()
+        return Message(kind="text", title=title, text=text or "", markdown=markdown)
+
+    return build
+
+
+def _read_stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise UsageError("standard input is not UTF-8 text") from None
+
+
+def _media_builder(
+    kind: str, source: str, title: str | None, filename: str | None, mime: str | None
+) -> Callable[[dict[str, Any]], Message]:
+    def build(own: dict[str, Any]) -> Message:
+        from imcli import media
+
+        src = media.parse(
+            source, kind, filename=filename or own.get("filename"), mime=mime or own.get("mime")
+        )
+        return Message(kind=kind, title=title, media=src)
+
+    return build
+
+
+def _mixed_builder(
+    items_file: str | None, item: list[str] | None, title: str | None
+) -> Callable[[dict[str, Any]], Message]:
+    def build(own: dict[str, Any]) -> Message:
+        from imcli.items import TEXT_ITEM_TYPES, parse_items
+
+        raw: list[Any] = []
+        stdin_users = 0
+        if items_file is not None:
+            if items_file == "-":
+                stdin_users += 1
+                text = _read_stdin_text()
+                where = "standard input"
+            else:
+                from pathlib import Path
+
+                path = Path(items_file).expanduser()
+                try:
+                    text = path.read_text("utf-8")
+                except FileNotFoundError:
+                    raise UsageError(f"items file {items_file}: no such file") from None
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise UsageError(f"items file {items_file}: cannot read it ({exc})") from None
+                where = items_file
+            try:
+                loaded = json.loads(text)
+            except ValueError as exc:
+                raise UsageError(f"items in {where}: invalid JSON: {exc}") from None
+            if not isinstance(loaded, list):
+                raise UsageError(f"items in {where}: expected a JSON array of items")
+            raw.extend(loaded)
+        for spec in item or []:
+            typ, sep, value = spec.partition("=")
+            if not sep:
+                raise UsageError(f"--item {spec!r}: write it as TYPE=VALUE (e.g. text=Hello)")
+            typ = typ.strip()
+            key = "text" if typ in TEXT_ITEM_TYPES else "source"
+            raw.append({"type": typ, key: value})
+        for obj in raw:
+            if isinstance(obj, dict) and any(
+                obj.get(k) == "-" for k in ("source", "file", "url", "path")
+            ):
+                stdin_users += 1
+        if stdin_users > 1:
+            raise UsageError(
+                "only one thing may read standard input (ITEMS - or one item source -)"
+            )
+        items = parse_items(raw)
+        if not items:
+            raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")
+        return Message(kind="mixed", title=title, items=items)
+
+    return build
