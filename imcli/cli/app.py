@@ -100,6 +100,8 @@ def run_app(args: list[str]) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `imcli`, `imcli push`: the help
             output.out(exc.format_message().rstrip())
             return 0
+        if getattr(exc, "ctx", None) is None:  # e.g. an option given without its value
+            exc.ctx = _context_for(command, args)
         _show_usage_error(exc)
         return 2
     except click.exceptions.ClickException as exc:
@@ -111,6 +113,19 @@ def run_app(args: list[str]) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     return int(result) if isinstance(result, int) else 0
+
+
+def _context_for(command: Any, args: list[str]) -> Any:
+    """The context of the deepest subcommand named in ``args`` (for its usage line)."""
+    ctx = click.Context(command, info_name="imcli")
+    for word in args:
+        commands = getattr(ctx.command, "commands", None)
+        if not commands or word.startswith("-"):
+            continue
+        if word not in commands:
+            break
+        ctx = click.Context(commands[word], info_name=word, parent=ctx)
+    return ctx
 
 
 def _show_usage_error(exc: Any) -> None:
