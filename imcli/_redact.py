@@ -57,3 +57,17 @@ def clear() -> None:
     with _lock:
         _secrets.clear()
         _ordered.clear()
+
+
+def mask_url_password(url: object) -> object:
+    """``http://user:secret@host`` → ``http://user:***@host`` (proxy URLs)."""
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))

@@ -17,6 +17,7 @@ from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
 from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
 
 if TYPE_CHECKING:
+    from imcli.http import HttpClient
     from imcli.platforms.base import PlatformSpec
     from imcli.profile import Account, Profile
 
@@ -61,12 +62,17 @@ def parse_options(pairs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def _json_or_str(value: Any) -> Any:
+    """A value that parses as JSON is sent as JSON; a number only when it would be sent
+    back exactly as written (``1700000000.123400``, a Slack ts, stays a string)."""
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except ValueError:
         return value
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        return parsed if json.dumps(parsed) == value.strip() else value
+    return parsed
 
 
 def option_pairs(raw: list[str]) -> dict[str, str]:
@@ -205,33 +211,54 @@ async def run_push(
     plan: list[dict[str, Any]] = []
     pending = targets
     tried: list[tuple[str, AccountOffline]] = []
+    skipped: list[tuple[str, ConfigError]] = []
     notes: list[str] = []
     for acc in candidates:
-        acc.check_fields()
-        rate = acc.get("rate")
-        limiter = RateLimiter(spec.rate_limits, float(rate) if rate is not None else None)
-        proxy = acc.get("proxy") or prof.settings.get("proxy")
-        http = HttpClient(
-            platform=spec.name,
-            budget=budget,
-            proxy=profile_mod.expand(proxy, "settings.proxy") if proxy else None,
-            limiter=limiter,
-            verbose=verbose,
-            dry_run=req.dry_run,
-            plan=plan,
-            dry_log=dry_log,
-        )
-        http.check_proxy()
-        adapter = adapter_cls(acc, http)
-        http.dry_reply = adapter.dry_run_reply
+        http: HttpClient | None = None
+        adapter = None
         try:
-            adapter.validate(req.message, pending)
+            try:
+                acc.check_fields()
+                rate = acc.get("rate")
+                proxy = acc.get("proxy") or prof.settings.get("proxy")
+                http = HttpClient(
+                    platform=spec.name,
+                    budget=budget,
+                    proxy=profile_mod.expand(proxy, "settings.proxy") if proxy else None,
+                    limiter=RateLimiter(
+                        spec.rate_limits, float(rate) if rate is not None else None
+                    ),
+                    verbose=verbose,
+                    dry_run=req.dry_run,
+                    plan=plan,
+                    dry_log=dry_log,
+                )
+                http.check_proxy()
+                adapter = adapter_cls(acc, http)
+                http.dry_reply = adapter.dry_run_reply
+                adapter.validate(req.message, pending)
+            except ConfigError as exc:
+                if req.account:
+                    raise
+                # an account that cannot be used is passed over: the next one may send
+                skipped.append((acc.name, exc))
+                notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
+                continue
             for t in pending:
                 results[t].account = acc.name
             await adapter.deliver(pending, req.message, results, on_done=on_result)
+        except (UsageError, ConfigError) as exc:
+            if not any(r.ok or r.message_ids for r in results.values()):
+                raise  # nothing was sent: the push itself is refused
+            for t in pending:  # keep what was delivered; the rest failed for this reason
+                if not results[t].ok:
+                    results[t].error, results[t].error_exc = exc.message, exc
+            break
         finally:
-            await adapter.aclose()
-            await http.aclose()
+            if adapter is not None:
+                await adapter.aclose()
+            if http is not None:
+                await http.aclose()
         handed_on = [
             t
             for t in pending
@@ -239,17 +266,20 @@ async def run_push(
         ]
         if not handed_on:
             break
-        exc = results[handed_on[0]].error_exc
-        assert isinstance(exc, AccountOffline)
-        tried.append((acc.name, exc))
+        offline = results[handed_on[0]].error_exc
+        assert isinstance(offline, AccountOffline)
+        tried.append((acc.name, offline))
         if req.account:
             break
         pending = handed_on
         if acc is not candidates[-1]:
             notes.append(
-                f"{spec.name}: account {acc.name!r} is offline ({exc.message}); "
+                f"{spec.name}: account {acc.name!r} is offline ({offline.message}); "
                 f"trying the next account"
             )
+    if skipped and not tried and not any(r.account for r in results.values()):
+        # no account could be used at all
+        raise ConfigError("; ".join(f"account {name!r}: {exc.message}" for name, exc in skipped))
     ordered = [results[t] for t in targets]
     result = PushResult(platform=spec.name, results=ordered, dry_run=req.dry_run, plan=plan)
     result.notes = notes
@@ -271,7 +301,13 @@ def _exit_code(
         for r in failed
         if isinstance(r.error_exc, AccountOffline) and r.error_exc.reason == "credentials"
     ]
-    if tried and len(creds) == len(failed) and all(e.reason == "credentials" for _, e in tried):
+    nothing_sent = not any(r.ok for r in results)
+    if (
+        nothing_sent
+        and tried
+        and len(creds) == len(failed)
+        and all(e.reason == "credentials" for _, e in tried)
+    ):
         names = ", ".join(name for name, _ in tried)
         result.notes.append(
             f"{spec.name}: the credentials of every account tried ({names}) were rejected; "

@@ -357,7 +357,15 @@ class HttpClient:
         connect_failures = 0
         while True:
             if send:
-                await self.limiter.acquire(target)
+                # waiting for a rate-limit slot spends the same budget as everything else
+                try:
+                    await asyncio.wait_for(
+                        self.limiter.acquire(target), max(0.0, self.budget.remaining())
+                    )
+                except asyncio.TimeoutError:
+                    raise PlatformError(
+                        "the --timeout budget ran out while waiting for the rate limit; not sent"
+                    ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
                 raise PlatformError(
@@ -404,6 +412,13 @@ class HttpClient:
                 err: PlatformError = PlatformError(
                     f"no answer from {_host(url)} within the time budget"
                 )
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                from imcli.errors import ConfigError
+
+                raise ConfigError(
+                    f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
+                    "(check base_url in the profile)"
+                ) from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self._log(method, url, None, started, type(exc).__name__)
                 if send:
@@ -489,6 +504,9 @@ class HttpClient:
 def _redact_tree(value: Any) -> Any:
     if isinstance(value, str):
         return _redact.redact(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # a number that came from a ${VAR} is masked too, as a string: valid JSON
+        return _redact.MASK if _redact.redact(str(value)) != str(value) else value
     if isinstance(value, dict):
         return {k: _redact_tree(v) for k, v in value.items()}
     if isinstance(value, list):

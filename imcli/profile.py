@@ -84,6 +84,7 @@ class Account:
             expanded = expand(self.raw, where)
             for fname in spec.secret_fields():
                 _redact.add_secret(expanded.get(fname))
+            _register_url_password(expanded.get("proxy"))
             self._expanded = expanded
         return self._expanded
 
@@ -110,10 +111,32 @@ class Account:
                     )
                 continue
             if not _type_ok(val, f.type):
-                raise ConfigError(
-                    f"account {self.name!r}: {f.name} must be {_type_name(f.type)}, "
-                    f"got {type(val).__name__}"
+                where = (
+                    f"IMCLI_{spec.name.upper()}_{f.name.upper()}"
+                    if self.source == "env"
+                    else f"account {self.name!r}: {f.name}"
                 )
+                shown = type(val).__name__ if f.secret else repr(val)
+                raise ConfigError(f"{where} must be {_type_name(f.type)}, got {shown}")
+        for key in ("base_url", "proxy"):
+            url = values.get(key)
+            if isinstance(url, str) and url and "://" not in url:
+                raise ConfigError(
+                    f"account {self.name!r}: {key} {url!r} must be a URL such as "
+                    + ("https://host" if key == "base_url" else "http://host:port")
+                )
+        url = values.get("base_url")
+        if isinstance(url, str) and url and not url.lower().startswith(("http://", "https://")):
+            raise ConfigError(
+                f"account {self.name!r}: base_url {url!r} must start with http:// or https://"
+            )
+
+
+def _register_url_password(url: Any) -> None:
+    if isinstance(url, str) and "@" in url:
+        from urllib.parse import urlsplit
+
+        _redact.add_secret(urlsplit(url).password)
 
 
 def _type_ok(val: Any, typ: type) -> bool:
@@ -218,6 +241,11 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
         accounts.append(acc)
     if with_env:
         accounts.extend(_env_accounts({a.platform for a in accounts if a.is_default}))
+    settings = data.get("settings")
+    if isinstance(settings, dict):
+        proxy = settings.get("proxy")
+        if isinstance(proxy, str) and "${" not in proxy:
+            _register_url_password(proxy)
     if exists:
         warnings.extend(_permission_warning(path, accounts))
     return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
@@ -239,7 +267,10 @@ def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
                 continue
             if f.secret:
                 _redact.add_secret(val)
-            raw[f.name] = _coerce(val, f.type, prefix + f.name.upper())
+            try:
+                raw[f.name] = _coerce(val, f.type, prefix + f.name.upper())
+            except ConfigError:
+                raw[f.name] = val  # refused when this account is used, not on every load
         if not raw:
             continue
         raw["platform"] = spec.name
@@ -352,12 +383,20 @@ def check_name(name: str) -> None:
         )
 
 
-def append_account(path: Path, name: str, table: dict[str, Any]) -> None:
-    """Add ``[accounts.NAME]`` at the end of the file; every other byte stays as it was."""
+def append_account(
+    path: Path, name: str, table: dict[str, Any], *, clear_default_of: str | None = None
+) -> bool:
+    """Add ``[accounts.NAME]`` at the end of the file; every other byte stays as it was.
+
+    ``clear_default_of``: another account whose ``default = true`` line is taken out (the
+    new account becomes the default); only that line changes. Returns False when that
+    line could not be found, in which case nothing is written.
+    """
     import tomli_w
 
     with _lock_for(path):
         old = path.read_bytes() if path.exists() else b""
+        current: dict[str, Any] = {}
         if old:
             current = _load_toml(path)
             if name in current.get("accounts", {}):
@@ -365,13 +404,51 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> None:
                     f"account {name!r} already exists in {path}; remove it first "
                     f"(imcli accounts remove {name})"
                 )
+        if clear_default_of is not None:
+            edited = _without_default_line(old.decode("utf-8"), clear_default_of)
+            if edited is None:
+                return False
+            old = edited.encode("utf-8")
         block = tomli_w.dumps({"accounts": {name: table}}).encode()
         sep = b""
         if old and not old.endswith(b"\n"):
             sep = b"\n"
         if old.strip():
             sep += b"\n"
-        _atomic_write(path, old + sep + block, backup=False)
+        new = old + sep + block
+        if clear_default_of is not None:
+            # the edit must have changed exactly that one value
+            expect = current
+            expect["accounts"][clear_default_of].pop("default", None)
+            expect["accounts"][name] = table
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            if tomllib.loads(new.decode("utf-8")) != expect:
+                return False
+        _atomic_write(path, new, backup=clear_default_of is not None)
+        return True
+
+
+def _without_default_line(text: str, account: str) -> str | None:
+    """The profile text without ``default = true`` in ``[accounts.<account>]``."""
+    quoted = re.escape(account)
+    header = re.compile(
+        rf"""^\s*\[\s*accounts\s*\.\s*(?:{quoted}|"{quoted}"|'{quoted}')\s*\]\s*(?:#.*)?$"""
+    )
+    default = re.compile(r"^\s*default\s*=\s*true\s*(?:#.*)?$")
+    lines = text.splitlines(keepends=True)
+    inside = False
+    for i, line in enumerate(lines):
+        if header.match(line):
+            inside = True
+            continue
+        if inside and line.lstrip().startswith("["):
+            break
+        if inside and default.match(line):
+            return "".join(lines[:i] + lines[i + 1 :])
+    return None
 
 
 def rewrite(path: Path, mutate: Any) -> None:

@@ -118,8 +118,16 @@ class TokenCache:
             if not self.enabled:
                 return await self._fetch(fetch, write=False)
             flock = self._file_lock()
-            if flock is not None:
+            if flock is None:  # the cache folder is unusable: warned once, not used
+                return await self._fetch(fetch, write=False)
+            from filelock import Timeout
+
+            try:
                 await asyncio.to_thread(flock.acquire)
+            except (Timeout, OSError) as exc:
+                why = "locked by another run" if isinstance(exc, Timeout) else exc.strerror
+                _log.warn(f"warning: token cache {self.path} unusable ({why}); not using it")
+                return await self._fetch(fetch, write=False)
             try:
                 hit = self._fresh(self._read(), stale)
                 if hit:
@@ -127,8 +135,7 @@ class TokenCache:
                     return hit
                 return await self._fetch(fetch, write=True)
             finally:
-                if flock is not None:
-                    flock.release()
+                flock.release()
 
     def _read_expiry(self, token: str) -> float:
         entry = self._read()

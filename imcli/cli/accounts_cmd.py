@@ -66,12 +66,17 @@ def list_accounts(
     rows = []
     for acc in prof.accounts:
         spec = platforms.get(acc.platform)
-        fields = {}
+        fields: dict[str, Any] = {}
         for key, val in acc.raw.items():
             if key in ("platform", "default"):
                 continue
             f = spec.field(key)
-            fields[key] = _redact.mask(val) if f is not None and f.secret else val
+            if f is not None and f.secret:
+                fields[key] = _redact.mask(val)
+            elif key == "proxy":
+                fields[key] = _redact.mask_url_password(val)
+            else:
+                fields[key] = val
         rows.append(
             {
                 "name": acc.name,
@@ -206,15 +211,19 @@ def add_account(
     if default:
         table["default"] = True
     if default and other_default is not None:
+        if not profile_mod.append_account(path, name, table, clear_default_of=other_default.name):
 
-        def mutate(data: dict[str, Any]) -> None:
-            accounts = data.setdefault("accounts", {})
-            for acc in accounts.values():
-                if isinstance(acc, dict) and platforms.find(str(acc.get("platform", ""))) is spec:
-                    acc.pop("default", None)
-            accounts[name] = table
+            def mutate(data: dict[str, Any]) -> None:
+                accounts = data.setdefault("accounts", {})
+                for acc in accounts.values():
+                    if (
+                        isinstance(acc, dict)
+                        and platforms.find(str(acc.get("platform", ""))) is spec
+                    ):
+                        acc.pop("default", None)
+                accounts[name] = table
 
-        profile_mod.rewrite(path, mutate)
+            profile_mod.rewrite(path, mutate)  # the line was not found as written: rewrite
         output.err(f"imcli: {other_default.name!r} is no longer the default {spec.name} account")
     else:
         profile_mod.append_account(path, name, table)

@@ -135,7 +135,9 @@ def _run(
             verbose=verbose,
             profile=profile,
         )
-        result = runner.run_push_interruptibly(req, verbose=verbose, dry_run=dry_run)
+        result = runner.run_push_interruptibly(
+            req, verbose=verbose, dry_run=dry_run, json_out=json_out
+        )
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
     except ImcliError as exc:

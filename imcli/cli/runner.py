@@ -61,7 +61,9 @@ def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
             loop.close()
 
 
-def run_push_interruptibly(req: PushRequest, *, verbose: bool, dry_run: bool) -> PushResult:
+def run_push_interruptibly(
+    req: PushRequest, *, verbose: bool, dry_run: bool, json_out: bool = False
+) -> PushResult:
     from imcli.core import run_push
 
     results: dict[Target, TargetResult] = {}
@@ -72,6 +74,16 @@ def run_push_interruptibly(req: PushRequest, *, verbose: bool, dry_run: bool) ->
     except Interrupted as exc:
         sent = sum(1 for r in results.values() if r.ok)
         output.error(f"interrupted; {sent} of {len(req.targets)} target(s) sent")
-        output.out(str(sent))
+        if json_out:
+            import json
+
+            for t in req.targets:
+                r = results.setdefault(t, TargetResult(target=t))
+                if not r.ok and not r.error:
+                    r.error = "interrupted"
+            partial = PushResult(platform=req.platform or "", results=list(results.values()))
+            output.out(json.dumps(partial.to_json(), ensure_ascii=False))
+        else:
+            output.out(str(sent))
         output.flush()
         raise Stopped(exc.exit_code) from None
