@@ -54,9 +54,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("IMCLI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IMCLI_PROFILE", str(tmp_path / "profile.toml"))
-    from imcli import _log
+    from imcli import _log, _redact
 
     _log._seen.clear()
+    _redact.clear()  # each CLI run is its own process: no secret carries over
     yield tmp_path
 
 
