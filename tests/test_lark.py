@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from tests.fakes.filehost import FileHost
 from tests.fakes.lark import FakeLark
 
 APP_ID = "cli_test_app"
@@ -368,15 +368,6 @@ def test_size_limits_are_checked_before_any_request(
     assert (r.code, r.stdout) == (2, "0\n")
     assert f"{limit} limit" in r.stderr
     assert lark.requests == []
-
-
-class FileHost(FakeServer):
-    """An intranet web server holding a file."""
-
-    body = PNG * 10
-
-    def handle(self, req: Recorded) -> Reply:
-        return Reply(200, body=self.body, headers={"Content-Type": "image/png"})
 
 
 def test_url_source_is_downloaded_and_uploaded_once(cli, profile, lark):

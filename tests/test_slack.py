@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from tests.fakes.base import Reply
+from tests.fakes.filehost import FileHost
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-1111-2222-TESTslacktoken"
@@ -187,17 +188,6 @@ def test_each_target_gets_its_own_upload(cli, profile, slack, tmp_path):
     assert sorted(f.channel for f in files.values()) == ["C0001", "C0002"]
     out = json.loads(r.stdout)
     assert sorted(t["message_ids"][0] for t in out["targets"]) == sorted(files)
-
-
-class FileHost(FakeServer):
-    """An intranet web server holding a file."""
-
-    body = PNG * 10
-
-    def handle(self, req: Recorded) -> Reply:
-        if req.path == "/missing.png":
-            return Reply(404, body=b"not found")
-        return Reply(200, body=self.body, headers={"Content-Type": "image/png"})
 
 
 def test_url_sources_are_downloaded_once_then_uploaded(cli, profile, slack):

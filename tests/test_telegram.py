@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import TG_TOKEN
-from tests.fakes.base import FakeServer, Recorded, Reply
+from tests.fakes.base import Reply
+from tests.fakes.filehost import FileHost
 from tests.fakes.telegram import FakeTelegram
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -178,17 +179,6 @@ def test_public_url_is_passed_through(cli, tg_profile, telegram):
     r = cli("push", "image", "-p", "tg", "-u", "1", "https://example.com/cat.png")
     assert r.code == 0, r.stderr
     assert sends(telegram, "sendPhoto")[0].fields["photo"] == "https://example.com/cat.png"
-
-
-class FileHost(FakeServer):
-    """An intranet web server holding a file Telegram cannot reach."""
-
-    body = PNG * 10
-
-    def handle(self, req: Recorded) -> Reply:
-        if req.path == "/missing.png":
-            return Reply(404, body=b"not found")
-        return Reply(200, body=self.body, headers={"Content-Type": "image/png"})
 
 
 def test_intranet_url_is_downloaded_once_and_uploaded_once(cli, tg_profile, telegram):

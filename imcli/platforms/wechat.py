@@ -44,8 +44,6 @@ from imcli.platforms.wecom import Part, WeixinAdapter, fail, labelled_sources
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    import httpx
-
     from imcli.media import MediaSource
     from imcli.models import Message, Target, TargetResult
 
@@ -182,14 +180,6 @@ class WeChatAdapter(WeixinAdapter):
         if not isinstance(token, str) or not token:
             raise PlatformError("wechat: stable_token answered no access_token")
         return token, float(reply.get("expires_in") or 7200)
-
-    def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
-        try:
-            return self.parse()(resp)  # type: ignore[no-any-return]
-        except (AccountOffline, RetryableError):
-            raise
-        except PlatformError as exc:  # any other refusal of the token endpoint
-            raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         if "/cgi-bin/stable_token" in url or "/cgi-bin/token" in url:

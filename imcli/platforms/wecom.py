@@ -233,6 +233,15 @@ class WeixinAdapter(Adapter):
             self._cache = TokenCache(key, enabled=not self.http.dry_run)
         return self._cache
 
+    def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
+        """A token endpoint's answer: any refusal other than "later" is the credentials."""
+        try:
+            return self.parse()(resp)  # type: ignore[no-any-return]
+        except (AccountOffline, RetryableError):
+            raise
+        except PlatformError as exc:
+            raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
+
     async def access_token(self, stale: str | None = None) -> str:
         """The token; with ``stale``, a new one unless someone already renewed it."""
         async with self._token_lock:
@@ -467,14 +476,6 @@ class WeComAdapter(WeixinAdapter):
         if not isinstance(token, str) or not token:
             raise PlatformError("wecom: gettoken answered no access_token")
         return token, float(reply.get("expires_in") or 7200)
-
-    def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
-        try:
-            return self.parse()(resp)  # type: ignore[no-any-return]
-        except (AccountOffline, RetryableError):
-            raise
-        except PlatformError as exc:  # any other refusal of gettoken: the credentials
-            raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         if "/cgi-bin/gettoken" in url:
