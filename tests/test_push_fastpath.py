@@ -349,7 +349,7 @@ def test_a_valid_push_does_not_import_typer(tg_profile, telegram):
         (T + ["-p", "tg", "-u", "1", "--bogus", "x"], "Error: No such option: --bogus"),
         (T + ["-p", "tg", "-u", "1", "a", "b"], "Error: Got unexpected extra argument(s) (b)"),
         (T + ["-u", "1", "--timeout", "soon", "x"], "Error: Invalid value for '--timeout'"),
-        (IMG + ["-p", "tg", "-u", "1"], "Error: Missing argument 'source'."),
+        (IMG + ["-p", "tg", "-u", "1"], "Error: Missing argument 'SOURCE'."),
         # click raises this one without its context; imcli finds the command's usage itself
         (T + ["-p", "tg", "-u"], "Error: Option '-u' requires an argument."),
     ],

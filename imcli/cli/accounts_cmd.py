@@ -14,7 +14,8 @@ from imcli.cli.app import accounts_app, profile_of
 from imcli.errors import ConfigError, ImcliError, UsageError
 
 ProfileOpt = Annotated[
-    Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)
+    Optional[str],
+    typer.Option("--profile", metavar="PATH", help="Profile file.", show_default=False),
 ]
 
 ProfileAccountName = Annotated[
@@ -131,6 +132,7 @@ def add_account(
         typer.Option(
             "--platform",
             "-p",
+            metavar="NAME",
             help="Platform name or alias.",
             show_default=False,
             autocompletion=complete.complete_platform,
@@ -140,6 +142,7 @@ def add_account(
         Optional[list[str]],
         typer.Option(
             "--set",
+            metavar="KEY=VALUE",
             help="key=value; repeatable. key=- reads the value from stdin; key=${VAR} stores the reference.",
             show_default=False,
         ),
@@ -305,7 +308,8 @@ def test_accounts(
     ] = None,
     profile: ProfileOpt = None,
     timeout: Annotated[
-        Optional[int], typer.Option("--timeout", help="Time budget in ms.", show_default=False)
+        Optional[int],
+        typer.Option("--timeout", metavar="MS", help="Time budget in ms.", show_default=False),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every HTTP request.")

@@ -54,7 +54,9 @@ def root(
     profile: Annotated[
         Optional[str],
         typer.Option(
-            "--profile", help="Profile file (default: $IMCLI_PROFILE, then the user config dir)."
+            "--profile",
+            metavar="PATH",
+            help="Profile file (default: $IMCLI_PROFILE, then the user config dir).",
         ),
     ] = None,
     version: Annotated[

@@ -19,17 +19,20 @@ Platform = Annotated[
         "--platform",
         "-p",
         help="Platform name or alias (see `imcli platforms`).",
+        metavar="NAME",
         show_default=False,
         autocompletion=complete.complete_platform,
     ),
 ]
 Group = Annotated[
     Optional[list[str]],
-    typer.Option("--group", "-g", help="Group/channel id; repeatable.", show_default=False),
+    typer.Option(
+        "--group", "-g", help="Group/channel id; repeatable.", metavar="ID", show_default=False
+    ),
 ]
 User = Annotated[
     Optional[list[str]],
-    typer.Option("--user", "-u", help="User id; repeatable.", show_default=False),
+    typer.Option("--user", "-u", help="User id; repeatable.", metavar="ID", show_default=False),
 ]
 Account = Annotated[
     Optional[str],
@@ -37,6 +40,7 @@ Account = Annotated[
         "--account",
         "-a",
         help="Account to send with.",
+        metavar="NAME",
         show_default=False,
         autocompletion=complete.complete_account,
     ),
@@ -46,6 +50,7 @@ Timeout = Annotated[
     typer.Option(
         "--timeout",
         help="Time budget in ms, retries included (default 30000 + 1000/MiB of media).",
+        metavar="MS",
         show_default=False,
     ),
 ]
@@ -55,11 +60,13 @@ Options = Annotated[
         "--option",
         "-o",
         help="KEY=VALUE merged into the send request; repeatable.",
+        metavar="KEY=VALUE",
         show_default=False,
     ),
 ]
 Profile = Annotated[
-    Optional[str], typer.Option("--profile", help="Profile file.", show_default=False)
+    Optional[str],
+    typer.Option("--profile", help="Profile file.", metavar="PATH", show_default=False),
 ]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Validate and show the requests; send nothing.")
@@ -71,19 +78,27 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP r
 Title = Annotated[
     Optional[str],
     typer.Option(
-        "--title", "-t", help="Title: a heading, or the caption of media.", show_default=False
+        "--title",
+        "-t",
+        help="Title: a heading, or the caption of media.",
+        metavar="TITLE",
+        show_default=False,
     ),
 ]
 Filename = Annotated[
     Optional[str],
-    typer.Option("--filename", help="File name to send the media as.", show_default=False),
+    typer.Option(
+        "--filename", help="File name to send the media as.", metavar="NAME", show_default=False
+    ),
 ]
 Mime = Annotated[
-    Optional[str], typer.Option("--mime", help="MIME type of the media.", show_default=False)
+    Optional[str],
+    typer.Option("--mime", help="MIME type of the media.", metavar="TYPE", show_default=False),
 ]
 Source = Annotated[
     str,
     typer.Argument(
+        metavar="SOURCE",
         help="http(s) URL, path, ~/path, file://, base64://…, data:…;base64,… or - for stdin.",
         show_default=False,
     ),
@@ -105,7 +120,9 @@ def push_text(
     content: Annotated[
         Optional[str],
         typer.Argument(
-            help="The message; - reads stdin (a leading - goes after --).", show_default=False
+            metavar="[CONTENT]",
+            help="The message; - reads stdin (a leading - goes after --).",
+            show_default=False,
         ),
     ] = None,
     title: Title = None,
@@ -182,6 +199,7 @@ def push_mixed(
         Optional[list[str]],
         typer.Option(
             "--item",
+            metavar="TYPE=VALUE",
             help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.",
             show_default=False,
         ),
