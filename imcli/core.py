@@ -232,6 +232,7 @@ async def run_push(
                     dry_run=req.dry_run,
                     plan=plan,
                     dry_log=dry_log,
+                    base_url=acc.get("base_url"),
                 )
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)

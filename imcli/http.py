@@ -270,8 +270,10 @@ class HttpClient:
         dry_reply: Callable[[str, str], Any] | None = None,
         plan: list[dict[str, Any]] | None = None,
         dry_log: Logger | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.platform = platform
+        self.base_url = base_url
         self.budget = budget
         self.proxy = proxy
         self.limiter = limiter or RateLimiter((), 0)
@@ -287,7 +289,7 @@ class HttpClient:
         if self._client is None:
             httpx = import_httpx()
             mounts: dict[str, Any] = {}
-            for host in _LOOPBACK:
+            for host in (*_LOOPBACK, *_loopback_host(self.base_url)):
                 mounts[f"all://{host}"] = None  # loopback is never proxied
             kwargs: dict[str, Any] = {}
             if self.proxy:
@@ -521,6 +523,23 @@ def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
         if hasattr(obj, "close"):
             out.append(obj)
     return out
+
+
+def _loopback_host(url: str | None) -> tuple[str, ...]:
+    """The API's own host when it is another loopback address (127.0.0.2, ::1 written
+    otherwise, …): those are not proxied either."""
+    if not url:
+        return ()
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    if not ip.is_loopback:
+        return ()
+    return (f"[{host}]",) if ip.version == 6 else (host,)
 
 
 def _redact_proxy(proxy: str) -> None:

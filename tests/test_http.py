@@ -287,3 +287,27 @@ def test_exception_messages_are_redacted():
 def test_url_encoded_secrets_are_redacted_too():
     _redact.add_secret("a/b+c=d secret")
     assert _redact.redact("token=a%2Fb%2Bc%3Dd%20secret") == "token=***"
+
+
+def test_any_loopback_api_address_bypasses_the_proxy():
+    proxy = Proxy()
+    srv = Echo()
+    srv.host = "127.0.0.2"
+    try:
+        srv.start()
+    except OSError:
+        pytest.skip("127.0.0.2 is not a loopback address here")
+    try:
+        url = srv.url
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(5), proxy=proxy.url, base_url=url)
+            try:
+                return await http.request("GET", url + "/z", parse=parse_ok)
+            finally:
+                await http.aclose()
+
+        assert run(go()) == {"ok": True, "path": "/z"}
+        assert proxy.seen == []
+    finally:
+        srv.stop()

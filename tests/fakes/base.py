@@ -227,6 +227,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self.latency = 0.0  # seconds added to every answer
         self.tls: tuple[str, str] | None = None  # (certfile, keyfile): serve HTTPS
+        self.host = "127.0.0.1"  # another loopback address (127.0.0.2) where a test needs one
         self.before: Callable[[Recorded], Reply | None] | None = None
 
     # -- life cycle --------------------------------------------------------------
@@ -245,7 +246,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        self._httpd = _Server((self.host, 0), Handler)
         if self.tls is not None:  # serve HTTPS with this (certfile, keyfile)
             import ssl
 
@@ -277,7 +278,7 @@ class FakeServer:
     def url(self) -> str:
         if self.tls is not None:
             return f"https://localhost:{self.port}"
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     # -- scripting -----------------------------------------------------------------
     def queue(self, path_regex: str, reply: Reply, times: int = 1) -> None:
