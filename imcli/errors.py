@@ -74,9 +74,11 @@ class RetryableError(PlatformError):
         retry_after: float | None = None,
         code: Any = None,
         status: int | None = None,
+        retries: int | None = None,
     ) -> None:
         super().__init__(message, code=code, status=status)
         self.retry_after = retry_after
+        self.retries = retries  # at most this many retries for this answer (None: the default)
 
 
 class MaybeDeliveredError(PlatformError):

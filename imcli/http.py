@@ -441,7 +441,8 @@ class HttpClient:
             retry_after = getattr(err, "retry_after", None)
             wait = retry_after if retry_after is not None else backoff(attempt)
             attempt += 1
-            if wait >= self.budget.remaining() or attempt > 8:
+            limit = getattr(err, "retries", None)
+            if wait >= self.budget.remaining() or attempt > (8 if limit is None else limit):
                 raise err
             await asyncio.sleep(wait)
 

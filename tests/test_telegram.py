@@ -542,3 +542,34 @@ def test_accounts_test_reports_online_and_offline(cli, write_profile, telegram):
     assert "offline" in lines["bad"] and "Unauthorized" in lines["bad"]
     assert cli("accounts", "test", "good").code == 0
     assert [c.path.rsplit("/", 1)[-1] for c in telegram.requests].count("getMe") == 3
+
+
+def test_a_voice_telegram_cannot_play_is_refused_before_any_request(
+    cli, tg_profile, telegram, tmp_path
+):
+    wav = tmp_path / "note.wav"
+    wav.write_bytes(b"RIFF" + bytes(100) + b"WAVEfmt ")
+    r = cli("push", "voice", "-p", "tg", "-u", "1", str(wav))
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "OGG/Opus, MP3 or M4A" in r.stderr
+    assert telegram.requests == []
+    mp3 = tmp_path / "note.mp3"
+    mp3.write_bytes(b"ID3" + bytes(300))
+    assert cli("push", "voice", "-p", "tg", "-u", "1", str(mp3)).code == 0
+
+
+def test_document_urls_other_than_gif_pdf_zip_are_uploaded_directly(
+    cli, tg_profile, telegram, monkeypatch
+):
+    import imcli.media
+
+    monkeypatch.setattr(imcli.media, "is_private_url", lambda url: False)
+    with FileHost() as host:
+        r = cli("push", "file", "-p", "tg", "-u", "1", f"{host.url}/report.csv")
+        assert r.code == 0, r.stderr
+        pdf_url = f"{host.url}/report.pdf"
+        r = cli("push", "file", "-p", "tg", "-u", "1", pdf_url)
+    csv_call, *pdf_calls = telegram.calls("sendDocument")
+    assert csv_call.files["document"].filename == "report.csv"  # uploaded at once
+    # a PDF is offered by URL first (this fake cannot reach the file host: then uploaded)
+    assert pdf_calls[0].field("document") == pdf_url

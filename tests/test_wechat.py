@@ -301,6 +301,23 @@ def test_rate_limit_and_busy_are_retried(cli, profile, wechat, reply):
     assert len(wechat.calls("/cgi-bin/message/custom/send")) == 2
 
 
+def test_a_used_up_daily_quota_is_retried_once_only(cli, profile, wechat):
+    wechat.queue("/cgi-bin/message/custom/send", RATE_LIMITED, times=5)
+    r = cli("push", "text", "-p", "wechat", "-u", ALICE, "hi", "--timeout", "60000")
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert "(45009)" in r.stderr
+    assert len(wechat.calls("/cgi-bin/message/custom/send")) == 2
+
+
+def test_bmp_is_not_a_temporary_media_format(cli, profile, wechat, tmp_path):
+    bmp = tmp_path / "a.bmp"
+    bmp.write_bytes(b"BM" + bytes(200))
+    r = cli("push", "image", "-p", "wechat", "-u", ALICE, str(bmp))
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "JPG, PNG or GIF" in r.stderr
+    assert wechat.requests == []
+
+
 # -- accounts test, dry run, secrets, platforms ----------------------------------------------------
 
 

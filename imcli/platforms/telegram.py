@@ -83,6 +83,39 @@ def _file_id(result: Any, field: str) -> str | None:
     return None
 
 
+#: what sendVoice plays: "an .OGG file encoded with OPUS, or in .MP3 format, or in .M4A"
+VOICE_EXTENSIONS = ("ogg", "oga", "opus", "mp3", "m4a")
+VOICE_MIMES = (
+    "audio/ogg",
+    "audio/opus",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/mp4",
+    "audio/x-m4a",
+    "audio/m4a",
+)
+
+
+def _check_voice(src: MediaSource, what: str) -> None:
+    """Refuse (exit 2) a voice Telegram would not play as a voice message."""
+    if src.kind != "voice" or src.is_url:
+        return
+    if src.extension in VOICE_EXTENSIONS or (src.mime or "").lower() in VOICE_MIMES:
+        return
+    head = src.head(16)
+    if (
+        head.startswith((b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"))
+        or head[4:11] == b"ftypM4A"
+    ):
+        return
+    from imcli.errors import UsageError
+
+    raise UsageError(
+        f"telegram: {what} {src.filename or src.spec}: a voice must be OGG/Opus, MP3 or M4A; "
+        "convert it (e.g. ffmpeg -i in.wav -c:a libopus out.ogg) or push it as a file"
+    )
+
+
 def parse_reply(resp: httpx.Response) -> Any:
     """Telegram's ``{ok, result}`` / ``{ok: false, error_code, description, parameters}``."""
     from imcli.http import json_reply
@@ -175,6 +208,7 @@ class TelegramAdapter(Adapter):
             if src.origin != "url":
                 what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
                 src.check_size(self._upload_limit(src.kind), "telegram", what)
+                _check_voice(src, what)
 
     async def check(self) -> str:
         me = await self._call("getMe", {}, send=False)
@@ -238,8 +272,13 @@ class TelegramAdapter(Adapter):
 
         if not src.is_url or is_private_url(src.url or ""):
             return False
-        # a voice by URL must be OGG/Opus: anything else is downloaded and uploaded
-        return src.kind != "voice" or src.extension in ("ogg", "oga", "opus")
+        # a voice by URL must be OGG/Opus, and sendDocument fetches only GIF, PDF and ZIP
+        # by URL: anything else is downloaded and uploaded
+        if src.kind == "voice":
+            return src.extension in ("ogg", "oga", "opus")
+        if src.kind == "file":
+            return src.extension in ("gif", "pdf", "zip")
+        return True
 
     def _caption(self, title: str | None) -> str | None:
         from imcli import markup
@@ -293,6 +332,7 @@ class TelegramAdapter(Adapter):
                 local = await self.local_copy(src, self._upload_limit(src.kind))
                 if local.is_url:  # dry run: show the URL
                     return await self._call(method, {**fields, field: local.url}, target=target)
+                _check_voice(local, "voice")  # a downloaded URL: its format is known now
                 # the part carries the field's name; attach:// is only for media groups
                 result = await self._call(method, fields, target=target, uploads={field: local})
                 found = _file_id(result, field)

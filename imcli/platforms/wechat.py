@@ -28,7 +28,7 @@ Every call goes under ``base_url`` (``https://api.weixin.qq.com``) with ``?acces
   carry the title, the content and the time (default ``title``, ``content``, ``time``);
   values are cut to the caps WeChat documents for the key's type (see TEMPLATE_CAPS).
 
-45009 and -1 are retried.
+-1 (busy) is retried; 45009 (the daily API quota is used up) is retried once only.
 """
 
 from __future__ import annotations
@@ -77,13 +77,16 @@ SPEC = PlatformSpec(
 TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name no limit)
 UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
 FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
-    "image": (frozenset({"jpg", "jpeg", "png", "gif", "bmp"}), "JPG, PNG, GIF or BMP"),
+    "image": (frozenset({"jpg", "jpeg", "png", "gif"}), "JPG, PNG or GIF"),
     "voice": (frozenset({"amr", "mp3"}), "AMR or MP3"),
     "video": (frozenset({"mp4"}), "MP4"),
 }
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
-BUSY = frozenset({-1, 45009})
+BUSY = frozenset({-1})
+#: 45009 "reach max api daily quota limit": the day's calls are used up (it is design.md's
+#: rate-limit code, so it is retried, but once only: waiting seconds does not restore it)
+QUOTA = frozenset({45009})
 WINDOW_CLOSED = 45015
 VIDEO_TITLE_LIMIT = 64  # characters; longer titles go first as a text message
 
@@ -144,6 +147,7 @@ class WeChatAdapter(WeixinAdapter):
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
+    quota = QUOTA
 
     def __init__(self, account: Any, http: Any) -> None:
         super().__init__(account, http)

@@ -137,6 +137,7 @@ def errcode_reply(
     busy: frozenset[int],
     clean: Callable[[str], str],
     accept: frozenset[int] = frozenset(),
+    quota: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """``{errcode, errmsg, ...}`` replies (WeCom and WeChat); errcode 0 or absent is ok."""
     from imcli.http import json_reply, retry_after_header
@@ -160,6 +161,8 @@ def errcode_reply(
     text = f"{clean(str(data.get('errmsg') or 'error'))} ({code})"
     if code in busy:
         raise RetryableError(text, code=code, status=resp.status_code)
+    if code in quota:  # a quota that waiting seconds will not restore: one retry only
+        raise RetryableError(text, code=code, status=resp.status_code, retries=1)
     if code in credentials:
         raise AccountOffline(text, reason="credentials", code=code, status=resp.status_code)
     raise PlatformError(text, code=code, status=resp.status_code)
@@ -185,6 +188,7 @@ class WeixinAdapter(Adapter):
     token_invalid: ClassVar[frozenset[int]] = TOKEN_INVALID
     credentials: ClassVar[frozenset[int]] = CREDENTIALS
     busy: ClassVar[frozenset[int]] = BUSY
+    quota: ClassVar[frozenset[int]] = frozenset()
     min_size: ClassVar[int] = 1  # bytes
 
     def __init__(self, account: Any, http: Any) -> None:
@@ -220,6 +224,7 @@ class WeixinAdapter(Adapter):
                 busy=self.busy,
                 clean=self.clean,
                 accept=accept,
+                quota=self.quota,
             )
 
         return parse

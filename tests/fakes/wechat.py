@@ -40,7 +40,7 @@ MEDIA_LIMITS = {
     "thumb": 64 * 1024,
 }
 MEDIA_FORMATS = {
-    "image": frozenset({"bmp", "png", "jpeg", "jpg", "gif"}),
+    "image": frozenset({"png", "jpeg", "jpg", "gif"}),  # temporary media: no bmp
     "voice": frozenset({"mp3", "wma", "wav", "amr"}),
     "video": frozenset({"mp4"}),
     "thumb": frozenset({"jpg", "jpeg"}),
