@@ -409,7 +409,7 @@ def test_signals_stop_promptly_and_print_the_count(tg_profile, telegram, signame
     t0 = time.monotonic()
     proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=10)
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 3  # promptly: the answer would take 5 s
     assert proc.returncode == status
     assert out == "0\n"
     assert "interrupted" in err

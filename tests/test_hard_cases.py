@@ -67,7 +67,7 @@ def test_the_time_budget_covers_waiting_for_the_rate_limit(cli, write_profile):
         r = cli("push", "text", "-p", "qq", *groups, "hi", "--timeout", "1000")
         elapsed = time.monotonic() - t0
     assert r.code == 1
-    assert elapsed < 2.0  # 2 messages/s: without the budget this takes 5 s
+    assert elapsed < 3.0  # 2 messages/s: without the budget this takes 5 s
     sent = int(r.stdout)
     assert 1 <= sent <= 4
     assert r.stderr.count("ran out") == 10 - sent

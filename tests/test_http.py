@@ -105,7 +105,7 @@ def test_fan_out_to_telegram_provokes_no_429(cli, write_profile):
         elapsed = time.monotonic() - t0
         assert (r.code, r.stdout) == (0, "45\n"), r.stderr
         assert tg.too_many == 0
-        assert 1.0 <= elapsed < 3.0  # 30 in the first second, the rest in the next
+        assert 1.0 <= elapsed < 4.0  # paced at 30/s: about 1.5 s; unpaced it would be 429s
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
         t0 = time.monotonic()
         with pytest.raises(RetryableError):
             run(go())
-        assert time.monotonic() - t0 < 1
+        assert time.monotonic() - t0 < 5  # not the 30 s Retry-After
 
 
 def test_refused_connections_make_the_account_unreachable():

@@ -480,7 +480,7 @@ def test_many_targets_are_sent_concurrently(cli, tg_profile, telegram):
     r = cli("push", "text", "-p", "tg", *targets, "hi")
     elapsed = time.monotonic() - t0
     assert (r.code, r.stdout) == (0, "20\n"), r.stderr
-    assert elapsed < 3  # sequential would take 6 s
+    assert elapsed < 4.5  # sequential would take 6 s
 
 
 # -- secrets, dry run, verbose ---------------------------------------------------------------
