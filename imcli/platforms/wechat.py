@@ -37,9 +37,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from imcli.errors import AccountOffline, ImcliError, PlatformError, RetryableError, UsageError
+from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
 from imcli.platforms.base import Field, PlatformSpec, SendTracker
-from imcli.platforms.wecom import Part, WeixinAdapter, fail, labelled_sources
+from imcli.platforms.wecom import Part, WeixinAdapter, labelled_sources
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -225,17 +225,11 @@ class WeChatAdapter(WeixinAdapter):
         results: dict[Target, TargetResult],
         on_done: Callable[[TargetResult], None] | None = None,
     ) -> None:
-        from imcli.errors import ConfigError
-
         targets = list(targets)
-        try:
-            self._parts = await self.parts(message)  # uploads once, before any send
-        except (UsageError, ConfigError):
-            raise
-        except ImcliError as exc:
-            for t in targets:
-                fail(results[t], exc, on_done)
+        parts = await self.parts_or_fail(targets, message, results, on_done)
+        if parts is None:
             return
+        self._parts = parts  # uploads done once, before any send
         await super().deliver(targets, message, results, on_done)
 
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:

@@ -381,6 +381,24 @@ class WeixinAdapter(Adapter):
             out += await self._media_parts(message.media, message.title)
         return out
 
+    async def parts_or_fail(
+        self,
+        targets: list[Target],
+        message: Message,
+        results: dict[Target, TargetResult],
+        on_done: Callable[[TargetResult], None] | None,
+    ) -> list[Part] | None:
+        """The push's messages (uploads done once); if that fails, every target fails
+        with the reason (an offline account's targets then go to the next account)."""
+        try:
+            return await self.parts(message)
+        except (UsageError, ConfigError):
+            raise
+        except ImcliError as exc:
+            for t in targets:
+                fail(results[t], exc, on_done)
+            return None
+
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
 
@@ -563,13 +581,8 @@ class WeComAdapter(WeixinAdapter):
         targets = list(targets)
         if not targets:
             return
-        try:
-            parts = await self.parts(message)
-        except (UsageError, ConfigError):
-            raise
-        except ImcliError as exc:
-            for t in targets:
-                fail(results[t], exc, on_done)
+        parts = await self.parts_or_fail(targets, message, results, on_done)
+        if parts is None:
             return
         everyone = [t for t in targets if t.id.strip() == "@all"]
         named = [t for t in targets if t.id.strip() != "@all"]
