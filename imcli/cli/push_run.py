@@ -50,9 +50,37 @@ def push(
         build = _mixed_builder(items_file, item, title)
     else:
         build = _media_builder(kind, source or "", title, filename, mime)
-    return _run(build, platform=platform, group=group, user=user, account=account,
-                timeout=timeout, option=option, profile=profile, dry_run=dry_run,
-                json_out=json_out, verbose=verbose)  # fmt: skip
+    from imcli.cli import runner
+    from imcli.core import option_pairs, parse_options
+
+    targets = _targets(group, user)
+    try:
+        own, extra = parse_options(option_pairs(option or []))
+        message = build(own)
+        message.extra = extra
+        if account and own.get("account") and own["account"] != account:
+            raise UsageError("--account and -o account_id name different accounts")
+        req = PushRequest(
+            platform=platform,
+            targets=targets,
+            message=message,
+            account=account or own.get("account"),
+            timeout_ms=timeout,
+            dry_run=dry_run,
+            verbose=verbose,
+            profile=profile,
+        )
+        result = runner.run_push_interruptibly(
+            req, verbose=verbose, dry_run=dry_run, json_out=json_out
+        )
+    except runner.Stopped as exc:  # interrupted: the count is printed already
+        return exc.exit_code
+    except ImcliError as exc:
+        return _fail(exc, targets, json_out, verbose)
+    except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
+        return _fail(exc, targets, json_out, verbose)
+    _print_result(result, json_out)
+    return result.exit_code
 
 
 def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
@@ -99,53 +127,6 @@ def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: bo
     else:
         output.out("0")
     return exit_code_for(exc)
-
-
-def _run(
-    build: Callable[[dict[str, Any]], Message],
-    *,
-    platform: str | None,
-    group: list[str] | None,
-    user: list[str] | None,
-    account: str | None,
-    timeout: int | None,
-    option: list[str] | None,
-    profile: str | None,
-    dry_run: bool,
-    json_out: bool,
-    verbose: bool,
-) -> int:
-    from imcli.cli import runner
-    from imcli.core import option_pairs, parse_options
-
-    targets = _targets(group, user)
-    try:
-        own, extra = parse_options(option_pairs(option or []))
-        message = build(own)
-        message.extra = extra
-        if account and own.get("account") and own["account"] != account:
-            raise UsageError("--account and -o account_id name different accounts")
-        req = PushRequest(
-            platform=platform,
-            targets=targets,
-            message=message,
-            account=account or own.get("account"),
-            timeout_ms=timeout,
-            dry_run=dry_run,
-            verbose=verbose,
-            profile=profile,
-        )
-        result = runner.run_push_interruptibly(
-            req, verbose=verbose, dry_run=dry_run, json_out=json_out
-        )
-    except runner.Stopped as exc:  # interrupted: the count is printed already
-        return exc.exit_code
-    except ImcliError as exc:
-        return _fail(exc, targets, json_out, verbose)
-    except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
-        return _fail(exc, targets, json_out, verbose)
-    _print_result(result, json_out)
-    return result.exit_code
 
 
 # -- what each kind sends ----------------------------------------------------------------
