@@ -8,8 +8,9 @@ message goes through :func:`redact`.
 
 from __future__ import annotations
 
+import json
 import threading
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _MIN_LEN = 4  # shorter strings would mask innocent text; they are not real secrets
@@ -26,8 +27,16 @@ def add_secret(value: object) -> None:
     value = value.strip()
     if len(value) < _MIN_LEN:
         return
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),  # query strings (httpx, urlencode): a space is "+"
+        json.dumps(value)[1:-1],  # inside a JSON string: quotes, backslashes, \\uXXXX
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
     with _lock:
-        for form in {value, quote(value, safe=""), quote(value)}:
+        for form in forms:
             if form not in _secrets:
                 _secrets.add(form)
                 _ordered.append(form)

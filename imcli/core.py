@@ -68,7 +68,7 @@ def _json_or_str(value: Any) -> Any:
         return value
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
         return parsed if json.dumps(parsed) == value.strip() else value
@@ -125,6 +125,11 @@ def check_matrix(spec: PlatformSpec, kind: str, targets: list[Target]) -> None:
             raise UsageError(reason)
         if not t.id.strip():
             raise UsageError(f"{spec.name}: empty {t.kind} id")
+        if any(c.isspace() or not c.isprintable() for c in t.id):
+            raise UsageError(
+                f"{spec.name}: {t.kind} id {t.id!r} has a space or control character; "
+                "no platform's ids do (quote one id per -u/-g)"
+            )
     reason = spec.kind_status(kind)
     if reason:
         raise UsageError(reason)
@@ -151,16 +156,50 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
 
 
 def default_timeout_ms(message: Message, profile: Profile) -> int:
+    import math
+
+    from imcli.profile import FIX_PROFILE
+
     base = profile.settings.get("timeout", DEFAULT_TIMEOUT_MS)
-    if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 0:
+    if (
+        not isinstance(base, (int, float))
+        or isinstance(base, bool)
+        or not math.isfinite(base)  # TOML has inf and nan
+        or base <= 0
+    ):
         raise ConfigError(
             f"profile {profile.path}: settings.timeout must be a positive number of ms"
+            + FIX_PROFILE
         )
     mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
     return int(base + 1000 * mib)
 
 
+def _check_utf8(value: Any, what: str) -> None:
+    """Refuse a lone surrogate (bytes that were not UTF-8 in argv or JSON ``\\udcff``):
+    no request could carry it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{what} is not valid UTF-8") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_utf8(k, what)
+            _check_utf8(v, what)
+    elif isinstance(value, list):
+        for v in value:
+            _check_utf8(v, what)
+
+
 def validate_message(message: Message) -> None:
+    _check_utf8(message.title, "the title")
+    _check_utf8(message.text, "the text")
+    _check_utf8(message.extra, "an -o/--option")
+    for src in message.media_sources():
+        _check_utf8([src.filename, src.mime], "the media's file name or type")
+    for n, item in enumerate(message.items):
+        _check_utf8([item.text, item.caption], f"item {n}")
     if message.kind == "text":
         if not (message.text or "").strip() and not (message.title or "").strip():
             raise UsageError("nothing to send: give CONTENT, pipe it on stdin, or give -t TITLE")
@@ -280,7 +319,13 @@ async def run_push(
             )
     if skipped and not tried and not any(r.account for r in results.values()):
         # no account could be used at all
-        raise ConfigError("; ".join(f"account {name!r}: {exc.message}" for name, exc in skipped))
+        raise ConfigError(
+            "; ".join(
+                exc.message if exc.message.startswith(f"account {name!r}") else
+                f"account {name!r}: {exc.message}"
+                for name, exc in skipped
+            )
+        )  # fmt: skip
     ordered = [results[t] for t in targets]
     result = PushResult(platform=spec.name, results=ordered, dry_run=req.dry_run, plan=plan)
     result.notes = notes

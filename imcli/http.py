@@ -49,6 +49,15 @@ CONNECT_ATTEMPTS = 3
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+MAX_REPLY = 4 << 20  # bytes of an API answer read at most: a bigger one is refused, not buffered
+
+
+class ReplyTooLarge(Exception):
+    """An API answer longer than MAX_REPLY (read no further)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"{MAX_REPLY >> 20} MiB")
+        self.status = status
 
 
 def import_httpx() -> Any:
@@ -311,7 +320,9 @@ class HttpClient:
             except (ValueError, ImportError) as exc:
                 from imcli.errors import ConfigError
 
-                raise ConfigError(f"{self.platform}: proxy {self.proxy!r}: {exc}") from None
+                raise ConfigError(
+                    f"{self.platform}: proxy {_redact.redact(self.proxy or '')!r}: {exc}{_FIX_PROXY}"
+                ) from None
         return self._client
 
     def check_proxy(self) -> None:
@@ -325,7 +336,7 @@ class HttpClient:
 
             raise ConfigError(
                 f"{self.platform}: proxy {_redact.redact(self.proxy)!r}: use an "
-                "http://, https:// or socks5:// URL"
+                "http://, https:// or socks5:// URL" + _FIX_PROXY
             )
 
     async def aclose(self) -> None:
@@ -387,14 +398,23 @@ class HttpClient:
                 opened.extend(_open_handles(made))
             if content is not None:
                 kwargs["content"] = content()
+            if not send and files is None and content is None:
+                # a token or identity call gets half of what is left at most: a server
+                # that never answers it leaves time to ask again
+                remaining = max(remaining / 2, min(remaining, 1.0))
             started = time.monotonic()
             try:
-                resp = await self.client().request(
-                    method,
-                    url,
-                    timeout=httpx.Timeout(remaining, pool=min(remaining, 10.0)),
-                    **{k: v for k, v in kwargs.items() if v is not None},
+                resp = await self._attempt(
+                    method, url, remaining, {k: v for k, v in kwargs.items() if v is not None}
                 )
+            except ReplyTooLarge as exc:
+                self._log(method, url, exc.status, started, "too large")
+                text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
+                if send:
+                    raise MaybeDeliveredError(
+                        f"{text}; the message may have been delivered"
+                    ) from None
+                raise PlatformError(text, status=exc.status) from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._log(method, url, None, started, type(exc).__name__)
                 connect_failures += 1
@@ -421,7 +441,7 @@ class HttpClient:
 
                 raise ConfigError(
                     f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
-                    "(check base_url in the profile)"
+                    "(fix base_url in the profile, then run `imcli accounts test`)"
                 ) from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self._log(method, url, None, started, type(exc).__name__)
@@ -436,6 +456,15 @@ class HttpClient:
                     return parse(resp)
                 except RetryableError as exc:
                     err = exc
+                except NotJSON as exc:
+                    if send and resp.status_code < 300:
+                        raise MaybeDeliveredError(
+                            f"{exc.message}; the message may have been delivered",
+                            status=resp.status_code,
+                        ) from None
+                    if send or resp.status_code >= 300:
+                        raise
+                    err = exc  # a garbled answer to a request that sends nothing: ask again
             finally:
                 for fh in opened:
                     fh.close()
@@ -447,6 +476,41 @@ class HttpClient:
             if wait >= self.budget.remaining() or attempt > (8 if limit is None else limit):
                 raise err
             await asyncio.sleep(wait)
+
+    async def _attempt(
+        self, method: str, url: str, remaining: float, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One try: connect, upload, headers and the whole answer (at most MAX_REPLY
+        bytes) within ``remaining`` seconds. httpx's own timeouts are per read, so an
+        answer that trickles in a byte at a time would outlive the budget without this."""
+        hx = import_httpx()
+        client = self.client()
+        timeout = hx.Timeout(remaining, pool=min(remaining, 10.0))
+        request = client.build_request(method, url, timeout=timeout, **kwargs)
+
+        async def read() -> httpx.Response:
+            resp = await client.send(request, stream=True)
+            body = bytearray()
+            try:
+                async for chunk in resp.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY:
+                        raise ReplyTooLarge(resp.status_code)
+            finally:
+                await resp.aclose()
+            skip = ("content-encoding", "content-length", "transfer-encoding")
+            return hx.Response(  # type: ignore[no-any-return]
+                resp.status_code,
+                headers=[(k, v) for k, v in resp.headers.multi_items() if k.lower() not in skip],
+                content=bytes(body),
+                request=request,
+                extensions=resp.extensions,
+            )
+
+        try:
+            return await asyncio.wait_for(read(), remaining)
+        except asyncio.TimeoutError:
+            raise hx.ReadTimeout("no answer within the time budget", request=request) from None
 
     @asynccontextmanager
     async def stream_get(self, url: str) -> AsyncIterator[httpx.Response]:
@@ -556,6 +620,10 @@ def _host(url: str) -> str:
     return parts.netloc.rsplit("@", 1)[-1] or url
 
 
+#: the next step after a proxy that cannot be used, for error messages
+_FIX_PROXY = "; fix proxy in the profile, then run `imcli accounts test`"
+
+
 def _exc_text(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return _redact.redact(text)
@@ -577,21 +645,41 @@ async def file_chunks(src: MediaSource, chunk: int = 1 << 16) -> AsyncIterator[b
             yield block
 
 
+class NotJSON(PlatformError):
+    """An answer that is not JSON (a proxy's HTML page, a truncated body)."""
+
+
+def _snippet(resp: httpx.Response) -> tuple[str, bool]:
+    """The start of a non-JSON answer on one line, and whether it is an HTML page (then
+    its title, e.g. a proxy's "502 Bad Gateway", stands for it)."""
+    import re
+
+    text = resp.text[:2000]
+    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    title = " ".join(match.group(1).split()) if match else ""
+    if title:
+        code = str(resp.status_code)
+        title = title[len(code) :].strip() if title.startswith(code + " ") else title
+        return title[:200], True
+    return " ".join(text[:200].split()), False
+
+
 def json_reply(resp: httpx.Response) -> Any:
     """The JSON body of a response, or a PlatformError naming the status."""
     try:
         return resp.json()
     except ValueError:
-        snippet = resp.text[:200].strip().replace("\n", " ")
+        snippet, html = _snippet(resp)
+        snippet = snippet or resp.reason_phrase
         if resp.status_code == 429 or resp.status_code >= 500:
             raise RetryableError(
-                f"HTTP {resp.status_code}: {snippet or resp.reason_phrase}",
+                f"HTTP {resp.status_code}: {snippet}" + (" (an HTML page)" if html else ""),
                 retry_after=retry_after_header(resp),
                 status=resp.status_code,
             ) from None
-        raise PlatformError(
-            f"HTTP {resp.status_code}: {snippet or resp.reason_phrase} (not a JSON answer)",
-            status=resp.status_code,
+        what = "an HTML page, not a JSON answer" if html else "not a JSON answer"
+        raise NotJSON(
+            f"HTTP {resp.status_code}: {snippet} ({what})", status=resp.status_code
         ) from None
 
 

@@ -653,8 +653,26 @@ class _Splitter:
         probe = _Atom("", atom.top, True, [], group=group)
         return self._fits([probe])[0]
 
+    #: a remainder longer than this many limits is cut again at once, without rendering
+    #: it whole first (which made a line of megabytes take quadratic time)
+    FAR_TOO_LONG = 16
+
     def _hard_split(self, atom: _Atom) -> list[_Atom] | None:
-        """Cut a single line that is too long alone: the longest prefix that fits."""
+        """Cut a single line that is too long alone: the longest prefix that fits, and the
+        rest; a rest far too long is cut the same way right away (each piece is still
+        measured, so every chunk fits; only a rendering that shrinks the source sixteen
+        times over could have packed more into one chunk)."""
+        pieces: list[_Atom] = []
+        while True:
+            cut = self._cut_once(atom)
+            if cut is None:
+                return pieces + [atom] if pieces else None
+            first, atom = cut
+            pieces.append(first)
+            if len(atom.text) <= self.FAR_TOO_LONG * self.limit:
+                return pieces + [atom]
+
+    def _cut_once(self, atom: _Atom) -> tuple[_Atom, _Atom] | None:
         s = atom.text
         n = len(s)
         if n < 2:
@@ -697,7 +715,7 @@ class _Splitter:
                 break
         first = _Atom(s[:cut], atom.top, atom.cont, group=atom.group, code=atom.code)
         rest = _Atom(s[cut:], atom.top, True, group=atom.group, code=atom.code)
-        return [first, rest]
+        return first, rest
 
     # -- chunks ---------------------------------------------------------------------
 

@@ -92,7 +92,11 @@ class MediaSource:
     # -- reading -----------------------------------------------------------------
     def open(self) -> IO[bytes]:
         if self.path is not None:
-            return open(self.path, "rb")
+            try:
+                return open(self.path, "rb")
+            except OSError as exc:  # it was there when the push began: gone, or unreadable
+                name = self.filename or self.spec
+                raise UsageError(f"{self.kind}: {name}: cannot read it ({exc.strerror})") from None
         if self.data is not None:
             import io
 
@@ -103,7 +107,11 @@ class MediaSource:
         if self.origin == "url":
             return b""
         with self.open() as fh:
-            return fh.read(n)
+            try:
+                return fh.read(n)
+            except OSError as exc:  # e.g. EIO from /proc/self/mem
+                name = self.filename or self.spec
+                raise UsageError(f"{self.kind}: {name}: cannot read it ({exc.strerror})") from None
 
     @property
     def is_url(self) -> bool:
@@ -217,11 +225,15 @@ def parse(
     shown = spec if len(spec) <= 60 else spec[:40] + "…"
     src: MediaSource
     if low.startswith(("http://", "https://")):
-        parts = urlsplit(spec)
+        try:
+            parts = urlsplit(spec)
+        except ValueError:  # e.g. "http://[::1"
+            raise UsageError(f"{kind}: {shown}: not a valid URL") from None
         if not parts.netloc:
             raise UsageError(f"{kind}: {shown}: not a valid URL")
         name = unquote(os.path.basename(parts.path)) or ""
-        src = MediaSource(origin="url", spec=shown, kind=kind, url=spec, filename=name)
+        url = parts.scheme + spec[len(parts.scheme) :]  # HTTP://… as http://…
+        src = MediaSource(origin="url", spec=shown, kind=kind, url=url, filename=name)
     elif low.startswith("base64://"):
         data = _b64(spec[len("base64://") :], kind, shown)
         src = MediaSource(origin="bytes", spec="base64://…", kind=kind, data=data, size=len(data))
@@ -239,13 +251,21 @@ def parse(
         src = MediaSource(origin="file", spec="-", kind=kind, path=path, size=path.stat().st_size)
     else:
         if low.startswith("file://"):
-            parts = urlsplit(spec)
+            try:
+                parts = urlsplit(spec)
+            except ValueError:
+                raise UsageError(f"{kind}: {shown}: not a valid file:// URI") from None
             if parts.netloc not in ("", "localhost"):
                 raise UsageError(f"{kind}: {shown}: file:// URIs must name a local file")
             raw_path = unquote(parts.path)
         else:
             raw_path = spec
-        path = Path(raw_path).expanduser()
+        if "\0" in raw_path:
+            raise UsageError(f"{kind}: {shown}: a path cannot contain a NUL byte")
+        try:
+            path = Path(raw_path).expanduser()
+        except RuntimeError:  # ~user of no such user
+            raise UsageError(f"{kind}: {shown}: no such user's home directory") from None
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
         try:
@@ -258,8 +278,10 @@ def parse(
             raise UsageError(f"{kind}: {shown}: not a regular file")
         if not os.access(path, os.R_OK):
             raise UsageError(f"{kind}: {shown}: cannot read it (permission denied)")
+        # a name that is not UTF-8 (bytes from the file system) cannot go into a request
+        name = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         src = MediaSource(
-            origin="file", spec=shown, kind=kind, path=path, filename=path.name, size=st.st_size
+            origin="file", spec=shown, kind=kind, path=path, filename=name, size=st.st_size
         )
     if filename:
         src.filename = filename

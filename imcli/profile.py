@@ -29,12 +29,19 @@ def default_path() -> Path:
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("IMCLI_PROFILE")
-    if env:
-        return Path(env).expanduser()
-    return default_path()
+    given = os.fspath(explicit) if explicit else os.environ.get("IMCLI_PROFILE")
+    if not given:
+        return default_path()
+    if "\0" in str(given):
+        raise ConfigError(f"profile path {given!r} contains a NUL byte; give a file path")
+    try:
+        return Path(given).expanduser()
+    except RuntimeError:  # ~user of no such user
+        raise ConfigError(f"profile path {given!r}: no such user's home directory") from None
+
+
+#: the next step after an error in the profile file itself, for error messages
+FIX_PROFILE = "; fix the profile, then check it with `imcli accounts list`"
 
 
 def expand(value: Any, where: str) -> Any:
@@ -46,7 +53,7 @@ def expand(value: Any, where: str) -> Any:
             if name not in os.environ:
                 raise ConfigError(
                     f"{where}: environment variable ${{{name}}} is not set "
-                    f"(export {name}=… or change the profile)"
+                    f"(run `export {name}=…`, or change the profile)"
                 )
             val = os.environ[name]
             _redact.add_secret(val)
@@ -73,6 +80,15 @@ class Account:
     @property
     def is_default(self) -> bool:
         return bool(self.raw.get("default", False))
+
+    def fix_hint(self) -> str:
+        """The next step after a bad value in this account, for error messages."""
+        if self.source == "env":
+            return (
+                f"; fix the IMCLI_{self.platform.upper()}_… variable, "
+                f"then run `imcli accounts test {self.name}`"
+            )
+        return f"; fix it in the profile, then run `imcli accounts test {self.name}`"
 
     def values(self) -> dict[str, Any]:
         """The expanded values; registers every secret with the redactor."""
@@ -102,9 +118,10 @@ class Account:
             if val is None or val == "":
                 if f.required:
                     hint = (
-                        f"set IMCLI_{spec.name.upper()}_{f.name.upper()}"
+                        f"run `export IMCLI_{spec.name.upper()}_{f.name.upper()}=…`"
                         if self.source == "env"
-                        else f"add {f.name} = … to [accounts.{self.name}] in the profile"
+                        else f"add {f.name} = … to [accounts.{self.name}] in the profile, "
+                        f"then run `imcli accounts test {self.name}`"
                     )
                     raise ConfigError(
                         f"account {self.name!r} ({spec.name}) has no {f.name}; {hint}"
@@ -117,18 +134,32 @@ class Account:
                     else f"account {self.name!r}: {f.name}"
                 )
                 shown = type(val).__name__ if f.secret else repr(val)
-                raise ConfigError(f"{where} must be {_type_name(f.type)}, got {shown}")
+                raise ConfigError(
+                    f"{where} must be {_type_name(f.type)}, got {shown}{self.fix_hint()}"
+                )
+        rate = values.get("rate")
+        if (
+            isinstance(rate, float)
+            and not (rate >= 0 and rate != float("inf"))
+            or (isinstance(rate, int) and not isinstance(rate, bool) and rate < 0)
+        ):  # nan, inf and negative numbers: TOML has them all
+            raise ConfigError(
+                f"account {self.name!r}: rate must be messages per second, 0 for no limit; "
+                f"got {rate!r}{self.fix_hint()}"
+            )
         for key in ("base_url", "proxy"):
             url = values.get(key)
             if isinstance(url, str) and url and "://" not in url:
                 raise ConfigError(
                     f"account {self.name!r}: {key} {url!r} must be a URL such as "
                     + ("https://host" if key == "base_url" else "http://host:port")
+                    + self.fix_hint()
                 )
         url = values.get("base_url")
         if isinstance(url, str) and url and not url.lower().startswith(("http://", "https://")):
             raise ConfigError(
                 f"account {self.name!r}: base_url {url!r} must start with http:// or https://"
+                + self.fix_hint()
             )
 
 
@@ -193,9 +224,13 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"profile {path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"profile {path}: invalid TOML: {exc}{FIX_PROFILE}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"profile {path}: not UTF-8 text: {exc}") from None
+        raise ConfigError(f"profile {path}: not UTF-8 text: {exc}{FIX_PROFILE}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"profile {path}: invalid TOML: arrays or tables nested too deeply{FIX_PROFILE}"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
 
@@ -205,24 +240,29 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
     from imcli import platforms
 
     path = resolve_path(explicit)
-    exists = path.is_file()
-    if explicit and not exists and path.exists():
-        raise ConfigError(f"profile {path} is not a file")
+    try:
+        exists = path.is_file()
+        if not exists and path.exists() and (explicit or path.is_dir()):
+            raise ConfigError(f"profile {path} is not a file; give the path of a TOML file")
+    except OSError as exc:  # e.g. a name too long, a directory on the way not searchable
+        raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
     data = _load_toml(path) if exists else {}
     accounts: list[Account] = []
     warnings: list[str] = []
     tables = data.get("accounts", {})
     if not isinstance(tables, dict):
-        raise ConfigError(f"profile {path}: [accounts] must be a table of [accounts.NAME] tables")
+        raise ConfigError(
+            f"profile {path}: [accounts] must be a table of [accounts.NAME] tables{FIX_PROFILE}"
+        )
     defaults: dict[str, str] = {}
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"profile {path}: accounts.{name} must be a table")
+            raise ConfigError(f"profile {path}: accounts.{name} must be a table{FIX_PROFILE}")
         pname = table.get("platform")
         if not isinstance(pname, str) or not pname:
             raise ConfigError(
                 f'profile {path}: [accounts.{name}] has no platform = "…" '
-                "(e.g. telegram, slack, lark, qq, wecom, wechat)"
+                "(e.g. telegram, slack, lark, qq, wecom, wechat)" + FIX_PROFILE
             )
         spec = platforms.find(pname)
         if spec is None:
@@ -235,7 +275,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
             if spec.name in defaults:
                 raise ConfigError(
                     f"profile {path}: both {defaults[spec.name]!r} and {name!r} are the "
-                    f"default {spec.name} account; keep default = true on one"
+                    f"default {spec.name} account; keep default = true on one" + FIX_PROFILE
                 )
             defaults[spec.name] = name
         accounts.append(acc)
@@ -244,6 +284,11 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
     settings = data.get("settings")
     if isinstance(settings, dict):
         proxy = settings.get("proxy")
+        if proxy is not None and not isinstance(proxy, str):
+            raise ConfigError(
+                f"profile {path}: settings.proxy must be a URL such as http://host:port, "
+                f"got {proxy!r}{FIX_PROFILE}"
+            )
         if isinstance(proxy, str) and "${" not in proxy:
             _register_url_password(proxy)
     if exists:
@@ -300,7 +345,7 @@ def _coerce(val: str, typ: type, where: str) -> Any:
             if not isinstance(parsed, dict):
                 raise ValueError(val)
             return parsed
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ConfigError(f"{where}: cannot read {val!r} as {_type_name(typ)}") from None
     return val
 
@@ -383,15 +428,17 @@ def check_name(name: str) -> None:
         )
 
 
-def append_account(
-    path: Path, name: str, table: dict[str, Any], *, clear_default_of: str | None = None
-) -> bool:
+def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
     """Add ``[accounts.NAME]`` at the end of the file; every other byte stays as it was.
 
-    ``clear_default_of``: another account whose ``default = true`` line is taken out (the
-    new account becomes the default); only that line changes. Returns False when that
-    line could not be found, in which case nothing is written.
+    When ``table`` has ``default = true``, the platform's default until now (read under
+    the lock, so two adds at once cannot both leave theirs the default) loses its
+    ``default = true`` line: only that line changes, or, when the line is not written in
+    a way found here, the profile is rewritten. Either way the previous version is kept
+    as ``.bak``. Returns the name of the account that was the default, if any.
     """
+    import copy
+
     import tomli_w
 
     with _lock_for(path):
@@ -404,31 +451,54 @@ def append_account(
                     f"account {name!r} already exists in {path}; remove it first "
                     f"(imcli accounts remove {name})"
                 )
-        if clear_default_of is not None:
-            edited = _without_default_line(old.decode("utf-8"), clear_default_of)
-            if edited is None:
-                return False
-            old = edited.encode("utf-8")
-        block = tomli_w.dumps({"accounts": {name: table}}).encode()
-        sep = b""
-        if old and not old.endswith(b"\n"):
-            sep = b"\n"
-        if old.strip():
-            sep += b"\n"
-        new = old + sep + block
-        if clear_default_of is not None:
-            # the edit must have changed exactly that one value
-            expect = current
-            expect["accounts"][clear_default_of].pop("default", None)
-            expect["accounts"][name] = table
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover
-                import tomli as tomllib
-            if tomllib.loads(new.decode("utf-8")) != expect:
-                return False
-        _atomic_write(path, new, backup=clear_default_of is not None)
-        return True
+        previous = None
+        if table.get("default") is True:
+            previous = _default_of(current, str(table.get("platform", "")))
+        expect = copy.deepcopy(current)
+        if previous is not None:
+            expect["accounts"][previous].pop("default", None)
+        expect.setdefault("accounts", {})[name] = table
+        text: bytes | None = old
+        if previous is not None:
+            edited = _without_default_line(old.decode("utf-8"), previous)
+            text = None if edited is None else edited.encode("utf-8")
+        if text is not None:
+            block = tomli_w.dumps({"accounts": {name: table}}).encode()
+            sep = b""
+            if text and not text.endswith(b"\n"):
+                sep = b"\n"
+            if text.strip():
+                sep += b"\n"
+            new = text + sep + block
+            # with a default line taken out, the edit must have changed exactly that value
+            if previous is None or _loads(new.decode("utf-8")) == expect:
+                _atomic_write(path, new, backup=previous is not None)
+                return previous
+        _atomic_write(path, tomli_w.dumps(expect).encode(), backup=True)
+        return previous
+
+
+def _default_of(data: dict[str, Any], platform: str) -> str | None:
+    """The name of ``platform``'s default account in the profile's ``data``."""
+    from imcli import platforms
+
+    spec = platforms.find(platform)
+    for acc_name, acc in data.get("accounts", {}).items():
+        if (
+            isinstance(acc, dict)
+            and bool(acc.get("default", False))  # as Account.is_default reads it
+            and platforms.find(str(acc.get("platform", ""))) is spec
+        ):
+            return str(acc_name)
+    return None
+
+
+def _loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.loads(text)
 
 
 def _without_default_line(text: str, account: str) -> str | None:

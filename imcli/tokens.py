@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import time
 import weakref
@@ -60,16 +61,23 @@ class TokenCache:
 
     def _read(self) -> tuple[str, float] | None:
         try:
-            raw = self.path.read_text("utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             _log.warn(f"warning: token cache {self.path} unreadable ({exc.strerror}); not using it")
             return None
         try:
-            obj = json.loads(raw)
-            token, expires = str(obj["token"]), float(obj["expires_at"])
-        except (ValueError, KeyError, TypeError):
+            obj = json.loads(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+            token, expires = obj["token"], obj["expires_at"]
+            if not (isinstance(token, str) and token.strip()) or not (
+                isinstance(expires, (int, float))
+                and not isinstance(expires, bool)
+                and math.isfinite(expires)
+            ):
+                raise ValueError("not a token cache entry")
+            expires = float(expires)
+        except (ValueError, KeyError, TypeError):  # corrupt: discarded
             try:
                 self.path.unlink()
             except OSError:
@@ -123,7 +131,7 @@ class TokenCache:
             from filelock import Timeout
 
             try:
-                await asyncio.to_thread(flock.acquire)
+                await _acquire(flock)
             except (Timeout, OSError) as exc:
                 why = "locked by another run" if isinstance(exc, Timeout) else exc.strerror
                 _log.warn(f"warning: token cache {self.path} unusable ({why}); not using it")
@@ -158,6 +166,21 @@ class TokenCache:
         except OSError as exc:
             _log.warn(f"warning: token cache folder {self.path.parent} unusable ({exc.strerror})")
             return None
-        # not thread-local: it is acquired in a worker thread (asyncio.to_thread) and
-        # released on the event loop's thread
         return FileLock(str(self.path) + ".lock", timeout=30, thread_local=False)
+
+
+async def _acquire(flock: Any) -> None:
+    """Wait for the file lock on the event loop, polling: a signal cancels the wait at
+    once (a worker thread blocked in ``acquire`` would hold the process until it got the
+    lock). Raises ``filelock.Timeout`` after ``flock.timeout`` seconds."""
+    from filelock import Timeout
+
+    deadline = time.monotonic() + flock.timeout
+    while True:
+        try:
+            flock.acquire(timeout=0)
+            return
+        except Timeout:
+            if time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.02)

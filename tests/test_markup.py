@@ -588,3 +588,22 @@ def test_split_utf8_respects_byte_limit_without_breaking_characters(src, limit):
         assert unicodedata.category(c[0]) not in ("Mn", "Me", "Mc", "Sk")
         assert c[0] != "\u200d" and c[-1] != "\u200d"
         assert c.count("🇯") == c.count("🇵")
+
+
+def test_a_line_of_megabytes_is_not_rendered_whole_for_every_chunk():
+    """A single 2 MB line is cut piece by piece: the whole remainder is rendered a few
+    times, not once per chunk (which took quadratic time: 11 s for 5 MB)."""
+    limit = 4096
+    text = "word " * 400_000
+    sizes: list[int] = []
+
+    def render(s: str) -> str:
+        sizes.append(len(s))
+        return escape_html(s)
+
+    chunks = split_source(text, markdown=False, render=render, limit=limit, measure=len)
+    assert " ".join(chunks).split() == text.split()
+    assert all(len(c) <= limit for c in chunks)
+    assert len(chunks) < len(text) // limit * 1.01 + 2
+    big = [n for n in sizes if n > 20 * limit]
+    assert len(big) <= 3, big

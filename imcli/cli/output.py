@@ -8,12 +8,22 @@ import sys
 from imcli import _redact
 
 
+def _printable(line: str) -> str:
+    """A lone surrogate (argv bytes that were not UTF-8) written as ``\\udcff``: a UTF-8
+    stream would refuse it."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "backslashreplace").decode("utf-8")
+    return line
+
+
 def out(line: str) -> None:
-    sys.stdout.write(_redact.redact(line) + "\n")
+    sys.stdout.write(_printable(_redact.redact(line)) + "\n")
 
 
 def err(line: str) -> None:
-    sys.stderr.write(_redact.redact(line) + "\n")
+    sys.stderr.write(_printable(_redact.redact(line)) + "\n")
     sys.stderr.flush()
 
 

@@ -152,6 +152,20 @@ def _read_stdin_text() -> str:
         raise UsageError("standard input is not UTF-8 text") from None
 
 
+def _read_file_text(path: Any) -> str:
+    """A file's UTF-8 text. Opened without blocking: a FIFO that no one writes to reads
+    as empty instead of hanging, while a pipe with a writer (``<(jq …)``) is read to its end."""
+    import os
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        os.set_blocking(fd, True)
+    except OSError:
+        pass
+    with open(fd, "rb") as fh:
+        return fh.read().decode("utf-8")
+
+
 def _media_builder(
     kind: str, source: str, title: str | None, filename: str | None, mime: str | None
 ) -> Callable[[dict[str, Any]], Message]:
@@ -182,18 +196,23 @@ def _mixed_builder(
             else:
                 from pathlib import Path
 
-                path = Path(items_file).expanduser()
                 try:
-                    text = path.read_text("utf-8")
+                    text = _read_file_text(Path(items_file).expanduser())
                 except FileNotFoundError:
                     raise UsageError(f"items file {items_file}: no such file") from None
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise UsageError(f"items file {items_file}: cannot read it ({exc})") from None
+                except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
+                    # ValueError: a NUL byte in the path; RuntimeError: ~user of no such user
+                    why = exc.strerror if isinstance(exc, OSError) else exc
+                    raise UsageError(f"items file {items_file}: cannot read it ({why})") from None
                 where = items_file
+            if not text.strip():
+                raise UsageError(f"items in {where}: empty; expected a JSON array of items")
             try:
                 loaded = json.loads(text)
             except ValueError as exc:
                 raise UsageError(f"items in {where}: invalid JSON: {exc}") from None
+            except RecursionError:
+                raise UsageError(f"items in {where}: the JSON is nested too deeply") from None
             if not isinstance(loaded, list):
                 raise UsageError(f"items in {where}: expected a JSON array of items")
             raw.extend(loaded)

@@ -313,7 +313,7 @@ class LarkAdapter(Adapter):
         super().__init__(account, http)
         self._cache: TokenCache | None = None
         self._token: str | None = None
-        self._token_error: AccountOffline | None = None
+        self._token_error: PlatformError | None = None
         self._token_lock = asyncio.Lock()
         self._keys: dict[int, str | BaseException] = {}
         self._media_locks: dict[int, asyncio.Lock] = {}
@@ -355,12 +355,12 @@ class LarkAdapter(Adapter):
         """
         async with self._token_lock:
             if self._token_error is not None:
-                raise self._token_error  # refused once: the other targets need not ask again
+                raise self._token_error  # failed once: the other targets need not ask again
             if self._token is not None and self._token != stale:
                 return self._token
             try:
                 self._token = await self._tokens().get(self._fetch_token, stale=stale)
-            except AccountOffline as exc:
+            except PlatformError as exc:
                 self._token_error = exc
                 raise
             return self._token

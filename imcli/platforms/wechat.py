@@ -210,7 +210,7 @@ class WeChatAdapter(WeixinAdapter):
                 raise ConfigError(
                     f"account {self.account.name!r}: template_fields maps title, content and "
                     'time to template keys, e.g. {title = "thing1", content = "thing2", '
-                    'time = "time3"}'
+                    'time = "time3"}' + self.account.fix_hint()
                 )
         self.check_media(message)
 

@@ -198,6 +198,7 @@ class WeixinAdapter(Adapter):
         self._cache: TokenCache | None = None
         self._token: str | None = None
         self._token_lock = asyncio.Lock()
+        self._token_error: PlatformError | None = None
         self._media: dict[tuple[str, int], str | ImcliError] = {}
         self._media_lock = asyncio.Lock()
 
@@ -242,21 +243,27 @@ class WeixinAdapter(Adapter):
         """A token endpoint's answer: any refusal other than "later" is the credentials."""
         try:
             return self.parse()(resp)  # type: ignore[no-any-return]
-        except (AccountOffline, RetryableError):
-            raise
         except PlatformError as exc:
+            if exc.code is None or isinstance(exc, (AccountOffline, RetryableError)):
+                raise  # "later", or no errcode at all (a proxy's page): not the credentials
             raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
 
     async def access_token(self, stale: str | None = None) -> str:
         """The token; with ``stale``, a new one unless someone already renewed it."""
         async with self._token_lock:
+            if self._token_error is not None:
+                raise self._token_error  # failed once: the other targets need not ask again
             if self._token is not None and self._token != stale:
                 return self._token
 
             async def fetch() -> tuple[str, float]:
                 return await self.fetch_token(stale)
 
-            self._token = await self._tokens().get(fetch, stale=stale)
+            try:
+                self._token = await self._tokens().get(fetch, stale=stale)
+            except PlatformError as exc:
+                self._token_error = exc
+                raise
             return self._token
 
     async def api(
@@ -533,6 +540,7 @@ class WeComAdapter(WeixinAdapter):
         except ValueError:
             raise ConfigError(
                 f"account {self.account.name!r}: agent_id must be an integer"
+                + self.account.fix_hint()
             ) from None
 
     async def check(self) -> str:

@@ -146,7 +146,7 @@ def _parse_multipart(content_type: str, chunks: Iterator[bytes], rec: Recorded) 
 
     def on_part_end() -> None:
         disp = state["headers"].get("content-disposition", "")
-        _, dparams = parse_options_header(disp)
+        _, dparams = parse_options_header(disp.encode())  # a str would be encoded as latin-1
         name = dparams.get(b"name", b"").decode()
         filename = dparams.get(b"filename")
         if filename is None and b"filename*" in dparams:
