@@ -48,7 +48,10 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
                 else:
                     kind = {"int": "int", "str": "str"}[p.type.name]
                 names = (*p.opts, *p.secondary_opts)
-                options.append(cmdline.Opt(names, p.name, kind, eager=p.is_eager))
+                # eager: answers and exits while parsing (an eager option, or a callback
+                # whose value no command sees, as typer's completion options)
+                exits = p.is_eager or not p.expose_value
+                options.append(cmdline.Opt(names, p.name, kind, eager=exits))
             else:
                 assert p.type.name == "str", p
                 arguments.append(cmdline.Arg(p.name, required=p.required, nargs=p.nargs))

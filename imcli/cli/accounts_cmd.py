@@ -126,18 +126,21 @@ def _short(v: Any) -> str:
 @_guard
 def add_account(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Account name.", show_default=False)],
+    name: Annotated[
+        Optional[str],
+        typer.Argument(help="Account name (asked for in a terminal).", show_default=False),
+    ] = None,
     platform: Annotated[
-        str,
+        Optional[str],
         typer.Option(
             "--platform",
             "-p",
             metavar="NAME",
-            help="Platform name or alias.",
+            help="Platform name or alias (asked for in a terminal).",
             show_default=False,
             autocompletion=complete.complete_platform,
         ),
-    ],
+    ] = None,
     set_: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -152,9 +155,21 @@ def add_account(
     ] = False,
     profile: ProfileOpt = None,
 ) -> None:
-    """Add an account to the profile (appended; the rest of the file is left as it was)."""
+    """Add an account to the profile (appended; the rest of the file is left as it was).
+
+    With no NAME or --platform in a terminal, it asks for them and then for each of the
+    platform's fields (secrets hidden)."""
     from imcli import profile as profile_mod
 
+    walkthrough = (name is None or platform is None) and not set_ and _interactive()
+    if walkthrough:
+        name, platform = _ask_name_and_platform(ctx, profile, name, platform)
+    elif name is None or platform is None:
+        raise UsageError(
+            "give the account's NAME and --platform, e.g. "
+            "`imcli accounts add ops -p telegram --set token=-`, "
+            "or run `imcli accounts add` in a terminal to be asked"
+        )
     profile_mod.check_name(name)
     spec = platforms.get(platform)
     if not spec.supported:
@@ -173,6 +188,10 @@ def add_account(
         if value == "-":
             from_stdin.append(key)
             continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"--set {key}: the value is not valid UTF-8") from None
         table[key] = (
             value
             if value.startswith("${")
@@ -183,7 +202,10 @@ def add_account(
     if len(from_stdin) > 1:
         raise UsageError("only one --set key=- may read standard input")
     if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
+        try:
+            value = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise UsageError(f"--set {from_stdin[0]}=-: standard input is not UTF-8") from None
         if not value:
             raise UsageError(f"--set {from_stdin[0]}=-: standard input was empty")
         f = spec.field(from_stdin[0])
@@ -194,43 +216,108 @@ def add_account(
     for f in spec.all_fields():
         if not f.required or f.name in table:
             continue
-        if sys.stdin.isatty() and not from_stdin:
-            raw = typer.prompt(
-                f"{f.name}" + (f" ({f.help})" if f.help else ""), hide_input=f.secret
-            )
-            if f.secret:
-                _redact.add_secret(raw)
-            table[f.name] = profile_mod.coerce_field(raw, f.type, f.name)
+        if _interactive() and not from_stdin:
+            table[f.name] = _ask_field(f)
         else:
             raise UsageError(
                 f"{spec.name} accounts need {f.name}: give --set {f.name}=…"
                 + (f" (or --set {f.name}=- to read it from stdin)" if f.secret else "")
             )
+    if walkthrough:  # the optional fields too; Enter skips one
+        for f in spec.all_fields():
+            if f.name not in table and f.name != "default":
+                value = _ask_field(f, optional=True)
+                if value is not None:
+                    table[f.name] = value
     prof = _load(ctx, profile, with_env=False)
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
-    other_default = next((a for a in prof.for_platform(spec.name) if a.is_default), None)
+    if walkthrough and not default and prof.for_platform(spec.name):
+        default = typer.confirm(f"Make {name!r} the default {spec.name} account?", default=False)
     if default:
         table["default"] = True
-    if default and other_default is not None:
-        if not profile_mod.append_account(path, name, table, clear_default_of=other_default.name):
-
-            def mutate(data: dict[str, Any]) -> None:
-                accounts = data.setdefault("accounts", {})
-                for acc in accounts.values():
-                    if (
-                        isinstance(acc, dict)
-                        and platforms.find(str(acc.get("platform", ""))) is spec
-                    ):
-                        acc.pop("default", None)
-                accounts[name] = table
-
-            profile_mod.rewrite(path, mutate)  # the line was not found as written: rewrite
-        output.err(f"imcli: {other_default.name!r} is no longer the default {spec.name} account")
-    else:
-        profile_mod.append_account(path, name, table)
+    # which account stops being the default is decided under the profile's lock
+    previous = profile_mod.append_account(path, name, table)
+    if previous is not None:
+        output.err(f"imcli: {previous!r} is no longer the default {spec.name} account")
     output.err(f"imcli: added {spec.name} account {name!r} to {path}")
+    if walkthrough:
+        output.err(f"imcli: check it with `imcli accounts test {name}`")
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
+
+
+def _ask_name_and_platform(
+    ctx: typer.Context, profile: str | None, name: str | None, platform: str | None
+) -> tuple[str, str]:
+    """The walk-through's first questions: which platform, then the account's name."""
+    from imcli import profile as profile_mod
+
+    if platform is None:
+        choices = ", ".join(s.name for s in platforms.all_specs() if s.supported)
+
+        def platform_of(value: str) -> str:
+            spec = platforms.find(value.strip())
+            if spec is None or not spec.supported:
+                raise typer.BadParameter(f"pick one of {choices}")
+            return spec.name
+
+        platform = typer.prompt(f"Platform ({choices})", value_proc=platform_of)
+    spec = platforms.get(platform)
+    if name is None:
+        taken = {a.name for a in _load(ctx, profile, with_env=False).accounts}
+        suggestion = next(
+            n for n in (spec.name, *(f"{spec.name}-{i}" for i in range(2, 1000)))
+            if n not in taken
+        )  # fmt: skip
+
+        def name_of(value: str) -> str:
+            value = value.strip()
+            try:
+                profile_mod.check_name(value)
+            except UsageError as exc:
+                raise typer.BadParameter(exc.message) from None
+            if value in taken:
+                raise typer.BadParameter(f"there is already an account named {value!r}")
+            return value
+
+        name = typer.prompt("Account name", default=suggestion, value_proc=name_of)
+    return name, spec.name
+
+
+def _ask_field(f: Any, *, optional: bool = False) -> Any:
+    """Ask for one field (hidden when secret) until its value can be read as its type;
+    for an optional field, None when the answer is empty."""
+    from imcli import profile as profile_mod
+
+    label = f.name + (f" ({f.help})" if f.help else "")
+    if optional:
+        label += ", optional, Enter skips"
+
+    def read(value: str) -> Any:
+        value = value.strip()
+        if optional and not value:
+            return None
+        if f.secret:
+            _redact.add_secret(value)
+        try:
+            return profile_mod.coerce_field(value, f.type, f.name)
+        except UsageError as exc:
+            raise typer.BadParameter(exc.message) from None
+
+    return typer.prompt(
+        label,
+        hide_input=f.secret,
+        default="" if optional else None,
+        show_default=False,
+        value_proc=read,
+    )
 
 
 # -- remove / default ------------------------------------------------------------------

@@ -18,7 +18,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="imcli",
     help="Push text, images, voice, video, files and mixed messages to chat platforms.",
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
@@ -95,9 +95,18 @@ from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
 
 
 def run_app(args: list[str]) -> int:
-    command = typer.main.get_command(app)
+    import os
+
+    command = typer.main.get_command(app)  # registers typer's completion classes
+    if "_IMCLI_COMPLETE" in os.environ or {"--install-completion", "--show-completion"} & set(args):
+        from imcli.cli import complete
+
+        complete.use_our_scripts()  # so that every way of getting a script gives ours
     try:
         result: Any = command.main(args=args, prog_name="imcli", standalone_mode=False)
+    except SystemExit as exc:  # typer's completion callbacks end with sys.exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except click.exceptions.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `imcli`, `imcli push`: the help
             output.out(exc.format_message().rstrip())
@@ -114,6 +123,15 @@ def run_app(args: list[str]) -> int:
         return 130
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
+    except BrokenPipeError:
+        raise  # main() handles it
+    except Exception as exc:  # noqa: BLE001 - a bug: one redacted line; the traceback with -v
+        if {"-v", "--verbose"} & set(args):
+            import traceback
+
+            output.err("".join(traceback.format_exception(exc)).rstrip())
+        output.error(f"internal error: {type(exc).__name__}: {exc}")
+        return 1
     return int(result) if isinstance(result, int) else 0
 
 

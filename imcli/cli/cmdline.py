@@ -26,7 +26,7 @@ class Opt(NamedTuple):
     names: tuple[str, ...]
     dest: str  # the typer function's parameter
     kind: str = "str"  # "str", "int", "multiple" (a list of str) or "flag" (a bool)
-    eager: bool = False  # answers and exits while parsing (--version)
+    eager: bool = False  # answers and exits while parsing (--version, --show-completion)
 
     @property
     def takes_value(self) -> bool:
@@ -76,7 +76,14 @@ _NAME = (Arg("name", required=True),)
 
 COMMANDS: dict[tuple[str, ...], Command] = {
     (): Command(
-        options=(_PROFILE, Opt(("--version", "-V"), "version", "flag", eager=True)), group=True
+        options=(
+            _PROFILE,
+            Opt(("--version", "-V"), "version", "flag", eager=True),
+            # typer's (add_completion=True): a callback that installs or prints and exits
+            Opt(("--install-completion",), "install_completion", "flag", eager=True),
+            Opt(("--show-completion",), "show_completion", "flag", eager=True),
+        ),
+        group=True,
     ),
     ("platforms",): Command(options=(_JSON,)),
     ("push",): Command(group=True),
@@ -101,7 +108,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--default",), "default", "flag"),
             _PROFILE,
         ),
-        arguments=_NAME,
+        arguments=(Arg("name"),),  # asked for in a terminal when not given
     ),
     ("accounts", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
     ("accounts", "default"): Command(options=(_PROFILE,), arguments=_NAME),

@@ -273,20 +273,37 @@ def _zsh_escape(s: str) -> str:
 
 
 def typer_path(args: list[str]) -> int:
-    """Everything the fast path leaves: typer's completion classes, then the app."""
-    register_shells()
+    """Everything the fast path leaves: typer's completion machinery, through the app
+    (:func:`imcli.cli.app.run_app` calls :func:`use_our_scripts`)."""
     from imcli.cli.app import run_app
 
-    try:
-        return run_app(args)
-    except SystemExit as exc:  # typer's shell_complete ends with sys.exit
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+    return run_app(args)
+
+
+def use_our_scripts() -> None:
+    """Make typer's ``source_*``, ``--show-completion`` and ``--install-completion`` give
+    the scripts of :func:`script` (the ones in completions/). Called after typer has
+    registered its own completion classes, which this replaces."""
+    import typer.completion
+    from typer import _completion_shared
+
+    def ours(*, prog_name: str, complete_var: str, shell: str) -> str:
+        if prog_name == PROG and shell in SCRIPTS:
+            return script(shell).rstrip("\n")
+        return original(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+    original = getattr(_completion_shared.get_completion_script, "__wrapped__", None) or (
+        _completion_shared.get_completion_script
+    )
+    ours.__wrapped__ = original  # type: ignore[attr-defined]
+    _completion_shared.get_completion_script = ours
+    typer.completion.get_completion_script = ours  # type: ignore[attr-defined]
+    register_shells()
 
 
 def register_shells() -> None:
-    """Register typer's completion classes (``add_completion=False`` leaves them out),
-    with ``source`` printing the same script as :func:`script`."""
+    """Register typer's completion classes with ``source`` printing the same script as
+    :func:`script`."""
     from typer import _completion_classes as classes
 
     try:
@@ -309,9 +326,10 @@ def script(shell: str) -> str:
     with two repairs: bash's ``IFS=$'\\n'`` is written as such (typer's template holds a
     raw newline there), and zsh's script also works autoloaded from $fpath (typer's
     only registers itself, so the first Tab after loading completed nothing)."""
-    from typer._completion_shared import get_completion_script
+    from typer._completion_shared import get_completion_script as typers
 
-    text = get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell)
+    typers = getattr(typers, "__wrapped__", typers)  # typer's own, not use_our_scripts'
+    text = typers(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell)
     if shell == "bash":
         text = text.replace("IFS=$'\n'", "IFS=$'\\n'")
     elif shell == "zsh":

@@ -35,7 +35,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
+SHORT_HELP = """\
+imcli {version}: push text, images, voice, video and files to Telegram, WeChat, QQ,
+Lark/Feishu, Slack and WeCom.
+
+  imcli accounts add                            add an account (asks for its fields)
+  imcli push text -p telegram -u CHAT 'hello'   send a text; image, voice, video,
+                                                file and mixed work alike
+  imcli platforms                               what each platform can send
+
+`imcli --help` lists every command; `imcli push text --help` shows one.
+"""
+
+
 def _run(args: list[str]) -> int:
+    if not args and "_IMCLI_COMPLETE" not in os.environ:
+        from imcli._version import __version__
+
+        output.out(SHORT_HELP.format(version=__version__).rstrip("\n"))
+        return 0
     if args in (["--version"], ["-V"]):
         from imcli._version import __version__
 
