@@ -474,6 +474,15 @@ class HttpClient:
             attempt += 1
             limit = getattr(err, "retries", None)
             if wait >= self.budget.remaining() or attempt > (8 if limit is None else limit):
+                if isinstance(err, RetryableError):  # say why imcli stopped asking
+                    if wait >= self.budget.remaining():
+                        why = "not retried: the time budget (--timeout) ends sooner"
+                        if attempt > 1:
+                            why = f"gave up after {attempt} tries: the time budget ends sooner"
+                    else:
+                        why = f"gave up after {attempt} tries"
+                    err.message = f"{err.message} ({why})"
+                    err.args = (err.message,)
                 raise err
             await asyncio.sleep(wait)
 

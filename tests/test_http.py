@@ -171,9 +171,31 @@ def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
                 await http.aclose()
 
         t0 = time.monotonic()
-        with pytest.raises(RetryableError):
+        with pytest.raises(RetryableError) as info:
             run(go())
         assert time.monotonic() - t0 < 5  # not the 30 s Retry-After
+        assert str(info.value) == (
+            "slow down (not retried: the time budget (--timeout) ends sooner)"
+        )
+        assert len(srv.calls("/send")) == 1
+
+
+def test_a_retryable_streak_says_how_many_tries_were_made():
+    with Echo() as srv:
+        for _ in range(20):
+            srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "0"}))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(10))
+            try:
+                await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+            finally:
+                await http.aclose()
+
+        with pytest.raises(RetryableError) as info:
+            run(go())
+        assert str(info.value) == "slow down (gave up after 9 tries)"
+        assert len(srv.calls("/send")) == 9
 
 
 def test_refused_connections_make_the_account_unreachable():

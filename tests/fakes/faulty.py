@@ -22,6 +22,11 @@ Faults (all return whether the client connection stays open):
 * :func:`huge_body` — a 200 JSON answer of many megabytes, streamed (``written`` counts
   what the client really accepted before it hung up).
 
+A rule added with ``early=N`` judges a request after its headers and the first ``N``
+bytes of its body (its ``match`` sees that much of the body) and, when it fits, faults
+then, while the client is still sending the rest: a reset in the middle of an upload. An
+early rule never fires once a body has been read whole; the connection is closed after it.
+
 ``idle_close`` (seconds) makes the proxy behave like a server with a short keep-alive
 timeout: a connection that carried a reply and sees no next request within that time is
 closed, without a ``Connection: close`` header, while the client holds it in its pool.
@@ -83,9 +88,13 @@ class Rule:
     fault: Fault
     times: int | None = None  # None: every matching request
     used: int = 0
+    early: int | None = None  # judge and fault after this many body bytes (see module doc)
+
+    def fits_more(self) -> bool:
+        return self.times is None or self.used < self.times
 
     def fits(self, req: Request) -> bool:
-        if self.times is not None and self.used >= self.times:
+        if not self.fits_more():
             return False
         if isinstance(self.match, bytes):
             return req.has(self.match)
@@ -149,8 +158,10 @@ class FaultyProxy:
         match: bytes | str | Callable[[Request], bool],
         fault: Fault,
         times: int | None = None,
+        early: int | None = None,
     ) -> Rule:
-        rule = Rule(match.encode() if isinstance(match, str) else match, fault, times)
+        m = match.encode() if isinstance(match, str) else match
+        rule = Rule(m, fault, times, early=early)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -193,17 +204,25 @@ class FaultyProxy:
                     conn.settimeout(None)
                     if not first:
                         return
-                req = _read_request(reader, number)
+                req = _read_head(reader, number)
                 if req is None:
                     return
                 served += 1
+                rule = self._early(reader, req)
+                if rule is None:
+                    req.body += _read_body(reader, req.headers, len(req.body))
                 with self._lock:
-                    rule = next((r for r in self.rules if r.fits(req)), None)
-                    if rule is not None:
-                        rule.used += 1
-                        req.fault = getattr(rule.fault, "__name__", "fault")
+                    if rule is None:
+                        rule = next(
+                            (r for r in self.rules if r.early is None and r.fits(req)), None
+                        )
+                        if rule is not None:
+                            rule.used += 1
+                            req.fault = getattr(rule.fault, "__name__", "fault")
                     self.requests.append(req)
                 keep = rule.fault(self, conn, req) if rule else self._forward(conn, req)
+                if rule is not None and rule.early is not None:
+                    return  # the rest of the body is unread: the connection is spoiled
                 if not keep or req.headers.get("connection", "").lower() == "close":
                     return
         except OSError:
@@ -214,6 +233,25 @@ class FaultyProxy:
                 conn.close()
             except OSError:
                 pass
+
+    def _early(self, reader: Any, req: Request) -> Rule | None:
+        """An early rule that fits the request's first bytes (read into ``req.body``)."""
+        with self._lock:
+            live = [r for r in self.rules if r.early is not None and r.fits_more()]
+        if not live:
+            return None
+        want = max(r.early or 0 for r in live)
+        if "chunked" in req.headers.get("transfer-encoding", "").lower():
+            want = 0  # a chunked body is judged on its head only
+        want = min(want, int(req.headers.get("content-length", "0") or 0))
+        if want:
+            req.body = reader.read(want)
+        with self._lock:
+            rule = next((r for r in live if r.fits(req)), None)
+            if rule is not None:
+                rule.used += 1
+                req.fault = getattr(rule.fault, "__name__", "fault")
+        return rule
 
     def _forward(self, conn: socket.socket, req: Request) -> bool:
         up = http.client.HTTPConnection(*self._up, timeout=30)
@@ -232,7 +270,8 @@ class FaultyProxy:
             up.close()
 
 
-def _read_request(reader: Any, number: int) -> Request | None:
+def _read_head(reader: Any, number: int) -> Request | None:
+    """The request line and headers (``body`` left empty)."""
     line = reader.readline(65537)
     while line in (b"\r\n", b"\n"):
         line = reader.readline(65537)
@@ -246,6 +285,11 @@ def _read_request(reader: Any, number: int) -> Request | None:
             break
         name, _, value = h.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
+    return Request(method, target, headers, b"", number, arrived=time.monotonic())
+
+
+def _read_body(reader: Any, headers: dict[str, str], already: int) -> bytes:
+    """The (rest of the) body, chunked bodies decoded; ``already`` bytes were read."""
     if headers.get("transfer-encoding", "").lower() == "chunked":
         chunks = []
         while True:
@@ -256,10 +300,8 @@ def _read_request(reader: Any, number: int) -> Request | None:
                 break
             chunks.append(reader.read(size))
             reader.readline()
-        body = b"".join(chunks)
-    else:
-        body = reader.read(int(headers.get("content-length", "0") or 0))
-    return Request(method, target, headers, body, number, arrived=time.monotonic())
+        return b"".join(chunks)
+    return bytes(reader.read(max(0, int(headers.get("content-length", "0") or 0) - already)))
 
 
 def _head(status: int, reason: str, headers: dict[str, str], length: int | None) -> bytes:
