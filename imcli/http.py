@@ -6,7 +6,8 @@ Retry rules (design.md §6):
 * a request that sends no message (token, identity, upload) is retried after any
   transient error: connection failure, timeout, 429, 5xx, a busy code;
 * a send request is retried only when it surely did not arrive (the connection failed
-  before the request was written) or the platform said 429/5xx/busy; a send whose
+  before the request was written, or while its file was still being uploaded) or the
+  platform said 429/5xx/busy; a send whose
   answer never came is reported as "may have been delivered", never resent;
 * a definite error is never retried.
 
@@ -445,11 +446,15 @@ class HttpClient:
                 ) from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self._log(method, url, None, started, type(exc).__name__)
-                if send:
+                if send and not _unread(opened):
                     raise MaybeDeliveredError(
                         f"connection lost ({_exc_text(exc)}); the message may have been delivered"
                     ) from None
                 err = PlatformError(f"{_host(url)}: {_exc_text(exc)}")
+                if send:  # a file was not read to its end: the request surely did not arrive
+                    err = PlatformError(
+                        f"connection lost during the upload ({_exc_text(exc)}); not delivered"
+                    )
             else:
                 self._log(method, url, resp.status_code, started, None)
                 try:
@@ -599,6 +604,18 @@ def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
         if hasattr(obj, "close"):
             out.append(obj)
     return out
+
+
+def _unread(handles: list[IO[bytes]]) -> bool:
+    """Whether a file of a multipart body still has bytes httpx never read (then the
+    request was cut short on its way out: the server cannot have acted on it)."""
+    for fh in handles:
+        try:
+            if fh.read(1):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def _loopback_host(url: str | None) -> tuple[str, ...]:
