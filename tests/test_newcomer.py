@@ -186,3 +186,14 @@ def test_a_profile_that_is_a_directory(cli, profile_path: Path):
     r = cli(*PUSH)
     assert r.code == 3
     assert "is not a file" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["remove", "default", "test"])
+def test_naming_a_missing_account_says_what_to_run(cli, write_profile, command):
+    r = cli("accounts", command, "nope")
+    assert r.code in (2, 3), r
+    assert "`imcli accounts add nope --platform PLATFORM`" in r.stderr
+    write_profile('[accounts.ops]\nplatform = "telegram"\ntoken = "1:abc"\n')
+    r = cli("accounts", command, "nope")
+    assert r.code in (2, 3), r
+    assert "(accounts: ops; `imcli accounts list`)" in r.stderr

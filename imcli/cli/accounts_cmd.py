@@ -374,8 +374,15 @@ def default_account(
 
 
 def _missing(name: str, prof: Any) -> str:
-    known = ", ".join(a.name for a in prof.accounts) or "none"
-    return f"no account named {name!r} in {prof.path} (accounts: {known})"
+    known = ", ".join(a.name for a in prof.accounts)
+    if known:
+        return (
+            f"no account named {name!r} in {prof.path} (accounts: {known}; `imcli accounts list`)"
+        )
+    return (
+        f"no account named {name!r}: {prof.path} has none; add one with "
+        f"`imcli accounts add {name} --platform PLATFORM`"
+    )
 
 
 # -- test --------------------------------------------------------------------------------
