@@ -430,13 +430,15 @@ class HttpClient:
                 continue
             except httpx.TimeoutException as exc:
                 self._log(method, url, None, started, type(exc).__name__)
-                if send:
+                if send and not _unread(opened):
                     raise MaybeDeliveredError(
                         "no answer within the time budget; the message may have been delivered"
                     ) from None
                 err: PlatformError = PlatformError(
                     f"no answer from {_host(url)} within the time budget"
                 )
+                if send:  # a file was not read to its end: the request surely did not arrive
+                    err = PlatformError("the time budget ran out during the upload; not delivered")
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 from imcli.errors import ConfigError
 

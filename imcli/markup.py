@@ -678,29 +678,32 @@ class _Splitter:
         if n < 2:
             return None
 
-        def fits(p: int) -> bool:
+        def size(p: int) -> int:  # the measured size of the rendered prefix s[:p]
             piece = _Atom(s[:p], atom.top, atom.cont, group=atom.group, code=atom.code)
-            return self._fits([piece])[0]
+            return self.measure(self.render(self._build([piece])))
 
-        lo, hi = 0, n  # s[:lo] fits (or lo == 0); s[:hi] does not
-        guess = min(n - 1, self.limit)
-        if fits(guess):
-            lo = guess
-            step = max(1, guess // 4)
-            while lo + step < hi:
-                if not fits(lo + step):
-                    hi = lo + step
-                    break
-                lo += step
-                step *= 2
-        else:
-            hi = guess
+        # The longest prefix that fits: s[:lo] fits (or lo == 0), s[:hi] does not. The
+        # probes follow the measured sizes (rendering may shrink the source many times
+        # over, e.g. links whose URLs are not counted), with a bisection whenever a probe
+        # did not halve the bracket, so the search is never slower than bisecting.
+        lo, hi, size_lo, size_hi = 0, n, 0, -1
+        probe = min(n - 1, self.limit)
         while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if fits(mid):
-                lo = mid
+            before = hi - lo
+            m = size(probe)
+            if m <= self.limit:
+                lo, size_lo = probe, m
             else:
-                hi = mid
+                hi, size_hi = probe, m
+            if hi - lo <= 1:
+                break
+            if size_hi < 0:  # no probe failed yet: extrapolate, at most 8 times as far
+                probe = min(lo * 8, lo * self.limit // max(size_lo, 1))
+            elif hi - lo > before // 2:  # the last probe gained too little: bisect
+                probe = (lo + hi) // 2
+            else:  # interpolate between the sizes of the bracket's ends
+                probe = lo + (hi - lo) * (self.limit - size_lo) // max(size_hi - size_lo, 1)
+            probe = min(max(probe, lo + 1), hi - 1)
         cut = lo
         while cut > 0 and not _is_boundary(s, cut):
             cut -= 1

@@ -326,7 +326,14 @@ class TelegramAdapter(Adapter):
         import asyncio
 
         lock = self._upload_locks.setdefault(id(src), asyncio.Lock())
-        async with lock:
+        try:  # another target's upload of the file may be under way: its file_id serves
+            await asyncio.wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
+        except asyncio.TimeoutError:
+            raise PlatformError(
+                "not sent: the --timeout budget ran out while the file was being uploaded "
+                "for another target"
+            ) from None
+        try:
             file_id = self._file_ids.get(id(src))
             if file_id is None:
                 local = await self.local_copy(src, self._upload_limit(src.kind))
@@ -339,6 +346,8 @@ class TelegramAdapter(Adapter):
                 if found:
                     self._file_ids[id(src)] = found
                 return result
+        finally:
+            lock.release()
         return await self._call(method, {**fields, field: file_id}, target=target)
 
     # -- mixed -----------------------------------------------------------------------
