@@ -452,7 +452,7 @@ class HttpClient:
                     raise MaybeDeliveredError(
                         f"connection lost ({_exc_text(exc)}); the message may have been delivered"
                     ) from None
-                err = PlatformError(f"{_host(url)}: {_exc_text(exc)}")
+                err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
                 if send:  # a file was not read to its end: the request surely did not arrive
                     err = PlatformError(
                         f"connection lost during the upload ({_exc_text(exc)}); not delivered"

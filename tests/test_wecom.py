@@ -82,6 +82,22 @@ def test_invaliduser_fails_exactly_those_targets(cli, profile, wecom):
     assert wecom.sent()[0].invaliduser == ["ghost"]
 
 
+def test_unlicenseduser_fails_those_targets_though_errcode_is_0(cli, profile, wecom):
+    wecom.unlicensed = {"bob"}
+    r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "bob", "hi", "--json")
+    assert r.code == 1
+    by = {t["target"]: t for t in json.loads(r.stdout)["targets"]}
+    assert by["user:alice"]["ok"] is True
+    assert by["user:bob"]["ok"] is False and by["user:bob"]["message_ids"] == []
+    assert "no basic interface license (unlicenseduser)" in by["user:bob"]["error"]
+    assert r.stderr.splitlines() == [
+        "wecom user:bob: the user has no basic interface license (unlicenseduser): assign "
+        "one in the WeCom admin console"
+    ]
+    [sent] = wecom.sent()
+    assert sent.touser == ["alice"] and sent.body["touser"] == "alice|bob"
+
+
 def test_all_users_invalid_is_81013_for_each(cli, profile, wecom):
     r = cli("push", "text", "-p", "wecom", "-u", "ghost", "-u", "nobody", "hi")
     assert (r.code, r.stdout) == (1, "0\n")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from imcli.errors import AccountOffline, ConfigError, ImcliError, UsageError
+from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
 
 if TYPE_CHECKING:
@@ -252,3 +252,13 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def upload_failed(exc: PlatformError) -> PlatformError:
+    """``exc`` saying that it is the media upload that failed (every target of a push
+    that shares the upload fails with it); its class, and so the retry and failover
+    rules, unchanged. An offline account speaks for itself."""
+    if not isinstance(exc, AccountOffline) and not exc.message.startswith("upload failed"):
+        exc.message = f"upload failed: {exc.message}"
+        exc.args = (exc.message,)
+    return exc

@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
 
 if TYPE_CHECKING:
     import asyncio
@@ -639,7 +639,11 @@ class LarkAdapter(Adapter):
                 return done
             try:
                 local = await self._prepare(src)
-                result = await self._upload_now(local)
+                await self._access_token()  # a token problem is not an upload problem
+                try:
+                    result = await self._upload_now(local)
+                except PlatformError as exc:
+                    raise upload_failed(exc) from None
             except ImcliError as exc:
                 self._keys[key] = exc
                 raise

@@ -42,7 +42,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
 
 if TYPE_CHECKING:
     import asyncio
@@ -350,15 +350,18 @@ class SlackAdapter(Adapter):
         headers = {"Content-Type": local.mime or "application/octet-stream"}
         if local.size is not None:
             headers["Content-Length"] = str(local.size)
-        await self.http.request(
-            "POST",
-            upload_url,
-            content=(lambda: file_chunks(local)) if not local.is_url else None,
-            headers=headers,
-            parse=parse_upload,
-            target=target,
-            describe=local,
-        )
+        try:
+            await self.http.request(
+                "POST",
+                upload_url,
+                content=(lambda: file_chunks(local)) if not local.is_url else None,
+                headers=headers,
+                parse=parse_upload,
+                target=target,
+                describe=local,
+            )
+        except PlatformError as exc:
+            raise upload_failed(exc) from None
         entry = {"id": file_id, "title": (title or "").strip() or local.filename}
         return entry
 

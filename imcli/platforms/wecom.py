@@ -12,7 +12,8 @@ Every call goes under ``base_url`` (``https://qyapi.weixin.qq.com``) with
   the next account takes over.
 - Send: ``POST /cgi-bin/message/send`` ``{touser: "u1|u2", msgtype, agentid: <int>,
   <msgtype>: {...}}``. The users of one push share requests (up to 1000 users each, within
-  the 30/min per-user limit); ``invaliduser`` in the answer marks exactly those targets
+  the 30/min per-user limit); ``invaliduser`` (no such member) and ``unlicenseduser``
+  (a member without a basic interface license) in the answer mark exactly those targets
   failed, even when errcode is 0.
 - text → ``text {content}`` (the title as the first line); ``--markdown`` → ``markdown
   {content}`` (CommonMark passed through: WeCom's subset is mostly compatible; the title
@@ -46,7 +47,7 @@ from imcli.errors import (
     RetryableError,
     UsageError,
 )
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
 
 if TYPE_CHECKING:
     import httpx
@@ -354,13 +355,17 @@ class WeixinAdapter(Adapter):
         def files() -> dict[str, Any]:
             return {"media": (name, local.open(), mime)}
 
-        reply = await self.api(
-            "POST",
-            "/cgi-bin/media/upload",
-            params={"type": upload_type},
-            files=None if local.is_url else files,
-            describe={"media": local},
-        )
+        await self.access_token()  # a token problem is not an upload problem
+        try:
+            reply = await self.api(
+                "POST",
+                "/cgi-bin/media/upload",
+                params={"type": upload_type},
+                files=None if local.is_url else files,
+                describe={"media": local},
+            )
+        except PlatformError as exc:
+            raise upload_failed(exc) from None
         media_id = reply.get("media_id") or reply.get("thumb_media_id")
         if not isinstance(media_id, str) or not media_id:
             raise PlatformError(f"{self.spec.name}: the upload answered no media_id")
@@ -639,10 +644,17 @@ class WeComAdapter(WeixinAdapter):
                     fail(results[t], exc, on_done)
                 return
             invalid = {u.lower() for u in str(reply.get("invaliduser") or "").split("|") if u}
+            unlicensed = {u.lower() for u in str(reply.get("unlicenseduser") or "").split("|") if u}
             code = reply.get("errcode", 0)
             still: list[Target] = []
             for t in active:
-                if t.id.strip().lower() in invalid or code == 81013:
+                if t.id.strip().lower() in unlicensed:  # errcode 0, but not delivered
+                    reason = (
+                        "the user has no basic interface license (unlicenseduser): assign "
+                        "one in the WeCom admin console"
+                    )
+                    fail(results[t], PlatformError(reason), on_done)
+                elif t.id.strip().lower() in invalid or code == 81013:
                     why = _clean_wecom(str(reply.get("errmsg") or ""))
                     reason = (
                         f"invalid user: no such userId in the app's visible range ({why} ({code}))"

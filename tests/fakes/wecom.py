@@ -93,6 +93,9 @@ class FakeWeCom(FakeServer):
         self.corp_secret = corp_secret
         self.agent_id = agent_id
         self.users: set[str] = set(users)
+        #: members without a basic interface license (基础接口许可): the send answers
+        #: errcode 0 and lists them in ``unlicenseduser``; they receive nothing
+        self.unlicensed: set[str] = set()
         self.ip_blocked = ip_blocked
         self.check_formats = check_formats
         self.token_requests = 0
@@ -265,16 +268,19 @@ class FakeWeCom(FakeServer):
         else:
             reached = [u for u in wanted if u in self.users]
             invalid = [u for u in wanted if u not in self.users]
-        if not reached and not toparty and not totag:
+        unlicensed = [u for u in reached if u in self.unlicensed]
+        reached = [u for u in reached if u not in self.unlicensed]
+        if not reached and not unlicensed and not toparty and not totag:
             return self._err(81013, "user & party & tag all invalid", invaliduser="|".join(invalid))
         msgid = f"{next(self._msgids):08d}-{secrets.token_urlsafe(24)}"
         with self._state:
             self._sent.append(
                 WeComSent(reached, msgtype, json.loads(json.dumps(body)), msgid, invalid)
             )
-        return Reply(
-            json={"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": msgid}
-        )
+        answer = {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": msgid}
+        if unlicensed:
+            answer["unlicenseduser"] = "|".join(unlicensed)
+        return Reply(json=answer)
 
     def _check_content(self, msgtype: str, content: Any) -> Reply | None:
         if msgtype in OTHER_MSGTYPES:
