@@ -198,6 +198,31 @@ def test_closed_window_falls_back_to_the_template(cli, write_profile, wechat):
     assert bob["message_ids"] == [str(tmpl.msgid)]
 
 
+def test_a_used_up_quota_fails_saying_why_or_falls_back_to_the_template(
+    cli, write_profile, wechat
+):
+    wechat.quota_used = {ALICE}
+    write_profile(account(wechat))
+    r = cli("push", "text", "-p", "wechat", "-u", ALICE, "hi")
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert r.stderr.startswith(
+        "wechat user:o-alice-openid: customer-service quota used up: no more messages may be "
+        "sent to this user until they write again (out of response count limit (45047)); "
+        "set template_id"
+    ), r.stderr
+    assert wechat.sent() == [] and wechat.templates_sent() == []
+    write_profile(account(wechat, extra=TEMPLATE + FIELDS))
+    r = cli("push", "text", "-p", "wechat", "-u", ALICE, "disk full", "-t", "Alert")
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    assert r.stderr == (
+        "imcli: wechat user:o-alice-openid: customer-service quota used up; "
+        "sent as template message tmpl-alert\n"
+    )
+    [tmpl] = wechat.templates_sent()
+    assert tmpl.touser == ALICE and tmpl.data["thing2"] == {"value": "disk full"}
+    assert len(wechat.calls("/cgi-bin/message/custom/send")) == 2  # one per push, not resent
+
+
 def test_default_template_fields(cli, write_profile, wechat):
     write_profile(account(wechat, extra=TEMPLATE))
     r = cli("push", "text", "-p", "wechat", "-u", BOB, "line one\nline two", "-t", "T")

@@ -21,8 +21,9 @@ Every call goes under ``base_url`` (``https://api.weixin.qq.com``) with ``?acces
   title of an image or voice goes first as a text message. No file type exists: the
   matrix refuses ``push file``.
 - mixed → the text items joined as one text message, then each media item on its own.
-- 45015 (the user has not written to the account for 48 hours): the target fails saying
-  so -- unless the account sets ``template_id``: then a text push is sent as a template
+- 45015 (the user has not written to the account for 48 hours) and 45047 (the
+  customer-service messages allowed since the user last wrote are used up): the target
+  fails saying so -- unless the account sets ``template_id``: then a text push is sent as a template
   message (``POST /cgi-bin/message/template/send`` ``{touser, template_id, data: {key:
   {value}}}``), with a note on stderr. ``template_fields`` names the template keys that
   carry the title, the content and the time (default ``title``, ``content``, ``time``);
@@ -88,6 +89,16 @@ BUSY = frozenset({-1})
 #: rate-limit code, so it is retried, but once only: waiting seconds does not restore it)
 QUOTA = frozenset({45009})
 WINDOW_CLOSED = 45015
+#: 45047 "out of response count limit": the customer-service messages allowed after the
+#: user's last message are used up; like 45015, only the user writing again reopens it
+QUOTA_USED = 45047
+#: why a customer-service message cannot reach the user now, for these codes
+NOT_NOW = {
+    WINDOW_CLOSED: "48-hour window closed: the user has not written to the account in the "
+    "last 48 hours",
+    QUOTA_USED: "customer-service quota used up: no more messages may be sent to this user "
+    "until they write again",
+}
 VIDEO_TITLE_LIMIT = 64  # characters; longer titles go first as a text message
 
 #: template value caps by key type (the key without its number: thing1 → thing), from the
@@ -112,6 +123,11 @@ _HINTS = {
     43004: "the user does not follow the account",
     40003: "no such openid for this account",
 }
+
+
+def _short_why(exc: PlatformError) -> str:
+    """``48-hour window closed`` or ``customer-service quota used up``."""
+    return NOT_NOW.get(exc.code, "customer-service message refused").split(":")[0]
 
 
 def _clean(errmsg: str) -> str:
@@ -241,7 +257,7 @@ class WeChatAdapter(WeixinAdapter):
                     "POST", "/cgi-bin/message/custom/send", json=body, send=True, target=target
                 )
             except PlatformError as exc:
-                if exc.code != WINDOW_CLOSED:
+                if exc.code not in NOT_NOW:
                     hint = _HINTS.get(exc.code) if isinstance(exc.code, int) else None
                     if hint and not isinstance(exc, (AccountOffline, RetryableError)):
                         raise PlatformError(f"{exc.message}: {hint}", code=exc.code) from None
@@ -256,9 +272,7 @@ class WeChatAdapter(WeixinAdapter):
                     else "set template_id on the account to send a template message instead"
                 )
                 raise PlatformError(
-                    f"48-hour window closed: the user has not written to the account in the "
-                    f"last 48 hours ({exc.message}); {why}",
-                    code=exc.code,
+                    f"{NOT_NOW[exc.code]} ({exc.message}); {why}", code=exc.code
                 ) from None
             tracker.sent(reply.get("msgid"))
 
@@ -326,9 +340,9 @@ class WeChatAdapter(WeixinAdapter):
             if isinstance(exc, AccountOffline):
                 raise
             raise PlatformError(
-                f"48-hour window closed ({closed.message}); the template message "
+                f"{_short_why(closed)} ({closed.message}); the template message "
                 f"{template_id} failed too: {exc.message}",
                 code=exc.code,
             ) from None
         tracker.sent(reply.get("msgid"))
-        _log.warn(f"wechat {target}: 48-hour window closed; sent as template message {template_id}")
+        _log.warn(f"wechat {target}: {_short_why(closed)}; sent as template message {template_id}")

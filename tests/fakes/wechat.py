@@ -122,6 +122,8 @@ class FakeWeChat(FakeServer):
         self.app_secret = app_secret
         self.followers: set[str] = set(followers)
         self.closed_window: set[str] = set(closed_window)
+        #: followers whose customer-service message quota is used up (45047)
+        self.quota_used: set[str] = set()
         self.templates: set[str] = set(templates)
         self.ip_blocked = ip_blocked
         self.check_formats = check_formats
@@ -299,6 +301,8 @@ class FakeWeChat(FakeServer):
             return self._err(43004, "require subscribe")
         if window and touser in self.closed_window:
             return self._err(45015, "response out of time limit or subscription is canceled")
+        if window and touser in self.quota_used:
+            return self._err(45047, "out of response count limit")
         return None
 
     def _custom_send(self, req: Recorded) -> Reply:
