@@ -303,7 +303,10 @@ def test_any_mixed_items_document(cli: Any, world: World, data: Any) -> None:
 
 
 def _toml_error(text: str) -> str | None:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     try:
         tomllib.loads(text)
