@@ -198,9 +198,7 @@ def test_closed_window_falls_back_to_the_template(cli, write_profile, wechat):
     assert bob["message_ids"] == [str(tmpl.msgid)]
 
 
-def test_a_used_up_quota_fails_saying_why_or_falls_back_to_the_template(
-    cli, write_profile, wechat
-):
+def test_a_used_up_quota_fails_saying_why_or_falls_back_to_the_template(cli, write_profile, wechat):
     wechat.quota_used = {ALICE}
     write_profile(account(wechat))
     r = cli("push", "text", "-p", "wechat", "-u", ALICE, "hi")
