@@ -371,6 +371,7 @@ class HttpClient:
         httpx = import_httpx()
         attempt = 0
         connect_failures = 0
+        last: PlatformError | None = None  # the failure a retry is under way for
         while True:
             if send:
                 # waiting for a rate-limit slot spends the same budget as everything else
@@ -379,11 +380,15 @@ class HttpClient:
                         self.limiter.acquire(target), max(0.0, self.budget.remaining())
                     )
                 except asyncio.TimeoutError:
+                    if last is not None:  # the real cause, not the wait that ended the retry
+                        raise _gave_up(last, attempt, budget=True) from None
                     raise PlatformError(
                         "the --timeout budget ran out while waiting for the rate limit; not sent"
                     ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
+                if last is not None:
+                    raise _gave_up(last, attempt, budget=True)
                 raise PlatformError(
                     "the --timeout budget ran out before this request could be made"
                 )
@@ -480,17 +485,10 @@ class HttpClient:
             wait = retry_after if retry_after is not None else backoff(attempt)
             attempt += 1
             limit = getattr(err, "retries", None)
-            if wait >= self.budget.remaining() or attempt > (8 if limit is None else limit):
-                if isinstance(err, RetryableError):  # say why imcli stopped asking
-                    if wait >= self.budget.remaining():
-                        why = "not retried: the time budget (--timeout) ends sooner"
-                        if attempt > 1:
-                            why = f"gave up after {attempt} tries: the time budget ends sooner"
-                    else:
-                        why = f"gave up after {attempt} tries"
-                    err.message = f"{err.message} ({why})"
-                    err.args = (err.message,)
-                raise err
+            out_of_time = wait >= self.budget.remaining()
+            if out_of_time or attempt > (8 if limit is None else limit):
+                raise _gave_up(err, attempt, budget=out_of_time)
+            last = err
             await asyncio.sleep(wait)
 
     async def _attempt(
@@ -650,6 +648,20 @@ def _host(url: str) -> str:
 
 #: the next step after a proxy that cannot be used, for error messages
 _FIX_PROXY = "; fix proxy in the profile, then run `imcli accounts test`"
+
+
+def _gave_up(err: PlatformError, tries: int, *, budget: bool) -> PlatformError:
+    """``err`` saying why imcli stopped asking again (for a "come back later" answer)."""
+    if isinstance(err, RetryableError):
+        if budget:
+            why = "not retried: the time budget (--timeout) ends sooner"
+            if tries > 1:
+                why = f"gave up after {tries} tries: the time budget ends sooner"
+        else:
+            why = f"gave up after {tries} tries"
+        err.message = f"{err.message} ({why})"
+        err.args = (err.message,)
+    return err
 
 
 def _exc_text(exc: BaseException) -> str:

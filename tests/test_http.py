@@ -180,6 +180,34 @@ def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
         assert len(srv.calls("/send")) == 1
 
 
+def test_a_retry_cut_short_by_the_budget_keeps_the_real_reason():
+    """The retry after a 429 waits for the per-chat limit, past the budget: the error is
+    the 429's, not "ran out while waiting for the rate limit"."""
+    with Echo() as srv:
+        srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "0"}))
+
+        async def go():
+            http = HttpClient(
+                platform="t",
+                budget=Budget(1.5),
+                limiter=RateLimiter((Limit(1, 10, "chat"),), None),
+            )
+            try:
+                await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True,
+                    target=Target("user", "1"),
+                )  # fmt: skip
+            finally:
+                await http.aclose()
+
+        t0 = time.monotonic()
+        with pytest.raises(RetryableError) as info:
+            run(go())
+        assert time.monotonic() - t0 < 4
+        assert str(info.value) == "slow down (not retried: the time budget (--timeout) ends sooner)"
+        assert len(srv.calls("/send")) == 1
+
+
 def test_a_retryable_streak_says_how_many_tries_were_made():
     with Echo() as srv:
         for _ in range(20):
