@@ -326,6 +326,15 @@ class HttpClient:
                 ) from None
         return self._client
 
+    def _via(self, url: str) -> str:
+        """`` through the proxy HOST`` when the account's proxy carries this request (a dead
+        proxy must not read as a dead API)."""
+        host = (urlsplit(url).hostname or "").lower()
+        loopback = {h.strip("[]") for h in (*_LOOPBACK, *_loopback_host(self.base_url))}
+        if not self.proxy or host in loopback:
+            return ""
+        return f" through the proxy {_host(self.proxy)}"
+
     def check_proxy(self) -> None:
         """Refuse (exit 3) a proxy URL httpx cannot use, before any request."""
         if not self.proxy:
@@ -373,7 +382,7 @@ class HttpClient:
         connect_failures = 0
         last: PlatformError | None = None  # the failure a retry is under way for
         while True:
-            if send:
+            if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
                 try:
                     await asyncio.wait_for(
@@ -427,8 +436,10 @@ class HttpClient:
                 wait = backoff(attempt)
                 attempt += 1
                 if connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
+                    tries = "1 try" if attempt == 1 else f"{attempt} tries"
                     raise AccountOffline(
-                        f"cannot connect to {_host(url)}: {_exc_text(exc)}",
+                        f"cannot connect to {_host(url)}{self._via(url)}: {_exc_text(exc)} "
+                        f"(gave up after {tries})",
                         reason="unreachable",
                     ) from None
                 await asyncio.sleep(wait)

@@ -244,6 +244,49 @@ def test_refused_connections_make_the_account_unreachable():
     with pytest.raises(AccountOffline) as info:
         run(go())
     assert info.value.reason == "unreachable"
+    assert str(info.value).startswith(f"cannot connect to 127.0.0.1:{port}: ")
+    assert str(info.value).endswith(" (gave up after 3 tries)")
+
+
+def test_a_dead_proxy_is_named_not_the_api_behind_it():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+
+    async def go():
+        proxy = f"http://user:pr0xy-pa55word@127.0.0.1:{port}"
+        http = HttpClient(platform="t", budget=Budget(5), proxy=proxy)
+        try:
+            await http.request("GET", "http://api.example.invalid/x", parse=parse_ok)
+        finally:
+            await http.aclose()
+
+    with pytest.raises(AccountOffline) as info:
+        run(go())
+    text = str(info.value)
+    assert text.startswith(
+        f"cannot connect to api.example.invalid through the proxy 127.0.0.1:{port}: "
+    ), text
+    assert "pr0xy-pa55word" not in text and "user:" not in text
+
+
+def test_a_budget_gone_before_the_first_send_does_not_blame_the_rate_limit():
+    with Echo() as srv:
+
+        async def go():
+            budget = Budget(0.001)
+            time.sleep(0.01)
+            http = HttpClient(platform="t", budget=budget, limiter=RateLimiter((), None))
+            try:
+                await http.request("POST", srv.url + "/send", json={}, parse=parse_ok, send=True)
+            finally:
+                await http.aclose()
+
+        with pytest.raises(ImcliError) as info:
+            run(go())
+        assert str(info.value) == "the --timeout budget ran out before this request could be made"
+        assert srv.calls("/send") == []
 
 
 # -- proxies -----------------------------------------------------------------------------------

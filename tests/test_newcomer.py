@@ -75,11 +75,13 @@ def test_accounts_add_with_no_flags_walks_through_the_fields(profile_path):
         _answer(term, "Platform (", "telegrm")  # a typo is asked again
         assert "pick one of telegram" in _answer(term, "Platform (", "tg")
         assert "[telegram]" in _answer(term, "Account name", "")  # the suggestion
-        _answer(term, "token (bot token", secret, hidden=True)
+        _answer(term, "token - bot token from @BotFather [required]", "", hidden=True)
+        # asked again (click keeps the reason of a hidden prompt to itself)
+        assert "entered was invalid" in _answer(term, "token - bot token", secret, hidden=True)
         _answer(term, "local_server", "")
         _answer(term, "base_url", "")
         _answer(term, "proxy", "")
-        _answer(term, "rate", "fast")  # not a number: asked again
+        _answer(term, "rate - messages/s for fan-out, 0 = no limit [optional, Enter skips]", "fast")
         assert "cannot read 'fast' as a number" in _answer(term, "rate", "2")
         assert term.wait() == 0
     finally:

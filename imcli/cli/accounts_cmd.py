@@ -21,6 +21,7 @@ ProfileOpt = Annotated[
 ProfileAccountName = Annotated[
     str,
     typer.Argument(
+        metavar="NAME",
         help="Account name.",
         show_default=False,
         autocompletion=complete.complete_profile_account,
@@ -128,7 +129,9 @@ def add_account(
     ctx: typer.Context,
     name: Annotated[
         Optional[str],
-        typer.Argument(help="Account name (asked for in a terminal).", show_default=False),
+        typer.Argument(
+            metavar="[NAME]", help="Account name (asked for in a terminal).", show_default=False
+        ),
     ] = None,
     platform: Annotated[
         Optional[str],
@@ -296,14 +299,15 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
     for an optional field, None when the answer is empty."""
     from imcli import profile as profile_mod
 
-    label = f.name + (f" ({f.help})" if f.help else "")
-    if optional:
-        label += ", optional, Enter skips"
+    label = f.name + (f" - {f.help}" if f.help else "")
+    label += " [optional, Enter skips]" if optional else " [required]"
 
     def read(value: str) -> Any:
         value = value.strip()
         if optional and not value:
             return None
+        if not value:
+            raise typer.BadParameter(f"{f.name} is required")
         if f.secret:
             _redact.add_secret(value)
         try:
@@ -314,7 +318,7 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
     return typer.prompt(
         label,
         hide_input=f.secret,
-        default="" if optional else None,
+        default="",  # so that an empty answer reaches read(), which says what is missing
         show_default=False,
         value_proc=read,
     )
@@ -395,6 +399,7 @@ def test_accounts(
     names: Annotated[
         Optional[list[str]],
         typer.Argument(
+            metavar="[NAME]...",
             help="Accounts to test (default: all).",
             show_default=False,
             autocompletion=complete.complete_accounts_to_test,
