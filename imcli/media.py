@@ -260,6 +260,12 @@ def parse(
             raw_path = unquote(parts.path)
         else:
             raw_path = spec
+            scheme = low.split("://", 1)[0] if "://" in low else ""
+            if scheme.isascii() and scheme.isalnum() and not os.path.lexists(spec):
+                raise UsageError(
+                    f"{kind}: {shown}: {scheme}:// is not supported; give an http(s):// URL, "
+                    "a path, file://, base64://, data: or - for stdin"
+                )
         if "\0" in raw_path:
             raise UsageError(f"{kind}: {shown}: a path cannot contain a NUL byte")
         try:

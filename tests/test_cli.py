@@ -413,3 +413,13 @@ def test_signals_stop_promptly_and_print_the_count(tg_profile, telegram, signame
     assert proc.returncode == status
     assert out == "0\n"
     assert "interrupted" in err
+
+
+def test_an_unsupported_url_scheme_is_named(cli, tg_profile, telegram):
+    r = cli("push", "image", "-p", "tg", "-u", "1", "ftp://files.example/chart.png")
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert r.stderr == (
+        "imcli: image: ftp://files.example/chart.png: ftp:// is not supported; give an "
+        "http(s):// URL, a path, file://, base64://, data: or - for stdin\n"
+    )
+    assert telegram.requests == []
