@@ -101,6 +101,7 @@ def test_the_walk_through_suggests_a_free_name_and_asks_about_the_default(
     write_profile(
         '[accounts.lark]\nplatform = "lark"\napp_id = "cli_1"\napp_secret = "s1"\ndefault = true\n'
     )
+    profile_path.chmod(0o644)  # readable by others: one warning, however often it is read
     term = _terminal("accounts", "add", "-p", "feishu")  # the platform given, not the name
     try:
         assert "[lark-2]" in _answer(term, "Account name", "bad name!")
@@ -120,6 +121,7 @@ def test_the_walk_through_suggests_a_free_name_and_asks_about_the_default(
     }  # fmt: skip
     assert "default" not in accounts["lark"]
     assert "second-app-SECRET" not in term.plain(term.output)
+    assert term.plain(term.output).count("others can read it") == 1
 
 
 def test_without_a_terminal_a_missing_name_is_a_usage_error(cli, profile_path):

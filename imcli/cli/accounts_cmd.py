@@ -165,8 +165,10 @@ def add_account(
     from imcli import profile as profile_mod
 
     walkthrough = (name is None or platform is None) and not set_ and _interactive()
+    prof = None
     if walkthrough:
-        name, platform = _ask_name_and_platform(ctx, profile, name, platform)
+        prof = _load(ctx, profile, with_env=False)  # read once: its names are asked about
+        name, platform = _ask_name_and_platform(prof, name, platform)
     elif name is None or platform is None:
         raise UsageError(
             "give the account's NAME and --platform, e.g. "
@@ -232,7 +234,8 @@ def add_account(
                 value = _ask_field(f, optional=True)
                 if value is not None:
                     table[f.name] = value
-    prof = _load(ctx, profile, with_env=False)
+    if prof is None:
+        prof = _load(ctx, profile, with_env=False)
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
@@ -256,9 +259,7 @@ def _interactive() -> bool:
         return False
 
 
-def _ask_name_and_platform(
-    ctx: typer.Context, profile: str | None, name: str | None, platform: str | None
-) -> tuple[str, str]:
+def _ask_name_and_platform(prof: Any, name: str | None, platform: str | None) -> tuple[str, str]:
     """The walk-through's first questions: which platform, then the account's name."""
     from imcli import profile as profile_mod
 
@@ -274,7 +275,7 @@ def _ask_name_and_platform(
         platform = typer.prompt(f"Platform ({choices})", value_proc=platform_of)
     spec = platforms.get(platform)
     if name is None:
-        taken = {a.name for a in _load(ctx, profile, with_env=False).accounts}
+        taken = {a.name for a in prof.accounts}
         suggestion = next(
             n for n in (spec.name, *(f"{spec.name}-{i}" for i in range(2, 1000)))
             if n not in taken
