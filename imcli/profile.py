@@ -215,11 +215,17 @@ class Profile:
         return [a for a in self.accounts if a.platform == platform]
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def _tomllib() -> Any:
+    """tomllib, or tomli before Python 3.11 (imported when a profile is read)."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
+    return tomllib
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    tomllib = _tomllib()
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -471,7 +477,7 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
                 sep += b"\n"
             new = text + sep + block
             # with a default line taken out, the edit must have changed exactly that value
-            if previous is None or _loads(new.decode("utf-8")) == expect:
+            if previous is None or _tomllib().loads(new.decode("utf-8")) == expect:
                 _atomic_write(path, new, backup=previous is not None)
                 return previous
         _atomic_write(path, tomli_w.dumps(expect).encode(), backup=True)
@@ -491,14 +497,6 @@ def _default_of(data: dict[str, Any], platform: str) -> str | None:
         ):
             return str(acc_name)
     return None
-
-
-def _loads(text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return tomllib.loads(text)
 
 
 def _without_default_line(text: str, account: str) -> str | None:

@@ -479,6 +479,11 @@ def fail(
 # --------------------------------------------------------------------------- WeCom
 
 
+def _user_list(reply: dict[str, Any], key: str) -> set[str]:
+    """The user ids of a ``message/send`` answer's ``"u1|u2"`` field, lower-cased."""
+    return {u.lower() for u in str(reply.get(key) or "").split("|") if u}
+
+
 def _clean_wecom(errmsg: str) -> str:
     """``invalid credential, hint: [...], from ip: ..., more info at ...`` → the reason."""
     return re.split(r",\s*hint:", errmsg, maxsplit=1)[0].strip()
@@ -643,8 +648,10 @@ class WeComAdapter(WeixinAdapter):
                 for t in active:
                     fail(results[t], exc, on_done)
                 return
-            invalid = {u.lower() for u in str(reply.get("invaliduser") or "").split("|") if u}
-            unlicensed = {u.lower() for u in str(reply.get("unlicenseduser") or "").split("|") if u}
+            invalid, unlicensed = (
+                _user_list(reply, "invaliduser"),
+                _user_list(reply, "unlicenseduser"),
+            )
             code = reply.get("errcode", 0)
             still: list[Target] = []
             for t in active:
