@@ -36,6 +36,12 @@ class ImcliError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def reword(self, message: str) -> None:
+        """Replace the message (redacted, like the first), keeping the class and the
+        fields that retry and failover read."""
+        self.message = _redact.redact(str(message))
+        self.args = (self.message, *self.args[1:])
+
 
 class UsageError(ImcliError):
     """Bad input, found before any request was made (exit 2)."""

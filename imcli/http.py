@@ -670,8 +670,7 @@ def _gave_up(err: PlatformError, tries: int, *, budget: bool) -> PlatformError:
                 why = f"gave up after {tries} tries: the time budget ends sooner"
         else:
             why = f"gave up after {tries} tries"
-        err.message = f"{err.message} ({why})"
-        err.args = (err.message,)
+        err.reword(f"{err.message} ({why})")
     return err
 
 

@@ -259,6 +259,5 @@ def upload_failed(exc: PlatformError) -> PlatformError:
     that shares the upload fails with it); its class, and so the retry and failover
     rules, unchanged. An offline account speaks for itself."""
     if not isinstance(exc, AccountOffline) and not exc.message.startswith("upload failed"):
-        exc.message = f"upload failed: {exc.message}"
-        exc.args = (exc.message,)
+        exc.reword(f"upload failed: {exc.message}")
     return exc
