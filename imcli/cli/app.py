@@ -92,6 +92,7 @@ def platforms_command(
 # the subcommands register themselves on import
 from imcli.cli import accounts_cmd as _accounts_cmd  # noqa: E402,F401
 from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
+from imcli.cli import run_cmd as _run_cmd  # noqa: E402,F401
 
 
 def run_app(args: list[str]) -> int:

@@ -68,6 +68,7 @@ _PUSH_COMMON = (
     _JSON,
     _VERBOSE,
 )
+_TIMEOUT_STR = Opt(("--timeout",), "timeout")  # `run`: a duration with a unit
 _MEDIA = Command(
     options=(_TITLE, Opt(("--filename",), "filename"), Opt(("--mime",), "mime"), *_PUSH_COMMON),
     arguments=(Arg("source", required=True),),
@@ -98,6 +99,20 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("push", "mixed"): Command(
         options=(Opt(("--item",), "item", "multiple"), _TITLE, *_PUSH_COMMON),
         arguments=(Arg("items_file"),),
+    ),
+    ("run",): Command(  # imcli.cli.run_cmd
+        options=(
+            Opt(("--on",), "on"),
+            Opt(("--title", "-t"), "title"),
+            Opt(("--tail",), "tail", "int"),
+            Opt(("--attach-log",), "attach_log", "flag"),
+            Opt(("--markdown",), "markdown", "flag"),
+            Opt(("--strict",), "strict", "flag"),
+            Opt(("--max-runtime",), "max_runtime"),
+            Opt(("--grace",), "grace"),
+            *(_TIMEOUT_STR if o is _TIMEOUT else o for o in _PUSH_COMMON),
+        ),
+        arguments=(Arg("command", nargs=-1),),
     ),
     ("accounts",): Command(group=True),
     ("accounts", "list"): Command(options=(_PROFILE, _JSON)),

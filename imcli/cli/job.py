@@ -1,0 +1,421 @@
+"""Running the command of ``imcli run``: output passed through and kept, signals
+forwarded, a time limit enforced. Nothing here pushes; :mod:`imcli.cli.run_job` does.
+
+- Output: CMD's stdout and stderr are pipes read by one thread each. Every chunk is
+  written at once (unbuffered) to imcli's own stdout or stderr, unchanged, and recorded,
+  under one lock, so that the record keeps the order in which the chunks were read
+  (output written at different moments keeps its order; bytes written to both pipes at
+  the same instant cannot be ordered by anyone). A closed or full stdout/stderr stops the
+  pass-through of that stream, never the command or the record.
+- The record: the last ``tail_lines`` lines in memory (each kept to ``LINE_KEEP`` bytes;
+  a carriage return starts the line again, as on a terminal, so progress bars keep their
+  last state), and with ``log_limit`` the whole output in a temporary file (0600) of at
+  most that many bytes: past the limit the oldest bytes are dropped (a ring) and
+  :attr:`Outcome.dropped` says how many. The file is deleted when the push is done, and
+  at exit whatever happens.
+- Signals: SIGINT, SIGTERM and SIGHUP received while CMD runs are forwarded to it, and
+  imcli keeps waiting for it. A SIGINT is not forwarded when imcli is the terminal's
+  foreground process group: the terminal sent it to CMD (same group) already, and a second
+  one would cut short a graceful shutdown.
+- ``max_runtime``: past it CMD gets SIGTERM, and SIGKILL ``grace`` seconds later.
+- A command that cannot be started: 127 when it does not exist, 126 when it is not
+  executable (the shell's statuses).
+- When CMD exits, what it left running may still hold the pipes: the record waits
+  ``DRAIN`` seconds for their end, then stops listening.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+LINE_KEEP = 4096  # bytes of one line kept for the tail
+DRAIN = 0.5  # seconds to wait for the pipes' end once CMD has exited
+FORWARDED = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+_temp_files: set[str] = set()
+
+
+def _cleanup() -> None:
+    for path in list(_temp_files):
+        forget(path)
+
+
+atexit.register(_cleanup)
+
+
+def forget(path: str) -> None:
+    """Delete a temporary file of this module (once)."""
+    _temp_files.discard(path)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _temp_path(prefix: str) -> tuple[int, str]:
+    fd, path = tempfile.mkstemp(prefix=prefix)  # mode 0600
+    _temp_files.add(path)
+    return fd, path
+
+
+class RingLog:
+    """The whole output in a file of at most ``limit`` bytes; the oldest bytes go first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        fd, self.path = _temp_path("imcli-run-")
+        self._fh: IO[bytes] = os.fdopen(fd, "w+b")
+        self.pos = 0  # where the next byte goes
+        self.total = 0  # bytes written in all
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        if len(data) >= self.limit:  # only its end can stay
+            data = data[-self.limit :]
+            self._fh.seek(0)
+            self._fh.write(data)
+            self.pos = len(data) % self.limit
+            return
+        first = min(len(data), self.limit - self.pos)
+        self._fh.seek(self.pos)
+        self._fh.write(data[:first])
+        if first < len(data):
+            self._fh.seek(0)
+            self._fh.write(data[first:])
+        self.pos = (self.pos + len(data)) % self.limit
+
+    @property
+    def dropped(self) -> int:
+        return max(0, self.total - self.limit)
+
+    def finish(self, header: bytes = b"") -> str | None:
+        """The output in order, in a new temporary file (its path; None when empty). When
+        bytes were dropped, the file starts at the first whole line after the cut, below
+        ``header``. The ring file is deleted."""
+        try:
+            self._fh.flush()
+            if self.total == 0:
+                return None
+            fd, path = _temp_path("imcli-log-")
+            with os.fdopen(fd, "wb") as out:
+                if self.total <= self.limit:
+                    self._copy(0, self.total, out)
+                    return path
+                out.write(header)
+                # the oldest kept byte is at pos; skip the rest of its (cut) line
+                self._fh.seek(self.pos)
+                head = self._fh.read(min(LINE_KEEP, self.limit - self.pos))
+                nl = head.find(b"\n")
+                skip = nl + 1 if 0 <= nl < len(head) - 1 else 0
+                self._copy(self.pos + skip, self.limit, out)
+                self._copy(0, self.pos, out)
+            return path
+        finally:
+            self._fh.close()
+            forget(self.path)
+
+    def discard(self) -> None:
+        try:
+            self._fh.close()
+        finally:
+            forget(self.path)
+
+    def _copy(self, start: int, end: int, out: IO[bytes]) -> None:
+        self._fh.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = self._fh.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            out.write(chunk)
+            left -= len(chunk)
+
+
+class Tail:
+    """The last ``n`` lines of the output, each at most ``LINE_KEEP`` bytes."""
+
+    def __init__(self, n: int) -> None:
+        self.lines: collections.deque[bytes] = collections.deque(maxlen=max(0, n))
+        self.count = 0  # lines seen (a last line without a newline counts)
+        self._line = bytearray()
+        self._cut = False  # the current line is longer than LINE_KEEP
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while True:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                self._add(data[start:])
+                return
+            self._add(data[start:nl])
+            self._end_line()
+            start = nl + 1
+
+    def _add(self, piece: bytes) -> None:
+        if not piece:
+            return
+        cr = piece.rfind(b"\r", 0, len(piece) - 1)  # a \r before the end restarts the line
+        if cr >= 0:
+            self._line.clear()
+            self._cut = False
+            piece = piece[cr + 1 :]
+        elif self._line.endswith(b"\r"):
+            self._line.clear()
+            self._cut = False
+        room = LINE_KEEP - len(self._line)
+        if len(piece) > room:
+            piece = piece[: max(0, room)]
+            self._cut = True
+        self._line += piece
+
+    def _end_line(self) -> None:
+        line = bytes(self._line)
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if self._cut:
+            line += "…".encode()
+        self.lines.append(line)
+        self.count += 1
+        self._line.clear()
+        self._cut = False
+
+    def close(self) -> None:
+        if self._line or self._cut:
+            self._end_line()
+
+
+@dataclass
+class Outcome:
+    """How CMD ended, and what it printed."""
+
+    argv: list[str]
+    started: bool = True
+    start_error: str | None = None  # why it could not be started
+    returncode: int | None = None  # its exit status, when it exited
+    signal: int | None = None  # the signal that killed it
+    forwarded: int | None = None  # the first signal imcli passed on to it
+    timed_out: bool = False  # --max-runtime ran out
+    killed: bool = False  # SIGKILL was sent after the grace period
+    seconds: float = 0.0
+    tail: list[bytes] = field(default_factory=list)
+    lines: int = 0
+    total_bytes: int = 0
+    log_path: str | None = None  # the whole output (its end), for --attach-log
+    dropped: int = 0  # bytes of the output that did not fit in the log file
+    left_running: bool = False  # the pipes were still open DRAIN s after CMD exited
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's convention: the status, or 128 + the signal's number."""
+        if not self.started:
+            return self.returncode if self.returncode is not None else 127
+        if self.signal is not None:
+            return 128 + self.signal
+        return self.returncode or 0
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _keyboard_reaches_child() -> bool:
+    """Is imcli in the foreground of a terminal? Then the terminal's SIGINT reached CMD too."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+class _Sink:
+    """One of imcli's own streams, as bytes; it stops quietly when it breaks."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.broken = stream is None
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            buf = getattr(self.stream, "buffer", None)
+            if buf is None:  # a text-only stream (never the real process)
+                self.stream.write(data.decode("utf-8", "replace"))
+                self.stream.flush()
+            else:
+                buf.write(data)
+                buf.flush()
+        except (OSError, ValueError):
+            self.broken = True
+
+
+def run(
+    argv: list[str],
+    *,
+    tail_lines: int,
+    log_limit: int | None,
+    max_runtime: float | None,
+    grace: float,
+) -> Outcome:
+    """Run ``argv`` to its end (see the module doc); never raises for CMD's sake."""
+    outcome = Outcome(argv=list(argv))
+    tail = Tail(tail_lines)
+    ring = RingLog(log_limit) if log_limit else None
+    lock = threading.Lock()
+    sinks = {"stdout": _Sink(sys.stdout), "stderr": _Sink(sys.stderr)}
+    for stream in (sys.stdout, sys.stderr):  # what imcli printed before goes first
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    start = time.monotonic()
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if outcome.forwarded is None:
+            outcome.forwarded = signum
+        if proc is None or proc.returncode is not None:
+            return
+        if signum == signal.SIGINT and _keyboard_reaches_child():
+            return
+        try:
+            proc.send_signal(signum)
+        except OSError:
+            pass
+
+    previous: dict[int, Any] = {}
+    try:
+        for sig in FORWARDED:
+            try:
+                previous[sig] = signal.signal(sig, on_signal)
+            except (ValueError, OSError):  # not the main thread
+                pass
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            outcome.started = False
+            outcome.start_error = _start_error(exc)
+            outcome.returncode = 127 if isinstance(exc, FileNotFoundError) else 126
+            return outcome
+
+        def pump(pipe: IO[bytes], sink: _Sink) -> None:
+            fd = pipe.fileno()
+            while True:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                with lock:
+                    sink.write(data)
+                    tail.feed(data)
+                    if ring is not None:
+                        ring.write(data)
+                    outcome.total_bytes += len(data)
+
+        assert proc.stdout is not None and proc.stderr is not None
+        threads = [
+            threading.Thread(target=pump, args=(proc.stdout, sinks["stdout"]), daemon=True),
+            threading.Thread(target=pump, args=(proc.stderr, sinks["stderr"]), daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        kill_at: float | None = None
+        while True:
+            now = time.monotonic()
+            waits = [0.2]
+            if max_runtime is not None and not outcome.timed_out:
+                if now - start >= max_runtime:
+                    outcome.timed_out = True
+                    _send(proc, signal.SIGTERM)
+                    kill_at = now + max(0.0, grace)
+                else:
+                    waits.append(start + max_runtime - now)
+            if kill_at is not None and not outcome.killed:
+                if now >= kill_at:
+                    outcome.killed = True
+                    _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
+                else:
+                    waits.append(kill_at - now)
+            try:
+                proc.wait(timeout=max(0.01, min(waits)))
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        outcome.seconds = time.monotonic() - start
+        code = proc.returncode
+        if code is not None and code < 0:
+            outcome.signal = -code
+        else:
+            outcome.returncode = code
+        deadline = time.monotonic() + DRAIN
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        with lock:  # a pipe still open (a process CMD left running): stop listening
+            outcome.left_running = any(t.is_alive() for t in threads)
+            tail.close()
+            outcome.tail = list(tail.lines)
+            outcome.lines = tail.count
+            if ring is not None:
+                outcome.dropped = ring.dropped
+                header = (
+                    f"[imcli: the output was {ring.total} bytes; its first {ring.dropped} "
+                    f"bytes were dropped to keep the log under {ring.limit} bytes]\n"
+                ).encode()
+                outcome.log_path = ring.finish(header)
+                ring = None
+        return outcome
+    finally:
+        if ring is not None:
+            ring.discard()
+        for sig, handler in previous.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):
+                pass
+        if proc is not None:
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None and not outcome.left_running:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+
+
+def _send(proc: subprocess.Popen[bytes], signum: int) -> None:
+    if proc.returncode is None:
+        try:
+            proc.send_signal(signum)
+        except OSError:
+            pass
+
+
+def _start_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "command not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied (not executable)"
+    return exc.strerror or type(exc).__name__

@@ -1,0 +1,136 @@
+"""`imcli run TARGETS [OPTIONS] -- CMD [ARGS...]` as a typer command: the options and the
+help. It only parses; :func:`imcli.cli.run_job.run` does the rest. The options are also
+in ``cmdline.COMMANDS`` (a test compares the two)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from imcli.cli.app import app, profile_of
+from imcli.cli.push_cmd import (
+    Account,
+    Group,
+    JsonOut,
+    Options,
+    Platform,
+    Profile,
+    User,
+    Verbose,
+)
+
+HELP = """Run CMD, pass its output through, and push its outcome when it ends.
+
+By default only a failure is pushed: a title such as "✗ backup.sh failed (exit 2) after
+3m12s on host-1" and the last lines of its output in a code block. imcli exits with
+CMD's status (128+n when a signal n killed it, 124 past --max-runtime, 127/126 when it
+cannot be started). Put CMD after --: imcli run -p tg -u ID -- ./backup.sh --full
+"""
+
+
+@app.command(
+    "run",
+    help=HELP,
+    context_settings={"allow_interspersed_args": False},
+    no_args_is_help=True,
+)
+def run_command(
+    ctx: typer.Context,
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="-- CMD [ARGS...]", help="The command to run.", show_default=False),
+    ] = None,
+    on: Annotated[
+        Optional[str],
+        typer.Option(
+            "--on",
+            help="When to push: failure (default), always, or success.",
+            metavar="WHEN",
+            show_default=False,
+        ),
+    ] = None,
+    title: Annotated[
+        Optional[str],
+        typer.Option(
+            "--title",
+            "-t",
+            help="The job's name in the title (default: CMD's file name).",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    tail: Annotated[
+        Optional[int],
+        typer.Option(
+            "--tail",
+            help="Lines of output in the message (default 40).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
+    attach_log: Annotated[
+        bool,
+        typer.Option("--attach-log", help="Attach the whole output (its last 10 MiB) as a file."),
+    ] = False,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="CMD prints CommonMark: render it instead of a code block."
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 when CMD succeeded but the push failed."),
+    ] = False,
+    max_runtime: Annotated[
+        Optional[str],
+        typer.Option(
+            "--max-runtime",
+            help="Stop CMD past this (SIGTERM, then SIGKILL after --grace): 30s, 5m, 2h.",
+            metavar="DURATION",
+            show_default=False,
+        ),
+    ] = None,
+    grace: Annotated[
+        Optional[str],
+        typer.Option(
+            "--grace",
+            help="Between SIGTERM and SIGKILL past --max-runtime (default 10s).",
+            metavar="DURATION",
+            show_default=False,
+        ),
+    ] = None,
+    platform: Platform = None,
+    group: Group = None,
+    user: User = None,
+    account: Account = None,
+    timeout: Annotated[
+        Optional[str],
+        typer.Option(
+            "--timeout",
+            help="Time budget of the push (not of CMD): 5000 (ms), 5s, 2m.",
+            metavar="DURATION",
+            show_default=False,
+        ),
+    ] = None,
+    option: Options = None,
+    profile: Profile = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Run nothing; show what a failure of CMD would push."),
+    ] = False,
+    json_out: JsonOut = False,
+    verbose: Verbose = False,
+) -> None:
+    from imcli.cli import run_job
+
+    raise typer.Exit(
+        run_job.run(
+            command=command, on=on, title=title, tail=tail, attach_log=attach_log,
+            markdown=markdown, strict=strict, max_runtime=max_runtime, grace=grace,
+            platform=platform, group=group, user=user, account=account, timeout=timeout,
+            option=option, profile=profile_of(ctx, profile), dry_run=dry_run,
+            json_out=json_out, verbose=verbose,
+        )
+    )  # fmt: skip
