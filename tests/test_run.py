@@ -1,0 +1,466 @@
+"""`imcli run -- CMD`: real commands run by a real imcli process against the fake servers.
+
+Each test checks what arrived at the fake, what was passed through to imcli's own stdout
+and stderr, the exit status, and that no temporary file is left (every run gets its own
+TMPDIR, which must be empty afterwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, TG_TOKEN
+from tests.fakes.slack import FakeSlack
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.wecom import FakeWeCom
+
+PY = sys.executable
+
+
+class Ran:
+    def __init__(self, code: int, out: bytes, err: bytes, seconds: float) -> None:
+        self.code, self.out, self.err, self.seconds = code, out, err, seconds
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    yield env
+    assert list(tmp.iterdir()) == [], "imcli run left a temporary file"
+
+
+@pytest.fixture
+def imcli_run(tmpdir_env: dict[str, str]) -> Any:
+    def run(*args: str, timeout: float = 60) -> Ran:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [PY, "-m", "imcli", "run", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=tmpdir_env,
+            cwd=str(ROOT),
+        )
+        out, err = proc.communicate(timeout=timeout)
+        return Ran(proc.returncode, out, err, time.monotonic() - start)
+
+    return run
+
+
+@pytest.fixture
+def spawn(tmpdir_env: dict[str, str]) -> Any:
+    """An imcli run started in the background (for signals): Popen with pipes."""
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [PY, "-m", "imcli", "run", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=tmpdir_env,
+            cwd=str(ROOT),
+        )
+
+    return start
+
+
+TG = ("-p", "telegram", "-u", "4242")
+
+
+def texts(telegram: FakeTelegram) -> list[str]:
+    return [m.fields["text"] for m in telegram.sent_messages() if m.method == "sendMessage"]
+
+
+# -- a failing job ---------------------------------------------------------------------------
+
+
+def test_a_failing_job_is_pushed_with_its_tail_and_imcli_exits_with_its_status(
+    imcli_run, tg_profile, telegram
+):
+    r = imcli_run(*TG, "--", "sh", "-c", "echo a; echo 'x < y' >&2; exit 3")
+    assert r.code == 3
+    assert r.out == b"a\n"  # passed through, and nothing of imcli's own on stdout
+    assert r.err == b"x < y\n"  # a delivered push prints nothing
+    [text] = texts(telegram)
+    head, _, body = text.partition("\n")
+    assert head.startswith("<b>✗ sh failed (exit 3) after ") and head.endswith("</b>")
+    assert " on " in head
+    assert "<pre>a\nx &lt; y</pre>" in body  # the tail as a code block, escaped
+    [m] = telegram.sent_messages()
+    assert m.fields["parse_mode"] == "HTML" and m.chat_id == 4242
+
+
+def test_success_is_pushed_only_when_asked(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "--", "sh", "-c", "echo fine")
+    assert (r.code, r.out, r.err) == (0, b"fine\n", b"")
+    assert texts(telegram) == []
+    r = imcli_run(*TG, "--on", "always", "-t", "nightly backup", "--", "sh", "-c", "echo fine")
+    assert (r.code, r.out, r.err) == (0, b"fine\n", b"")
+    [text] = texts(telegram)
+    assert text.startswith("<b>✓ nightly backup succeeded after ")
+    assert "<pre>fine</pre>" in text
+    telegram.reset()
+    r = imcli_run(*TG, "--on", "success", "--", "sh", "-c", "exit 4")
+    assert r.code == 4 and texts(telegram) == []
+
+
+def test_the_tail_is_the_last_n_lines(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "--tail", "3", "--", "sh", "-c", "seq 1 100; exit 1")
+    assert r.code == 1 and r.out == "".join(f"{i}\n" for i in range(1, 101)).encode()
+    [text] = texts(telegram)
+    assert "Last 3 of 100 lines:" in text and "<pre>98\n99\n100</pre>" in text
+
+
+def test_markdown_output_is_rendered_instead_of_quoted(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "--markdown", "--", "sh", "-c", "echo '**3 tests failed**'; exit 1")
+    assert r.code == 1
+    [text] = texts(telegram)
+    assert "<b>3 tests failed</b>" in text and "<pre>" not in text
+
+
+# -- output ----------------------------------------------------------------------------------
+
+FIFTY_MB = r"""
+import sys
+line = b"%07d " + b"x" * 91 + b"\n"
+out = sys.stdout.buffer
+for i in range(500_000):
+    out.write(line % i)
+out.flush()
+sys.exit(2)
+"""
+
+
+def test_50_mb_pass_through_whole_and_the_attached_log_keeps_the_last_10_mib(
+    imcli_run, tg_profile, telegram
+):
+    r = imcli_run(*TG, "--attach-log", "--", PY, "-c", FIFTY_MB, timeout=120)
+    assert r.code == 2
+    assert len(r.out) == 500_000 * 100  # every byte, in order
+    assert (
+        hashlib.sha256(r.out).digest()
+        == hashlib.sha256(
+            b"".join(b"%07d " % i + b"x" * 91 + b"\n" for i in range(500_000))
+        ).digest()
+    )
+    msgs = telegram.sent_messages()
+    assert [m.method for m in msgs] == ["sendMessage", "sendDocument"]
+    text = msgs[0].fields["text"]
+    assert "Last 30 of 500000 lines:" in text  # cut to fit one message (3000 chars)
+    assert "0499999 " in text
+    assert "the first 37.7 MiB were dropped" in text
+    doc = msgs[1].fields["document"]
+    assert doc.filename == "python.log" and doc.content_type == "text/plain"
+    assert doc.size <= (10 << 20) + 200
+    assert doc.size > (10 << 20) - 200
+    # the log: a line saying what was dropped, then the output from the first whole line
+    # after the cut to its end
+    total, limit = 500_000 * 100, 10 << 20
+    header = (f"[imcli: the output was {total} bytes; its first {total - limit} bytes were "
+              f"dropped to keep the log under {limit} bytes]\n").encode()  # fmt: skip
+    first = -(-(total - limit) // 100)  # the first line that starts after the cut
+    kept = b"".join(b"%07d " % i + b"x" * 91 + b"\n" for i in range(first, 500_000))
+    assert doc.sha256 == hashlib.sha256(header + kept).hexdigest()
+
+
+def test_stdout_and_stderr_go_to_their_own_streams_in_order(imcli_run, tg_profile, telegram):
+    script = (
+        "import sys, time\n"
+        "for i in range(5):\n"
+        "    sys.stdout.write(f'out{i}\\n'); sys.stdout.flush(); time.sleep(0.03)\n"
+        "    sys.stderr.write(f'err{i}\\n'); sys.stderr.flush(); time.sleep(0.03)\n"
+        "sys.exit(1)\n"
+    )
+    r = imcli_run(*TG, "--", PY, "-c", script)
+    assert r.code == 1
+    assert r.out == b"".join(b"out%d\n" % i for i in range(5))
+    assert r.err == b"".join(b"err%d\n" % i for i in range(5))
+    [text] = texts(telegram)
+    order = "\n".join(f"out{i}\nerr{i}" for i in range(5))
+    assert f"<pre>{order}</pre>" in text
+
+
+def test_terminal_escapes_and_progress_bars_are_cleaned_in_the_message(
+    imcli_run, tg_profile, telegram
+):
+    r = imcli_run(
+        *TG, "--", "sh", "-c", r"printf '\033[31mred\033[0m\n10%%\r50%%\r100%%\n'; exit 1"
+    )
+    assert r.code == 1
+    assert r.out == b"\x1b[31mred\x1b[0m\n10%\r50%\r100%\n"  # unchanged on the way through
+    [text] = texts(telegram)
+    assert "<pre>red\n100%</pre>" in text
+
+
+# -- how it ends -----------------------------------------------------------------------------
+
+
+def test_a_job_killed_by_a_signal_exits_128_plus_n(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "--", "sh", "-c", "echo dying; kill -KILL $$")
+    assert r.code == 128 + 9
+    [text] = texts(telegram)
+    assert text.startswith("<b>✗ sh killed by SIGKILL after ")
+
+
+def _started(proc: subprocess.Popen[bytes]) -> bytes:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the job is running once it printed this
+    assert line == b"started\n"
+    return line
+
+
+def test_sigterm_is_passed_on_waited_for_and_reported(spawn, tg_profile, telegram):
+    proc = spawn(*TG, "--", "sh", "-c", "echo started; exec sleep 30")
+    first = _started(proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert first + out == b"started\n" and err == b""
+    [text] = texts(telegram)
+    assert text.startswith("<b>✗ sh killed by SIGTERM after ")
+    assert "imcli received SIGTERM and passed it on." in text
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_sigint_and_sighup_are_passed_on_too(spawn, tg_profile, telegram, sig):
+    proc = spawn(*TG, "--", PY, "-c",
+                 "import signal, sys, time\n"
+                 f"signal.signal({int(sig)}, signal.SIG_DFL)\n"
+                 "print('started', flush=True)\ntime.sleep(30)")  # fmt: skip
+    _started(proc)
+    proc.send_signal(sig)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 128 + sig
+    [text] = texts(telegram)
+    assert f"killed by {signal.Signals(sig).name}" in text
+
+
+def test_a_job_that_traps_term_finishes_its_cleanup_and_keeps_its_status(
+    spawn, tg_profile, telegram
+):
+    script = (
+        "trap 'echo cleaning; sleep 0.5; echo done; exit 5' TERM; echo started; "
+        "while :; do sleep 0.05; done"
+    )
+    proc = spawn(*TG, "--", "sh", "-c", script)
+    _started(proc)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 5
+    assert out == b"cleaning\ndone\n"  # imcli waited for the cleanup
+    [text] = texts(telegram)
+    assert "failed (exit 5) on SIGTERM" in text and "<pre>started\ncleaning\ndone</pre>" in text
+
+
+def test_a_command_that_does_not_exist_is_127_and_pushed(imcli_run, tg_profile, telegram, tmp_path):
+    r = imcli_run(*TG, "--", str(tmp_path / "no-such-job"), "--flag")
+    assert r.code == 127 and r.out == b""
+    assert "no-such-job: command not found" in r.stderr
+    [text] = texts(telegram)
+    assert text.startswith("<b>✗ no-such-job could not be started: command not found (exit 127)")
+
+
+def test_a_command_that_is_not_executable_is_126(imcli_run, tg_profile, telegram, tmp_path):
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    r = imcli_run(*TG, "--", str(script))
+    assert r.code == 126
+    [text] = texts(telegram)
+    assert "job.sh could not be started: permission denied" in text
+
+
+def test_max_runtime_stops_a_job_that_never_ends(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "--max-runtime", "300ms", "--", PY, "-c",
+                  "import time\nprint('working', flush=True)\ntime.sleep(60)")  # fmt: skip
+    assert r.code == 124  # as timeout(1)
+    assert r.seconds < 20 and r.out == b"working\n"
+    [text] = texts(telegram)
+    assert "timed out (over --max-runtime 300ms), killed by SIGTERM" in text
+    assert "imcli sent it SIGTERM." in text
+
+
+def test_max_runtime_kills_a_job_that_ignores_term_after_the_grace(imcli_run, tg_profile, telegram):
+    script = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('stubborn', flush=True)\ntime.sleep(60)"
+    )
+    r = imcli_run(*TG, "--max-runtime", "300ms", "--grace", "300ms", "--", PY, "-c", script)
+    assert r.code == 124 and r.seconds < 20
+    [text] = texts(telegram)
+    assert "killed by SIGKILL" in text
+    assert "imcli sent it SIGTERM, then SIGKILL after 300ms." in text
+
+
+# -- the push ----------------------------------------------------------------------------------
+
+
+def test_a_failed_push_is_reported_and_does_not_mask_the_status(imcli_run, write_profile, tmp_path):
+    with FakeTelegram(unknown_chats=[4242]) as tg:
+        write_profile(f'[accounts.ops-bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+                      f'base_url = "{tg.api_url}"\n')  # fmt: skip
+        r = imcli_run(*TG, "--", "sh", "-c", "exit 3")
+        assert r.code == 3
+        assert "telegram user:4242: Bad Request: chat not found (400)" in r.stderr
+        assert "the push of sh's outcome failed; exiting with its status 3" in r.stderr
+        r = imcli_run(*TG, "--on", "always", "--", "true")
+        assert r.code == 0  # the job succeeded; the push's failure is on stderr
+        r = imcli_run(*TG, "--on", "always", "--strict", "--", "true")
+        assert r.code == 1 and "(--strict: 1)" in r.stderr
+        r = imcli_run(*TG, "--strict", "--", "sh", "-c", "exit 3")
+        assert r.code == 3  # --strict never hides the job's own failure
+
+
+def test_a_missing_account_does_not_stop_the_job(imcli_run, tmp_path):
+    marker = tmp_path / "ran"
+    r = imcli_run(*TG, "--", "sh", "-c", f"touch {marker}; exit 7")
+    assert r.code == 7 and marker.exists()
+    assert "telegram: no account configured" in r.stderr
+
+
+def test_timeout_bounds_the_push_not_the_job(imcli_run, tg_profile, telegram):
+    from tests.fakes.base import Reply
+
+    r = imcli_run(*TG, "--timeout", "300ms", "--", "sh", "-c", "sleep 1; echo slow; exit 1")
+    assert r.code == 1 and r.out == b"slow\n"  # 1 s of job under a 300 ms --timeout
+    assert len(texts(telegram)) == 1
+    telegram.queue("sendMessage", Reply(200, json={"ok": True, "result": {}}, delay=5))
+    r = imcli_run(*TG, "--timeout", "300ms", "--", "sh", "-c", "exit 1")
+    assert r.code == 1 and r.seconds < 5
+    assert "may have been delivered" in r.stderr
+
+
+def test_json_goes_to_stderr_and_stdout_stays_the_jobs(imcli_run, tg_profile, telegram):
+    import json
+
+    r = imcli_run(*TG, "--json", "--", "sh", "-c", "echo out; exit 2")
+    assert r.code == 2 and r.out == b"out\n"
+    obj = json.loads(r.stderr.strip().splitlines()[-1])
+    assert obj["exit"] == 2 and obj["pushed"] is True
+    assert obj["command"]["exit"] == 2 and obj["command"]["output_lines"] == 1
+    assert obj["push"]["sent"] == 1 and obj["push"]["targets"][0]["target"] == "user:4242"
+
+
+def test_every_push_flag_works(imcli_run, tg_profile, telegram):
+    r = imcli_run("-a", "ops-bot", "-g", "-1001", "-u", "7", "-o", "disable_notification=true",
+                  "-v", "--", "sh", "-c", "exit 1")  # fmt: skip
+    assert r.code == 1
+    msgs = telegram.sent_messages()
+    assert sorted(m.chat_id for m in msgs) == [-1001, 7]
+    assert all(m.fields["disable_notification"] is True for m in msgs)
+    assert "POST" in r.stderr and TG_TOKEN not in r.stderr  # -v, masked
+
+
+# -- before anything runs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (("-p", "wechat", "-u", "o1", "--attach-log"), "wechat"),
+        (("-p", "wecom", "-g", "G1"), "wecom: group push is not supported"),
+        (("-p", "nope", "-u", "1"), "unknown platform 'nope'"),
+        ((*TG, "--on", "sometimes"), "--on 'sometimes': expected one of failure, always, success"),
+        ((*TG, "--max-runtime", "5"), "--max-runtime 5: give a unit, e.g. 5s or 5m"),
+        ((*TG, "--tail", "-1"), "--tail must be 0 or more lines"),
+        ((*TG, "-o", "chat_id=1"), "would replace the target"),
+        (("-p", "tg"), "no target"),
+    ],
+)
+def test_a_line_that_can_never_push_is_exit_2_and_runs_nothing(imcli_run, tmp_path, args, error):
+    marker = tmp_path / "ran"
+    r = imcli_run(*args, "--", "sh", "-c", f"touch {marker}")
+    assert r.code == 2, r.stderr
+    assert error in r.stderr
+    assert not marker.exists()
+
+
+def test_the_attach_log_refusal_names_the_reason(imcli_run):
+    r = imcli_run("-p", "wechat", "-u", "o1", "--attach-log", "--", "true")
+    assert r.code == 2
+    assert r.stderr.startswith("imcli: --attach-log: wechat") and "file" in r.stderr
+
+
+def test_no_command_is_a_usage_error(imcli_run):
+    r = imcli_run(*TG)
+    assert r.code == 2 and "no command" in r.stderr
+
+
+def test_dry_run_runs_nothing_and_shows_the_push(imcli_run, tg_profile, telegram, tmp_path):
+    marker = tmp_path / "ran"
+    r = imcli_run(*TG, "--dry-run", "--attach-log", "--", "sh", "-c", f"touch {marker}")
+    assert r.code == 0, r.stderr
+    assert not marker.exists()
+    assert r.out == b"1\n"
+    assert "dry-run: POST" in r.stderr and "sendMessage" in r.stderr
+    assert "sendDocument" in r.stderr
+    assert telegram.sent_messages() == []
+
+
+def test_options_after_the_command_belong_to_it(imcli_run, tg_profile, telegram):
+    r = imcli_run(*TG, "sh", "-c", "echo $0 -v; exit 1", "-t")
+    assert r.code == 1 and r.out == b"-t -v\n"
+
+
+# -- other platforms: what a failing job's push looks like -----------------------------------------
+
+SLACK_TOKEN = "xoxb-1111-2222-TESTslacktoken"
+
+
+def test_slack_gets_the_title_and_the_tail_as_a_code_block(imcli_run, write_profile):
+    with FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        write_profile(f'[accounts.team]\nplatform = "slack"\ntoken = "{SLACK_TOKEN}"\n'
+                      f'base_url = "{slack.url}"\n')  # fmt: skip
+        r = imcli_run("-p", "slack", "-g", "C0123", "-t", "backup.sh", "--", "sh", "-c",
+                      "echo 'dumping db'; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
+        assert r.code == 2
+        [m] = slack.posted_messages()
+        assert m.channel == "C0123"
+        assert "✗ backup.sh failed (exit 2) after " in m.text
+        assert "```\ndumping db\npg_dump: error: connection refused\n```" in m.text
+
+
+def test_wecom_gets_the_title_and_the_tail_as_markdown(imcli_run, write_profile):
+    with FakeWeCom() as wecom:
+        write_profile(
+            '[accounts.corp]\nplatform = "wecom"\ncorp_id = "ww0123456789abcdef"\n'
+            f'corp_secret = "wecom-test-secret"\nagent_id = 1000002\nbase_url = "{wecom.url}"\n'
+        )
+        r = imcli_run("-p", "wecom", "-u", "alice", "-t", "backup.sh", "--", "sh", "-c",
+                      "echo 'dumping db'; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
+        assert r.code == 2, r.stderr
+        [sent] = wecom.sent()
+        assert sent.msgtype == "markdown"
+        content = sent.body["markdown"]["content"]
+        assert content.startswith("# ✗ backup.sh failed (exit 2) after ")
+        assert "```\ndumping db\npg_dump: error: connection refused\n```" in content
+
+
+def test_wecom_attaches_the_log_as_a_file(imcli_run, write_profile):
+    with FakeWeCom() as wecom:
+        write_profile(
+            '[accounts.corp]\nplatform = "wecom"\ncorp_id = "ww0123456789abcdef"\n'
+            f'corp_secret = "wecom-test-secret"\nagent_id = 1000002\nbase_url = "{wecom.url}"\n'
+        )
+        r = imcli_run("-p", "wecom", "-u", "alice", "--attach-log", "--", "sh", "-c",
+                      "seq 1 2000; exit 2")  # fmt: skip
+        assert r.code == 2, r.stderr
+        assert [s.msgtype for s in wecom.sent()] == ["markdown", "file"]
+        [media] = wecom.media.values()
+        assert media.size == len("".join(f"{i}\n" for i in range(1, 2001)))
