@@ -12,7 +12,6 @@ from imcli.cli.app import app, profile_of
 from imcli.cli.push_cmd import (
     Account,
     Group,
-    JsonOut,
     Options,
     Platform,
     Profile,
@@ -120,7 +119,10 @@ def run_command(
         bool,
         typer.Option("--dry-run", help="Run nothing; show what a failure of CMD would push."),
     ] = False,
-    json_out: JsonOut = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="CMD's outcome and the push's result as JSON on stderr."),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     from imcli.cli import run_job
