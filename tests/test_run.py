@@ -464,3 +464,113 @@ def test_wecom_attaches_the_log_as_a_file(imcli_run, write_profile):
         assert [s.msgtype for s in wecom.sent()] == ["markdown", "file"]
         [media] = wecom.media.values()
         assert media.size == len("".join(f"{i}\n" for i in range(1, 2001)))
+
+
+# -- the record, alone ------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from imcli.cli import job  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"")), max_size=30),
+    limit=st.integers(min_value=1, max_value=64),
+)
+def test_the_ring_log_keeps_the_last_bytes_from_a_whole_line(chunks, limit):
+    ring = job.RingLog(limit)
+    for c in chunks:
+        ring.write(c)
+    data = b"".join(chunks)
+    path = ring.finish(b"HEADER\n")
+    assert not os.path.exists(ring.path)
+    if not data:
+        assert path is None
+        return
+    assert path is not None
+    try:
+        got = Path(path).read_bytes()
+    finally:
+        job.forget(path)
+    assert ring.dropped == max(0, len(data) - limit)
+    if len(data) <= limit:
+        assert got == data
+        return
+    kept = data[-limit:]
+    nl = kept.find(b"\n")
+    if 0 <= nl < len(kept) - 1:  # from the first whole line after the cut
+        kept = kept[nl + 1 :]
+    assert got == b"HEADER\n" + kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["a", "b", "\n", "\r", "\r\n", "é"]), max_size=60),
+    n=st.integers(min_value=0, max_value=5),
+    cut=st.integers(min_value=0, max_value=60),
+)
+def test_the_tail_is_the_last_lines_as_a_terminal_shows_them(text, n, cut):
+    data = "".join(text).encode()
+    tail = job.Tail(n)
+    tail.feed(data[:cut])
+    tail.feed(data[cut:])
+    tail.close()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    shown = [line.removesuffix(b"\r").rsplit(b"\r", 1)[-1] for line in lines]
+    assert tail.count == len(shown)
+    assert list(tail.lines) == (shown[-n:] if n else [])
+
+
+def test_a_very_long_line_is_kept_short_in_the_tail():
+    tail = job.Tail(2)
+    tail.feed(b"x" * (job.LINE_KEEP * 3) + b"\nend")
+    tail.close()
+    assert list(tail.lines) == [b"x" * job.LINE_KEEP + "…".encode(), b"end"]
+
+
+@pytest.mark.parametrize("redirect", ["| true", ">/dev/full"])
+def test_a_broken_stdout_does_not_stop_the_job_or_the_push(
+    tg_profile, telegram, tmpdir_env, redirect
+):
+    proc = subprocess.run(
+        ["bash", "-c", f'"{PY}" -m imcli run -p tg -u 1 -- sh -c "seq 1 50000; exit 3" {redirect}; '
+                       'exit "${PIPESTATUS[0]}"'],
+        capture_output=True, env=tmpdir_env, cwd=str(ROOT), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    [text] = texts(telegram)
+    assert "Last 40 of 50000 lines:" in text and "50000</pre>" in text
+
+
+def test_a_hangup_during_the_push_still_deletes_the_log(spawn, tg_profile, telegram):
+    from tests.fakes.base import Reply
+
+    telegram.queue("sendMessage", Reply(200, json={"ok": True, "result": {}}, delay=5))
+    proc = spawn(*TG, "--attach-log", "--", "sh", "-c", "seq 1 1000; exit 1")
+    deadline = time.monotonic() + 20
+    while not any(q.path.endswith("/sendMessage") for q in telegram.requests):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGHUP
+    # (the tmpdir_env fixture checks that the log file is gone)
+
+
+def test_a_job_started_under_nohup_keeps_ignoring_sighup(spawn, tg_profile, telegram, tmpdir_env):
+    script = "echo started; sleep 0.5; echo alive; exit 1"
+    proc = subprocess.Popen(
+        ["nohup", PY, "-m", "imcli", "run", *TG, "--", "sh", "-c", script],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=tmpdir_env, cwd=str(ROOT),
+    )  # fmt: skip
+    _started(proc)
+    proc.send_signal(signal.SIGHUP)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 1 and out == b"alive\n"
+    [text] = texts(telegram)
+    assert "failed (exit 1)" in text and "SIGHUP" not in text

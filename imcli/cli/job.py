@@ -14,7 +14,8 @@ forwarded, a time limit enforced. Nothing here pushes; :mod:`imcli.cli.run_job` 
   :attr:`Outcome.dropped` says how many. The file is deleted when the push is done, and
   at exit whatever happens.
 - Signals: SIGINT, SIGTERM and SIGHUP received while CMD runs are forwarded to it, and
-  imcli keeps waiting for it. A SIGINT is not forwarded when imcli is the terminal's
+  imcli keeps waiting for it. One that imcli was started ignoring (``nohup``) stays
+  ignored, by CMD too. A SIGINT is not forwarded when imcli is the terminal's
   foreground process group: the terminal sent it to CMD (same group) already, and a second
   one would cut short a graceful shutdown.
 - ``max_runtime``: past it CMD gets SIGTERM, and SIGKILL ``grace`` seconds later.
@@ -114,13 +115,19 @@ class RingLog:
                     self._copy(0, self.total, out)
                     return path
                 out.write(header)
-                # the oldest kept byte is at pos; skip the rest of its (cut) line
-                self._fh.seek(self.pos)
-                head = self._fh.read(min(LINE_KEEP, self.limit - self.pos))
+                # in order, the kept bytes are ring[pos:] + ring[:pos]; the first of them
+                # is inside a line that was cut: start at the next whole line
+                head = self._read(self.pos, min(self.limit, self.pos + LINE_KEEP))
+                if len(head) < LINE_KEEP:
+                    head += self._read(0, min(self.pos, LINE_KEEP - len(head)))
                 nl = head.find(b"\n")
-                skip = nl + 1 if 0 <= nl < len(head) - 1 else 0
-                self._copy(self.pos + skip, self.limit, out)
-                self._copy(0, self.pos, out)
+                skip = nl + 1 if nl >= 0 and nl + 1 < self.limit else 0
+                first = self.pos + skip
+                if first < self.limit:
+                    self._copy(first, self.limit, out)
+                    self._copy(0, self.pos, out)
+                else:
+                    self._copy(first - self.limit, self.pos, out)
             return path
         finally:
             self._fh.close()
@@ -131,6 +138,10 @@ class RingLog:
             self._fh.close()
         finally:
             forget(self.path)
+
+    def _read(self, start: int, end: int) -> bytes:
+        self._fh.seek(start)
+        return self._fh.read(max(0, end - start))
 
     def _copy(self, start: int, end: int, out: IO[bytes]) -> None:
         self._fh.seek(start)
@@ -309,6 +320,8 @@ def run(
     try:
         for sig in FORWARDED:
             try:
+                if signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # ignored (nohup): CMD inherits that
                 previous[sig] = signal.signal(sig, on_signal)
             except (ValueError, OSError):  # not the main thread
                 pass

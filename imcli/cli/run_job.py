@@ -248,13 +248,18 @@ def run(
                         json_out, verbose, attach_log)  # fmt: skip
     from imcli.cli import job
 
-    outcome = job.run(
-        argv,
-        tail_lines=settings.tail,
-        log_limit=LOG_LIMIT if attach_log else None,
-        max_runtime=settings.max_runtime,
-        grace=settings.grace,
-    )
+    restore = _exit_on_signals()
+    try:
+        outcome = job.run(
+            argv,
+            tail_lines=settings.tail,
+            log_limit=LOG_LIMIT if attach_log else None,
+            max_runtime=settings.max_runtime,
+            grace=settings.grace,
+        )
+    except BaseException:
+        restore()
+        raise
     try:
         verdict = judge(outcome, max_runtime)
         if verdict.failed and outcome.started is False:
@@ -295,8 +300,40 @@ def run(
                                   ensure_ascii=False))  # fmt: skip
         return status
     finally:
+        restore()
         if outcome.log_path:
             job.forget(outcome.log_path)
+
+
+def _exit_on_signals() -> Any:
+    """Until the push is done, SIGTERM and SIGHUP (where they would kill imcli outright)
+    end it through ``finally`` blocks, so that the log file is deleted; the push's own
+    handlers (SIGINT, SIGTERM) take over while it runs. Returns the undo."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                previous[sig] = signal.signal(sig, stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):
+                pass
+        previous.clear()
+
+    return restore
 
 
 @dataclass
