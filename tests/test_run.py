@@ -574,3 +574,104 @@ def test_a_job_started_under_nohup_keeps_ignoring_sighup(spawn, tg_profile, tele
     assert proc.returncode == 1 and out == b"alive\n"
     [text] = texts(telegram)
     assert "failed (exit 1)" in text and "SIGHUP" not in text
+
+
+def _lark() -> Any:
+    from tests.fakes.lark import FakeLark
+
+    fake = FakeLark("cli_test_app", "lark-SECRET-0123456789")
+    profile = ('[accounts.a]\nplatform = "lark"\napp_id = "cli_test_app"\n'
+               'app_secret = "lark-SECRET-0123456789"\nbase_url = "{url}"\n')  # fmt: skip
+    return fake, profile, ("-g", "oc_team")
+
+
+def _qq() -> Any:
+    from tests.fakes.onebot import FakeOneBot
+
+    fake = FakeOneBot(access_token="onebot-TEST-access-token", flavor="napcat")
+    profile = ('[accounts.a]\nplatform = "qq"\nbase_url = "{url}"\n'
+               'access_token = "onebot-TEST-access-token"\n')  # fmt: skip
+    return fake, profile, ("-g", "30001")
+
+
+def _wechat() -> Any:
+    from tests.fakes.wechat import FakeWeChat
+
+    fake = FakeWeChat()
+    profile = ('[accounts.a]\nplatform = "wechat"\napp_id = "wx0123456789abcdef"\n'
+               'app_secret = "wechat-test-secret"\nbase_url = "{url}"\n')  # fmt: skip
+    return fake, profile, ("-u", "o-alice-openid")
+
+
+def _slack() -> Any:
+    fake = FakeSlack(tokens=[SLACK_TOKEN])
+    profile = f'[accounts.a]\nplatform = "slack"\ntoken = "{SLACK_TOKEN}"\nbase_url = "{{url}}"\n'
+    return fake, profile, ("-g", "C0123")
+
+
+def _wecom() -> Any:
+    fake = FakeWeCom()
+    profile = ('[accounts.a]\nplatform = "wecom"\ncorp_id = "ww0123456789abcdef"\n'
+               'corp_secret = "wecom-test-secret"\nagent_id = 1000002\nbase_url = "{url}"\n')  # fmt: skip
+    return fake, profile, ("-u", "alice")
+
+
+def _telegram() -> Any:
+    fake = FakeTelegram()
+    profile = f'[accounts.a]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\nbase_url = "{{url}}"\n'
+    return fake, profile, ("-u", "42")
+
+
+@pytest.mark.parametrize(
+    "make, attach",
+    [(_telegram, True), (_slack, True), (_lark, True), (_wecom, True), (_qq, True),
+     (_wechat, False)],
+    ids=["telegram", "slack", "lark", "wecom", "qq", "wechat"],
+)  # fmt: skip
+def test_every_platform_gets_the_outcome(imcli_run, write_profile, make, attach):
+    import json
+
+    fake, profile, target = make()
+    with fake:
+        write_profile(profile.format(url=fake.url))
+        job = "seq 1 200; echo 'pg_dump: connection refused' >&2; exit 2"
+        flags = ("--attach-log",) if attach else ()
+        r = imcli_run("-p", profile.split('"')[1], *target, "-t", "backup.sh", *flags,
+                      "--", "sh", "-c", job)  # fmt: skip
+        assert r.code == 2
+        assert r.err == b"pg_dump: connection refused\n", r.stderr  # nothing from imcli
+        seen = json.dumps([[q.json, q.form] for q in fake.requests], ensure_ascii=False)
+        assert "backup.sh failed (exit 2)" in seen and "pg_dump: connection refused" in seen
+        # the log went as a file: a multipart upload, or OneBot's upload_group_file
+        files = [q for q in fake.requests if q.files or "upload_group_file" in q.path]
+        if attach:
+            assert files, [q.path for q in fake.requests]
+
+
+def test_ctrl_c_at_a_terminal_reaches_the_job_once(tg_profile, telegram, tmpdir_env):
+    """The terminal sends SIGINT to the whole foreground group, the job included: imcli
+    does not send it a second one (which would cut a graceful shutdown short)."""
+    from tests._pty import Terminal
+
+    script = (
+        "import signal, sys, time\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda s, f: got.append(s))\n"
+        "print('ready', flush=True)\n"
+        "while not got: time.sleep(0.01)\n"
+        "time.sleep(0.5)\n"
+        "print(f'SIGINT x{len(got)}', flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    term = Terminal([PY, "-m", "imcli", "run", *TG, "--", PY, "-c", script], tmpdir_env,
+                    cwd=str(ROOT))  # fmt: skip
+    try:
+        term.expect("ready")
+        term.send("\x03")
+        term.expect("SIGINT x1")
+        assert term.wait() == 3
+    finally:
+        term.close()
+    [text] = texts(telegram)
+    assert "failed (exit 3) on SIGINT" in text
+    assert "imcli received SIGINT, which the terminal sent to the command too." in text

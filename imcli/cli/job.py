@@ -216,7 +216,8 @@ class Outcome:
     start_error: str | None = None  # why it could not be started
     returncode: int | None = None  # its exit status, when it exited
     signal: int | None = None  # the signal that killed it
-    forwarded: int | None = None  # the first signal imcli passed on to it
+    forwarded: int | None = None  # the first signal imcli received while it ran
+    passed_on: bool = False  # imcli sent it on (not when the terminal had sent it to CMD)
     timed_out: bool = False  # --max-runtime ran out
     killed: bool = False  # SIGKILL was sent after the grace period
     seconds: float = 0.0
@@ -313,6 +314,7 @@ def run(
             return
         try:
             proc.send_signal(signum)
+            outcome.passed_on = True
         except OSError:
             pass
 

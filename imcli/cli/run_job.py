@@ -180,7 +180,11 @@ def body_for(
         sent = "SIGTERM, then SIGKILL after " + grace if o.killed else "SIGTERM"
         notes.append(f"It ran past --max-runtime {max_runtime}: imcli sent it {sent}.")
     elif o.forwarded is not None:
-        notes.append(f"imcli received {signal_name(o.forwarded)} and passed it on.")
+        name = signal_name(o.forwarded)
+        if o.passed_on:
+            notes.append(f"imcli received {name} and passed it on.")
+        else:
+            notes.append(f"imcli received {name}, which the terminal sent to the command too.")
     if o.left_running:
         notes.append(
             "Processes it left running still held its output: what they printed after "
