@@ -357,14 +357,21 @@ def test_json_goes_to_stderr_and_stdout_stays_the_jobs(imcli_run, tg_profile, te
     assert obj["push"]["sent"] == 1 and obj["push"]["targets"][0]["target"] == "user:4242"
 
 
-def test_every_push_flag_works(imcli_run, tg_profile, telegram):
+def test_every_push_flag_works(imcli_run, tg_profile, telegram, tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_bytes(tg_profile.read_bytes())
+    other.chmod(0o600)
+    tg_profile.unlink()  # only --profile finds the account now
     r = imcli_run("-a", "ops-bot", "-g", "-1001", "-u", "7", "-o", "disable_notification=true",
-                  "-v", "--", "sh", "-c", "exit 1")  # fmt: skip
-    assert r.code == 1
+                  "-v", "--profile", str(other), "--", "sh", "-c", "exit 1")  # fmt: skip
+    assert r.code == 1, r.stderr
     msgs = telegram.sent_messages()
     assert sorted(m.chat_id for m in msgs) == [-1001, 7]
     assert all(m.fields["disable_notification"] is True for m in msgs)
     assert "POST" in r.stderr and TG_TOKEN not in r.stderr  # -v, masked
+    telegram.reset()
+    r = imcli_run("--profile", str(other), "--tail", "1", "-p", "tg", "-u", "7", "--", "false")
+    assert r.code == 1 and len(texts(telegram)) == 1
 
 
 # -- before anything runs ------------------------------------------------------------------------
@@ -410,6 +417,7 @@ def test_dry_run_runs_nothing_and_shows_the_push(imcli_run, tg_profile, telegram
     assert r.out == b"1\n"
     assert "dry-run: POST" in r.stderr and "sendMessage" in r.stderr
     assert "sendDocument" in r.stderr
+    assert "✗ sh failed (exit 1) after … on " in r.stderr
     assert telegram.sent_messages() == []
 
 

@@ -547,7 +547,9 @@ def _dry_run(
     attached = _log_name(name) if attach_log else None
     body = body_for(outcome, markdown_output=markdown, attached=attached,
                     max_runtime=max_runtime, grace=grace)  # fmt: skip
-    heading = title_for(outcome, verdict, name, host).replace(" after 0.0s", " after …")
+    heading = title_for(outcome, verdict, name, host).replace(
+        f" after {human_duration(outcome.seconds)} ", " after … "
+    )
     if attached:
         src = media.parse("base64://" + _b64(sample), "file", filename=attached, mime="text/plain")
         message = Message(kind="mixed", title=heading,
