@@ -183,8 +183,8 @@ def test_stdout_and_stderr_go_to_their_own_streams_in_order(imcli_run, tg_profil
     script = (
         "import sys, time\n"
         "for i in range(5):\n"
-        "    sys.stdout.write(f'out{i}\\n'); sys.stdout.flush(); time.sleep(0.03)\n"
-        "    sys.stderr.write(f'err{i}\\n'); sys.stderr.flush(); time.sleep(0.03)\n"
+        "    sys.stdout.write(f'out{i}\\n'); sys.stdout.flush(); time.sleep(0.1)\n"
+        "    sys.stderr.write(f'err{i}\\n'); sys.stderr.flush(); time.sleep(0.1)\n"
         "sys.exit(1)\n"
     )
     r = imcli_run(*TG, "--", PY, "-c", script)
@@ -337,8 +337,8 @@ def test_a_missing_account_does_not_stop_the_job(imcli_run, tmp_path):
 def test_timeout_bounds_the_push_not_the_job(imcli_run, tg_profile, telegram):
     from tests.fakes.base import Reply
 
-    r = imcli_run(*TG, "--timeout", "300ms", "--", "sh", "-c", "sleep 1; echo slow; exit 1")
-    assert r.code == 1 and r.out == b"slow\n"  # 1 s of job under a 300 ms --timeout
+    r = imcli_run(*TG, "--timeout", "1500ms", "--", "sh", "-c", "sleep 2; echo slow; exit 1")
+    assert r.code == 1 and r.out == b"slow\n", r.stderr  # 2 s of job, 1.5 s --timeout
     assert len(texts(telegram)) == 1
     telegram.queue("sendMessage", Reply(200, json={"ok": True, "result": {}}, delay=5))
     r = imcli_run(*TG, "--timeout", "300ms", "--", "sh", "-c", "exit 1")
