@@ -683,3 +683,13 @@ def test_ctrl_c_at_a_terminal_reaches_the_job_once(tg_profile, telegram, tmpdir_
     [text] = texts(telegram)
     assert "failed (exit 3) on SIGINT" in text
     assert "imcli received SIGINT, which the terminal sent to the command too." in text
+
+
+def test_the_job_reads_imclis_stdin(tg_profile, telegram, tmpdir_env):
+    proc = subprocess.run(
+        [PY, "-m", "imcli", "run", *TG, "--", "sh", "-c", "cat; exit 1"],
+        input=b"piped line\n", capture_output=True, env=tmpdir_env, cwd=str(ROOT), timeout=60,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (1, b"piped line\n")
+    [text] = texts(telegram)
+    assert "<pre>piped line</pre>" in text
