@@ -693,3 +693,23 @@ def test_the_job_reads_imclis_stdin(tg_profile, telegram, tmpdir_env):
     assert (proc.returncode, proc.stdout) == (1, b"piped line\n")
     [text] = texts(telegram)
     assert "<pre>piped line</pre>" in text
+
+
+def test_max_runtime_stops_what_the_job_started_too(imcli_run, tg_profile, telegram, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    r = imcli_run(*TG, "--max-runtime", "500ms", "--", "sh", "-c",
+                  f"sleep 60 & echo $! > {pidfile}; wait")  # fmt: skip
+    assert r.code == 124
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the job's child outlived --max-runtime")
+    [text] = texts(telegram)
+    assert "still held its output" not in text

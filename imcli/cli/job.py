@@ -18,6 +18,11 @@ forwarded, a time limit enforced. Nothing here pushes; :mod:`imcli.cli.run_job` 
   ignored, by CMD too. A SIGINT is not forwarded when imcli is the terminal's
   foreground process group: the terminal sent it to CMD (same group) already, and a second
   one would cut short a graceful shutdown.
+- Process group: where imcli is not the foreground of a terminal (cron, CI, a service),
+  CMD gets a process group of its own and every signal goes to that group, so that what
+  CMD started (a script's children) stops with it, as a shell's job control does. In the
+  foreground of a terminal CMD stays in imcli's group, so that Ctrl-C and reads from
+  the terminal work as they would without imcli.
 - ``max_runtime``: past it CMD gets SIGTERM, and SIGKILL ``grace`` seconds later.
 - A command that cannot be started: 127 when it does not exist, 126 when it is not
   executable (the shell's statuses).
@@ -304,19 +309,17 @@ def run(
     start = time.monotonic()
 
     proc: subprocess.Popen[bytes] | None = None
+    own_group = False
 
     def on_signal(signum: int, frame: Any) -> None:
         if outcome.forwarded is None:
             outcome.forwarded = signum
         if proc is None or proc.returncode is not None:
             return
-        if signum == signal.SIGINT and _keyboard_reaches_child():
+        if not own_group and signum == signal.SIGINT and _keyboard_reaches_child():
             return
-        try:
-            proc.send_signal(signum)
+        if _send(proc, signum, own_group):
             outcome.passed_on = True
-        except OSError:
-            pass
 
     previous: dict[int, Any] = {}
     try:
@@ -328,7 +331,13 @@ def run(
             except (ValueError, OSError):  # not the main thread
                 pass
         try:
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            own_group = hasattr(os, "setpgid") and not _keyboard_reaches_child()
+            proc = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=os.setpgrp if own_group else None,  # noqa: PLW1509
+            )
         except OSError as exc:
             outcome.started = False
             outcome.start_error = _start_error(exc)
@@ -365,14 +374,14 @@ def run(
             if max_runtime is not None and not outcome.timed_out:
                 if now - start >= max_runtime:
                     outcome.timed_out = True
-                    _send(proc, signal.SIGTERM)
+                    _send(proc, signal.SIGTERM, own_group)
                     kill_at = now + max(0.0, grace)
                 else:
                     waits.append(start + max_runtime - now)
             if kill_at is not None and not outcome.killed:
                 if now >= kill_at:
                     outcome.killed = True
-                    _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
+                    _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM), own_group)
                 else:
                     waits.append(kill_at - now)
             try:
@@ -420,12 +429,18 @@ def run(
                         pass
 
 
-def _send(proc: subprocess.Popen[bytes], signum: int) -> None:
-    if proc.returncode is None:
-        try:
+def _send(proc: subprocess.Popen[bytes], signum: int, group: bool) -> bool:
+    """Signal CMD (its whole process group when it has its own); True if sent."""
+    if proc.returncode is not None:
+        return False
+    try:
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
             proc.send_signal(signum)
-        except OSError:
-            pass
+    except OSError:
+        return False
+    return True
 
 
 def _start_error(exc: OSError) -> str:
