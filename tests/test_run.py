@@ -713,3 +713,14 @@ def test_max_runtime_stops_what_the_job_started_too(imcli_run, tg_profile, teleg
         raise AssertionError("the job's child outlived --max-runtime")
     [text] = texts(telegram)
     assert "still held its output" not in text
+
+
+def test_even_a_sigkill_of_imcli_leaves_no_log_file(spawn, tg_profile, telegram, tmp_path):
+    pidfile = tmp_path / "job.pid"
+    proc = spawn(*TG, "--attach-log", "--", "sh", "-c",
+                 f"echo $$ > {pidfile}; echo started; exec sleep 30")  # fmt: skip
+    _started(proc)
+    proc.kill()
+    proc.communicate(timeout=20)
+    os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the job, orphaned
+    # (the tmpdir_env fixture checks that no temporary file is left)

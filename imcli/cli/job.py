@@ -83,6 +83,8 @@ class RingLog:
         self.limit = max(1, limit)
         fd, self.path = _temp_path("imcli-run-")
         self._fh: IO[bytes] = os.fdopen(fd, "w+b")
+        if os.name == "posix":  # unnamed at once: it cannot outlive imcli, even a SIGKILL
+            forget(self.path)
         self.pos = 0  # where the next byte goes
         self.total = 0  # bytes written in all
 
