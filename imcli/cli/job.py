@@ -11,8 +11,9 @@ forwarded, a time limit enforced. Nothing here pushes; :mod:`imcli.cli.run_job` 
   a carriage return starts the line again, as on a terminal, so progress bars keep their
   last state), and with ``log_limit`` the whole output in a temporary file (0600) of at
   most that many bytes: past the limit the oldest bytes are dropped (a ring) and
-  :attr:`Outcome.dropped` says how many. The file is deleted when the push is done, and
-  at exit whatever happens.
+  :attr:`Outcome.dropped` says how many. A temporary file never outlives imcli: the ring
+  has no name from the moment it is opened (POSIX), and the copy in order that is
+  uploaded is deleted when the push is done, and at exit whatever happens.
 - Signals: SIGINT, SIGTERM and SIGHUP received while CMD runs are forwarded to it, and
   imcli keeps waiting for it. One that imcli was started ignoring (``nohup``) stays
   ignored, by CMD too. A SIGINT is not forwarded when imcli is the terminal's
