@@ -135,6 +135,17 @@ def check_matrix(spec: PlatformSpec, kind: str, targets: list[Target]) -> None:
         raise UsageError(reason)
 
 
+def check_send_keys(spec: PlatformSpec, extra: dict[str, Any]) -> None:
+    """Refuse an ``-o`` key imcli sets itself on every send of this platform (Lark's
+    ``uuid`` keeps each send idempotent: one shared value would merge messages)."""
+    for key in spec.send_keys:
+        if key in extra:
+            raise UsageError(
+                f"option {key!r}: imcli sets it on every {spec.name} send itself "
+                "(it keeps each send from being delivered twice); drop it"
+            )
+
+
 def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) -> list[Account]:
     """design.md §4: the explicit account; else the default, then the others in order."""
     if explicit:
@@ -233,6 +244,7 @@ async def run_push(
         _log.warn(warning)
     spec = resolve_platform(req.platform, req.account, prof)
     check_matrix(spec, req.message.kind, req.targets)
+    check_send_keys(spec, req.message.extra)
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
@@ -243,7 +255,8 @@ async def run_push(
         raise UsageError("--timeout must be a positive number of milliseconds")
     budget = Budget(timeout_ms / 1000)
 
-    targets = list(dict.fromkeys(req.targets))  # the same target twice is one target
+    # the same destination twice (as the platform compares ids) is one target
+    targets = list({spec.key(t): t for t in reversed(req.targets)}.values())[::-1]
     results = results_out if results_out is not None else {}
     for t in targets:
         results.setdefault(t, TargetResult(target=t))
@@ -272,6 +285,7 @@ async def run_push(
                     plan=plan,
                     dry_log=dry_log,
                     base_url=acc.get("base_url"),
+                    resend_uncertain=_resend_uncertain(acc, prof),
                 )
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
@@ -295,6 +309,10 @@ async def run_push(
                     results[t].error, results[t].error_exc = exc.message, exc
             break
         finally:
+            if http is not None:
+                for t in http.resent:
+                    if t in results:
+                        results[t].resent = True
             if adapter is not None:
                 await adapter.aclose()
             if http is not None:
@@ -331,6 +349,20 @@ async def run_push(
     result.notes = notes
     result.exit_code = _exit_code(ordered, tried, spec, result)
     return result
+
+
+def _resend_uncertain(acc: Account, prof: Profile) -> bool:
+    """``resend_uncertain = true`` (the account's, else ``[settings]``): a send whose fate
+    is unknown is repeated within the budget -- the user prefers a duplicate to a loss."""
+    value = acc.get("resend_uncertain")
+    if value is None:
+        value = prof.settings.get("resend_uncertain", False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"profile {prof.path}: resend_uncertain must be true or false (account "
+            f"{acc.name!r} or [settings])"
+        )
+    return value
 
 
 def _exit_code(

@@ -70,6 +70,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
+    send_keys=("uuid",),
 )
 
 MB = 1 << 20
@@ -374,6 +375,7 @@ class LarkAdapter(Adapter):
         data: dict[str, str] | None = None,
         files: Any = None,
         send: bool = False,
+        idempotent: bool = False,
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
@@ -398,6 +400,7 @@ class LarkAdapter(Adapter):
                     headers=headers,
                     parse=parse_reply,
                     send=send,
+                    idempotent=idempotent,
                     target=target,
                     **kwargs,
                 )
@@ -458,18 +461,22 @@ class LarkAdapter(Adapter):
     ) -> None:
         import uuid
 
+        # one uuid per (message part, target), made once and kept across retries: Lark
+        # keeps one message per uuid (for an hour), so a send whose answer was lost is
+        # repeated safely. `-o uuid=` is refused before anything is sent (SPEC.send_keys).
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
             "content": _dumps(content),
-            "uuid": str(uuid.uuid4()),
             **extra,
+            "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
             MESSAGES_PATH,
             body=body,
             params={"receive_id_type": receive_id_type(target.id)},
             send=True,
+            idempotent=True,
             target=target,
         )
         tracker.sent(data.get("message_id"))

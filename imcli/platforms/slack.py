@@ -52,6 +52,14 @@ if TYPE_CHECKING:
     from imcli.media import MediaSource
     from imcli.models import Message, Target
 
+
+
+def _channel_key(target: Target) -> object:
+    """Slack ids are upper-case and unique across users and channels: ``c0123`` and
+    ``-u C0123`` name the same conversation as ``-g C0123``."""
+    return target.id.strip().upper()
+
+
 SPEC = PlatformSpec(
     name="slack",
     title="Slack",
@@ -62,6 +70,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(1, 1.0, "chat"),),
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
+    target_key=_channel_key,
 )
 
 GB = 1 << 30

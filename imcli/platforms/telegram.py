@@ -24,6 +24,19 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+
+def _chat_key(target: Target) -> object:
+    """Telegram's own comparison: a numeric chat_id is a number (``42``, ``042`` and
+    ``-g 42`` are one chat, users and groups share one id space); a ``@channelname`` is
+    case-insensitive."""
+    tid = target.id.strip()
+    try:
+        return int(tid)
+    except ValueError:
+        return tid.lower()
+
+
 SPEC = PlatformSpec(
     name="telegram",
     title="Telegram",
@@ -43,6 +56,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"), Limit(20, 60.0, "group")),
     default_base_url="https://api.telegram.org",
     adapter="imcli.platforms.telegram:TelegramAdapter",
+    target_key=_chat_key,
 )
 
 TEXT_LIMIT = 4096

@@ -611,8 +611,20 @@ class WeComAdapter(WeixinAdapter):
         sem = asyncio.Semaphore(4)
 
         async def run(batch: list[Target]) -> None:
+            from imcli.http import _IN_FLIGHT
+            from imcli.platforms.base import interrupted
+
+            flight: list[Any] = []
+            _IN_FLIGHT.set(flight)  # this task's own context: its send in flight
             async with sem:
-                await self._send_batch(batch, parts, message.extra, results, on_done)
+                try:
+                    await self._send_batch(batch, parts, message.extra, results, on_done)
+                except asyncio.CancelledError:
+                    # every user of a request in flight may have got the message
+                    for t in batch:
+                        if not results[t].ok and not results[t].error:
+                            interrupted(results[t], in_flight=bool(flight))
+                    raise
 
         await asyncio.gather(*(run(b) for b in batches))
 
