@@ -24,4 +24,7 @@ def warn(message: str) -> None:
     if _sink is not None:
         _sink(message)
     else:
-        print(f"imcli: {message}", file=sys.stderr)
+        try:
+            print(f"imcli: {message}", file=sys.stderr)
+        except (OSError, ValueError, AttributeError):
+            pass  # a closed or full stderr must not fail the command
