@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import json as jsonlib
 import random
+import re
 import sys
 import time
 from collections import deque
@@ -817,16 +818,16 @@ class NotJSON(PlatformError):
 def _snippet(resp: httpx.Response) -> tuple[str, bool]:
     """The start of a non-JSON answer on one line, and whether it is an HTML page (then
     its title, e.g. a proxy's "502 Bad Gateway", stands for it)."""
-    import re
 
-    text = resp.text[:2000]
+    # masked before anything is cut: a secret across the cut must not leave half of it
+    text = _redact.redact(resp.text)[:2000]
     match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     title = " ".join(match.group(1).split()) if match else ""
     if title:
         code = str(resp.status_code)
         title = title[len(code) :].strip() if title.startswith(code + " ") else title
         return title[:200], True
-    return " ".join(text[:200].split()), False
+    return " ".join(text.split())[:200], False
 
 
 def json_reply(resp: httpx.Response) -> Any:

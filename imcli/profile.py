@@ -101,6 +101,7 @@ class Account:
             for fname in spec.secret_fields():
                 _redact.add_secret(expanded.get(fname))
             _register_url_password(expanded.get("proxy"))
+            _register_url_password(expanded.get("base_url"))
             self._expanded = expanded
         return self._expanded
 

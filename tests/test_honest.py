@@ -199,3 +199,52 @@ def test_a_closed_or_full_terminal_does_not_fail_a_delivered_push(tg_profile, te
     if proc.stderr:
         assert b"Traceback" not in proc.stderr, proc.stderr
     assert sorted(str(m.chat_id) for m in telegram.sent_messages()) == ["1", "2"]
+
+
+# -- secrets: masked before cut; a password in base_url ------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("command", ["push", "accounts test"])
+def test_a_non_json_error_body_is_masked_before_it_is_cut(cli, write_profile, telegram, command):
+    """A token that straddles the 200-character cut of an error page: no part of it."""
+    from tests.fakes import faulty
+
+    body = ("x" * 170 + f" GET /bot{TG_TOKEN}/sendMessage failed").encode()
+    with faulty.FaultyProxy(telegram.url) as proxy:
+        proxy.add(b"/bot", faulty.respond(400, body, {"Content-Type": "text/plain"}))
+        write_profile(
+            f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+            f'base_url = "{proxy.url}"\n'
+        )
+        if command == "push":
+            r = cli("push", "text", "-p", "telegram", "-u", "1", "hi", "--json")
+        else:
+            r = cli("accounts", "test", "--json")
+    assert r.code != 0, r.output
+    assert "xxxxx" in r.output  # the answer is shown, cut short ...
+    for part in (TG_TOKEN[:7], TG_TOKEN[-7:], TG_TOKEN.split(":")[1][:6]):
+        assert part not in r.output, r.output  # ... but no piece of the token
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["push", "text", "-p", "qq", "-u", "20001", "hi", "-v"],
+        ["push", "text", "-p", "qq", "-u", "20001", "hi", "--dry-run"],
+        ["push", "text", "-p", "qq", "-u", "20001", "hi", "--dry-run", "--json"],
+        ["accounts", "list"],
+        ["accounts", "list", "--json"],
+    ],
+)
+def test_a_password_in_base_url_is_masked(cli, write_profile, args):
+    from tests.fakes.onebot import FakeOneBot
+
+    with FakeOneBot() as fake:
+        url = fake.url.replace("http://", "http://admin:pw9@")
+        write_profile(f'[accounts.home]\nplatform = "qq"\nbase_url = "{url}"\n')
+        r = cli(*args)
+    assert r.code == 0, r.output
+    assert "pw9" not in r.output, r.output
+    assert "admin:***@" in r.output, r.output

@@ -41,6 +41,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from imcli import _redact
 from imcli.errors import AccountOffline, PlatformError, RetryableError
 from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
 
@@ -130,7 +131,8 @@ def parse_upload(resp: httpx.Response) -> None:
 
     if resp.status_code == 200:
         return
-    snippet = resp.text[:200].strip().replace("\n", " ") or resp.reason_phrase
+    # masked before it is cut: a secret across the cut must not leave half of it
+    snippet = _redact.shorten(resp.text, 200).strip().replace("\n", " ") or resp.reason_phrase
     text = f"upload failed: HTTP {resp.status_code}: {snippet}"
     if resp.status_code == 429 or resp.status_code >= 500:
         raise RetryableError(text, retry_after=retry_after_header(resp), status=resp.status_code)
