@@ -248,3 +248,137 @@ def test_a_password_in_base_url_is_masked(cli, write_profile, args):
     assert r.code == 0, r.output
     assert "pw9" not in r.output, r.output
     assert "admin:***@" in r.output, r.output
+
+
+# -- files and folders: 0700 / 0600 whatever the umask; leftover temporary files -------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def umask_000() -> Any:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_under_umask_000_folders_are_0700_and_files_0600(cli, tmp_path, monkeypatch, umask_000):
+    from tests.fakes.wecom import FakeWeCom
+
+    conf = tmp_path / "conf" / "deep" / "imcli"
+    cache = tmp_path / "cachehome" / "deeper" / "imcli"
+    monkeypatch.setenv("IMCLI_CACHE_DIR", str(cache))
+    prof = conf / "profile.toml"
+    with FakeWeCom("ww-umask-corp", "umask-secret-1234", 1000002) as fake:
+        r = cli("accounts", "add", "corp", "-p", "wecom", "--profile", str(prof),
+                "--set", "corp_id=ww-umask-corp", "--set", "corp_secret=umask-secret-1234",
+                "--set", "agent_id=1000002", "--set", f"base_url={fake.url}")  # fmt: skip
+        assert r.code == 0, r.output
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "hi", "--profile", str(prof))
+        assert r.code == 0, r.output
+    for folder in (tmp_path / "conf", tmp_path / "conf" / "deep", conf,
+                   tmp_path / "cachehome", tmp_path / "cachehome" / "deeper", cache):  # fmt: skip
+        assert _mode(folder) == 0o700, (folder, oct(_mode(folder)))
+    files = [*conf.iterdir(), *cache.iterdir()]
+    assert any(f.name.endswith(".lock") for f in conf.iterdir()), files
+    assert any(f.name.endswith(".lock") for f in cache.iterdir()), files
+    for f in files:
+        assert _mode(f) == 0o600, (f, oct(_mode(f)))
+
+
+def test_leftover_temporary_files_are_removed_by_the_next_write(cli, write_profile, tmp_path):
+    prof = write_profile(f'[accounts.a]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n')
+    left = [tmp_path / ".profile.toml.k2j4h5a_", tmp_path / ".profile.toml.bak.zz81mm0q"]
+    for f in left:
+        f.write_text(f'token = "{TG_TOKEN}"\n')
+    other = tmp_path / ".profile.toml.keepme-not-ours"  # not a name imcli makes
+    other.write_text("x")
+    r = cli("accounts", "add", "b", "-p", "telegram", "--set", "token=${TG_B}")
+    assert r.code == 0, r.output
+    assert not any(f.exists() for f in left), list(tmp_path.iterdir())
+    assert other.exists()
+    assert "[accounts.b]" in prof.read_text()
+
+
+# -- profile edits: checked before they replace the file ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'accounts = {{ a = {{ platform = "telegram", token = "{TG_TOKEN}" }} }}\n',
+        f'accounts.a.platform = "telegram"\naccounts.a.token = "{TG_TOKEN}"\n',
+        f'[accounts]\na = {{ platform = "telegram", token = "{TG_TOKEN}" }}\n',
+    ],
+    ids=["inline-table", "dotted-keys", "inline-account"],
+)
+def test_an_add_to_a_profile_an_append_cannot_extend_rewrites_it(cli, write_profile, text):
+    prof = write_profile(text)
+    r = cli("accounts", "add", "b", "-p", "telegram", "--set", "token=${TG_B}")
+    assert r.code == 0, r.output
+    r = cli("accounts", "list", "--json")
+    assert r.code == 0, r.output
+    assert [a["name"] for a in json.loads(r.stdout)["accounts"]] == ["a", "b"]
+    bak = prof.with_name(prof.name + ".bak")
+    if text.startswith("accounts = {"):  # rewritten as plain TOML, the previous version kept
+        assert bak.read_text() == text
+        assert "[accounts.a]" in prof.read_text()
+    else:  # these an append does extend: every byte kept
+        assert prof.read_text().startswith(text) and not bak.exists()
+    assert _mode(prof) == 0o600
+
+
+def test_a_symlinked_profile_is_written_through_the_link(cli, tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "imcli.toml"
+    real.write_text(f'[accounts.a]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n')
+    real.chmod(0o600)
+    link = tmp_path / "profile.toml"
+    link.symlink_to(real)
+    for args in (["add", "b", "-p", "telegram", "--set", "token=${TG_B}"], ["default", "b"],
+                 ["remove", "a"]):  # fmt: skip
+        r = cli("accounts", *args)
+        assert r.code == 0, (args, r.output)
+        assert link.is_symlink() and link.resolve() == real.resolve()
+    assert "[accounts.b]" in real.read_text() and "[accounts.a]" not in real.read_text()
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file", "read-only-folder"])
+def test_a_profile_that_cannot_be_written_is_exit_3_naming_it(cli, tmp_path, where):
+    if where == "proc":
+        prof = Path("/proc/self/imcli-profile.toml")
+    elif where == "under-a-file":
+        (tmp_path / "afile").write_text("x")
+        prof = tmp_path / "afile" / "profile.toml"
+    else:
+        if os.geteuid() == 0:  # root writes through permissions: a read-only bind is needed
+            pytest.skip("root ignores folder permissions")
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        prof = folder / "profile.toml"
+    r = cli("accounts", "add", "a", "-p", "telegram", "--set", "token=${TG_A}", "--profile",
+            str(prof))  # fmt: skip
+    assert r.code == 3, r.output
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert str(prof.parent) in r.stderr, r.stderr
+
+
+def test_a_profile_lock_held_too_long_is_exit_3(cli, write_profile, monkeypatch):
+    from filelock import FileLock
+
+    from imcli import profile
+
+    monkeypatch.setattr(profile, "LOCK_WAIT", 0.3)
+    prof = write_profile(f'[accounts.a]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n')
+    lock = FileLock(str(prof) + ".lock", thread_local=False)
+    with lock:
+        r = cli("accounts", "add", "b", "-p", "telegram", "--set", "token=${TG_B}")
+    assert r.code == 3, r.output
+    assert f"{prof}.lock" in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert "[accounts.b]" not in prof.read_text()

@@ -331,7 +331,7 @@ class LarkAdapter(Adapter):
                 str(self.account.get("app_id")),
                 str(self.account.get("app_secret")),
             )
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
         return self._cache
 
     async def _fetch_token(self) -> tuple[str, float]:

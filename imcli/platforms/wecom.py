@@ -237,7 +237,7 @@ class WeixinAdapter(Adapter):
             from imcli.tokens import TokenCache, cache_key
 
             key = cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret())
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
         return self._cache
 
     def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
