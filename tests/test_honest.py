@@ -382,3 +382,64 @@ def test_a_profile_lock_held_too_long_is_exit_3(cli, write_profile, monkeypatch)
     assert r.code == 3, r.output
     assert f"{prof}.lock" in r.stderr and "internal error" not in r.stderr, r.stderr
     assert "[accounts.b]" not in prof.read_text()
+
+
+# -- the token cache: the lock wait within the budget; a FIFO or a huge file ------------------
+
+WC_CORP, WC_SECRET = "ww-cache-corp", "cache-secret-5678"
+
+
+def _wecom_profile(write_profile: Any, fake: Any) -> None:
+    write_profile(
+        f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\ncorp_secret = "{WC_SECRET}"\n'
+        f'agent_id = 1000002\nbase_url = "{fake.url}"\n'
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("what", ["fifo", "huge"])
+def test_a_cache_entry_that_is_not_a_small_file_is_discarded_unread(
+    cli, write_profile, tmp_path, what
+):
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake:
+        _wecom_profile(write_profile, fake)
+        assert cli("push", "text", "-p", "wecom", "-u", "alice", "warm").code == 0
+        [cached] = (tmp_path / "cache").glob("*.json")
+        cached.unlink()
+        if what == "fifo":
+            os.mkfifo(cached, 0o600)
+        else:  # megabytes of valid JSON: read whole, it would even be used
+            entry = {"token": "bogus-token-from-a-huge-file", "expires_at": time.time() + 7200}
+            cached.write_text(json.dumps(entry) + " " * (8 << 20))
+        fake.reset()
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "imcli", "push", "text", "-p", "wecom", "-u", "alice", "x"],
+            capture_output=True, text=True, cwd=str(ROOT), env=dict(os.environ), timeout=20,
+        )  # fmt: skip
+        assert (proc.returncode, proc.stdout) == (0, "1\n"), proc.stderr
+        assert time.monotonic() - t0 < 10
+        assert "Traceback" not in proc.stderr
+        # discarded, and a good entry written in its place
+        assert json.loads(cached.read_text())["token"] in fake.tokens
+        assert len(fake.calls("/cgi-bin/message/send")) == 1  # never sent with a bad token
+
+
+@pytest.mark.timeout(60)
+def test_the_cache_lock_wait_is_within_the_time_budget(cli, write_profile, tmp_path):
+    from filelock import FileLock
+
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake:
+        _wecom_profile(write_profile, fake)
+        assert cli("push", "text", "-p", "wecom", "-u", "alice", "warm").code == 0
+        [cached] = (tmp_path / "cache").glob("*.json")
+        with FileLock(str(cached) + ".lock", thread_local=False):  # another run holds it
+            t0 = time.monotonic()
+            r = cli("push", "text", "-p", "wecom", "-u", "alice", "x", "--timeout", "3000")
+            elapsed = time.monotonic() - t0
+    assert (r.code, r.stdout) == (0, "1\n"), r.output
+    assert elapsed < 3.0, elapsed  # not the 30 s the lock could be held
