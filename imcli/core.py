@@ -166,6 +166,26 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
     return defaults + [a for a in accounts if not a.is_default]
 
 
+async def _fill_stdin(
+    message: Message, spec: PlatformSpec, adapter_cls: Any, candidates: list[Account]
+) -> None:
+    """Media from standard input is read now that the platform is known, no further
+    than the largest the accounts that may send it accept (exit 2 past it)."""
+    from imcli import media
+
+    sources = [s for s in message.media_sources() if s.stdin and s.path is None]
+    if not sources:
+        return
+    limits = []
+    for acc in candidates:
+        try:
+            limits.append(adapter_cls.media_limit(acc, sources[0].kind))
+        except ConfigError:
+            limits.append(None)
+    limit = None if not limits or None in limits else max(limits)
+    await media.fill_stdin(sources, limit, spec.name)
+
+
 def default_timeout_ms(message: Message, profile: Profile) -> int:
     import math
 
@@ -248,6 +268,7 @@ async def run_push(
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
+    await _fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )

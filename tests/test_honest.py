@@ -443,3 +443,52 @@ def test_the_cache_lock_wait_is_within_the_time_budget(cli, write_profile, tmp_p
             elapsed = time.monotonic() - t0
     assert (r.code, r.stdout) == (0, "1\n"), r.output
     assert elapsed < 3.0, elapsed  # not the 30 s the lock could be held
+
+
+# -- media from standard input: capped while read, never left on disk ------------------------
+
+
+@pytest.mark.timeout(60)
+def test_stdin_media_is_capped_at_the_platform_limit_while_read(tg_profile, telegram, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    t0 = time.monotonic()
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", "-"],
+            stdin=zero, capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=50,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "0\n"), proc.stderr
+    assert "50 MB" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert time.monotonic() - t0 < 30
+    assert list(tmpdir.iterdir()) == []  # nothing spooled is left behind
+    assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stdin_media_does_not_outlive_an_interrupt(tg_profile, telegram, tmp_path, sig):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
+        env=env,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(b"x" * (1 << 20))  # a slow producer: 1 MB, then nothing for a while
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    while not list(tmpdir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmpdir.iterdir()), "the spool file was never made"
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - t0 < 3
+    assert proc.returncode == 128 + sig, err
+    assert b"Traceback" not in err, err
+    assert list(tmpdir.iterdir()) == []

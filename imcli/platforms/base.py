@@ -172,6 +172,12 @@ class Adapter:
         self._download_lock: Any = None
 
     # -- what adapters implement -------------------------------------------------
+    @classmethod
+    def media_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can send as ``kind`` (None: no limit of the
+        platform's own); standard input is read no further than this."""
+        return None
+
     def validate(self, message: Message, targets: list[Target]) -> None:
         """Refuse (UsageError) what this platform cannot send, before any request."""
 

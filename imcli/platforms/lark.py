@@ -304,6 +304,12 @@ def _mvhd_ms(moov: bytes) -> int | None:
 
 
 class LarkAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if kind in ("voice", "video"):
+            return None  # converted before upload: the limit applies to the result
+        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
+
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC

@@ -127,6 +127,11 @@ def parse_reply(resp: httpx.Response) -> Any:
 
 
 class QQAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        # with shared_files the server reads the file itself: no limit of imcli's
+        return None if account.get("shared_files") else BASE64_LIMIT
+
     """Imported only to send."""
 
     spec = SPEC

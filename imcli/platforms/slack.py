@@ -140,6 +140,10 @@ def parse_upload(resp: httpx.Response) -> None:
 
 
 class SlackAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return UPLOAD_LIMIT
+
     """Imported only to send: markup, media and http are loaded lazily."""
 
     spec = SPEC

@@ -206,6 +206,10 @@ class TelegramAdapter(Adapter):
             describe=describe,
         )
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return LOCAL_SERVER_LIMIT if account.get("local_server") else UPLOAD_LIMITS.get(kind)
+
     def _upload_limit(self, kind: str) -> int:
         return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
 

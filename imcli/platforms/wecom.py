@@ -192,6 +192,10 @@ class WeixinAdapter(Adapter):
     quota: ClassVar[frozenset[int]] = frozenset()
     min_size: ClassVar[int] = 1  # bytes
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return cls.upload_limits.get(kind)
+
     def __init__(self, account: Any, http: Any) -> None:
         import asyncio
 
