@@ -196,11 +196,14 @@ def default_timeout_ms(message: Message, profile: Profile) -> int:
         not isinstance(base, (int, float))
         or isinstance(base, bool)
         or not math.isfinite(base)  # TOML has inf and nan
-        or base <= 0
+        or base < 1  # 0.5 is not a budget anyone means: it reads as seconds
     ):
+        hint = ""
+        if isinstance(base, float) and 0 < base < 1:
+            hint = f" (it is in milliseconds: {base} s is {base * 1000:g})"
         raise ConfigError(
-            f"profile {profile.path}: settings.timeout must be a positive number of ms"
-            + FIX_PROFILE
+            f"profile {profile.path}: settings.timeout must be a number of milliseconds, "
+            f"at least 1{hint}" + FIX_PROFILE
         )
     mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
     return int(base + 1000 * mib)

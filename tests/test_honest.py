@@ -492,3 +492,36 @@ def test_stdin_media_does_not_outlive_an_interrupt(tg_profile, telegram, tmp_pat
     assert proc.returncode == 128 + sig, err
     assert b"Traceback" not in err, err
     assert list(tmpdir.iterdir()) == []
+
+
+# -- errors with their exit codes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0.5", "0", "-3", '"soon"'])
+def test_a_bad_settings_timeout_is_exit_3_naming_it(cli, write_profile, telegram, value):
+    write_profile(
+        f"[settings]\ntimeout = {value}\n\n"
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\n'
+    )
+    r = cli("push", "text", "-p", "telegram", "-u", "1", "hi")
+    assert (r.code, r.stdout) == (3, "0\n"), r.output
+    assert "settings.timeout" in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_proxy_from_the_environment_is_named(cli, write_profile, monkeypatch):
+    from tests.fakes.faulty import closed_port
+
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        'base_url = "https://api.telegram.example"\n'
+    )
+    port = closed_port()
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    r = cli("push", "text", "-p", "telegram", "-u", "1", "hi", "--timeout", "5000")
+    assert (r.code, r.stdout) == (1, "0\n"), r.output
+    assert f"through the proxy 127.0.0.1:{port} (from HTTPS_PROXY)" in r.stderr, r.stderr
