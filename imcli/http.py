@@ -570,6 +570,8 @@ class HttpClient:
                     ) from None
                 except (httpx.TransportError, httpx.DecodingError) as exc:
                     self._log(method, url, None, started, type(exc).__name__)
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
                     if send and _unread(opened):  # the request surely did not arrive
                         outcome = "cut_short"
                         err = PlatformError(
@@ -581,6 +583,11 @@ class HttpClient:
                     else:
                         outcome = "broken"
                         err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
+                except Exception as exc:
+                    # h11 raises its own LocalProtocolError from the body it is sending
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
+                    raise
                 else:
                     self._log(method, url, resp.status_code, started, None)
                     try:
@@ -739,6 +746,27 @@ def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
         if hasattr(obj, "close"):
             out.append(obj)
     return out
+
+
+def _size_changed(exc: BaseException) -> bool:
+    """The body did not match its declared Content-Length: a file grew or shrank while
+    it was being sent (h11's, and httpx's, LocalProtocolError)."""
+    return type(exc).__name__ == "LocalProtocolError" and "Content-Length" in str(exc)
+
+
+def _changed_while_uploaded(opened: list[IO[bytes]]) -> PlatformError:
+    """What was sent is not the file; asking again would race its writer again."""
+    return PlatformError(
+        f"{_file_names(opened) or 'the file'} changed while it was uploaded (its size is not "
+        "what it was when the upload began); not sent"
+    )
+
+
+def _file_names(handles: list[IO[bytes]]) -> str:
+    import os
+
+    names = [os.path.basename(str(getattr(fh, "name", ""))) for fh in handles]
+    return ", ".join(n for n in names if n)
 
 
 def _unread(handles: list[IO[bytes]]) -> bool:

@@ -525,3 +525,46 @@ def test_a_dead_proxy_from_the_environment_is_named(cli, write_profile, monkeypa
     r = cli("push", "text", "-p", "telegram", "-u", "1", "hi", "--timeout", "5000")
     assert (r.code, r.stdout) == (1, "0\n"), r.output
     assert f"through the proxy 127.0.0.1:{port} (from HTTPS_PROXY)" in r.stderr, r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_grows_while_uploaded_is_exit_1_saying_so(write_profile, tmp_path):
+    """A log file still being written: the upload declared its size, then it grew."""
+    import socket
+    import threading
+
+    big = tmp_path / "app.log"
+    big.write_bytes(b"line\n" * (4 << 20))  # 20 MB
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    grown = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        with open(big, "ab") as fh:  # the writer appends while the upload is under way
+            fh.write(b"more\n" * (1 << 20))
+        grown.set()
+        conn.settimeout(20)
+        try:
+            while conn.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "http://127.0.0.1:{srv.getsockname()[1]}"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", str(big)],
+        capture_output=True, text=True, cwd=str(ROOT), env=dict(os.environ), timeout=50,
+    )  # fmt: skip
+    srv.close()
+    assert grown.is_set()
+    assert (proc.returncode, proc.stdout) == (1, "0\n"), proc.stderr
+    assert "app.log changed while it was uploaded" in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
