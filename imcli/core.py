@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from imcli import platforms
+from imcli import overflow, platforms
 from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
 from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
 
@@ -286,6 +286,9 @@ async def run_push(
         results.setdefault(t, TargetResult(target=t))
     plan: list[dict[str, Any]] = []
     pending = targets
+    message = req.message
+    limit_parts = overflow.max_parts(req.max_parts, prof.settings, str(prof.path))
+    overflow_checked = False
     tried: list[tuple[str, AccountOffline]] = []
     skipped: list[tuple[str, ConfigError]] = []
     notes: list[str] = []
@@ -314,7 +317,16 @@ async def run_push(
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
                 http.dry_reply = adapter.dry_run_reply
-                adapter.validate(req.message, pending)
+                if not overflow_checked:  # once, with the first adapter that can be used
+                    overflow_checked = True
+                    message, note = overflow.apply(message, adapter, spec, limit_parts)
+                    if note:
+                        notes.append(note)
+                    if message.kind == "text":
+                        total = adapter.text_messages(message)
+                        for r in results.values():
+                            r.parts_total = total
+                adapter.validate(message, pending)
             except ConfigError as exc:
                 if req.account:
                     raise
@@ -324,7 +336,7 @@ async def run_push(
                 continue
             for t in pending:
                 results[t].account = acc.name
-            await adapter.deliver(pending, req.message, results, on_done=on_result)
+            await adapter.deliver(pending, message, results, on_done=on_result)
         except (UsageError, ConfigError) as exc:
             if not any(r.ok or r.message_ids for r in results.values()):
                 raise  # nothing was sent: the push itself is refused

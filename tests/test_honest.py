@@ -568,3 +568,105 @@ def test_a_file_that_grows_while_uploaded_is_exit_1_saying_so(write_profile, tmp
     assert (proc.returncode, proc.stdout) == (1, "0\n"), proc.stderr
     assert "app.log changed while it was uploaded" in proc.stderr, proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- overflow: never more than --max-parts messages; partly sent targets say so ---------------
+
+
+def _long_text(lines: int) -> str:
+    return "\n".join(f"line {i:05d} " + "lorem ipsum dolor sit amet " * 3 for i in range(lines))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("markdown", [False, True])
+def test_an_overflowing_text_goes_as_its_first_part_and_an_attachment(
+    cli, tg_profile, telegram, markdown
+):
+    text = _long_text(6000)  # ~560 000 characters: some 140 Telegram messages
+    args = ["push", "text", "-p", "telegram", "-u", "1", "-", "--json"]
+    r = cli(*args, *(["--markdown"] if markdown else []), input=text)
+    assert r.code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["sent"] == 1 and len(out["targets"][0]["message_ids"]) == 2, out
+    sent = telegram.sent_messages()
+    assert [m.method for m in sent] == ["sendMessage", "sendDocument"]
+    first = sent[0].fields["text"]
+    assert first.startswith("line 00000") and "attached as message." in first
+    doc = sent[1].fields["document"]
+    name = "message.md" if markdown else "message.txt"
+    assert doc.filename == name
+    assert doc.size == len(text.encode()), (doc.size, len(text.encode()))
+
+
+@pytest.mark.timeout(60)
+def test_max_parts_flag_and_setting(cli, write_profile, telegram):
+    text = _long_text(300)  # ~28 000 characters: 7 messages
+    write_profile(
+        f"[settings]\nmax_parts = 3\n\n"
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\nrate = 0\n'
+    )
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json")
+    assert r.code == 0, r.output
+    assert [m.method for m in telegram.sent_messages()] == ["sendMessage", "sendDocument"]
+    telegram.reset()
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json", "--max-parts", "0")
+    assert r.code == 0, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    n = len(telegram.sent_messages())
+    assert n > 3 and {m.method for m in telegram.sent_messages()} == {"sendMessage"}
+    assert target["parts_sent"] == target["parts_total"] == n, target
+    telegram.reset()
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--max-parts", str(n))
+    assert r.code == 0 and len(telegram.sent_messages()) == n  # at the limit: split as usual
+
+
+@pytest.mark.timeout(60)
+def test_wechat_cuts_an_overflowing_text_and_says_so(cli, write_profile):
+    from tests.fakes.wechat import FakeWeChat
+
+    with FakeWeChat("wx0123456789abcdef", "wechat-test-secret") as fake:
+        write_profile(
+            '[accounts.mp]\nplatform = "wechat"\napp_id = "wx0123456789abcdef"\n'
+            f'app_secret = "wechat-test-secret"\nbase_url = "{fake.base_url}"\n'
+        )
+        r = cli("push", "text", "-p", "wechat", "-u", "o-alice-openid", _long_text(200),
+                "--max-parts", "2")  # fmt: skip
+        assert (r.code, r.stdout) == (0, "1\n"), r.output
+        sent = fake.sent()
+        assert len(sent) == 2, len(sent)
+        last = sent[-1].body["text"]["content"]
+        assert "more line(s) not sent" in last, last[-200:]
+        assert "cut to 2" in r.stderr and "line(s) not sent" in r.stderr, r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_partly_sent_target_says_how_many_parts_arrived(cli, write_profile, telegram):
+    from tests.fakes import faulty
+
+    lines = _long_text(300).splitlines()
+    lines[150] = "MARKER-IN-THE-MIDDLE " + lines[150]
+    text = "\n".join(lines)
+    with faulty.FaultyProxy(telegram.url) as proxy:
+        proxy.add(
+            b"MARKER-IN-THE-MIDDLE",
+            faulty.respond(
+                403,
+                json.dumps(
+                    {"ok": False, "error_code": 403, "description": "Forbidden: bot was kicked"}
+                ).encode(),
+                {"Content-Type": "application/json"},
+            ),  # fmt: skip
+        )
+        write_profile(
+            f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+            f'base_url = "{proxy.url}"\nrate = 0\n'
+        )
+        r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json")
+    assert r.code == 1, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    arrived = len(telegram.sent_messages())
+    assert 0 < arrived < target["parts_total"], (arrived, target)
+    assert target["parts_sent"] == arrived and target["ok"] is False
+    want = f"partly sent: {arrived} of {target['parts_total']} parts delivered"
+    assert want in r.stderr and "Forbidden: bot was kicked" in r.stderr, r.stderr

@@ -178,6 +178,11 @@ class Adapter:
         platform's own); standard input is read no further than this."""
         return None
 
+    def text_messages(self, message: Message) -> int:
+        """How many messages a text push takes on this platform (its own split), for
+        the overflow policy and ``parts_total``; 1 where texts are never split."""
+        return 1
+
     def validate(self, message: Message, targets: list[Target]) -> None:
         """Refuse (UsageError) what this platform cannot send, before any request."""
 

@@ -488,6 +488,16 @@ class LarkAdapter(Adapter):
         tracker.sent(data.get("message_id"))
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        # as _send_text splits it
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            return 1 if title else 0
+        if title is None and not message.markdown:
+            return len(self.text_chunks(text))
+        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from imcli.models import Message, Target
 
 
-
 def _channel_key(target: Target) -> object:
     """Slack ids are upper-case and unique across users and channels: ``c0123`` and
     ``-u C0123`` name the same conversation as ``-g C0123``."""
@@ -271,6 +270,9 @@ class SlackAdapter(Adapter):
             return cid
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_messages(message.title, [(message.text or "", message.markdown)]))
+
     def render_messages(
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:

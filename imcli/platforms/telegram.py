@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 MB = 1 << 20
 
 
-
 def _chat_key(target: Target) -> object:
     """Telegram's own comparison: a numeric chat_id is a number (``42``, ``042`` and
     ``-g 42`` are one chat, users and groups share one id space); a ``@channelname`` is
@@ -245,6 +244,9 @@ class TelegramAdapter(Adapter):
             await self._send_media(target, message.media, message.title, extra, tracker)
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_chunks(message.title, [(message.text or "", message.markdown)]))
+
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
         from imcli import markup

@@ -418,6 +418,9 @@ class WeixinAdapter(Adapter):
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
 
+    def text_messages(self, message: Message) -> int:
+        return len(self._text_parts(message.title, [(message.text or "", message.markdown)]))
+
     async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
         raise NotImplementedError
 
