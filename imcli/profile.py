@@ -414,6 +414,9 @@ def _locked(path: Path) -> Iterator[Path]:
     lock_path = real.with_name(real.name + ".lock")
     try:
         _fs.make_dirs(real.parent)
+        # a lock file that cannot be made at all (a read-only or /proc folder) is said so
+        # at once; filelock would keep trying until its timeout and blame another run
+        os.close(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600))
         lock = _fs.file_lock(lock_path, LOCK_WAIT)
         lock.acquire()
     except Timeout:

@@ -367,6 +367,7 @@ def test_a_profile_that_cannot_be_written_is_exit_3_naming_it(cli, tmp_path, whe
     assert r.code == 3, r.output
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
     assert str(prof.parent) in r.stderr, r.stderr
+    assert "another imcli run" not in r.stderr, r.stderr  # not mistaken for a held lock
 
 
 def test_a_profile_lock_held_too_long_is_exit_3(cli, write_profile, monkeypatch):
