@@ -31,6 +31,7 @@ class Field:
     type: type = str  # str, int, float, bool or dict
     help: str = ""
     default: Any = None
+    ask: bool = True  # offered by the `accounts add` walk-through
 
 
 #: Fields every platform accepts.
@@ -43,6 +44,7 @@ COMMON_FIELDS: tuple[Field, ...] = (
         "resend_uncertain",
         type=bool,
         help="repeat a send that may have been delivered (a duplicate rather than a loss)",
+        ask=False,
     ),
 )
 
