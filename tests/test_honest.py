@@ -180,6 +180,7 @@ def test_a_closed_or_full_terminal_does_not_fail_a_delivered_push(tg_profile, te
         proc = subprocess.run(args, stdout=None, stderr=subprocess.PIPE, pass_fds=(),
                               preexec_fn=lambda: os.close(1), **kw)  # fmt: skip
     elif how == "stderr_closed":
+        tg_profile.chmod(0o644)  # a warning that must not end up on stdout
         proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=None,
                               preexec_fn=lambda: os.close(2), **kw)  # fmt: skip
     elif how == "dev_full":
@@ -196,6 +197,8 @@ def test_a_closed_or_full_terminal_does_not_fail_a_delivered_push(tg_profile, te
         finally:
             os.close(w)
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    if how == "stderr_closed":
+        assert proc.stdout == b"2\n", proc.stdout
     if proc.stderr:
         assert b"Traceback" not in proc.stderr, proc.stderr
     assert sorted(str(m.chat_id) for m in telegram.sent_messages()) == ["1", "2"]
