@@ -401,7 +401,7 @@ def _wecom_profile(write_profile: Any, fake: Any) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("what", ["fifo", "huge"])
+@pytest.mark.parametrize("what", ["fifo", "device", "huge"])
 def test_a_cache_entry_that_is_not_a_small_file_is_discarded_unread(
     cli, write_profile, tmp_path, what
 ):
@@ -414,6 +414,13 @@ def test_a_cache_entry_that_is_not_a_small_file_is_discarded_unread(
         cached.unlink()
         if what == "fifo":
             os.mkfifo(cached, 0o600)
+        elif what == "device":  # /dev/zero's twin: endless bytes if it were read
+            import stat as stat_mod
+
+            try:
+                os.mknod(cached, 0o600 | stat_mod.S_IFCHR, os.stat("/dev/zero").st_rdev)
+            except (PermissionError, FileNotFoundError):
+                pytest.skip("cannot make a device node here")
         else:  # megabytes of valid JSON: read whole, it would even be used
             entry = {"token": "bogus-token-from-a-huge-file", "expires_at": time.time() + 7200}
             cached.write_text(json.dumps(entry) + " " * (8 << 20))
@@ -674,3 +681,19 @@ def test_a_partly_sent_target_says_how_many_parts_arrived(cli, write_profile, te
     assert target["parts_sent"] == arrived and target["ok"] is False
     want = f"partly sent: {arrived} of {target['parts_total']} parts delivered"
     assert want in r.stderr and "Forbidden: bot was kicked" in r.stderr, r.stderr
+
+
+def test_qq_and_wecom_targets_are_compared_as_they_compare_them(cli, write_profile):
+    from tests.fakes.onebot import FakeOneBot
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeOneBot() as fake:
+        write_profile(f'[accounts.q]\nplatform = "qq"\nbase_url = "{fake.base_url}"\n')
+        r = cli("push", "text", "-p", "qq", "-u", "20001", "-u", "020001", "-g", "30001", "hi")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output  # a user and a group: two
+        assert len(fake.sent()) == 2
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as wc:
+        _wecom_profile(write_profile, wc)
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "Alice", "-u", "bob", "hi")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output
+        assert [s.body["touser"] for s in wc.sent()] == ["alice|bob"]

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+def _qq_key(target: Target) -> object:
+    """QQ numbers and group numbers are numbers (``10001`` and ``010001`` are one), in
+    two id spaces: a user and a group may share a number."""
+    tid = target.id.strip()
+    return (target.kind, int(tid)) if tid.isdigit() else (target.kind, tid)
+
+
 SPEC = PlatformSpec(
     name="qq",
     title="Personal QQ (OneBot v11)",
@@ -60,6 +67,7 @@ SPEC = PlatformSpec(
     ),
     rate_limits=(Limit(2, 1.0, "account"),),
     adapter="imcli.platforms.qq:QQAdapter",
+    target_key=_qq_key,
 )
 
 #: media sent inline as base64:// (the whole payload is in the JSON body)

@@ -58,6 +58,12 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+def _wecom_key(target: Target) -> object:
+    """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
+    tid = target.id.strip()
+    return (target.kind, tid.lower() if target.kind == "user" else tid)
+
+
 SPEC = PlatformSpec(
     name="wecom",
     title="WeCom",
@@ -75,6 +81,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(30, 60.0, "chat"),),
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
+    target_key=_wecom_key,
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
