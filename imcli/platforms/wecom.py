@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
 def _wecom_key(target: Target) -> object:
     """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
     tid = target.id.strip()
