@@ -467,8 +467,11 @@ def _push(
             run_push(req, verbose=log, dry_log=dry, results_out=results)
         )
     except Interrupted as exc:
-        sent = sum(1 for r in results.values() if r.ok)
-        output.error(f"interrupted while pushing; {sent} of {len(req.targets)} target(s) sent")
+        partial = PushResult(platform="", results=list(results.values()))
+        line = f"interrupted while pushing; {partial.sent} of {len(req.targets)} target(s) sent"
+        if partial.uncertain:
+            line += f", {partial.uncertain} more may have been delivered"
+        output.error(line)
         return None, exc, exc.exit_code - 128
     except ImcliError as exc:
         output.error(exc.message)
@@ -483,10 +486,11 @@ def _push(
     if not dry_run:
         for note in result.notes:
             output.err(f"imcli: {note}")
+        from imcli.cli.push_run import failure
+
         for r in result.results:
             if not r.ok:
-                output.err(output.one_line(f"imcli: {result.platform} {r.target}: "
-                                           f"{r.error or 'not sent'}"))  # fmt: skip
+                output.err(output.one_line(f"imcli: {result.platform} {r.target}: {failure(r)}"))
     return result, None, None
 
 
