@@ -93,7 +93,7 @@ def texts(telegram: FakeTelegram) -> list[str]:
 def test_a_failing_job_is_pushed_with_its_tail_and_imcli_exits_with_its_status(
     imcli_run, tg_profile, telegram
 ):
-    r = imcli_run(*TG, "--", "sh", "-c", "echo a; echo 'x < y' >&2; exit 3")
+    r = imcli_run(*TG, "--", "sh", "-c", "echo a; sleep 0.2; echo 'x < y' >&2; exit 3")
     assert r.code == 3
     assert r.out == b"a\n"  # passed through, and nothing of imcli's own on stdout
     assert r.err == b"x < y\n"  # a delivered push prints nothing
@@ -439,7 +439,7 @@ def test_slack_gets_the_title_and_the_tail_as_a_code_block(imcli_run, write_prof
         write_profile(f'[accounts.team]\nplatform = "slack"\ntoken = "{SLACK_TOKEN}"\n'
                       f'base_url = "{slack.url}"\n')  # fmt: skip
         r = imcli_run("-p", "slack", "-g", "C0123", "-t", "backup.sh", "--", "sh", "-c",
-                      "echo 'dumping db'; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
+                      "echo 'dumping db'; sleep 0.2; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
         assert r.code == 2
         [m] = slack.posted_messages()
         assert m.channel == "C0123"
@@ -454,7 +454,7 @@ def test_wecom_gets_the_title_and_the_tail_as_markdown(imcli_run, write_profile)
             f'corp_secret = "wecom-test-secret"\nagent_id = 1000002\nbase_url = "{wecom.url}"\n'
         )
         r = imcli_run("-p", "wecom", "-u", "alice", "-t", "backup.sh", "--", "sh", "-c",
-                      "echo 'dumping db'; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
+                      "echo 'dumping db'; sleep 0.2; echo 'pg_dump: error: connection refused' >&2; exit 2")  # fmt: skip
         assert r.code == 2, r.stderr
         [sent] = wecom.sent()
         assert sent.msgtype == "markdown"
@@ -727,3 +727,24 @@ def test_even_a_sigkill_of_imcli_leaves_no_log_file(spawn, tg_profile, telegram,
     proc.communicate(timeout=20)
     os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the job, orphaned
     # (the tmpdir_env fixture checks that no temporary file is left)
+
+
+@pytest.mark.parametrize("reader", ["_SelectReader", "_ThreadReader"])
+def test_both_readers_pass_every_chunk_on_and_see_the_end(reader):
+    cls = getattr(job, reader)
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    got: list[tuple[bytes, str]] = []
+    with open(r1, "rb", buffering=0) as p1, open(r2, "rb", buffering=0) as p2:
+        rd = cls([(p1, "out"), (p2, "err")], lambda data, sink: got.append((data, sink)))
+        os.write(w1, b"one")
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            rd.wait(0.05)
+        os.write(w2, b"two")
+        os.close(w1)
+        os.close(w2)
+        while not rd.done and time.monotonic() < deadline:
+            rd.wait(0.05)
+        with rd.lock:
+            rd.stop()
+    assert rd.done and got == [(b"one", "out"), (b"two", "err")]

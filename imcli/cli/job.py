@@ -1,12 +1,12 @@
 """Running the command of ``imcli run``: output passed through and kept, signals
 forwarded, a time limit enforced. Nothing here pushes; :mod:`imcli.cli.run_job` does.
 
-- Output: CMD's stdout and stderr are pipes read by one thread each. Every chunk is
-  written at once (unbuffered) to imcli's own stdout or stderr, unchanged, and recorded,
-  under one lock, so that the record keeps the order in which the chunks were read
-  (output written at different moments keeps its order; bytes written to both pipes at
-  the same instant cannot be ordered by anyone). A closed or full stdout/stderr stops the
-  pass-through of that stream, never the command or the record.
+- Output: CMD's stdout and stderr are pipes, read as data comes (one select loop on
+  POSIX, one thread per pipe elsewhere). Every chunk is written at once (unbuffered) to
+  imcli's own stdout or stderr, unchanged, and recorded in the order it was read: output
+  written at different moments keeps its order; bytes written to both pipes at the same
+  instant cannot be ordered by anyone (stdout's are taken first). A closed or full
+  stdout/stderr stops the pass-through of that stream, never the command or the record.
 - The record: the last ``tail_lines`` lines in memory (each kept to ``LINE_KEEP`` bytes;
   a carriage return starts the line again, as on a terminal, so progress bars keep their
   last state), and with ``log_limit`` the whole output in a temporary file (0600) of at
@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -289,6 +291,95 @@ class _Sink:
             self.broken = True
 
 
+class _Reader:
+    """Reads CMD's pipes as data comes and hands each chunk to ``record`` with its sink."""
+
+    lock: Any = contextlib.nullcontext()
+
+    @property
+    def done(self) -> bool:  # both pipes have ended
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> None:  # record what comes within ``timeout`` s
+        raise NotImplementedError
+
+    def stop(self) -> None:  # record nothing more
+        raise NotImplementedError
+
+
+class _SelectReader(_Reader):
+    """POSIX: one loop in the main thread; when both pipes have data, stdout's goes first
+    (the order in which a script usually wrote it)."""
+
+    def __init__(self, pipes: list[tuple[IO[bytes], _Sink]], record: Any) -> None:
+        self.record = record
+        self.sel = selectors.DefaultSelector()
+        for order, (pipe, sink) in enumerate(pipes):
+            self.sel.register(pipe, selectors.EVENT_READ, (order, sink))
+
+    @property
+    def done(self) -> bool:
+        return not self.sel.get_map()
+
+    def wait(self, timeout: float) -> None:
+        if self.done:
+            time.sleep(timeout)
+            return
+        for key, _ in sorted(self.sel.select(timeout), key=lambda e: e[0].data[0]):
+            try:
+                data = os.read(key.fd, 1 << 16)
+            except OSError:
+                data = b""
+            if data:
+                self.record(data, key.data[1])
+            else:
+                self.sel.unregister(key.fileobj)
+
+    def stop(self) -> None:
+        self.sel.close()
+
+
+class _ThreadReader(_Reader):
+    """Elsewhere (Windows pipes cannot be selected): one thread per pipe, one lock."""
+
+    def __init__(self, pipes: list[tuple[IO[bytes], _Sink]], record: Any) -> None:
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.threads = [
+            threading.Thread(target=self._pump, args=(pipe, sink), daemon=True)
+            for pipe, sink in pipes
+        ]
+        self.record = record
+        for t in self.threads:
+            t.start()
+
+    def _pump(self, pipe: IO[bytes], sink: _Sink) -> None:
+        while True:
+            try:
+                data = os.read(pipe.fileno(), 1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                return
+            with self.lock:
+                if not self.stopped:
+                    self.record(data, sink)
+
+    @property
+    def done(self) -> bool:
+        return not any(t.is_alive() for t in self.threads)
+
+    def wait(self, timeout: float) -> None:
+        alive = [t for t in self.threads if t.is_alive()]
+        if alive:
+            alive[0].join(timeout)
+        else:
+            time.sleep(timeout)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
 def run(
     argv: list[str],
     *,
@@ -301,7 +392,6 @@ def run(
     outcome = Outcome(argv=list(argv))
     tail = Tail(tail_lines)
     ring = RingLog(log_limit) if log_limit else None
-    lock = threading.Lock()
     sinks = {"stdout": _Sink(sys.stdout), "stderr": _Sink(sys.stderr)}
     for stream in (sys.stdout, sys.stderr):  # what imcli printed before goes first
         try:
@@ -347,33 +437,32 @@ def run(
             outcome.returncode = 127 if isinstance(exc, FileNotFoundError) else 126
             return outcome
 
-        def pump(pipe: IO[bytes], sink: _Sink) -> None:
-            fd = pipe.fileno()
-            while True:
-                try:
-                    data = os.read(fd, 1 << 16)
-                except OSError:
-                    data = b""
-                if not data:
-                    return
-                with lock:
-                    sink.write(data)
-                    tail.feed(data)
-                    if ring is not None:
-                        ring.write(data)
-                    outcome.total_bytes += len(data)
-
         assert proc.stdout is not None and proc.stderr is not None
-        threads = [
-            threading.Thread(target=pump, args=(proc.stdout, sinks["stdout"]), daemon=True),
-            threading.Thread(target=pump, args=(proc.stderr, sinks["stderr"]), daemon=True),
-        ]
-        for t in threads:
-            t.start()
+
+        def record(data: bytes, sink: _Sink) -> None:
+            sink.write(data)
+            tail.feed(data)
+            if ring is not None:
+                ring.write(data)
+            outcome.total_bytes += len(data)
+
+        pipes = [(proc.stdout, sinks["stdout"]), (proc.stderr, sinks["stderr"])]
+        reader: _Reader = (
+            _SelectReader(pipes, record) if os.name == "posix" else _ThreadReader(pipes, record)
+        )
         kill_at: float | None = None
+        exited_at: float | None = None
         while True:
             now = time.monotonic()
-            waits = [0.2]
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                outcome.seconds = now - start
+            if exited_at is not None:
+                if reader.done or now - exited_at >= DRAIN:
+                    break
+                reader.wait(min(0.05, exited_at + DRAIN - now))
+                continue
+            waits = [0.05]  # how soon CMD's exit is noticed when its pipes stay open
             if max_runtime is not None and not outcome.timed_out:
                 if now - start >= max_runtime:
                     outcome.timed_out = True
@@ -387,22 +476,15 @@ def run(
                     _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM), own_group)
                 else:
                     waits.append(kill_at - now)
-            try:
-                proc.wait(timeout=max(0.01, min(waits)))
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        outcome.seconds = time.monotonic() - start
+            reader.wait(max(0.0, min(waits)))
         code = proc.returncode
         if code is not None and code < 0:
             outcome.signal = -code
         else:
             outcome.returncode = code
-        deadline = time.monotonic() + DRAIN
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        with lock:  # a pipe still open (a process CMD left running): stop listening
-            outcome.left_running = any(t.is_alive() for t in threads)
+        with reader.lock:  # a pipe still open (a process CMD left running): stop listening
+            outcome.left_running = not reader.done
+            reader.stop()
             tail.close()
             outcome.tail = list(tail.lines)
             outcome.lines = tail.count
