@@ -5,8 +5,10 @@ chat.postMessage takes a JSON body (``application/json; charset=utf-8``), the ot
 methods an urlencoded form (as slack_sdk sends them).
 
 - text → ``chat.postMessage`` with ``channel`` and ``text``. Plain text has ``&``, ``<``
-  and ``>`` escaped (Slack parses them); ``--markdown`` is rendered as Slack mrkdwn. With
-  a title: a ``header`` block (a bold section when the title is over 150 characters),
+  and ``>`` escaped (Slack parses them) and goes with ``"mrkdwn": false`` in
+  ``plain_text`` sections, so ``*x*``, ``_x_`` and backticks arrive as typed;
+  ``--markdown`` is rendered as Slack mrkdwn. With
+  a title: a ``header`` block (a section when the title is over 150 characters),
   the text in ``section`` blocks of at most 3,000 characters, and ``text`` carrying title
   and text as the notification fallback. Long texts are cut at source line boundaries
   (never inside a code block) into messages of at most 40,000 characters (50 blocks).
@@ -269,23 +271,32 @@ class SlackAdapter(Adapter):
         if not parts:
             return []
 
-        def pieces(limit: int) -> list[str]:
-            out: list[str] = []
+        def pieces(limit: int) -> list[tuple[str, bool]]:
+            out: list[tuple[str, bool]] = []
             for text, md in parts:
                 render = markup.to_slack_mrkdwn if md else escape
                 out.extend(
-                    markup.split_source(text, markdown=md, render=render, limit=limit, measure=len)
+                    (p, md)
+                    for p in markup.split_source(
+                        text, markdown=md, render=render, limit=limit, measure=len
+                    )
                 )
-            return [p for p in out if p.strip()]
+            return [(p, md) for p, md in out if p.strip()]
+
+        # Plain text arrives as typed: ``mrkdwn`` defaults to true on chat.postMessage
+        # ("Disable Slack markup parsing by setting to false"), and a section's text object
+        # is ``plain_text`` unless it holds rendered markdown.
+        any_md = any(md for _, md in parts)
+        flags: dict[str, Any] = {} if any_md else {"mrkdwn": False}
 
         if title is None:
             messages: list[str] = []
-            for piece in pieces(TEXT_LIMIT):
+            for piece, _ in pieces(TEXT_LIMIT):
                 if messages and len(messages[-1]) + 2 + len(piece) <= TEXT_LIMIT:
                     messages[-1] += "\n\n" + piece
                 else:
                     messages.append(piece)
-            return [{"text": m} for m in messages]
+            return [{"text": m, **flags} for m in messages]
 
         heading = " ".join(title.split())
         if len(heading) <= HEADER_LIMIT:
@@ -297,22 +308,27 @@ class SlackAdapter(Adapter):
             shown = escape(heading)
             if len(shown) > SECTION_LIMIT - 2:
                 shown = shown[: SECTION_LIMIT - 3].rsplit("&", 1)[0] + "…"
-            head_block = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+            head_block = (
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+                if any_md
+                else {"type": "section", "text": {"type": "plain_text", "text": shown}}
+            )
         fallback_head = escape(title)[: TEXT_LIMIT // 4]
         out: list[dict[str, Any]] = []
         blocks: list[dict[str, Any]] = [head_block]
         texts: list[str] = [fallback_head]
         size = len(fallback_head)
-        for piece in pieces(SECTION_LIMIT):
+        for piece, md in pieces(SECTION_LIMIT):
             if len(blocks) >= MAX_BLOCKS or (
                 len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT
             ):
-                out.append({"text": "\n\n".join(texts), "blocks": blocks})
+                out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
                 blocks, texts, size = [], [], -2
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+            kind = "mrkdwn" if md else "plain_text"
+            blocks.append({"type": "section", "text": {"type": kind, "text": piece}})
             texts.append(piece)
             size += 2 + len(piece)
-        out.append({"text": "\n\n".join(texts), "blocks": blocks})
+        out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
         return out
 
     async def _send_texts(
