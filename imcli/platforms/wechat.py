@@ -78,6 +78,11 @@ SPEC = PlatformSpec(
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name no limit)
+#: Image limit 2 MB: the current "新增临时素材" page (developers.weixin.qq.com/doc/service/
+#: api/material/temporary/api_uploadtempmedia) says "文件大小限制：图片2MB/视频10MB" under
+#: 注意事项 while its older 其他补充 list keeps "图片(image): 10M"; the earlier page's
+#: "请注意" said "图片大小不超过2M", and the API answers 40009 "invalid image size" above
+#: it. Both current statements allow 2 MB, only one allows more: 2 MB is the limit.
 UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
 FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
     "image": (frozenset({"jpg", "jpeg", "png", "gif"}), "JPG, PNG or GIF"),

@@ -15,8 +15,8 @@ ipv6 ::ffff:<ip>, not in whitelist`` (40164). Errors end in `` rid: xxxxxxxx-xxx
 like today's API; successful token and upload replies have no ``errcode``.
 
 Stricter than the real API: ``media_id`` must come from this fake's uploads (or
-:meth:`FakeWeChat.add_media`), and images are limited to 2 MB (the docs say 10 MB in one
-place and 2 MB in another).
+:meth:`FakeWeChat.add_media`), and images are limited to 2 MB (the current uploadTempMedia page says
+"文件大小限制：图片2MB/视频10MB" in its notes and "图片(image): 10M" further down).
 """
 
 from __future__ import annotations
