@@ -282,12 +282,11 @@ def test_send_photo_upload_and_file_id_reuse(tg: FakeTelegram, client: httpx.Cli
 def test_other_uploads(
     tg: FakeTelegram, client: httpx.Client, method: str, field: str, filename: str
 ) -> None:
-    status, body = call(
-        client, tg, method, data={"chat_id": "1"}, files={field: (filename, b"data")}
-    )
+    data = b"OggS" + bytes(24) + b"OpusHead" if field == "voice" else b"data"
+    status, body = call(client, tg, method, data={"chat_id": "1"}, files={field: (filename, data)})
     assert status == 200, body
     obj = body["result"][field]
-    assert obj["file_size"] == 4 and obj["file_id"] and obj["mime_type"]
+    assert obj["file_size"] == len(data) and obj["file_id"] and obj["mime_type"]
     assert call(client, tg, method, json={"chat_id": 1}) == error(
         400, f"Bad Request: there is no {field} in the request"
     )
@@ -567,3 +566,13 @@ def test_reset_clears_state(tg: FakeTelegram, client: httpx.Client) -> None:
     call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})
     tg.reset()
     assert tg.sent_messages() == [] and tg.messages == [] and tg.requests == []
+
+
+def test_a_voice_that_is_not_opus_mp3_or_m4a_arrives_as_a_document(
+    tg: FakeTelegram, client: httpx.Client
+) -> None:
+    vorbis = b"OggS" + bytes(24) + b"\x01vorbis" + bytes(20)
+    status, body = call(
+        client, tg, "sendVoice", data={"chat_id": "1"}, files={"voice": ("v.ogg", vorbis)}
+    )
+    assert status == 200 and "voice" not in body["result"] and "document" in body["result"]

@@ -55,6 +55,18 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Formats:
+    """The formats a platform takes for one kind of media (names from imcli.media.probe).
+
+    ``convert_to``: other content is converted to this format when ffmpeg is found;
+    None: it is refused."""
+
+    accepted: tuple[str, ...]
+    label: str  # how a refusal names them: "OGG/Opus, MP3 or M4A"
+    convert_to: str | None = None
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """One row of the support matrix, plus what the code needs to use it."""
 
@@ -72,6 +84,7 @@ class PlatformSpec:
     adapter: str | None = None  # "module:Class", imported only to send; None = not built yet
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
+    formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
 
     @property
     def supported(self) -> bool:
@@ -154,6 +167,9 @@ class Adapter:
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
         self._download_lock: Any = None
+        self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
+        self._playable_locks: dict[int, Any] = {}
+        self._converted: list[str] = []  # temporary files of conversions
 
     # -- what adapters implement -------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
@@ -179,6 +195,85 @@ class Adapter:
             if src.path is not None:
                 _forget(str(src.path))
         self._downloads.clear()
+        for path in self._converted:
+            _forget(path)
+        self._converted.clear()
+
+    # -- formats (the spec's ``formats``) ---------------------------------------------------
+    def check_format(self, src: MediaSource, what: str) -> None:
+        """Before any request: refuse a local source in a format this platform does not
+        take when it cannot be converted (no ffmpeg). URLs are checked once downloaded."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or src.is_url:
+            return
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted:
+            return
+        if fmts.convert_to is not None and convert.ffmpeg_path() is not None:
+            return
+        raise self.refuse(self._format_refusal(src, what, fmt, fmts))
+
+    def _format_refusal(self, src: MediaSource, what: str, fmt: str | None, fmts: Formats) -> str:
+        from imcli.media import probe
+
+        name = src.filename or src.spec
+        head = f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} must be {fmts.label}"
+        if fmts.convert_to is None:
+            return head + ("; send it with `push file` instead" if src.kind != "file" else "")
+        return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
+
+    async def playable(self, src: MediaSource, limit: int, what: str | None = None) -> MediaSource:
+        """The source as it is to be uploaded: a URL downloaded (once per push), its
+        content checked against the spec's formats, converted with ffmpeg (once per push)
+        when needed, then its size checked against ``limit``. A dry run leaves a URL as
+        it is. Refusals are exit 2; every target shares the outcome."""
+        import asyncio
+
+        lock = self._playable_locks.get(id(src))
+        if lock is None:
+            lock = self._playable_locks[id(src)] = asyncio.Lock()
+        async with lock:
+            done = self._playable.get(id(src))
+            if isinstance(done, ImcliError):
+                raise done
+            if done is not None:
+                return done
+            try:
+                got = await self._make_playable(src, limit, what or src.kind)
+            except ImcliError as exc:
+                self._playable[id(src)] = exc
+                raise
+            self._playable[id(src)] = got
+            return got
+
+    async def _make_playable(self, src: MediaSource, limit: int, what: str) -> MediaSource:
+        fmts = self.spec.formats.get(src.kind)
+        from imcli.media import convert, probe
+
+        can_convert = fmts is not None and fmts.convert_to is not None
+        if can_convert and convert.ffmpeg_path() is not None:
+            download_cap = max(limit, 1 << 30)  # converted below; the limit is the result's
+        else:
+            download_cap = limit
+        local = await self.local_copy(src, download_cap)
+        if local.is_url or self.http.dry_run:
+            return local
+        if fmts is not None:
+            fmt = probe.format_of(local)
+            if fmt not in fmts.accepted:
+                if fmts.convert_to is None or convert.ffmpeg_path() is None:
+                    raise self.refuse(self._format_refusal(local, what, fmt, fmts))
+                local = await convert.convert(
+                    local,
+                    fmts.convert_to,
+                    timeout=self.http.budget.remaining(),
+                    platform=self.spec.name,
+                    temps=self._converted,
+                )
+        local.check_size(limit, self.spec.name, what)
+        return local
 
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
         """The source as something to upload: a URL is downloaded once per push
