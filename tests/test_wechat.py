@@ -133,7 +133,7 @@ def test_size_limits_are_refused_before_any_request(
     assert wechat.requests == []
 
 
-def test_voice_must_be_amr_or_mp3(cli, profile, wechat, tmp_path):
+def test_voice_must_be_amr_or_mp3(cli, profile, wechat, tmp_path, no_ffmpeg):
     r = cli("push", "voice", "-p", "wechat", "-u", ALICE, str(media_file(tmp_path, "v.ogg")))
     assert (r.code, r.stdout) == (2, "0\n") and "AMR or MP3" in r.stderr
     assert wechat.requests == []

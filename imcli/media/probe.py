@@ -146,16 +146,49 @@ def sniff(head: bytes) -> tuple[str | None, str]:
     return FORMATS[fmt]
 
 
+#: extension → format, for content no signature recognises (judged by its name then)
+_BY_EXTENSION: dict[str, str] = {
+    "jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "webp": "webp", "bmp": "bmp",
+    "mp3": "mp3", "amr": "amr", "m4a": "m4a", "aac": "aac", "wav": "wav", "flac": "flac",
+    "ogg": "ogg", "oga": "ogg", "opus": "ogg", "silk": "silk", "slk": "silk",
+    "mp4": "mp4", "mov": "mov", "webm": "webm", "mkv": "mkv", "avi": "avi",
+    "pdf": "pdf", "zip": "zip",
+}  # fmt: skip
+
+
+def format_from_name(filename: str, mime: str | None = None) -> str | None:
+    ext = os.path.splitext(filename)[1].lower().lstrip(".")
+    if not ext and mime:
+        ext = MIME_EXTENSIONS.get(mime.lower(), "")
+    return _BY_EXTENSION.get(ext)
+
+
 def format_of(src: MediaSource) -> str | None:
-    """The format of a local (or in-memory) source; None for a URL or when unknown.
+    """The format of a local (or in-memory) source by its content; by its name when no
+    signature matches; None for a URL or when neither tells.
 
     An audio-only MP4 pushed as a voice is M4A."""
     if src.is_url:
         return None
-    fmt = detect(src.head(512))
+    fmt = detect(src.head(512)) or format_from_name(src.filename, src.mime)
     if fmt == "mp4" and src.kind == "voice":
         return "m4a"
     return fmt
+
+
+def extension_for(src: MediaSource) -> str:
+    """The file name to upload ``src`` under: its own, with the extension of its content
+    when the name's does not say it (platforms that judge a format by the name)."""
+    name = src.filename or src.kind
+    fmt = format_of(src)
+    if fmt is None or fmt not in FORMATS:
+        return name
+    stem, ext = os.path.splitext(name)
+    if _BY_EXTENSION.get(ext.lower().lstrip(".")) == ("ogg" if fmt.startswith("ogg") else fmt):
+        return name
+    if fmt == "m4a" and ext.lower() == ".mp4":
+        return name
+    return (stem or src.kind) + FORMATS[fmt][1]
 
 
 # -- durations ---------------------------------------------------------------------------

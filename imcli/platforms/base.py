@@ -265,13 +265,21 @@ class Adapter:
             if fmt not in fmts.accepted:
                 if fmts.convert_to is None or convert.ffmpeg_path() is None:
                     raise self.refuse(self._format_refusal(local, what, fmt, fmts))
-                local = await convert.convert(
-                    local,
-                    fmts.convert_to,
-                    timeout=self.http.budget.remaining(),
-                    platform=self.spec.name,
-                    temps=self._converted,
-                )
+                try:
+                    local = await convert.convert(
+                        local,
+                        fmts.convert_to,
+                        timeout=self.http.budget.remaining(),
+                        platform=self.spec.name,
+                        temps=self._converted,
+                    )
+                except UsageError as exc:  # "ffmpeg could not convert x: why"
+                    name = local.filename or local.spec
+                    why = exc.message.split(": ", 1)[-1]
+                    raise self.refuse(
+                        f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} "
+                        f"must be {fmts.label}, and {why}"
+                    ) from None
         local.check_size(limit, self.spec.name, what)
         return local
 

@@ -41,7 +41,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Field, PlatformSpec, SendTracker
+from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker
 from imcli.platforms.wecom import Part, WeixinAdapter, labelled_sources
 
 if TYPE_CHECKING:
@@ -73,6 +73,13 @@ SPEC = PlatformSpec(
             help='e.g. {title = "thing1", content = "thing2", time = "time3"}',
         ),
     ),
+    # 新增临时素材: "图片(image) 支持PNG\\JPEG\\JPG\\GIF格式; 语音(voice)：2M，播放长度不超过
+    # 60s，支持AMR\\MP3格式; 视频(video)：10MB，支持MP4格式"
+    formats={
+        "image": Formats(("jpeg", "png", "gif"), "JPG, PNG or GIF"),
+        "voice": Formats(("amr", "mp3"), "AMR or MP3", "mp3"),
+        "video": Formats(("mp4",), "MP4", "mp4"),
+    },
     default_base_url="https://api.weixin.qq.com",
     adapter="imcli.platforms.wechat:WeChatAdapter",
 )
@@ -84,11 +91,6 @@ TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name n
 #: "请注意" said "图片大小不超过2M", and the API answers 40009 "invalid image size" above
 #: it. Both current statements allow 2 MB, only one allows more: 2 MB is the limit.
 UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
-FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
-    "image": (frozenset({"jpg", "jpeg", "png", "gif"}), "JPG, PNG or GIF"),
-    "voice": (frozenset({"amr", "mp3"}), "AMR or MP3"),
-    "video": (frozenset({"mp4"}), "MP4"),
-}
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
 BUSY = frozenset({-1})
@@ -186,7 +188,6 @@ class WeChatAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
     upload_limits = UPLOAD_LIMITS
-    formats = FORMATS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.content import media_format
 
 MEDIA_LIMITS = {
     "image": 2 * 1024 * 1024,
@@ -444,6 +445,12 @@ class FakeWeChat(FakeServer):
             name = part.filename or ""
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if ext not in MEDIA_FORMATS[kind]:
+                return self._err(40005, "invalid file type")
+            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
+            # .jpg does not play (stricter than the server, which may take the bytes and
+            # leave the client to fail on them)
+            found = media_format(part.data)
+            if found is not None and found not in MEDIA_FORMATS[kind]:
                 return self._err(40005, "invalid file type")
         media_id = self._new_media_id()
         with self._state:
