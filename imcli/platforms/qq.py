@@ -38,7 +38,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, ImcliError, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     import httpx
@@ -66,6 +66,10 @@ SPEC = PlatformSpec(
         ),
     ),
     rate_limits=(Limit(2, 1.0, "account"),),
+    # record segments: QQ voices are SILK or AMR; go-cqhttp and NapCat encode other audio
+    # (MP3 among it) to SILK with the ffmpeg of the server's host. Anything else is made
+    # AMR here, which every server sends without converting.
+    formats={"voice": Formats(("silk", "amr", "mp3"), "SILK, AMR or MP3", "amr")},
     adapter="imcli.platforms.qq:QQAdapter",
 )
 
@@ -196,6 +200,7 @@ class QQAdapter(Adapter):
         from imcli.platforms.wecom import labelled_sources
 
         for what, src in labelled_sources(message):
+            self.check_format(src, what)
             if src.is_url:
                 continue  # the OneBot server fetches it
             if src.path is not None and self.shared_files:
@@ -270,7 +275,21 @@ class QQAdapter(Adapter):
             return got
 
     async def _segment(self, src: MediaSource) -> dict[str, Any]:
+        if src.kind == "voice":
+            src = await self._playable_voice(src)
         return {"type": SEGMENT[src.kind], "data": {"file": await self._file_ref(src)}}
+
+    async def _playable_voice(self, src: MediaSource) -> MediaSource:
+        """A voice in a format the servers take: a URL whose name says so is handed over
+        (the server fetches it); anything else is checked by its content, and converted
+        (a URL downloaded first), once per push."""
+        from imcli.media import probe
+
+        fmts = self.spec.formats["voice"]
+        if src.is_url and probe.format_from_name(src.filename, src.mime) in fmts.accepted:
+            return src
+        limit = 1 << 62 if self.shared_files else BASE64_LIMIT
+        return await self.playable(src, limit)
 
     # -- sending ------------------------------------------------------------------------------
     async def _send(
