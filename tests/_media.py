@@ -38,9 +38,12 @@ def ffmpeg() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+_BASE = tempfile.gettempdir()  # before any test points tempfile elsewhere
+
+
 @cache
 def _dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="imcli-test-media-"))
+    return Path(tempfile.mkdtemp(prefix="imcli-test-media-", dir=_BASE))
 
 
 @cache
