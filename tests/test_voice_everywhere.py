@@ -148,3 +148,17 @@ def test_without_ffmpeg_what_a_platform_does_not_take_is_refused_up_front(
             assert LABELS[name] in r.stderr and "install ffmpeg to convert" in r.stderr
             assert len(r.stderr.splitlines()) == 1
             assert fake.requests == []
+
+
+def test_the_readme_table_is_what_these_tests_measure():
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    head = "| platform | " + " | ".join(AUDIO_FORMATS) + " |"
+    assert head in text
+    rows = text.split(head, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    table = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        table[cells[0]] = dict(zip(AUDIO_FORMATS, cells[1:], strict=True))
+    assert table == ARRIVES
