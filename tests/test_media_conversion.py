@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests._media import clip, kind_of
+from tests._media import AUDIO_FORMATS, VIDEO_FORMATS, clip, kind_of
 from tests.fakes.filehost import FileHost
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wecom import FakeWeCom
@@ -155,3 +155,10 @@ def test_a_conversion_is_bounded_by_the_timeout_and_cleaned_up(
     else:
         pytest.fail("ffmpeg still runs after the push ended")
     assert list(temp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", AUDIO_FORMATS + VIDEO_FORMATS)
+def test_probe_tells_formats_by_content(fmt):
+    from imcli.media import probe
+
+    assert probe.detect(clip(fmt)) == fmt

@@ -4,6 +4,10 @@ Local files are never read into memory: adapters ``open()`` them and the HTTP la
 streams them. Standard input is spooled to a temporary file in chunks, and URLs that
 must be uploaded are downloaded the same way (size-capped), so memory use does not grow
 with the media's size.
+
+The package holds all media knowledge: :mod:`imcli.media.probe` tells formats from
+content (the one signature table, Ogg/MP4 durations), :mod:`imcli.media.convert` runs
+ffmpeg. Platforms only declare which formats they take (``PlatformSpec.formats``).
 """
 
 from __future__ import annotations
