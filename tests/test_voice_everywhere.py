@@ -37,11 +37,11 @@ ARRIVES: dict[str, dict[str, str]] = {
            "amr": "amr"},
     "lark": dict.fromkeys(AUDIO_FORMATS, "ogg-opus"),
     "wecom": dict.fromkeys(AUDIO_FORMATS, "amr"),
-    # Slack has no voice messages: the file is uploaded as it is and plays inline
-    "slack": {f: f for f in AUDIO_FORMATS},
+    # Slack has no voice messages: the file is uploaded, and plays inline unless AMR
+    "slack": {f: "mp3" if f == "amr" else f for f in AUDIO_FORMATS},
 }  # fmt: skip
 LABELS = {"telegram": "OGG/Opus, MP3 or M4A", "wechat": "AMR or MP3", "qq": "SILK, AMR or MP3",
-          "lark": "Ogg/Opus", "wecom": "AMR"}  # fmt: skip
+          "lark": "Ogg/Opus", "wecom": "AMR", "slack": "MP3, M4A, WAV, Ogg or FLAC"}  # fmt: skip
 TARGET = {"telegram": "42", "wechat": "o-alice-openid", "qq": "20001", "lark": "ou_alice",
           "slack": "C0TEAM", "wecom": "alice"}  # fmt: skip
 
@@ -139,7 +139,8 @@ def test_without_ffmpeg_what_a_platform_does_not_take_is_refused_up_front(
     voice.write_bytes(clip(fmt))
     with platform(name) as (fake, toml, got):
         write_profile(f"[accounts.a]\n{toml}")
-        r = cli("push", "voice", "-a", "a", "-u", TARGET[name], str(voice))
+        kind = "-u" if name != "slack" else "-g"
+        r = cli("push", "voice", "-a", "a", kind, TARGET[name], str(voice))
         if ARRIVES[name][fmt] == fmt:  # taken as it is
             assert (r.code, r.stdout) == (0, "1\n"), r.stderr
             assert kind_of(got()) == fmt

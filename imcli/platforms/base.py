@@ -215,6 +215,20 @@ class Adapter:
             return
         raise self.refuse(self._format_refusal(src, what, fmt, fmts))
 
+    def will_convert(self, src: MediaSource) -> bool:
+        """A local source of known audio/video content in a format this platform does not
+        take, with ffmpeg found: it is converted before upload, so size limits apply to
+        the result, not to it."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or fmts.convert_to is None or src.is_url:
+            return False
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted or fmt not in probe.AUDIO | probe.VIDEO:
+            return False
+        return convert.ffmpeg_path() is not None
+
     def _format_refusal(self, src: MediaSource, what: str, fmt: str | None, fmts: Formats) -> str:
         from imcli.media import probe
 

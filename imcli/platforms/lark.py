@@ -340,14 +340,8 @@ class LarkAdapter(Adapter):
         for i, src in enumerate(message.media_sources()):
             what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
             self.check_format(src, what)
-            if src.is_url:
-                continue
-            from imcli.media import probe
-
-            fmt = probe.format_of(src)
-            fmts = self.spec.formats.get(src.kind)
-            if fmts and fmt not in fmts.accepted and fmt in probe.AUDIO | probe.VIDEO:
-                continue  # converted before upload; the limit applies to the result
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
             src.check_size(IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT, "lark", what)
 
     async def check(self) -> str:

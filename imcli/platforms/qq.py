@@ -201,8 +201,8 @@ class QQAdapter(Adapter):
 
         for what, src in labelled_sources(message):
             self.check_format(src, what)
-            if src.is_url:
-                continue  # the OneBot server fetches it
+            if src.is_url or self.will_convert(src):
+                continue  # the OneBot server fetches it; a conversion is checked after
             if src.path is not None and self.shared_files:
                 src.check_size(1 << 62, "qq", what)  # only refuses an empty file
                 continue

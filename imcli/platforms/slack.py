@@ -44,7 +44,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -62,6 +70,15 @@ SPEC = PlatformSpec(
     api="Web API",
     fields=(Field("token", required=True, secret=True, help="bot token, xoxb-…"),),
     rate_limits=(Limit(1, 1.0, "chat"),),
+    # Slack has no voice message: a voice is an uploaded file, which its clients play
+    # inline as a browser does (MP3, M4A/AAC, WAV, Ogg, FLAC); AMR does not play there
+    formats={
+        "voice": Formats(
+            ("mp3", "m4a", "aac", "wav", "ogg-opus", "ogg-vorbis", "ogg", "flac"),
+            "MP3, M4A, WAV, Ogg or FLAC",
+            "mp3",
+        )
+    },
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
 )
@@ -201,7 +218,9 @@ class SlackAdapter(Adapter):
         for i, src in enumerate(message.media_sources()):
             if not src.is_url:
                 what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                src.check_size(UPLOAD_LIMIT, "slack", what)
+                self.check_format(src, what)
+                if not self.will_convert(src):  # else checked once converted
+                    src.check_size(UPLOAD_LIMIT, "slack", what)
 
     async def check(self) -> str:
         me = await self._call("auth.test")
@@ -353,7 +372,7 @@ class SlackAdapter(Adapter):
         """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
         from imcli.http import file_chunks
 
-        local = await self.local_copy(src, UPLOAD_LIMIT)
+        local = await self.playable(src, UPLOAD_LIMIT)
         length: Any = local.size if local.size is not None else f"<size of {local.spec}>"
         ticket = await self._call(
             "files.getUploadURLExternal",

@@ -180,8 +180,9 @@ class TelegramAdapter(Adapter):
         for i, src in enumerate(message.media_sources()):
             if src.origin != "url":
                 what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                src.check_size(self._upload_limit(src.kind), "telegram", what)
                 self.check_format(src, what)
+                if not self.will_convert(src):  # else checked once converted
+                    src.check_size(self._upload_limit(src.kind), "telegram", what)
 
     async def check(self) -> str:
         me = await self._call("getMe", {}, send=False)

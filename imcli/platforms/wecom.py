@@ -297,14 +297,8 @@ class WeixinAdapter(Adapter):
         is checked the same way once downloaded, before it is uploaded."""
         for what, src in labelled_sources(message):
             self.check_format(src, what)
-            if src.is_url:
-                continue  # checked while it is downloaded
-            from imcli.media import probe
-
-            fmts = self.spec.formats.get(src.kind)
-            fmt = probe.format_of(src)
-            if fmts and fmt not in fmts.accepted and fmt in probe.AUDIO | probe.VIDEO:
-                continue  # converted before upload; the limits apply to the result
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
             src.check_size(self.upload_limits[src.kind], self.spec.name, what)
             if src.size is not None and src.size < self.min_size:
                 raise UsageError(
