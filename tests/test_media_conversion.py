@@ -162,3 +162,20 @@ def test_probe_tells_formats_by_content(fmt):
     from imcli.media import probe
 
     assert probe.detect(clip(fmt)) == fmt
+
+
+def test_a_voice_url_is_checked_before_the_first_message_of_a_mixed_push(
+    cli, write_profile, no_ffmpeg
+):
+    from tests.fakes.lark import FakeLark
+
+    with FakeLark() as lark, _host(clip("mp3")) as host:
+        write_profile(
+            f'[accounts.f]\nplatform = "lark"\napp_id = "cli_test_app"\n'
+            f'app_secret = "test-app-secret"\nbase_url = "{lark.url}"\n'
+        )
+        r = cli("push", "mixed", "-p", "lark", "-g", "oc_a", "--item", "text=Nightly",
+                "--item", f"voice={host.url}/note.opus")  # fmt: skip
+        assert (r.code, r.stdout) == (2, "0\n")
+        assert "Ogg/Opus" in r.stderr and "install ffmpeg to convert" in r.stderr
+        assert lark.sent_messages() == []

@@ -238,12 +238,37 @@ class Adapter:
             return head + ("; send it with `push file` instead" if src.kind != "file" else "")
         return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
 
-    async def playable(self, src: MediaSource, limit: int, what: str | None = None) -> MediaSource:
+    def media_limit(self, src: MediaSource) -> int:
+        """The size limit of an upload of this source (adapters say theirs)."""
+        return 1 << 62
+
+    def checked_first(self, src: MediaSource) -> bool:
+        """Whether check_media_first prepares this source."""
+        return src.kind in self.spec.formats and (src.is_url or self.will_convert(src))
+
+    async def check_media_first(self, message: Message) -> None:
+        """Before any send: the sources whose content decides what is sent (URLs of kinds
+        with declared formats, and sources to convert) are downloaded, checked and
+        converted once, so that a refusal (exit 2) comes before the first message. A
+        failed download is remembered: every target then fails with it."""
+        for src in message.media_sources():
+            if not self.checked_first(src):
+                continue
+            try:
+                await self.playable(src)
+            except (UsageError, ConfigError):
+                raise
+            except ImcliError:
+                pass
+
+    async def playable(self, src: MediaSource, what: str | None = None) -> MediaSource:
         """The source as it is to be uploaded: a URL downloaded (once per push), its
         content checked against the spec's formats, converted with ffmpeg (once per push)
-        when needed, then its size checked against ``limit``. A dry run leaves a URL as
-        it is. Refusals are exit 2; every target shares the outcome."""
+        when needed, then its size checked against ``media_limit``. A dry run leaves a
+        URL as it is. Refusals are exit 2; every target shares the outcome."""
         import asyncio
+
+        limit = self.media_limit(src)
 
         lock = self._playable_locks.get(id(src))
         if lock is None:
@@ -330,6 +355,7 @@ class Adapter:
         """
         import asyncio
 
+        await self.check_media_first(message)
         sem = asyncio.Semaphore(self.concurrency)
         offline: list[AccountOffline] = []
 

@@ -464,7 +464,10 @@ class LarkAdapter(Adapter):
 
     async def _prepare(self, src: MediaSource) -> MediaSource:
         """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
-        return await self.playable(src, IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT)
+        return await self.playable(src)
+
+    def media_limit(self, src: MediaSource) -> int:
+        return IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
 
     async def _upload(self, src: MediaSource) -> str:
         """The image_key / file_key for a source, prepared and uploaded once per push

@@ -288,8 +288,19 @@ class QQAdapter(Adapter):
         fmts = self.spec.formats["voice"]
         if src.is_url and probe.format_from_name(src.filename, src.mime) in fmts.accepted:
             return src
-        limit = 1 << 62 if self.shared_files else BASE64_LIMIT
-        return await self.playable(src, limit)
+        return await self.playable(src)
+
+    def media_limit(self, src: MediaSource) -> int:
+        return 1 << 62 if self.shared_files else BASE64_LIMIT
+
+    def checked_first(self, src: MediaSource) -> bool:
+        """A voice URL whose name says the servers take it is handed over, not fetched."""
+        from imcli.media import probe
+
+        fmts = self.spec.formats.get(src.kind)
+        if fmts and src.is_url and probe.format_from_name(src.filename, src.mime) in fmts.accepted:
+            return False
+        return super().checked_first(src)
 
     # -- sending ------------------------------------------------------------------------------
     async def _send(

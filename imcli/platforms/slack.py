@@ -368,11 +368,14 @@ class SlackAdapter(Adapter):
             tracker.sent(reply.get("ts"))
 
     # -- files -----------------------------------------------------------------------
+    def media_limit(self, src: MediaSource) -> int:
+        return UPLOAD_LIMIT
+
     async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:
         """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
         from imcli.http import file_chunks
 
-        local = await self.playable(src, UPLOAD_LIMIT)
+        local = await self.playable(src)
         length: Any = local.size if local.size is not None else f"<size of {local.spec}>"
         ticket = await self._call(
             "files.getUploadURLExternal",

@@ -168,6 +168,9 @@ class TelegramAdapter(Adapter):
     def _upload_limit(self, kind: str) -> int:
         return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
 
+    def media_limit(self, src: MediaSource) -> int:
+        return self._upload_limit(src.kind)
+
     def dry_run_reply(self, method: str, url: str) -> Any:
         if url.endswith("/getMe"):
             return {"ok": True, "result": {"id": 0, "is_bot": True, "username": "dry_run"}}
@@ -311,7 +314,7 @@ class TelegramAdapter(Adapter):
         try:
             file_id = self._file_ids.get(id(src))
             if file_id is None:
-                local = await self.playable(src, self._upload_limit(src.kind))
+                local = await self.playable(src)
                 if local.is_url:  # dry run: show the URL
                     return await self._call(method, {**fields, field: local.url}, target=target)
                 # the part carries the field's name; attach:// is only for media groups

@@ -306,6 +306,9 @@ class WeixinAdapter(Adapter):
                     f"{self.spec.name} takes media of at least {self.min_size} bytes"
                 )
 
+    def media_limit(self, src: MediaSource) -> int:
+        return self.upload_limits[src.kind]
+
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
         key = (upload_type, id(src))
@@ -324,7 +327,7 @@ class WeixinAdapter(Adapter):
         return got
 
     async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = await self.playable(src, self.upload_limits[src.kind])
+        local = await self.playable(src)
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
