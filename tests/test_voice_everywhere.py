@@ -163,3 +163,14 @@ def test_the_readme_table_is_what_these_tests_measure():
         cells = [c.strip() for c in row.strip("|").split("|")]
         table[cells[0]] = dict(zip(AUDIO_FORMATS, cells[1:], strict=True))
     assert table == ARRIVES
+
+
+def test_platforms_json_lists_the_formats_each_platform_takes(cli):
+    import json
+
+    rows = {row["platform"]: row for row in json.loads(cli("platforms", "--json").stdout)}
+    assert rows["wecom"]["formats"]["voice"] == {"accepted": ["amr"], "convert_to": "amr"}
+    assert rows["lark"]["formats"]["video"] == {"accepted": ["mp4"], "convert_to": "mp4"}
+    for name, arrives in ARRIVES.items():
+        accepted = rows[name]["formats"]["voice"]["accepted"]
+        assert all(fmt in accepted for fmt in arrives.values()), name

@@ -138,6 +138,10 @@ class PlatformSpec:
             "reason": self.unsupported,
             "kinds": {k: self.kind_status(k) is None for k in KINDS},
             "refused": {k: r for k in KINDS if (r := self.kind_status(k))},
+            "formats": {
+                k: {"accepted": list(f.accepted), "convert_to": f.convert_to}
+                for k, f in self.formats.items()
+            },
         }
 
 
