@@ -178,4 +178,5 @@ def test_a_voice_url_is_checked_before_the_first_message_of_a_mixed_push(
                 "--item", f"voice={host.url}/note.opus")  # fmt: skip
         assert (r.code, r.stdout) == (2, "0\n")
         assert "Ogg/Opus" in r.stderr and "install ffmpeg to convert" in r.stderr
+        assert "item 1: voice" in r.stderr
         assert lark.sent_messages() == []

@@ -218,7 +218,7 @@ def test_a_local_file_on_go_cqhttp_without_shared_files_is_refused_saying_why(
 ):
     write_profile(account(gocq))
     doc = media_file(tmp_path, "report.pdf")
-    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc))
+    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc), "-t", "Nightly report")
     assert (r.code, r.stdout) == (2, "0\n")
     assert "go-cqhttp" in r.stderr and "shared_files = true" in r.stderr
     assert len(r.stderr.splitlines()) == 1

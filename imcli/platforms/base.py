@@ -255,11 +255,19 @@ class Adapter:
         with declared formats, and sources to convert) are downloaded, checked and
         converted once, so that a refusal (exit 2) comes before the first message. A
         failed download is remembered: every target then fails with it."""
-        for src in message.media_sources():
+        if message.kind == "mixed":
+            labelled = [
+                (f"item {i}: {it.type}", it.media)
+                for i, it in enumerate(message.items)
+                if it.media is not None
+            ]
+        else:
+            labelled = [(src.kind, src) for src in message.media_sources()]
+        for what, src in labelled:
             if not self.checked_first(src):
                 continue
             try:
-                await self.playable(src)
+                await self.playable(src, what)
             except (UsageError, ConfigError):
                 raise
             except ImcliError:

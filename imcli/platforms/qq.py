@@ -342,6 +342,20 @@ class QQAdapter(Adapter):
         else:
             await self._upload_file(target, src, extra, tracker)
 
+    async def check_media_first(self, message: Message) -> None:
+        """Also, before any send: what each file will be uploaded as (a refusal, such as
+        a local file for go-cqhttp without shared_files, comes before the first message)."""
+        await super().check_media_first(message)
+        for src in message.media_sources():
+            if src.kind != "file" or (src.path is not None and self.shared_files):
+                continue
+            try:
+                await self._upload_ref(src)
+            except UsageError:
+                raise
+            except ImcliError:
+                pass  # asked again per target, which then fails with the reason
+
     # -- file uploads: what each server takes ---------------------------------------------------
     async def _app_name(self) -> str:
         """``get_version_info`` → ``app_name`` (go-cqhttp, NapCat.Onebot, Lagrange.OneBot,
