@@ -76,8 +76,9 @@ SPEC = PlatformSpec(
         Field("app_secret", required=True, secret=True),
     ),
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
-    # im/v1/files: file_type "opus" ("上传 opus 格式的音频文件") and "mp4" ("上传 mp4 格式
-    # 的视频文件") are the only audio and video types: anything else is converted or refused
+    # im/v1/files (上传文件): "opus：OPUS 音频文件。其他格式的音频文件，请转为 OPUS 格式后
+    # 上传" and "mp4：MP4 格式视频文件" are the only audio and video types: anything else
+    # is converted or refused
     formats={
         "voice": Formats(("ogg-opus",), "Ogg/Opus", "ogg-opus"),
         "video": Formats(("mp4",), "MP4", "mp4"),
