@@ -31,6 +31,7 @@ class Field:
     type: type = str  # str, int, float, bool or dict
     help: str = ""
     default: Any = None
+    ask: bool = True  # offered by the `accounts add` walk-through
 
 
 #: Fields every platform accepts.
@@ -39,6 +40,12 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("proxy", help="http://, https:// or socks5:// proxy for this account"),
     Field("rate", type=float, help="messages/s for fan-out, 0 = no limit"),
     Field("default", type=bool, help="the platform's default account"),
+    Field(
+        "resend_uncertain",
+        type=bool,
+        help="repeat a send that may have been delivered (a duplicate rather than a loss)",
+        ask=False,
+    ),
 )
 
 
@@ -85,6 +92,11 @@ class PlatformSpec:
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
     formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
+    #: how the platform compares destinations: targets with the same key are one
+    #: destination, sent once (None: the kind and the id as written)
+    target_key: Callable[[Target], object] | None = None
+    #: -o keys imcli itself sets on every send to keep it idempotent (refused, exit 2)
+    send_keys: tuple[str, ...] = ()
 
     @property
     def supported(self) -> bool:
@@ -106,6 +118,12 @@ class PlatformSpec:
 
     def secret_fields(self) -> list[str]:
         return [f.name for f in self.all_fields() if f.secret]
+
+    def key(self, target: Target) -> object:
+        """The destination ``target`` names, as the platform compares them."""
+        if self.target_key is not None:
+            return self.target_key(target)
+        return (target.kind, target.id)
 
     def kind_status(self, kind: str) -> str | None:
         """None when the kind can be pushed, else the reason it cannot."""
@@ -176,6 +194,24 @@ class Adapter:
         self._converted: list[str] = []  # temporary files of conversions
 
     # -- what adapters implement -------------------------------------------------
+    @classmethod
+    def media_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can send as ``kind`` (None: no limit of the
+        platform's own); standard input is read no further than this."""
+        return None
+
+    @classmethod
+    def converts(cls, kind: str) -> bool:
+        """Content of this kind in another format is converted (when ffmpeg is found):
+        the platform's size limit applies to the result, not to what is read."""
+        fmts = cls.spec.formats.get(kind)
+        return fmts is not None and fmts.convert_to is not None
+
+    def text_messages(self, message: Message) -> int:
+        """How many messages a text push takes on this platform (its own split), for
+        the overflow policy and ``parts_total``; 1 where texts are never split."""
+        return 1
+
     def validate(self, message: Message, targets: list[Target]) -> None:
         """Refuse (UsageError) what this platform cannot send, before any request."""
 
@@ -242,8 +278,9 @@ class Adapter:
             return head + ("; send it with `push file` instead" if src.kind != "file" else "")
         return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
 
-    def media_limit(self, src: MediaSource) -> int:
-        """The size limit of an upload of this source (adapters say theirs)."""
+    def size_limit(self, src: MediaSource) -> int:
+        """The size limit of an upload of this source, after any conversion (adapters say
+        theirs)."""
         return 1 << 62
 
     def checked_first(self, src: MediaSource) -> bool:
@@ -276,11 +313,11 @@ class Adapter:
     async def playable(self, src: MediaSource, what: str | None = None) -> MediaSource:
         """The source as it is to be uploaded: a URL downloaded (once per push), its
         content checked against the spec's formats, converted with ffmpeg (once per push)
-        when needed, then its size checked against ``media_limit``. A dry run leaves a
+        when needed, then its size checked against ``size_limit``. A dry run leaves a
         URL as it is. Refusals are exit 2; every target shares the outcome."""
         import asyncio
 
-        limit = self.media_limit(src)
+        limit = self.size_limit(src)
 
         lock = self._playable_locks.get(id(src))
         if lock is None:
@@ -372,8 +409,12 @@ class Adapter:
         offline: list[AccountOffline] = []
 
         async def one(target: Target) -> None:
+            from imcli.http import _IN_FLIGHT
+
             res = results[target]
             tracker = SendTracker(res)
+            flight: list[Any] = []
+            _IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
             async with sem:
                 if offline:
                     res.error_exc = offline[0]
@@ -395,6 +436,16 @@ class Adapter:
                     res.ok = False
                     res.error = exc.message
                     res.error_exc = exc
+                except asyncio.CancelledError:
+                    # interrupted: a send whose request was out may have been delivered
+                    if flight:
+                        res.uncertain = True
+                        res.error = (
+                            "interrupted while it was being sent; it may have been delivered"
+                        )
+                    else:
+                        res.error = "interrupted before it was sent"
+                    raise
             if on_done is not None:
                 on_done(res)
 
@@ -407,6 +458,19 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def interrupted(res: TargetResult, *, in_flight: bool) -> None:
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
+    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    res.ok = False
+    if in_flight:
+        res.uncertain = True
+        res.error = "interrupted while it was being sent; it may have been delivered"
+    elif res.message_ids:
+        res.error = "interrupted between two parts of the message"
+    else:
+        res.error = "interrupted before it was sent"
 
 
 def upload_failed(exc: PlatformError) -> PlatformError:

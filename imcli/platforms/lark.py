@@ -85,6 +85,7 @@ SPEC = PlatformSpec(
     },
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
+    send_keys=("uuid",),
 )
 
 MB = 1 << 20
@@ -222,6 +223,12 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 class LarkAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # converted before upload: the limit applies to the result
+        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
+
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC
@@ -248,7 +255,7 @@ class LarkAdapter(Adapter):
                 str(self.account.get("app_id")),
                 str(self.account.get("app_secret")),
             )
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
         return self._cache
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -292,6 +299,7 @@ class LarkAdapter(Adapter):
         data: dict[str, str] | None = None,
         files: Any = None,
         send: bool = False,
+        idempotent: bool = False,
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
@@ -316,6 +324,7 @@ class LarkAdapter(Adapter):
                     headers=headers,
                     parse=parse_reply,
                     send=send,
+                    idempotent=idempotent,
                     target=target,
                     **kwargs,
                 )
@@ -369,23 +378,37 @@ class LarkAdapter(Adapter):
     ) -> None:
         import uuid
 
+        # one uuid per (message part, target), made once and kept across retries: Lark
+        # keeps one message per uuid (for an hour), so a send whose answer was lost is
+        # repeated safely. `-o uuid=` is refused before anything is sent (SPEC.send_keys).
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
             "content": _dumps(content),
-            "uuid": str(uuid.uuid4()),
             **extra,
+            "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
             MESSAGES_PATH,
             body=body,
             params={"receive_id_type": receive_id_type(target.id)},
             send=True,
+            idempotent=True,
             target=target,
         )
         tracker.sent(data.get("message_id"))
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        # as _send_text splits it
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            return 1 if title else 0
+        if title is None and not message.markdown:
+            return len(self.text_chunks(text))
+        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))
@@ -467,7 +490,7 @@ class LarkAdapter(Adapter):
         """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
         return await self.playable(src)
 
-    def media_limit(self, src: MediaSource) -> int:
+    def size_limit(self, src: MediaSource) -> int:
         return IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
 
     async def _upload(self, src: MediaSource) -> str:

@@ -48,6 +48,14 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _qq_key(target: Target) -> object:
+    """QQ numbers and group numbers are numbers (``10001`` and ``010001`` are one), in
+    two id spaces: a user and a group may share a number."""
+    tid = target.id.strip()
+    return (target.kind, int(tid)) if tid.isdigit() else (target.kind, tid)
+
+
 SPEC = PlatformSpec(
     name="qq",
     title="Personal QQ (OneBot v11)",
@@ -71,6 +79,7 @@ SPEC = PlatformSpec(
     # AMR here, which every server sends without converting.
     formats={"voice": Formats(("silk", "amr", "mp3"), "SILK, AMR or MP3", "amr")},
     adapter="imcli.platforms.qq:QQAdapter",
+    target_key=_qq_key,
 )
 
 #: media sent inline as base64:// (the whole payload is in the JSON body)
@@ -138,6 +147,13 @@ def parse_reply(resp: httpx.Response) -> Any:
 
 
 class QQAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        # with shared_files the server reads the file itself: no limit of imcli's
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return None if account.get("shared_files") else BASE64_LIMIT
+
     """Imported only to send."""
 
     spec = SPEC
@@ -290,7 +306,7 @@ class QQAdapter(Adapter):
             return src
         return await self.playable(src)
 
-    def media_limit(self, src: MediaSource) -> int:
+    def size_limit(self, src: MediaSource) -> int:
         return 1 << 62 if self.shared_files else BASE64_LIMIT
 
     def checked_first(self, src: MediaSource) -> bool:

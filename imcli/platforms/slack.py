@@ -43,6 +43,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from imcli import _redact
 from imcli.errors import AccountOffline, PlatformError, RetryableError
 from imcli.platforms.base import (
     Adapter,
@@ -61,6 +62,13 @@ if TYPE_CHECKING:
 
     from imcli.media import MediaSource
     from imcli.models import Message, Target
+
+
+def _channel_key(target: Target) -> object:
+    """Slack ids are upper-case and unique across users and channels: ``c0123`` and
+    ``-u C0123`` name the same conversation as ``-g C0123``."""
+    return target.id.strip().upper()
+
 
 SPEC = PlatformSpec(
     name="slack",
@@ -81,6 +89,7 @@ SPEC = PlatformSpec(
     },
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
+    target_key=_channel_key,
 )
 
 GB = 1 << 30
@@ -140,7 +149,8 @@ def parse_upload(resp: httpx.Response) -> None:
 
     if resp.status_code == 200:
         return
-    snippet = resp.text[:200].strip().replace("\n", " ") or resp.reason_phrase
+    # masked before it is cut: a secret across the cut must not leave half of it
+    snippet = _redact.shorten(resp.text, 200).strip().replace("\n", " ") or resp.reason_phrase
     text = f"upload failed: HTTP {resp.status_code}: {snippet}"
     if resp.status_code == 429 or resp.status_code >= 500:
         raise RetryableError(text, retry_after=retry_after_header(resp), status=resp.status_code)
@@ -148,6 +158,12 @@ def parse_upload(resp: httpx.Response) -> None:
 
 
 class SlackAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return UPLOAD_LIMIT
+
     """Imported only to send: markup, media and http are loaded lazily."""
 
     spec = SPEC
@@ -277,6 +293,9 @@ class SlackAdapter(Adapter):
             return cid
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_messages(message.title, [(message.text or "", message.markdown)]))
+
     def render_messages(
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:
@@ -368,7 +387,7 @@ class SlackAdapter(Adapter):
             tracker.sent(reply.get("ts"))
 
     # -- files -----------------------------------------------------------------------
-    def media_limit(self, src: MediaSource) -> int:
+    def size_limit(self, src: MediaSource) -> int:
         return UPLOAD_LIMIT
 
     async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:

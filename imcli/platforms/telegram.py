@@ -27,6 +27,18 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _chat_key(target: Target) -> object:
+    """Telegram's own comparison: a numeric chat_id is a number (``42``, ``042`` and
+    ``-g 42`` are one chat, users and groups share one id space); a ``@channelname`` is
+    case-insensitive."""
+    tid = target.id.strip()
+    try:
+        return int(tid)
+    except ValueError:
+        return tid.lower()
+
+
 SPEC = PlatformSpec(
     name="telegram",
     title="Telegram",
@@ -49,6 +61,7 @@ SPEC = PlatformSpec(
     formats={"voice": Formats(("ogg-opus", "mp3", "m4a"), "OGG/Opus, MP3 or M4A", "ogg-opus")},
     default_base_url="https://api.telegram.org",
     adapter="imcli.platforms.telegram:TelegramAdapter",
+    target_key=_chat_key,
 )
 
 TEXT_LIMIT = 4096
@@ -165,10 +178,16 @@ class TelegramAdapter(Adapter):
             describe=describe,
         )
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return LOCAL_SERVER_LIMIT if account.get("local_server") else UPLOAD_LIMITS.get(kind)
+
     def _upload_limit(self, kind: str) -> int:
         return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
 
-    def media_limit(self, src: MediaSource) -> int:
+    def size_limit(self, src: MediaSource) -> int:
         return self._upload_limit(src.kind)
 
     def dry_run_reply(self, method: str, url: str) -> Any:
@@ -204,6 +223,9 @@ class TelegramAdapter(Adapter):
             await self._send_media(target, message.media, message.title, extra, tracker)
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_chunks(message.title, [(message.text or "", message.markdown)]))
+
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
         from imcli import markup
