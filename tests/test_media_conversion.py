@@ -180,3 +180,11 @@ def test_a_voice_url_is_checked_before_the_first_message_of_a_mixed_push(
         assert "Ogg/Opus" in r.stderr and "install ffmpeg to convert" in r.stderr
         assert "item 1: voice" in r.stderr
         assert lark.sent_messages() == []
+
+
+def test_a_voice_from_stdin_is_converted_too(cli, wecom, temp_dir):
+    r = cli("push", "voice", "-p", "wecom", "-u", "alice", "-", input=clip("wav"))
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    [up] = wecom.calls("/cgi-bin/media/upload")
+    assert kind_of(up.files["media"].data or b"") == "amr"
+    assert [p for p in temp_dir.iterdir() if p.name.startswith("imcli-conv")] == []
