@@ -31,6 +31,7 @@ class Field:
     type: type = str  # str, int, float, bool or dict
     help: str = ""
     default: Any = None
+    needs: str | None = None  # a field that must be set too when this one is true
 
 
 #: Fields every platform accepts.

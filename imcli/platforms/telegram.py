@@ -38,6 +38,7 @@ SPEC = PlatformSpec(
             type=bool,
             default=False,
             help="base_url is a local Bot API server (uploads up to 2000 MB)",
+            needs="base_url",
         ),
     ),
     rate_limits=(Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"), Limit(20, 60.0, "group")),
