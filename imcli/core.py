@@ -294,6 +294,7 @@ async def run_push(
                 skipped.append((acc.name, exc))
                 notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
                 continue
+            await adapter.prefetch(req.message)
             for t in pending:
                 results[t].account = acc.name
             await adapter.deliver(pending, req.message, results, on_done=on_result)

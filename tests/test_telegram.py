@@ -223,11 +223,11 @@ def test_voice_url_that_is_not_ogg_is_uploaded(cli, tg_profile, telegram, monkey
     assert "voice" in call.files
 
 
-def test_missing_download_is_a_failed_target(cli, tg_profile, telegram):
+def test_missing_download_is_bad_input_before_any_send(cli, tg_profile, telegram):
     with FileHost() as host:
         r = cli("push", "image", "-p", "tg", "-u", "1", f"{host.url}/missing.png")
-    assert (r.code, r.stdout) == (1, "0\n")
-    assert "404" in r.stderr
+    assert (r.code, r.stdout) == (2, "0\n")  # media checks are input errors (exit 2)
+    assert "404" in r.stderr and not telegram.calls()
 
 
 def test_size_limits_are_checked_before_any_upload(cli, tg_profile, telegram, tmp_path):

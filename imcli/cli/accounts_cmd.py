@@ -366,27 +366,20 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
 
     label = f.name + (f" - {f.help}" if f.help else "")
     label += " [optional, Enter skips]" if optional else " [required]"
-
-    def read(value: str) -> Any:
+    while True:  # asked again, with the reason (click would hide it for a hidden prompt)
+        value = str(typer.prompt(label, hide_input=f.secret, default="", show_default=False))
         value = value.strip()
         if optional and not value:
             return None
         if not value:
-            raise typer.BadParameter(f"{f.name} is required")
+            output.err(f"Error: {f.name} is required")
+            continue
         if f.secret:
             _redact.add_secret(value)
         try:
             return profile_mod.coerce_field(value, f.type, f.name)
         except UsageError as exc:
-            raise typer.BadParameter(exc.message) from None
-
-    return typer.prompt(
-        label,
-        hide_input=f.secret,
-        default="",  # so that an empty answer reaches read(), which says what is missing
-        show_default=False,
-        value_proc=read,
-    )
+            output.err(f"Error: {exc.message}")
 
 
 # -- remove / default ------------------------------------------------------------------

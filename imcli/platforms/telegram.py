@@ -281,6 +281,9 @@ class TelegramAdapter(Adapter):
             return src.extension in ("gif", "pdf", "zip")
         return True
 
+    def download_limit(self, src: MediaSource) -> int | None:
+        return None if self._by_url(src) else self._upload_limit(src.kind)
+
     def _caption(self, title: str | None) -> str | None:
         from imcli import markup
 
