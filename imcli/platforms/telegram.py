@@ -239,6 +239,10 @@ class TelegramAdapter(Adapter):
                 parts = [(title, False)]
             else:
                 heading = f"<b>{markup.escape_html(title.strip())}</b>\n"
+                if markup.telegram_visible_len(heading) > TEXT_LIMIT // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    # first, as a plain line
+                    parts, heading = [(title, False), *parts], ""
         room = TEXT_LIMIT - markup.telegram_visible_len(heading)
         chunks: list[str] = []
         for text, md in parts:
