@@ -288,6 +288,12 @@ def test_timeout_takes_durations(cli_proc, tg_profile, telegram, given):
     assert r.code == 0, r.stderr
 
 
+def test_accounts_test_takes_a_duration_too(cli, tg_profile, telegram):
+    r = cli("accounts", "test", "--timeout", "5s", "-vv")
+    assert r.code == 0 and "online" in r.stdout, r.stderr
+    assert "response body:" in r.stderr and TG_TOKEN not in r.stderr
+
+
 def test_timeout_refuses_what_is_no_duration(cli, tg_profile):
     r = cli("push", "text", "-p", "tg", "-u", "1", "--timeout", "5h", "hi")
     assert r.code == 2 and "--timeout" in r.stderr and "5s" in r.stderr
