@@ -124,7 +124,7 @@ def _masked_fields(acc: Any) -> dict[str, Any]:
         f = spec.field(key)
         if f is not None and f.secret:
             fields[key] = _redact.mask(val)
-        elif key in ("proxy", "base_url"):
+        elif key in ("proxy", "base_url"):  # a password in the URL's user-info
             fields[key] = _redact.mask_url_password(val)
         else:
             fields[key] = val
@@ -133,6 +133,7 @@ def _masked_fields(acc: Any) -> dict[str, Any]:
 
 def _short(v: Any) -> str:
     text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    text = _redact.redact(text)  # masked before it is cut
     return text if len(text) <= 60 else text[:57] + "…"
 
 
@@ -209,7 +210,7 @@ def add_account(
             )
     if walkthrough:  # the optional fields too; Enter skips one
         for f in _ask_order(spec):
-            if f.name in table or f.name == "default":
+            if f.name in table or f.name == "default" or not f.ask:
                 continue
             if f.needs and not table.get(f.needs):
                 continue  # e.g. local_server means nothing without a base_url
