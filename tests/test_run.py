@@ -328,6 +328,8 @@ def test_a_failed_push_is_reported_and_does_not_mask_the_status(imcli_run, write
         assert r.code == 1 and "(--strict: 1)" in r.stderr
         r = imcli_run(*TG, "--strict", "--", "sh", "-c", "exit 3")
         assert r.code == 3  # --strict never hides the job's own failure
+        r = imcli_run(*TG, "-q", "--strict", "--on", "always", "--", "sh", "-c", "echo hi >&2")
+        assert (r.code, r.err) == (1, b"hi\n")  # -q: no line per failed target
 
 
 def test_a_missing_account_does_not_stop_the_job(imcli_run, tmp_path):

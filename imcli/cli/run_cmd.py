@@ -15,6 +15,8 @@ from imcli.cli.push_cmd import (
     Options,
     Platform,
     Profile,
+    Quiet,
+    Timeout,
     User,
     Verbose,
 )
@@ -104,15 +106,7 @@ def run_command(
     group: Group = None,
     user: User = None,
     account: Account = None,
-    timeout: Annotated[
-        Optional[str],
-        typer.Option(
-            "--timeout",
-            help="Time budget of the push (not of CMD): 5000 (ms), 5s, 2m.",
-            metavar="DURATION",
-            show_default=False,
-        ),
-    ] = None,
+    timeout: Timeout = None,
     option: Options = None,
     profile: Profile = None,
     dry_run: Annotated[
@@ -123,7 +117,8 @@ def run_command(
         bool,
         typer.Option("--json", help="CMD's outcome and the push's result as JSON on stderr."),
     ] = False,
-    verbose: Verbose = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     from imcli.cli import run_job
 
@@ -133,6 +128,6 @@ def run_command(
             markdown=markdown, strict=strict, max_runtime=max_runtime, grace=grace,
             platform=platform, group=group, user=user, account=account, timeout=timeout,
             option=option, profile=profile_of(ctx, profile), dry_run=dry_run,
-            json_out=json_out, verbose=verbose,
+            json_out=json_out, verbose=verbose, quiet=quiet,
         )
     )  # fmt: skip

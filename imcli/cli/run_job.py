@@ -40,17 +40,11 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_duration(text: str, option: str, *, bare_ms: bool) -> float:
-    """Seconds from ``500ms``, ``5s``, ``2m``, ``1h30m``, ``1d``. A bare number is
-    milliseconds where ``bare_ms`` (``--timeout``, as in ``push``), else refused: a
-    time limit on a job is too easily read as seconds or as milliseconds."""
+def parse_duration(text: str, option: str) -> float:
+    """Seconds from ``500ms``, ``5s``, ``2m``, ``1h30m``, ``1d``. A bare number is refused:
+    a time limit on a job is too easily read as seconds or as milliseconds."""
     value = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        if bare_ms:
-            seconds = float(value) / 1000
-            if seconds <= 0:
-                raise UsageError(f"{option} must be positive")
-            return seconds
         raise UsageError(f"{option} {text}: give a unit, e.g. {value}s or {value}m")
     parts = list(_DURATION.finditer(value))
     if not parts or "".join(m.group(0) for m in parts) != value:
@@ -224,12 +218,13 @@ def run(
     group: list[str] | None,
     user: list[str] | None,
     account: str | None,
-    timeout: str | None,
+    timeout: int | None,
     option: list[str] | None,
     profile: str | None,
     dry_run: bool,
     json_out: bool,
-    verbose: bool,
+    verbose: int,
+    quiet: bool = False,
 ) -> int:
     """Run CMD and push its outcome; returns imcli's exit status."""
     import os
@@ -287,18 +282,20 @@ def run(
                 output.error(exc.message)
                 push_error = exc
             else:
-                result, push_error, interrupted = _push(settings, message, verbose=verbose)
+                result, push_error, interrupted = _push(
+                    settings, message, verbose=verbose, quiet=quiet
+                )
         status = verdict.status
         if interrupted is not None and status == 0:
             status = 128 + interrupted
         failed_push = push and (result is None or result.exit_code != 0)
-        if failed_push:
+        if failed_push and not (quiet and result is not None):  # -q: no target lines
             output.error(
                 f"the push of {argv[0]}'s outcome failed; exiting with its status {status}"
                 + (" (--strict: 1)" if strict and status == 0 else "")
             )
-            if strict and status == 0:
-                status = 1
+        if failed_push and strict and status == 0:
+            status = 1
         if json_out:
             output.err(json.dumps(_json(outcome, verdict, status, push, result, push_error),
                                   ensure_ascii=False))  # fmt: skip
@@ -365,7 +362,7 @@ def _check(
     group: list[str] | None,
     user: list[str] | None,
     account: str | None,
-    timeout: str | None,
+    timeout: int | None,
     option: list[str] | None,
     profile: str | None,
 ) -> _Settings:
@@ -381,13 +378,8 @@ def _check(
         raise UsageError(f"--on {on!r}: expected one of {', '.join(ON_CHOICES)}")
     if tail is not None and tail < 0:
         raise UsageError("--tail must be 0 or more lines")
-    limit = parse_duration(max_runtime, "--max-runtime", bare_ms=False) if max_runtime else None
-    grace_s = parse_duration(grace, "--grace", bare_ms=False) if grace else DEFAULT_GRACE
-    timeout_ms = (
-        max(1, round(parse_duration(timeout, "--timeout", bare_ms=True) * 1000))
-        if timeout is not None
-        else None
-    )
+    limit = parse_duration(max_runtime, "--max-runtime") if max_runtime else None
+    grace_s = parse_duration(grace, "--grace") if grace else DEFAULT_GRACE
     targets = [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
     own, extra = parse_options(option_pairs(option or []))
     if account and own.get("account") and own["account"] != account:
@@ -396,7 +388,7 @@ def _check(
     _check_platform(platform, account, profile, targets, attach_log)
     return _Settings(
         tail=DEFAULT_TAIL if tail is None else tail, max_runtime=limit, grace=grace_s,
-        targets=targets, platform=platform, account=account, timeout_ms=timeout_ms,
+        targets=targets, platform=platform, account=account, timeout_ms=timeout,
         extra=extra, profile=profile,
     )  # fmt: skip
 
@@ -439,7 +431,12 @@ def _message(title: str, body: str, attached: str | None, log_path: str | None) 
 
 
 def _push(
-    settings: _Settings, message: Message, *, verbose: bool, dry_run: bool = False
+    settings: _Settings,
+    message: Message,
+    *,
+    verbose: int,
+    quiet: bool = False,
+    dry_run: bool = False,
 ) -> tuple[PushResult | None, BaseException | None, int | None]:
     """(result, the error that stopped it, the signal that interrupted it); every error
     is on stderr already."""
@@ -489,7 +486,7 @@ def _push(
         from imcli.cli.push_run import failure
 
         for r in result.results:
-            if not r.ok:
+            if not r.ok and not quiet:  # -q: no line per failed target
                 output.err(output.one_line(f"imcli: {result.platform} {r.target}: {failure(r)}"))
     return result, None, None
 
@@ -537,7 +534,7 @@ def _dry_run(
     max_runtime: str | None,
     grace: str,
     json_out: bool,
-    verbose: bool,
+    verbose: int,
     attach_log: bool,
 ) -> int:
     """Run nothing: push, as a dry run, what a failure of CMD (exit 1) would push, with a

@@ -32,6 +32,7 @@ class Field:
     help: str = ""
     default: Any = None
     ask: bool = True  # offered by the `accounts add` walk-through
+    needs: str | None = None  # a field that must be set too when this one is true
 
 
 #: Fields every platform accepts.
@@ -189,6 +190,7 @@ class Adapter:
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
         self._download_lock: Any = None
+        self._download_errors: dict[str, UsageError] = {}
         self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
         self._playable_locks: dict[int, Any] = {}
         self._converted: list[str] = []  # temporary files of conversions
@@ -383,11 +385,32 @@ class Adapter:
 
             self._download_lock = asyncio.Lock()
         async with self._download_lock:
+            failed = self._download_errors.get(src.url)
+            if failed is not None:  # fetched once per push, failed or not
+                raise failed
             got = self._downloads.get(src.url)
             if got is None:
-                got = await src.download(self.http, limit, self.spec.name)
+                try:
+                    got = await src.download(self.http, limit, self.spec.name)
+                except UsageError as exc:
+                    self._download_errors[src.url] = exc
+                    raise
                 self._downloads[src.url] = got
             return got
+
+    def download_limit(self, src: MediaSource) -> int | None:
+        """The size cap when imcli must download this URL source to upload it; None when
+        the platform fetches it itself (or the adapter downloads it its own way)."""
+        return None
+
+    async def prefetch(self, message: Message) -> None:
+        """Media checks once per push, before any send: every URL imcli must download is
+        downloaded (and its content checked) now, so that a 404 or an HTML page is one
+        error for the push, not one per target."""
+        for src in message.media_sources():
+            limit = self.download_limit(src) if src.is_url else None
+            if limit is not None:
+                await self.local_copy(src, limit)
 
     # -- fan-out ---------------------------------------------------------------
     async def deliver(

@@ -464,6 +464,10 @@ class LarkAdapter(Adapter):
             if title:
                 await self._send_plain(target, title, message.extra, tracker)
             return
+        if title is not None and self._room(title) < POST_BODY_LIMIT // 2:
+            # a title that would leave no room for the text: its own message first
+            await self._send_plain(target, title, message.extra, tracker)
+            title = None
         if title is None and not message.markdown:
             await self._send_plain(target, text, message.extra, tracker)
             return

@@ -242,6 +242,9 @@ class SlackAdapter(Adapter):
         me = await self._call("auth.test")
         return f"team {me.get('team')} as {me.get('user')}"
 
+    def download_limit(self, src: MediaSource) -> int | None:
+        return UPLOAD_LIMIT  # files.upload takes bytes only: every URL is downloaded
+
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
         if message.kind == "text":
             parts = [(message.text or "", message.markdown)]

@@ -433,6 +433,9 @@ class WeixinAdapter(Adapter):
                 texts = [(title.strip(), False)]
             else:
                 heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
+                if markup.utf8_len(heading) > self.text_limit // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    texts, heading = [(title.strip(), False), *texts], ""
         room = self.text_limit - markup.utf8_len(heading)
         chunks: list[str] = []
         for text, md in texts:
