@@ -375,7 +375,8 @@ def test_every_push_flag_works(imcli_run, tg_profile, telegram, tmp_path):
     assert all(m.fields["disable_notification"] is True for m in msgs)
     assert "POST" in r.stderr and TG_TOKEN not in r.stderr  # -v, masked
     telegram.reset()
-    r = imcli_run("--profile", str(other), "--tail", "1", "-p", "tg", "-u", "7", "--", "false")
+    # no -p: the profile's only platform, as push finds it
+    r = imcli_run("--profile", str(other), "--tail", "1", "-u", "7", "--", "false")
     assert r.code == 1 and len(texts(telegram)) == 1
 
 
