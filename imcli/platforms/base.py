@@ -171,6 +171,7 @@ class Adapter:
         self.account = account
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
+        self._split: dict[Any, Any] = {}  # a text's messages, split once per push
         self._download_lock: Any = None
 
     # -- what adapters implement -------------------------------------------------
@@ -179,6 +180,15 @@ class Adapter:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
         return None
+
+    def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
+        """``split()``, made once per push for the same ``key``: a long text is split
+        for the overflow check and then sent to every target without splitting again."""
+        if key not in self._split:
+            if len(self._split) > 64:
+                self._split.clear()  # the overflow search tries many prefixes
+            self._split[key] = split()
+        return self._split[key]
 
     def text_messages(self, message: Message) -> int:
         """How many messages a text push takes on this platform (its own split), for

@@ -503,6 +503,9 @@ class LarkAdapter(Adapter):
         return len(_body_bytes({"content": _dumps({"text": text})}))
 
     def text_chunks(self, text: str) -> list[str]:
+        return list(self.split_once(("text_chunks", text), lambda: self._text_chunks(text)))
+
+    def _text_chunks(self, text: str) -> list[str]:
         from imcli import markup
 
         return markup.split_source(

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
 def _qq_key(target: Target) -> object:
     """QQ numbers and group numbers are numbers (``10001`` and ``010001`` are one), in
     two id spaces: a user and a group may share a number."""

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
 def _wecom_key(target: Target) -> object:
     """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
     tid = target.id.strip()
@@ -442,6 +443,14 @@ class WeixinAdapter(Adapter):
         passed through and the title becomes a ``#`` heading. Otherwise markdown items are
         rendered as plain text and the title is the first line.
         """
+        key = ("text_chunks", title, tuple(texts), markdown_out)
+        return list(
+            self.split_once(key, lambda: self._text_chunks(title, texts, markdown_out=markdown_out))
+        )
+
+    def _text_chunks(
+        self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
+    ) -> list[str]:
         from imcli import markup
 
         texts = [(t, md) for t, md in texts if t and t.strip()]
