@@ -284,19 +284,12 @@ class Adapter:
                     res.error = exc.message
                     res.error_exc = exc
                 except asyncio.CancelledError:
-                    # interrupted: a send whose request was out may have been delivered
-                    if flight:
-                        res.uncertain = True
-                        res.error = (
-                            "interrupted while it was being sent; it may have been delivered"
-                        )
-                    else:
-                        res.error = "interrupted before it was sent"
+                    interrupted(res, in_flight=bool(flight))
                     raise
             if on_done is not None:
                 on_done(res)
 
-        await asyncio.gather(*(one(t) for t in targets))
+        await gather_all([one(t) for t in targets])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -307,15 +300,37 @@ class Adapter:
         return UsageError(f"{self.spec.name}: {message}")
 
 
+async def gather_all(coros: list[Any]) -> None:
+    """Run the sends concurrently; when one raises, or the push is interrupted, cancel
+    the rest and wait until every one has recorded its outcome before raising.
+
+    (``asyncio.gather`` alone ends at the first cancelled child: the others would be
+    left mid-send, and a target whose message was in flight would be reported as not
+    sent.)"""
+    import asyncio
+
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
-    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
+    or a message some parts of which arrived, may have been delivered ("uncertain");
+    one not yet sent surely was not."""
     res.ok = False
     if in_flight:
         res.uncertain = True
         res.error = "interrupted while it was being sent; it may have been delivered"
     elif res.message_ids:
-        res.error = "interrupted between two parts of the message"
+        # some of it arrived: not "sent", not "not sent" either
+        res.uncertain = True
+        res.error = "interrupted after some parts of the message were delivered"
     else:
         res.error = "interrupted before it was sent"
 

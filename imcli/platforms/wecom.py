@@ -649,7 +649,9 @@ class WeComAdapter(WeixinAdapter):
                             interrupted(results[t], in_flight=bool(flight))
                     raise
 
-        await asyncio.gather(*(run(b) for b in batches))
+        from imcli.platforms.base import gather_all
+
+        await gather_all([run(b) for b in batches])
 
     async def _send_batch(
         self,
