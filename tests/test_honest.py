@@ -706,3 +706,43 @@ def test_qq_and_wecom_targets_are_compared_as_they_compare_them(cli, write_profi
         r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "Alice", "-u", "bob", "hi")
         assert (r.code, r.stdout) == (0, "2\n"), r.output
         assert [s.body["touser"] for s in wc.sent()] == ["alice|bob"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["slack", "lark", "wecom"])
+def test_overflow_attaches_the_text_on_every_platform_that_takes_files(cli, write_profile, name):
+    from tests.fakes.lark import FakeLark
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.wecom import FakeWeCom
+
+    token = "xoxb-1-2-OVERFLOWslacktoken"
+    fakes: dict[str, Any] = {
+        "slack": lambda: FakeSlack(tokens=[token]),
+        "lark": lambda: FakeLark("cli_overflow", "overflow-lark-secret"),
+        "wecom": lambda: FakeWeCom(WC_CORP, WC_SECRET, 1000002),
+    }
+    with fakes[name]() as fake:
+        profiles = {
+            "slack": f'[accounts.s]\nplatform = "slack"\ntoken = "{token}"\n',
+            "lark": '[accounts.l]\nplatform = "lark"\napp_id = "cli_overflow"\n'
+            'app_secret = "overflow-lark-secret"\n',
+            "wecom": f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\n'
+            f'corp_secret = "{WC_SECRET}"\nagent_id = 1000002\n',
+        }
+        write_profile(profiles[name] + f'base_url = "{fake.url}"\nrate = 0\n')
+        target = {"slack": ["-g", "C0OVER"], "lark": ["-g", "oc_over"], "wecom": ["-u", "alice"]}
+        text = _long_text({"slack": 600, "lark": 1800, "wecom": 60}[name])
+        r = cli("push", "text", "-p", name, *target[name], "-t", "Report", text,
+                "--max-parts", "1", "--json")  # fmt: skip
+        assert r.code == 0, r.output
+        assert json.loads(r.stdout)["sent"] == 1
+        if name == "slack":
+            assert len(fake.posted_messages()) == 1
+            [f] = fake.uploaded_files().values()
+            assert f.name == "message.txt" and f.size == len(("Report\n\n" + text).encode())
+        elif name == "lark":
+            kinds = [m.msg_type for m in fake.sent_messages()]
+            assert kinds == ["post", "file"], kinds
+        else:
+            kinds = [s.msgtype for s in fake.sent()]
+            assert kinds == ["text", "file"], kinds
