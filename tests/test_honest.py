@@ -746,3 +746,18 @@ def test_overflow_attaches_the_text_on_every_platform_that_takes_files(cli, writ
         else:
             kinds = [s.msgtype for s in fake.sent()]
             assert kinds == ["text", "file"], kinds
+
+
+def test_bad_max_parts_values(cli, write_profile, telegram):
+    account = (
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\n'
+    )
+    write_profile(account)
+    r = cli("push", "text", "-p", "telegram", "-u", "1", "hi", "--max-parts", "-1")
+    assert (r.code, r.stdout) == (2, "0\n") and "--max-parts" in r.stderr, r.output
+    for value in ('"ten"', "-2", "2.5", "true"):
+        write_profile(f"[settings]\nmax_parts = {value}\n\n" + account)
+        r = cli("push", "text", "-p", "telegram", "-u", "1", "hi")
+        assert (r.code, r.stdout) == (3, "0\n") and "settings.max_parts" in r.stderr, r.output
+    assert telegram.sent_messages() == []
