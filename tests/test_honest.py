@@ -761,3 +761,27 @@ def test_bad_max_parts_values(cli, write_profile, telegram):
         r = cli("push", "text", "-p", "telegram", "-u", "1", "hi")
         assert (r.code, r.stdout) == (3, "0\n") and "settings.max_parts" in r.stderr, r.output
     assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(30)
+def test_resend_uncertain_marks_every_user_of_a_wecom_request(cli, write_profile):
+    from tests.fakes import faulty
+    from tests.fakes.faulty import NGINX_502
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake, faulty.FaultyProxy(fake.url) as proxy:
+        proxy.add(
+            "/cgi-bin/message/send",
+            faulty.delivered_then(faulty.respond(502, NGINX_502, {"Content-Type": "text/html"})),
+            times=1,
+        )
+        write_profile(
+            "[settings]\nresend_uncertain = true\n\n"
+            f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\n'
+            f'corp_secret = "{WC_SECRET}"\nagent_id = 1000002\nbase_url = "{proxy.url}"\n'
+        )
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "bob", "hi", "--json")
+        assert r.code == 0, r.output
+        out = json.loads(r.stdout)
+        assert [t.get("resent") for t in out["targets"]] == [True, True], out
+        assert [s.body["touser"] for s in fake.sent()] == ["alice|bob"] * 2  # the user's choice
