@@ -785,3 +785,14 @@ def test_resend_uncertain_marks_every_user_of_a_wecom_request(cli, write_profile
         out = json.loads(r.stdout)
         assert [t.get("resent") for t in out["targets"]] == [True, True], out
         assert [s.body["touser"] for s in fake.sent()] == ["alice|bob"] * 2  # the user's choice
+
+
+@pytest.mark.parametrize("args", [["accounts", "list"], ["accounts", "list", "--json"]])
+def test_a_closed_stdout_does_not_fail_accounts_list(tg_profile, args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "imcli", *args], stdout=None, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(1), cwd=str(ROOT),
+        env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b"internal error" not in proc.stderr and b"Traceback" not in proc.stderr
