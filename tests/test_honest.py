@@ -796,3 +796,23 @@ def test_a_closed_stdout_does_not_fail_accounts_list(tg_profile, args):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert b"internal error" not in proc.stderr and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_token_request_that_never_answers_is_not_may_have_been_delivered(cli, write_profile):
+    """Only a send can have been delivered: a token request that timed out is a plain
+    failure, whatever the retries."""
+    from tests.fakes import faulty
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake, faulty.FaultyProxy(fake.url) as proxy:
+        proxy.add("/cgi-bin/gettoken", faulty.hang)
+        write_profile(
+            f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\n'
+            f'corp_secret = "{WC_SECRET}"\nagent_id = 1000002\nbase_url = "{proxy.url}"\n'
+        )
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "hi", "--json", "--timeout", "1500")
+    assert r.code == 1, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    assert target["uncertain"] is False and "may have been delivered" not in r.stderr, r.output
+    assert len(proxy.hits("/cgi-bin/gettoken")) >= 2  # asked again within the budget
