@@ -516,14 +516,37 @@ def test_discord_errors_are_named_and_an_unknown_webhook_is_offline(cli, write_p
     assert "wrong-token-123" not in r.output
 
 
-def test_wecom_and_dingtalk_hold_20_messages_a_minute(cli, write_profile):
-    """The 21st message of a minute would be refused (45009): imcli waits instead, and
-    the fake sees no refusal. Checked with a 3-a-second fake so no test waits a minute."""
-    from imcli.platforms import wecom_robot
+@pytest.mark.parametrize("platform", ["wecom-robot", "dingtalk-robot"])
+def test_wecom_and_dingtalk_robots_hold_20_messages_a_minute(platform):
+    """The 21st send of a minute waits (the robot would answer 45009/410100): checked on
+    the limiter the push builds from the spec, without sleeping through the minute."""
+    import asyncio
 
-    assert any(lim.count == 20 and lim.period == 60.0 for lim in wecom_robot.SPEC.rate_limits)
+    from imcli import platforms
+    from imcli.http import RateLimiter
+    from imcli.models import WEBHOOK_TARGET
+
+    limiter = RateLimiter(platforms.get(platform).rate_limits, None)
+
+    async def run() -> tuple[float, bool]:
+        started = time.monotonic()
+        for _ in range(20):
+            await limiter.acquire(WEBHOOK_TARGET)
+        burst = time.monotonic() - started
+        try:
+            await asyncio.wait_for(limiter.acquire(WEBHOOK_TARGET), 0.3)
+        except asyncio.TimeoutError:
+            return burst, True
+        return burst, False
+
+    burst, held = asyncio.run(run())
+    assert burst < 0.5  # twenty go at once: a split text is not spaced out
+    assert held  # the twenty-first waits for the minute
+
+
+def test_a_rate_setting_paces_a_robot_and_the_fake_sees_no_refusal(cli, write_profile):
     with FakeWeComRobot(WECOM_KEY, per_minute=3) as fake:
-        fake.window.period = 1.0  # 3 a second
+        fake.window.period = 1.0  # a robot that takes 3 a second
         write_profile(
             f'[accounts.w]\nplatform = "wecom-robot"\nkey = "{WECOM_KEY}"\n'
             f'base_url = "{fake.url}"\nrate = 3\n'
@@ -595,12 +618,33 @@ def test_a_malformed_webhook_url_is_exit_3_without_showing_it(cli, write_profile
     assert "secret-part-12345" not in r.output
 
 
-def test_accounts_test_does_not_post(cli, profile, discord, slack, dingtalk):
-    r = cli("accounts", "test")
-    assert "imcli-test" in r.stdout  # Discord's GET answers the webhook's name
-    assert "no_text" in r.stdout  # Slack's empty payload: alive, nothing posted
-    assert not (discord.messages or slack.messages or dingtalk.messages)
+def test_accounts_test_does_not_post(cli, profile, wecom, dingtalk, lark, discord, slack):
+    r = cli("accounts", "test", "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert all(row["online"] for row in rows.values()), rows
+    assert "imcli-test" in rows["ops-discord"]["detail"]  # the GET answers the webhook's name
+    assert "no_text" in rows["ops-slack"]["detail"]  # an empty payload: alive, nothing posted
+    assert "(40008)" in rows["ops-wecom"]["detail"]
+    assert "(40035)" in rows["ops-dd"]["detail"]  # signed: the signature was accepted
+    assert "(19002)" in rows["ops-lark"]["detail"]
+    assert not (
+        wecom.messages or dingtalk.messages or lark.messages or discord.messages or slack.messages
+    )
     no_token(r.stdout, r.stderr)
+
+
+def test_accounts_test_finds_a_dead_webhook_and_a_bad_signature(
+    cli, write_profile, wecom, dingtalk
+):
+    write_profile(
+        f'[accounts.w]\nplatform = "wecom-robot"\nkey = "not-the-key-1234"\nbase_url = "{wecom.url}"\n\n'
+        f'[accounts.d]\nplatform = "dingtalk-robot"\ntoken = "{DD_TOKEN}"\n'
+        f'secret = "SEC-wrong-secret"\nbase_url = "{dingtalk.url}"\n'
+    )
+    r = cli("accounts", "test", "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert not rows["w"]["online"] and "93000" in rows["w"]["detail"]
+    assert not rows["d"]["online"] and "310000" in rows["d"]["detail"]
 
 
 def test_options_are_merged_and_reserved_ones_refused(cli, profile, wecom, dingtalk, lark):

@@ -146,6 +146,27 @@ class WebhookAdapter(Adapter):
             "test would post to the chat)"
         )
 
+    async def probe(
+        self,
+        parse: Callable[[httpx.Response], Any],
+        refused: frozenset[Any] = frozenset(),
+        **kw: Any,
+    ) -> str:
+        """``accounts test`` without posting: an empty message is refused by a live
+        webhook for its content, and by a dead one (or a bad signature) for that.
+        ``refused``: the codes that mean the webhook itself refused it."""
+        from imcli.errors import AccountOffline
+
+        try:
+            await self.post(parse, send=False, **kw)
+        except (AccountOffline, RetryableError):
+            raise
+        except PlatformError as exc:
+            if exc.code is None or exc.code in refused:
+                raise
+            return f"webhook ok (an empty message was refused: {exc.message}; nothing posted)"
+        return "webhook ok (it accepted an empty message)"
+
     async def post(
         self,
         parse: Callable[[httpx.Response], Any],

@@ -122,6 +122,11 @@ class DingTalkRobotAdapter(WebhookAdapter):
             params.update(timestamp=str(ts), sign=signature)
         return params
 
+    async def check(self) -> str:
+        self.url()
+        parse = errcode_parser(send=False, busy=BUSY, offline=OFFLINE, hints=HINTS)
+        return await self.probe(parse, frozenset({310000}), params=self.params(), json={})
+
     def check_message(self, message: Message) -> None:
         from imcli.media import is_private_url
 

@@ -116,6 +116,11 @@ class LarkRobotAdapter(WebhookAdapter):
         register(signature)
         return {"timestamp": str(ts), "sign": signature, **body}
 
+    async def check(self) -> str:
+        self.url()
+        parse = errcode_parser(send=False, busy=BUSY, offline=OFFLINE, hints=HINTS)
+        return await self.probe(parse, frozenset({19022}), json=self.signed({}))
+
     def bodies(self, message: Message) -> list[dict[str, Any]]:
         from imcli import markup
 

@@ -94,6 +94,11 @@ class WeComRobotAdapter(WebhookAdapter):
             return {"errcode": 0, "errmsg": "ok", "type": "file", "media_id": "dry-run-media"}
         return {"errcode": 0, "errmsg": "ok"}
 
+    async def check(self) -> str:
+        self.url()
+        parse = errcode_parser(send=False, busy=BUSY, offline=OFFLINE)
+        return await self.probe(parse, params={"key": self.key}, json={})
+
     # -- checks before anything is sent ------------------------------------------------
     def check_message(self, message: Message) -> None:
         from imcli.media import sniff

@@ -331,6 +331,8 @@ class FakeLarkRobot(FakeServer):
 
     def _check(self, body: dict[str, Any]) -> Reply | None:
         kind = body.get("msg_type")
+        if not kind:
+            return self._err(19002, "params error, msg_type need")
         if kind == "interactive":
             card = body.get("card")
             elements = card.get("elements") if isinstance(card, dict) else None
