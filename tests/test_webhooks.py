@@ -667,3 +667,147 @@ def test_accounts_add_needs_the_key_or_the_url(cli, write_profile):
     assert r.code == 0, r.stderr
     r = cli("accounts", "list")
     assert "wecom-k-123456" not in r.stdout and "key=***" in r.stdout
+
+
+# -- more of each platform's shapes -------------------------------------------------------------
+
+
+def test_wecom_image_from_a_url_is_downloaded_then_sent_as_base64(cli, profile, wecom):
+    from tests.fakes.filehost import PNG as HOSTED
+    from tests.fakes.filehost import FileHost
+
+    with FileHost() as host:
+        r = cli("push", "image", "-p", "wecom-robot", f"{host.url}/chart.png")
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    image = wecom.messages[0]["image"]
+    assert base64.b64decode(image["base64"]) == HOSTED * 10
+    assert image["md5"] == hashlib.md5(HOSTED * 10).hexdigest()  # noqa: S324
+
+
+def test_wecom_a_failed_upload_sends_nothing(cli, profile, wecom, media):
+    wecom.queue(
+        "upload_media", Reply(json={"errcode": 40006, "errmsg": "invalid file size"}), times=9
+    )
+    r = cli(
+        "push",
+        "mixed",
+        "-p",
+        "wecom-robot",
+        "--item",
+        "text=before",
+        "--item",
+        f"file={media['report.txt']}",
+    )
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert "upload failed: invalid file size (40006)" in r.stderr
+    assert not wecom.messages  # the text was not sent ahead of a file that cannot follow
+
+
+def test_wecom_captions_and_titles_go_as_a_text_before_the_media(
+    cli, profile, wecom, media, tmp_path
+):
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps([{"type": "image", "source": str(media["a.png"]), "caption": "the chart"}])
+    )
+    r = cli("push", "mixed", "-p", "wecom-robot", str(items))
+    assert r.code == 0, r.stderr
+    r = cli("push", "file", "-p", "wecom-robot", "-t", "nightly log", str(media["report.txt"]))
+    assert r.code == 0, r.stderr
+    kinds = [(m["msgtype"], m.get("text", {}).get("content")) for m in wecom.messages]
+    assert kinds == [
+        ("text", "the chart"),
+        ("image", None),
+        ("text", "nightly log"),
+        ("file", None),
+    ]
+
+
+def test_lark_long_text_is_split_under_the_20_kb_body_limit(cli, profile, lark):
+    text = "\n".join("飞书" * 500 for _ in range(12))  # 36 KB of UTF-8
+    r = cli("push", "text", "-p", "lark-robot", text)
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    parts = [m["content"]["text"] for m in lark.messages]
+    assert len(parts) == 3 and "\n".join(parts) == text
+    assert all(len(c.body or b"") <= 20 * 1024 for c in lark.requests)
+
+
+def test_lark_unknown_token_is_offline_and_a_keyword_miss_is_named(cli, write_profile, lark):
+    write_profile(
+        f'[accounts.fs]\nplatform = "lark-robot"\ntoken = "no-such-hook-1234"\nbase_url = "{lark.url}"\n'
+    )
+    r = cli("push", "text", "-p", "lark-robot", "hi")
+    assert (r.code, r.stdout) == (3, "0\n")
+    assert "incoming webhook access token invalid (19001)" in r.stderr
+    lark.queue("/hook/", Reply(json={"code": 19024, "msg": "Key Words Not Found", "data": {}}))
+    write_profile(
+        f'[accounts.fs]\nplatform = "lark-robot"\ntoken = "{LARK_TOKEN}"\n'
+        f'secret = "{LARK_SECRET}"\nbase_url = "{lark.url}"\n'
+    )
+    r = cli("push", "text", "-p", "lark-robot", "hi")
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert "Key Words Not Found (19024): the text lacks a keyword" in r.stderr
+
+
+def test_discord_names_the_field_of_an_invalid_form_body(cli, profile, discord):
+    discord.queue(
+        "/api/webhooks/",
+        Reply(
+            400,
+            json={
+                "message": "Invalid Form Body",
+                "code": 50035,
+                "errors": {
+                    "embeds": {
+                        "0": {
+                            "title": {
+                                "_errors": [
+                                    {
+                                        "code": "BASE_TYPE_MAX_LENGTH",
+                                        "message": "Must be 256 or fewer in length.",
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                },
+            },
+        ),  # fmt: skip
+    )
+    r = cli("push", "text", "-p", "discord-webhook", "-t", "T", "hi")
+    assert (r.code, r.stdout) == (1, "0\n")
+    assert "Invalid Form Body (50035): embeds.0.title: Must be 256 or fewer in length." in r.stderr
+    assert len(discord.requests) == 1  # a definite error is not retried
+
+
+def test_discord_long_title_is_cut_to_the_embed_limit(cli, profile, discord):
+    r = cli("push", "text", "-p", "discord-webhook", "-t", "T" * 300, "body")
+    assert r.code == 0, r.stderr
+    title = discord.messages[0]["embeds"][0]["title"]
+    assert len(title) == 256 and title.endswith("…")
+
+
+def test_slack_long_text_is_split_at_40000_and_sections_at_3000(cli, profile, slack):
+    text = "\n".join(f"row {i} " + "z" * 200 for i in range(250))  # ~52,000 characters
+    r = cli("push", "text", "-p", "slack-webhook", text)
+    assert r.code == 0, r.stderr
+    assert len(slack.messages) == 2 and all(len(m["text"]) <= 40_000 for m in slack.messages)
+    slack.messages.clear()
+    r = cli("push", "text", "-p", "slack-webhook", "-t", "Report", text)
+    assert r.code == 0, r.stderr
+    blocks = [b for m in slack.messages for b in m["blocks"]]
+    assert blocks[0]["type"] == "header"
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks)
+    assert all(len(m["blocks"]) <= 50 for m in slack.messages)
+
+
+def test_dry_run_json_shows_the_plan_with_the_token_and_sign_masked(cli, profile, dingtalk):
+    r = cli("push", "text", "-p", "dingtalk-robot", "--dry-run", "--json", "planned")
+    assert r.code == 0, r.stderr
+    plan = json.loads(r.stdout)
+    (req,) = plan["requests"]
+    assert req["url"].startswith(f"{dingtalk.url}/robot/send?access_token=***&timestamp=")
+    assert req["url"].endswith("&sign=***")
+    assert req["body"] == {"msgtype": "text", "text": {"content": "planned"}}
+    assert plan["targets"][0]["target"] == "webhook"
+    assert not dingtalk.requests
