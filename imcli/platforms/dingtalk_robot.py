@@ -26,10 +26,6 @@ messages/min per robot) and -1 (busy) are retried.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.platforms._webhook import (
@@ -82,6 +78,10 @@ HINTS = {
 def sign(secret: str, timestamp_ms: int) -> str:
     """base64(HMAC-SHA256(key=secret, msg=f"{timestamp}\\n{secret}")); the query
     encoding of the request does the urlencode."""
+    import base64
+    import hashlib
+    import hmac
+
     digest = hmac.new(
         secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
     ).digest()
@@ -116,6 +116,8 @@ class DingTalkRobotAdapter(WebhookAdapter):
         params: dict[str, Any] = {"access_token": self.token}
         secret = self.field("secret")
         if secret:
+            import time
+
             ts = int(time.time() * 1000)
             signature = sign(secret, ts)
             register(signature)

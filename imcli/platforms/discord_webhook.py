@@ -26,7 +26,6 @@ instead of provoking a 429.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -201,6 +200,7 @@ class DiscordWebhookAdapter(WebhookAdapter):
                 entry["description"] = cap.strip()[:DESCRIPTION_LIMIT]
             attachments.append(entry)
         body = {**payload, **extra, "attachments": attachments}
+        import json
 
         def parts() -> dict[str, Any]:
             return {

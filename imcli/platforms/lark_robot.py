@@ -28,10 +28,6 @@ are definite; 11232 (over 100 messages/min or 5/s) is retried.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
@@ -78,6 +74,10 @@ HINTS = {
 def sign(secret: str, timestamp: int) -> str:
     """base64(HMAC-SHA256(key=f"{timestamp}\\n{secret}", msg=b"")): the key and the
     message the other way round from DingTalk's."""
+    import base64
+    import hashlib
+    import hmac
+
     digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -111,6 +111,8 @@ class LarkRobotAdapter(WebhookAdapter):
         secret = self.field("secret")
         if not secret:
             return body
+        import time
+
         ts = int(time.time())
         signature = sign(secret, ts)
         register(signature)

@@ -25,8 +25,6 @@ means the account is offline.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import PlatformError
@@ -154,6 +152,9 @@ class WeComRobotAdapter(WebhookAdapter):
             else:
                 with local.open() as fh:
                     data = fh.read(IMAGE_LIMIT + 1)
+                import base64
+                import hashlib
+
                 from imcli.media import sniff
 
                 if sniff(data[:16])[0] not in ("image/jpeg", "image/png"):
