@@ -811,3 +811,12 @@ def test_dry_run_json_shows_the_plan_with_the_token_and_sign_masked(cli, profile
     assert req["body"] == {"msgtype": "text", "text": {"content": "planned"}}
     assert plan["targets"][0]["target"] == "webhook"
     assert not dingtalk.requests
+
+
+def test_discord_thread_id_goes_in_the_query_and_other_options_in_the_body(cli, profile, discord):
+    r = cli(
+        "push", "text", "-p", "discord-webhook", "-o", "thread_id=987", "-o", "username=CI", "hi"
+    )
+    assert r.code == 0, r.stderr
+    assert discord.requests[0].query == {"wait": "true", "thread_id": "987"}
+    assert discord.messages[0]["username"] == "CI" and "thread_id" not in discord.messages[0]

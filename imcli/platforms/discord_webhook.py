@@ -16,6 +16,8 @@ The rules followed (discord.com/developers/docs/resources/webhook#execute-webhoo
   boosts); a URL is downloaded first.
 - mixed → the texts as messages, the last of them together with the files, up to 10
   files (and 25 MiB) a message; an item's caption is its attachment's ``description``.
+- ``-o thread_id=…`` posts in a thread of the channel (a query parameter); other keys
+  (``username``, ``avatar_url``, ``allowed_mentions``, …) go into the payload.
 
 Errors are JSON ``{"message", "code"}``: 10015 (Unknown Webhook) and 50027 (Invalid
 Webhook Token) mean the account is offline. 429 answers carry ``retry_after`` (seconds)
@@ -69,6 +71,7 @@ DESCRIPTION_LIMIT = 1_024  # an attachment's description
 UPLOAD_LIMIT = 25 * MiB  # a request's files together
 MAX_FILES = 10
 GONE = frozenset({10015, 50027})
+QUERY_KEYS = frozenset({"thread_id"})
 _PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(\d+)/([A-Za-z0-9._-]+)/?$")
 
 
@@ -79,12 +82,13 @@ def chars(text: str) -> int:
 
 class DiscordWebhookAdapter(WebhookAdapter):
     spec = SPEC
-    reserved = frozenset({"content", "embeds", "attachments", "payload_json", "files"})
+    reserved = frozenset({"content", "embeds", "attachments", "payload_json", "files", "wait"})
     url_shape = "https://discord.com/api/webhooks/ID/TOKEN"
 
     def __init__(self, account: Any, http: Any) -> None:
         super().__init__(account, http)
         self._bucket_reset = 0.0  # monotonic time the emptied bucket refills
+        self._query: dict[str, str] = {}
 
     def destination(self) -> str:
         given = self.given_url()
@@ -217,14 +221,18 @@ class DiscordWebhookAdapter(WebhookAdapter):
         )
 
     async def send(self, **kwargs: Any) -> Any:
+        params = {"wait": "true", **self._query}
         wait = self._bucket_reset - time.monotonic()
         if 0 < wait < self.http.budget.remaining():
             import asyncio
 
             await asyncio.sleep(wait)  # the bucket is empty: wait for it, do not provoke a 429
-        return await self.post(self.parse, params={"wait": "true"}, **kwargs)
+        return await self.post(self.parse, params=params, **kwargs)
 
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        # thread_id (a thread of the webhook's channel) is a query parameter, not a field
+        self._query = {k: str(v) for k, v in message.extra.items() if k in QUERY_KEYS}
+        extra = {k: v for k, v in message.extra.items() if k not in QUERY_KEYS}
         if message.kind == "text":
             texts = [(message.text or "", message.markdown)]
             files: list[tuple[MediaSource, str | None]] = []
@@ -243,10 +251,10 @@ class DiscordWebhookAdapter(WebhookAdapter):
         # the last text message carries the first files, as one message
         carried = payloads.pop() if payloads and groups else {}
         for payload in payloads:
-            reply = await self.send(json={**payload, **message.extra})
+            reply = await self.send(json={**payload, **extra})
             tracker.sent(reply.get("id"))
         for n, group in enumerate(groups):
-            reply = await self.send_files(carried if n == 0 else {}, group, message.extra)
+            reply = await self.send_files(carried if n == 0 else {}, group, extra)
             tracker.sent(reply.get("id"))
 
 
