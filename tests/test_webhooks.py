@@ -820,3 +820,28 @@ def test_discord_thread_id_goes_in_the_query_and_other_options_in_the_body(cli, 
     assert r.code == 0, r.stderr
     assert discord.requests[0].query == {"wait": "true", "thread_id": "987"}
     assert discord.messages[0]["username"] == "CI" and "thread_id" not in discord.messages[0]
+
+
+def test_the_url_form_posts_to_its_own_host_and_the_token_form_to_the_default(
+    cli, write_profile, lark, wecom
+):
+    """No base_url: a url's own scheme and host are used (a larksuite URL goes to Lark);
+    a bare token goes to the platform's default host. A whole URL is a secret, so
+    --dry-run shows it masked; a token's host stays readable."""
+    write_profile(
+        f'[accounts.intl]\nplatform = "lark-robot"\nsecret = "{LARK_SECRET}"\n'
+        f'url = "{lark.url}/open-apis/bot/v2/hook/{LARK_TOKEN}"\n\n'
+        f'[accounts.w]\nplatform = "wecom-robot"\n'
+        f'url = "{wecom.url}/cgi-bin/webhook/send?key={WECOM_KEY}"\n\n'
+        '[accounts.fs]\nplatform = "lark-robot"\ntoken = "cn-token-1234"\n'
+    )
+    for account in ("intl", "w"):
+        r = cli("push", "text", "-a", account, "hi")
+        assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    assert len(lark.messages) == len(wecom.messages) == 1
+    r = cli("push", "text", "-a", "fs", "--dry-run", "--json", "hi")
+    assert json.loads(r.stdout)["requests"][0]["url"] == (
+        "https://open.feishu.cn/open-apis/bot/v2/hook/***"
+    )
+    r = cli("push", "text", "-a", "intl", "--dry-run", "--json", "hi")
+    assert json.loads(r.stdout)["requests"][0]["url"] == "***"
