@@ -366,13 +366,13 @@ def test_a_missing_keyword_is_named(cli, write_profile):
 def test_wecom_text_is_split_at_2048_bytes_and_markdown_at_4096(cli, profile, wecom):
     text = "\n".join(f"第{i}行 " + "字" * 40 for i in range(200))  # ~25 KB of UTF-8
     wecom.window.count = 1000  # two runs of many parts within a minute: not the test here
-    r = cli("push", "text", "-p", "wecom-robot", text)
+    r = cli("push", "text", "-p", "wecom-robot", "--max-parts", "0", text)
     assert r.code == 0, r.stderr
     parts = [m["text"]["content"] for m in wecom.messages]
     assert len(parts) > 10 and all(len(p.encode()) <= 2048 for p in parts)
     assert "\n".join(parts) == text
     wecom.messages.clear()
-    r = cli("push", "text", "-p", "wecom-robot", "--markdown", text)
+    r = cli("push", "text", "-p", "wecom-robot", "--max-parts", "0", "--markdown", text)
     assert r.code == 0, r.stderr
     md = [m["markdown"]["content"] for m in wecom.messages]
     assert all(len(p.encode()) <= 4096 for p in md) and len(md) < len(parts)
@@ -845,3 +845,26 @@ def test_the_url_form_posts_to_its_own_host_and_the_token_form_to_the_default(
     )
     r = cli("push", "text", "-a", "intl", "--dry-run", "--json", "hi")
     assert json.loads(r.stdout)["requests"][0]["url"] == "***"
+
+
+def test_overflow_attaches_the_text_where_the_robot_takes_files_and_cuts_it_elsewhere(
+    cli, profile, wecom, dingtalk, discord
+):
+    text = "\n".join(f"line {i} " + "w" * 300 for i in range(200))  # ~62 KB
+    r = cli("push", "text", "-p", "wecom-robot", "--max-parts", "3", "--json", text)
+    assert r.code == 0, r.stderr
+    assert [m["msgtype"] for m in wecom.messages] == ["text", "file"]
+    assert "attached as message.txt" in wecom.messages[0]["text"]["content"]
+    (upload,) = [c for c in wecom.requests if c.path.endswith("upload_media")]
+    assert upload.files["media"].filename == "message.txt"
+    assert upload.files["media"].data == text.encode()
+    r = cli("push", "text", "-p", "discord-webhook", "--max-parts", "3", text)
+    assert r.code == 0, r.stderr
+    assert len(discord.messages) == 1 and discord.messages[0]["_files"][0][0] == "message.txt"
+    dingtalk.messages.clear()
+    long_dd = "\n".join(f"line {i} " + "d" * 900 for i in range(100))  # ~90 KB: 5 messages
+    r = cli("push", "text", "-p", "dingtalk-robot", "--max-parts", "2", long_dd)
+    assert r.code == 0, r.stderr
+    assert len(dingtalk.messages) == 2
+    assert "not sent" in dingtalk.messages[-1]["text"]["content"]
+    assert "cut to 2" in r.stderr

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from imcli import _redact
-from imcli.errors import ConfigError, MaybeDeliveredError, PlatformError, RetryableError
+from imcli.errors import ConfigError, PlatformError, RetryableError
 from imcli.models import WEBHOOK_TARGET
 from imcli.platforms.base import Adapter
 
@@ -32,31 +32,19 @@ if TYPE_CHECKING:
 
     from imcli.models import Message, Target
 
-#: the answers a send must not be repeated after: the message may have arrived
-UNCERTAIN_STATUSES = frozenset({500, 502, 504})
-#: "come back later": the message surely did not arrive
-LATER_STATUSES = frozenset({429, 503})
 
-
-def status_check(resp: httpx.Response, *, send: bool) -> None:
-    """The HTTP status rules every webhook shares, before its own body is read.
-
-    429 and 503: retried (``Retry-After`` obeyed). 500, 502, 504 and any other 5xx on a
-    send: "may have been delivered", never resent; on an upload (no message): retried.
-    """
+def status_check(resp: httpx.Response) -> None:
+    """429 and every 5xx are "come back later" answers; the shared HTTP layer then
+    decides: 429 and 503 are retried (``Retry-After`` obeyed), while a send answered
+    500, 502 or 504 may have been delivered (not resent, not counted), and a request
+    that sends no message is asked again."""
     from imcli.http import retry_after_header
 
     code = resp.status_code
-    if code in LATER_STATUSES or (code >= 500 and not send):
+    if code == 429 or code >= 500:
         raise RetryableError(
             f"HTTP {code}: {resp.reason_phrase or 'later'}",
             retry_after=retry_after_header(resp),
-            status=code,
-        )
-    if code >= 500:
-        raise MaybeDeliveredError(
-            f"HTTP {code} ({resp.reason_phrase or 'server error'}) from a gateway that may "
-            "have passed the message on; the message may have been delivered, not resent",
             status=code,
         )
 
@@ -270,7 +258,7 @@ def errcode_parser(
     from imcli.http import json_reply
 
     def parse(resp: httpx.Response) -> dict[str, Any]:
-        status_check(resp, send=send)
+        status_check(resp)
         data = json_reply(resp)
         code, msg = errcode(data)
         if code == 0 and resp.status_code < 400:

@@ -97,6 +97,9 @@ class DingTalkRobotAdapter(WebhookAdapter):
     reserved = frozenset({"msgtype", "text", "markdown", "link", "timestamp", "sign"})
     url_shape = "https://oapi.dingtalk.com/robot/send?access_token=TOKEN"
 
+    def text_messages(self, message: Message) -> int:
+        return len(self.text_bodies(message.title, message.text or "", message.markdown))
+
     def destination(self) -> str:
         given = self.given_url()
         token = self.field("token") or (given[2].get("access_token", "") if given else "")

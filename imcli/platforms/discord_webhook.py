@@ -90,6 +90,13 @@ class DiscordWebhookAdapter(WebhookAdapter):
         self._bucket_reset = 0.0  # monotonic time the emptied bucket refills
         self._query: dict[str, str] = {}
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return UPLOAD_LIMIT
+
+    def text_messages(self, message: Message) -> int:
+        return len(self.text_payloads(message.title, [(message.text or "", message.markdown)]))
+
     def destination(self) -> str:
         given = self.given_url()
         match = _PATH.match(given[1]) if given is not None else None
@@ -118,7 +125,7 @@ class DiscordWebhookAdapter(WebhookAdapter):
             raise RetryableError(
                 f"You are being rate limited{scope} (429)", retry_after=wait, status=429
             )
-        status_check(resp, send=True)
+        status_check(resp)
         if resp.status_code < 300:
             if resp.status_code != 204 and not isinstance(data, dict):
                 from imcli.http import json_reply

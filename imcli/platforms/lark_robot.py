@@ -91,6 +91,9 @@ class LarkRobotAdapter(WebhookAdapter):
     reserved = frozenset({"msg_type", "content", "card", "timestamp", "sign"})
     url_shape = "https://open.feishu.cn/open-apis/bot/v2/hook/TOKEN"
 
+    def text_messages(self, message: Message) -> int:
+        return len(self.bodies(message))
+
     def destination(self) -> str:
         given = self.given_url()
         token = self.field("token")

@@ -67,7 +67,7 @@ def escape(text: str) -> str:
 
 def parse_reply(resp: httpx.Response) -> None:
     """200 is success (the body says ``ok``); else the body is the error code."""
-    status_check(resp, send=True)
+    status_check(resp)
     if resp.status_code == 200:
         return
     code = " ".join(resp.text[:200].split()) or f"HTTP {resp.status_code}"
@@ -81,6 +81,9 @@ class SlackWebhookAdapter(WebhookAdapter):
     spec = SPEC
     reserved = frozenset({"text", "blocks", "attachments"})
     url_shape = "https://hooks.slack.com/services/T…/B…/…"
+
+    def text_messages(self, message: Message) -> int:
+        return len(self.bodies(message))
 
     def destination(self) -> str:
         given = self.given_url()

@@ -76,6 +76,13 @@ class WeComRobotAdapter(WebhookAdapter):
     reserved = frozenset({"msgtype", "text", "markdown", "image", "voice", "file", "news"})
     url_shape = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY"
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return {"image": IMAGE_LIMIT, "voice": VOICE_LIMIT}.get(kind, FILE_LIMIT)
+
+    def text_messages(self, message: Message) -> int:
+        return len(self.text_bodies(message.title, [(message.text or "", message.markdown)]))
+
     def destination(self) -> str:
         given = self.given_url()
         key = self.field("key") or (given[2].get("key", "") if given else "")
