@@ -456,9 +456,23 @@ def test_a_send_answered_500_502_504_may_have_been_delivered_and_is_not_resent(
         Reply(status, body=b"<html>gateway</html>", headers={"Content-Type": "text/html"}),
     )
     r = cli("push", "text", "-p", "dd-robot", "--json", "once")
-    assert (r.code, json.loads(r.stdout)["sent"]) == (1, 0)
+    out = json.loads(r.stdout)
+    assert (r.code, out["sent"], out["targets"][0]["uncertain"]) == (1, 0, True)
     assert "may have been delivered" in r.stderr
     assert len(dingtalk.requests) == 1
+
+
+def test_resend_uncertain_resends_a_502_send(cli, write_profile, discord):
+    write_profile(
+        f'[settings]\nresend_uncertain = true\n\n[accounts.d]\nplatform = "discord-webhook"\n'
+        f'url = "https://discord.com/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}"\n'
+        f'base_url = "{discord.url}"\n'
+    )
+    discord.queue("/api/webhooks/", Reply(502, body=b"<html>bad gateway</html>"))
+    r = cli("push", "text", "-p", "discord-webhook", "--json", "twice if need be")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["targets"][0]["resent"] is True
+    assert len(discord.requests) == 2 and len(discord.messages) == 1
 
 
 def test_a_send_that_times_out_is_not_resent(cli, profile, slack):
