@@ -12,7 +12,7 @@ push takes no ``-g/-u``; its one implicit target is shown as ``webhook``.
   under it, as on the other platforms); the path and the token stay.
 - Sends follow the shared retry rules: 429, 503 and the platform's busy codes are asked
   again; a send answered 500, 502 or 504 (a gateway that may have passed it on) "may
-  have been delivered" and is not resent.
+  have been delivered" and is not resent (unless ``resend_uncertain`` is set).
 """
 
 from __future__ import annotations
