@@ -882,3 +882,28 @@ def test_overflow_attaches_the_text_where_the_robot_takes_files_and_cuts_it_else
     assert len(dingtalk.messages) == 2
     assert "not sent" in dingtalk.messages[-1]["text"]["content"]
     assert "cut to 2" in r.stderr
+
+
+def test_wecom_robot_voice_in_another_format_arrives_as_amr(cli, profile, wecom, tmp_path):
+    from tests import _media
+
+    mp3 = tmp_path / "note.mp3"
+    mp3.write_bytes(_media.clip("mp3"))
+    r = cli("push", "voice", "-p", "wecom-robot", str(mp3))
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    (upload,) = [c for c in wecom.requests if c.path.endswith("upload_media")]
+    assert upload.query["type"] == "voice"
+    assert _media.kind_of(upload.files["media"].data or b"") == "amr"
+    assert wecom.messages[0]["msgtype"] == "voice"
+
+
+def test_a_missing_url_is_one_error_before_any_send(cli, profile, wecom, discord):
+    from tests.fakes.filehost import FileHost
+
+    with FileHost() as host:
+        for platform in ("wecom-robot", "discord-webhook"):
+            r = cli("push", "mixed", "-p", platform, "--item", "text=first",
+                    "--item", f"file={host.url}/missing.png")  # fmt: skip
+            assert r.stdout == "0\n" and r.code != 0
+            assert "404" in r.stderr
+    assert not wecom.messages and not discord.messages

@@ -18,66 +18,71 @@ def show(json_out: bool = False) -> int:
     if json_out:
         output.out(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    import sys
-
-    from rich.console import Console
-
-    console = Console(
-        highlight=False,
-        soft_wrap=False,
-        width=None if sys.stdout.isatty() else 200,
-    )
+    width = output.terminal_width()
     apps = [r for r in data if not r["webhook"]]
     hooks = [r for r in data if r["webhook"]]
-    console.print(_table(apps, webhook=False), markup=False)
-    console.print(
-        "Webhook robots: the account is the destination (its url/key/token); "
-        "no -u/-g, one implicit target shown as `webhook`.",
-        markup=False,
+    heading = (
+        "Webhook robots: the account is the destination (its url, key or token); "
+        "no -u/-g, one implicit target shown as `webhook`."
     )
-    console.print(_table(hooks, webhook=True), markup=False)
+    if width is not None:
+        import textwrap
+
+        heading = textwrap.fill(heading, width=max(width - 1, 40))
+    output.out(render(apps, width) + "\n\n" + heading + "\n\n" + render(hooks, width, webhook=True))
     return 0
 
 
-def _note(row: dict[str, object]) -> str:
-    if row["supported"] and row["built"]:
-        return str(row["api"])
-    return str(row["reason"] or "supported by the platform; adapter not built yet")
+def render(data: list[dict[str, object]], width: int | None, *, webhook: bool = False) -> str:
+    """The matrix as plain text: a table of short cells (every column readable at 80
+    columns), then one paragraph per platform with what its targets are and the API it
+    uses or why it is not supported, wrapped at ``width`` (None: not wrapped). Webhook
+    robots have no --user/--group columns: each posts to its own chat."""
+    import textwrap
 
-
-def _table(data: list[dict[str, object]], *, webhook: bool) -> object:
-    from rich.table import Table
-
-    table = Table(title=None, show_lines=False)
-    table.add_column("platform", no_wrap=True)
-    table.add_column("aliases", no_wrap=True)
-    if webhook:
-        table.add_column("posts to")
-    else:
-        table.add_column("--user")
-        table.add_column("--group")
-    for kind in KINDS:
-        table.add_column(kind, justify="center", no_wrap=True)
-    table.add_column("API / reason")
+    targets = [] if webhook else ["--user", "--group"]
+    headers = ["platform", "aliases", *targets, *KINDS]
+    rows = []
+    notes = []
+    name_width = max(len(str(r["platform"])) for r in data)
     for row in data:
         kinds = row["kinds"]
         assert isinstance(kinds, dict)
-        targets = (
-            [str(row["group"] or "—")]
-            if webhook
-            else [
-                str(row["user"] or "—"),
-                str(row["group"] or "—"),
+        rows.append(
+            [
+                str(row["platform"]),
+                ", ".join(row["aliases"]) or "—",  # type: ignore[arg-type]
+                *([] if webhook else ["yes" if row["user"] else "no"]),
+                *([] if webhook else ["yes" if row["group"] else "no"]),
+                *(("yes" if kinds[k] else "no") for k in KINDS),
             ]
         )
-        table.add_row(
-            str(row["platform"]),
-            ", ".join(row["aliases"]) or "—",  # type: ignore[arg-type]
-            *targets,
-            *(("yes" if kinds[k] else "no") for k in KINDS),
-            _note(row),
-        )
-    return table
+        if row["supported"] and row["built"]:
+            parts = []
+            if row["user"]:
+                parts.append(f"--user: {row['user']}")
+            if row["group"]:
+                parts.append(f"{'posts to' if webhook else '--group'}: {row['group']}")
+            parts.append(f"API: {row['api']}")
+            note = "; ".join(parts)
+        else:
+            note = str(row["reason"] or "supported by the platform; adapter not built yet")
+            note = note.removeprefix(f"{row['platform']}: ")
+        head = str(row["platform"]).ljust(name_width) + "  "
+        if width is None:
+            notes.append(head + note)
+        else:
+            notes.append(
+                textwrap.fill(
+                    note,
+                    width=max(width - 1, 40),
+                    initial_indent=head,
+                    subsequent_indent=" " * len(head),
+                    break_on_hyphens=False,
+                )
+            )
+    center = frozenset(range(2, len(headers)))
+    return output.plain_table(headers, rows, center) + "\n\n" + "\n".join(notes)
 
 
 def markdown_table() -> str:

@@ -94,6 +94,9 @@ class DiscordWebhookAdapter(WebhookAdapter):
     def media_limit(cls, account: Any, kind: str) -> int | None:
         return UPLOAD_LIMIT
 
+    def download_limit(self, src: MediaSource) -> int | None:
+        return UPLOAD_LIMIT  # Discord cannot fetch a URL for an attachment: imcli uploads it
+
     def text_messages(self, message: Message) -> int:
         return len(self.text_payloads(message.title, [(message.text or "", message.markdown)]))
 

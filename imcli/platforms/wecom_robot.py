@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from imcli.errors import PlatformError
 from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     from imcli.media import MediaSource
@@ -50,6 +57,12 @@ SPEC = PlatformSpec(
         Field("url", secret=True, help="or the whole webhook URL (…/webhook/send?key=…)"),
     ),
     rate_limits=(Limit(20, 60.0, "chat"),),  # 20 messages/min per robot
+    # "图片（base64编码前）最大不能超过2M，支持JPG,PNG格式"; voice "仅支持AMR格式" (other
+    # audio is converted when ffmpeg is found)
+    formats={
+        "image": Formats(("jpeg", "png"), "JPG or PNG"),
+        "voice": Formats(("amr",), "AMR", "amr"),
+    },
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom_robot:WeComRobotAdapter",
 )
@@ -78,7 +91,9 @@ class WeComRobotAdapter(WebhookAdapter):
 
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
-        return {"image": IMAGE_LIMIT, "voice": VOICE_LIMIT}.get(kind, FILE_LIMIT)
+        if cls.converts(kind):
+            return None  # the limit is the converted voice's, checked after conversion
+        return {"image": IMAGE_LIMIT}.get(kind, FILE_LIMIT)
 
     def text_messages(self, message: Message) -> int:
         return len(self.text_bodies(message.title, [(message.text or "", message.markdown)]))
@@ -106,26 +121,21 @@ class WeComRobotAdapter(WebhookAdapter):
 
     # -- checks before anything is sent ------------------------------------------------
     def check_message(self, message: Message) -> None:
-        from imcli.media import sniff
-
         for i, src in enumerate(message.media_sources()):
             what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-            if src.is_url:
-                continue  # checked as it is downloaded
-            if src.kind == "image":
-                src.check_size(IMAGE_LIMIT, self.spec.name, what)
-                if sniff(src.head())[0] not in ("image/jpeg", "image/png"):
-                    raise self.refuse(f"{what} {src.filename} must be JPG or PNG")
-            elif src.kind == "voice":
-                src.check_size(VOICE_LIMIT, self.spec.name, what)
-                if not src.head(5).startswith(b"#!AMR"):
-                    raise self.refuse(
-                        f"{what} {src.filename} must be AMR; send it with `push file` instead"
-                    )
-            else:
-                src.check_size(FILE_LIMIT, self.spec.name, what)
-                if src.size is not None and src.size < FILE_MIN:
-                    raise self.refuse(f"{what} {src.filename} must be larger than 5 bytes")
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
+            src.check_size(self.size_limit(src), self.spec.name, what)
+            if src.kind not in ("image", "voice") and src.size is not None and src.size < FILE_MIN:
+                raise self.refuse(f"{what} {src.filename} must be larger than 5 bytes")
+
+    def size_limit(self, src: MediaSource) -> int:
+        return {"image": IMAGE_LIMIT, "voice": VOICE_LIMIT}.get(src.kind, FILE_LIMIT)
+
+    def download_limit(self, src: MediaSource) -> int | None:
+        # image and voice URLs are fetched, checked and converted by check_media_first
+        return None if src.kind in self.spec.formats else FILE_LIMIT
 
     # -- the messages ---------------------------------------------------------------------
     def text_bodies(self, title: str | None, texts: list[tuple[str, bool]]) -> list[dict[str, Any]]:
@@ -153,19 +163,15 @@ class WeComRobotAdapter(WebhookAdapter):
     async def media_bodies(self, src: MediaSource, caption: str | None) -> list[dict[str, Any]]:
         out = self.text_bodies(caption, []) if caption and caption.strip() else []
         if src.kind == "image":
-            local = await self.local_copy(src, IMAGE_LIMIT)
-            if self.http.dry_run and local.is_url:
+            local = await self.playable(src)  # downloaded, JPG/PNG checked, ≤ 2 MB
+            if local.is_url:  # a dry run
                 body = {"base64": f"<base64 of {local.spec}>", "md5": "<md5>"}
             else:
-                with local.open() as fh:
-                    data = fh.read(IMAGE_LIMIT + 1)
                 import base64
                 import hashlib
 
-                from imcli.media import sniff
-
-                if sniff(data[:16])[0] not in ("image/jpeg", "image/png"):
-                    raise self.refuse(f"image {local.spec} must be JPG or PNG")
+                with local.open() as fh:
+                    data = fh.read(IMAGE_LIMIT + 1)
                 body = {
                     "base64": base64.b64encode(data).decode("ascii"),
                     "md5": hashlib.md5(data).hexdigest(),  # noqa: S324 - the API's checksum
@@ -176,9 +182,8 @@ class WeComRobotAdapter(WebhookAdapter):
         return [*out, {"msgtype": kind, kind: {"media_id": media_id}}]
 
     async def upload(self, src: MediaSource, kind: str) -> str:
-        local = await self.local_copy(src, VOICE_LIMIT if kind == "voice" else FILE_LIMIT)
-        if kind == "voice" and not local.is_url and not local.head(5).startswith(b"#!AMR"):
-            raise self.refuse(f"voice {local.spec} must be AMR")
+        # downloaded, an AMR voice checked (other audio converted), the size checked
+        local = await self.playable(src)
 
         def files() -> dict[str, Any]:
             return {
