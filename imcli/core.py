@@ -283,6 +283,8 @@ async def run_push(
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
     validate_message(req.message)
+    if req.max_parts is not None and req.max_parts < 0:
+        raise UsageError("--max-parts must be 0 (no limit) or more")
     prof = profile if profile is not None else profile_mod.load(req.profile)
     for warning in prof.warnings:
         from imcli import _log

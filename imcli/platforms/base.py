@@ -205,6 +205,7 @@ class Adapter:
         self.account = account
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
+        self._split: dict[Any, Any] = {}  # a text's messages, split once per push
         self._download_lock: Any = None
         self._download_errors: dict[str, UsageError] = {}
         self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
@@ -217,6 +218,15 @@ class Adapter:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
         return None
+
+    def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
+        """``split()``, made once per push for the same ``key``: a long text is split
+        for the overflow check and then sent to every target without splitting again."""
+        if key not in self._split:
+            if len(self._split) > 64:
+                self._split.clear()  # the overflow search tries many prefixes
+            self._split[key] = split()
+        return self._split[key]
 
     @classmethod
     def converts(cls, kind: str) -> bool:
@@ -476,19 +486,12 @@ class Adapter:
                     res.error = exc.message
                     res.error_exc = exc
                 except asyncio.CancelledError:
-                    # interrupted: a send whose request was out may have been delivered
-                    if flight:
-                        res.uncertain = True
-                        res.error = (
-                            "interrupted while it was being sent; it may have been delivered"
-                        )
-                    else:
-                        res.error = "interrupted before it was sent"
+                    interrupted(res, in_flight=bool(flight))
                     raise
             if on_done is not None:
                 on_done(res)
 
-        await asyncio.gather(*(one(t) for t in targets))
+        await gather_all([one(t) for t in targets])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -499,15 +502,37 @@ class Adapter:
         return UsageError(f"{self.spec.name}: {message}")
 
 
+async def gather_all(coros: list[Any]) -> None:
+    """Run the sends concurrently; when one raises, or the push is interrupted, cancel
+    the rest and wait until every one has recorded its outcome before raising.
+
+    (``asyncio.gather`` alone ends at the first cancelled child: the others would be
+    left mid-send, and a target whose message was in flight would be reported as not
+    sent.)"""
+    import asyncio
+
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
-    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
+    or a message some parts of which arrived, may have been delivered ("uncertain");
+    one not yet sent surely was not."""
     res.ok = False
     if in_flight:
         res.uncertain = True
         res.error = "interrupted while it was being sent; it may have been delivered"
     elif res.message_ids:
-        res.error = "interrupted between two parts of the message"
+        # some of it arrived: not "sent", not "not sent" either
+        res.uncertain = True
+        res.error = "interrupted after some parts of the message were delivered"
     else:
         res.error = "interrupted before it was sent"
 

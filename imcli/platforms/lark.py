@@ -223,13 +223,13 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 class LarkAdapter(Adapter):
+    """Imported only to send: markup, media, tokens and http are loaded lazily."""
+
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
         if cls.converts(kind):
             return None  # converted before upload: the limit applies to the result
         return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
-
-    """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC
 
@@ -414,6 +414,9 @@ class LarkAdapter(Adapter):
         return len(_body_bytes({"content": _dumps({"text": text})}))
 
     def text_chunks(self, text: str) -> list[str]:
+        return list(self.split_once(("text_chunks", text), lambda: self._text_chunks(text)))
+
+    def _text_chunks(self, text: str) -> list[str]:
         from imcli import markup
 
         return markup.split_source(

@@ -229,6 +229,10 @@ class TelegramAdapter(Adapter):
 
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
+        key = ("render_chunks", title, tuple(parts))
+        return list(self.split_once(key, lambda: self._render_chunks(title, parts)))
+
+    def _render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         from imcli import markup
 
         parts = [(t, md) for t, md in parts if t and t.strip()]
