@@ -751,3 +751,55 @@ def test_both_readers_pass_every_chunk_on_and_see_the_end(reader):
         with rd.lock:
             rd.stop()
     assert rd.done and got == [(b"one", "out"), (b"two", "err")]
+
+
+# -- webhook robots: the account is the destination -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "platform, attach",
+    [("wecom-robot", True), ("discord-webhook", True), ("slack-webhook", False),
+     ("lark-robot", False), ("dingtalk-robot", False)],
+)  # fmt: skip
+def test_webhook_robots_get_the_outcome(imcli_run, write_profile, platform, attach):
+    import json
+
+    from tests.fakes import webhooks as w
+
+    fakes = {
+        "wecom-robot": (lambda: w.FakeWeComRobot("wecom-robot-key-0001"),
+                        'key = "wecom-robot-key-0001"'),
+        "discord-webhook": (lambda: w.FakeDiscordWebhook("112233445566778899", "hook-token_0001"),
+                            'url = "https://discord.com/api/webhooks/112233445566778899/'
+                            'hook-token_0001"'),
+        "slack-webhook": (lambda: w.FakeSlackWebhook("/services/T0001/B0001/hook-secret-0001"),
+                          'url = "https://hooks.slack.com/services/T0001/B0001/hook-secret-0001"'),
+        "lark-robot": (lambda: w.FakeLarkRobot("lark-hook-token-0001", "lark-bot-secret-0001"),
+                       'url = "https://open.feishu.cn/open-apis/bot/v2/hook/lark-hook-token-0001"'
+                       '\nsecret = "lark-bot-secret-0001"'),
+        "dingtalk-robot": (lambda: w.FakeDingTalkRobot("dingtalk-token-0001", "SEC-dd-0001"),
+                           'url = "https://oapi.dingtalk.com/robot/send?access_token='
+                           'dingtalk-token-0001"\nsecret = "SEC-dd-0001"'),
+    }  # fmt: skip
+    make, fields = fakes[platform]
+    with make() as fake:
+        write_profile(f'[accounts.hook]\nplatform = "{platform}"\n{fields}\n'
+                      f'base_url = "{fake.url}"\n')  # fmt: skip
+        flags = ("--attach-log",) if attach else ()
+        r = imcli_run("-a", "hook", "-t", "backup.sh", *flags, "--", "sh", "-c",
+                      "seq 1 200; echo 'pg_dump: connection refused' >&2; exit 2")  # fmt: skip
+        assert r.code == 2
+        assert r.err == b"pg_dump: connection refused\n", r.stderr
+        seen = json.dumps([[q.json, q.form] for q in fake.requests], ensure_ascii=False)
+        assert "backup.sh failed (exit 2)" in seen and "pg_dump: connection refused" in seen
+        if attach:
+            assert any(q.files for q in fake.requests)
+
+
+def test_attach_log_is_refused_for_a_robot_that_takes_no_files(imcli_run, write_profile, tmp_path):
+    write_profile('[accounts.hook]\nplatform = "slack-webhook"\n'
+                  'url = "https://hooks.slack.com/services/T0001/B0001/hook-secret-0001"\n')  # fmt: skip
+    marker = tmp_path / "ran"
+    r = imcli_run("-a", "hook", "--attach-log", "--", "sh", "-c", f"touch {marker}")
+    assert r.code == 2 and "slack-webhook: an incoming webhook cannot upload files" in r.stderr
+    assert not marker.exists()
