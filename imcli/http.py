@@ -23,7 +23,6 @@ import json as jsonlib
 import random
 import sys
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -36,13 +35,13 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
+from imcli.ratelimit import Clock, RateLimiter, default_clock
 
 if TYPE_CHECKING:
     import httpx
 
     from imcli.media import MediaSource
     from imcli.models import Target
-    from imcli.platforms.base import Limit
 
 T = TypeVar("T")
 
@@ -156,91 +155,13 @@ def lazy_ssl_context() -> Any:
 class Budget:
     """The whole command's time budget (``--timeout``), shared by every request."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, clock: Clock | None = None) -> None:
+        self.clock = clock or default_clock()
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.deadline = self.clock.now() + seconds
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
-
-class Window:
-    """At most ``count`` acquisitions in any ``period`` seconds (sliding window).
-
-    ``smooth`` windows also space acquisitions evenly (``period / count`` apart) instead
-    of letting a burst of ``count`` go at once: a burst leaves the client at once but
-    reaches the server spread out, and the platform counts arrivals. A small margin
-    keeps arrival times, not just departures, inside the platform's window.
-    """
-
-    MARGIN = 1.08
-
-    def __init__(self, count: int, period: float, *, smooth: bool = False) -> None:
-        self.count = max(1, count)
-        self.period = period * self.MARGIN + 0.01
-        self.interval = period * self.MARGIN / self.count if smooth else 0.0
-        self._times: deque[float] = deque()
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            if self.interval:
-                now = time.monotonic()
-                if self._next > now:
-                    await asyncio.sleep(self._next - now)
-                # from when this send really leaves: a late event loop must not let the
-                # sends it held back go out in a burst to catch up
-                self._next = max(time.monotonic(), self._next) + self.interval
-            while True:
-                now = time.monotonic()
-                while self._times and self._times[0] <= now - self.period:
-                    self._times.popleft()
-                if len(self._times) < self.count:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self._times[0] + self.period - now)
-
-
-class RateLimiter:
-    """The platform's limits for one account: per account, per chat, per group."""
-
-    def __init__(self, limits: tuple[Limit, ...], rate: float | None) -> None:
-        from imcli.platforms.base import Limit
-
-        if rate is not None:
-            if rate <= 0:
-                limits = ()
-            else:
-                count, period = (int(rate), int(rate) / rate) if rate >= 1 else (1, 1 / rate)
-                limits = (Limit(count, period, "account"),) + tuple(
-                    lim for lim in limits if lim.scope != "account"
-                )
-        self.limits = limits
-        self._windows: dict[tuple[str, str], Window] = {}
-
-    def _window(self, lim: Limit, key: str) -> Window:
-        k = (f"{lim.scope}/{lim.count}/{lim.period}", key)
-        w = self._windows.get(k)
-        if w is None:
-            w = self._windows[k] = Window(lim.count, lim.period, smooth=lim.scope == "account")
-        return w
-
-    async def acquire(self, target: Target | None) -> None:
-        # the target's own windows first: a slot of the shared per-account pace is taken
-        # only when the send can go at once, never held while one chat waits its turn
-        for lim in self.limits:
-            if target is not None and (
-                lim.scope == "chat" or (lim.scope == "group" and target.kind == "group")
-            ):
-                await self._window(lim, str(target)).acquire()
-        for lim in self.limits:
-            if lim.scope == "account":
-                await self._window(lim, "").acquire()
+        return self.deadline - self.clock.now()
 
 
 def backoff(attempt: int) -> float:
@@ -283,12 +204,14 @@ class HttpClient:
         plan: list[dict[str, Any]] | None = None,
         dry_log: Logger | None = None,
         base_url: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.platform = platform
+        self.clock = clock or budget.clock  # every wait: rate limits, backoff, the budget
         self.base_url = base_url
         self.budget = budget
         self.proxy = proxy
-        self.limiter = limiter or RateLimiter((), 0)
+        self.limiter = limiter or RateLimiter((), 0, clock=self.clock)
         self.verbose = verbose
         self.dry_run = dry_run
         self.dry_reply = dry_reply
@@ -385,7 +308,7 @@ class HttpClient:
             if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
                 try:
-                    await asyncio.wait_for(
+                    await self.clock.wait_for(
                         self.limiter.acquire(target), max(0.0, self.budget.remaining())
                     )
                 except asyncio.TimeoutError:
@@ -442,7 +365,7 @@ class HttpClient:
                         f"(gave up after {tries})",
                         reason="unreachable",
                     ) from None
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
                 continue
             except httpx.TimeoutException as exc:
                 self._log(method, url, None, started, type(exc).__name__)
@@ -500,7 +423,7 @@ class HttpClient:
             if out_of_time or attempt > (8 if limit is None else limit):
                 raise _gave_up(err, attempt, budget=out_of_time)
             last = err
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
 
     async def _attempt(
         self, method: str, url: str, remaining: float, kwargs: dict[str, Any]

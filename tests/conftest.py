@@ -9,7 +9,8 @@ and any ``subprocess`` a test starts that runs imcli) is scanned for every crede
 the test set up (secret fields of the profiles, ``${VAR}`` values, ``IMCLI_*`` secrets,
 ``--set`` secrets, proxy passwords, tokens the fake servers handed out), raw and URL- or
 JSON-encoded. A leak fails the test at the run that printed it. The session ends with a
-summary line: "secrets check: N outputs, M bytes scanned, K credentials, 0 leaks".
+summary line: "secrets check: N outputs, M bytes scanned, K credentials, 0 leaks", added
+up over the pytest-xdist workers when the suite runs in several.
 """
 
 from __future__ import annotations
@@ -255,10 +256,45 @@ def _is_imcli(args: Any) -> bool:
     return any(w == "imcli" or w.startswith("imcli.") or "imcli" in w for w in words)
 
 
+def _credential_digests() -> list[str]:
+    import hashlib
+
+    return sorted(hashlib.sha256(c.encode()).hexdigest() for c in SWEEP.credentials)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its part of the sweep to the controller (the
+    credentials as digests: several workers see the same ones)."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["secrets_sweep"] = {
+            "outputs": SWEEP.outputs,
+            "scanned": SWEEP.scanned,
+            "credentials": _credential_digests(),
+            "leaks": list(SWEEP.leaks),
+        }
+
+
+_WORKER_DIGESTS: set[str] = set()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller adds up what each worker scanned (pytest-xdist's hook)."""
+    part = getattr(node, "workeroutput", {}).get("secrets_sweep")
+    if part is None:
+        return
+    SWEEP.outputs += part["outputs"]
+    SWEEP.scanned += part["scanned"]
+    _WORKER_DIGESTS.update(part["credentials"])
+    SWEEP.leaks.extend(part["leaks"])
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    credentials = len(_WORKER_DIGESTS | set(_credential_digests()))
     terminalreporter.write_line(
         f"secrets check: {SWEEP.outputs} outputs, {SWEEP.scanned} bytes scanned, "
-        f"{len(SWEEP.credentials)} credentials, {len(SWEEP.leaks)} leaks"
+        f"{credentials} credentials, {len(SWEEP.leaks)} leaks"
     )
 
 
@@ -300,6 +336,43 @@ def _secrets_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(subprocess.Popen, "communicate", popen_communicate)
     yield
     _FAKES.clear()
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """imcli's waits (rate-limit windows, retry backoff, Retry-After, the time budget) in
+    this process go through a clock that skips them instead of sleeping: the rules are
+    checked in the clock's time (``clock.now()``, and ``Recorded.arrived`` of the fake
+    servers). A test marked ``real_clock`` keeps the system's clock (a fake server that
+    enforces a rate limit on real arrival times)."""
+    from imcli import ratelimit
+    from tests._clock import VirtualClock
+    from tests.fakes import base
+
+    if request.node.get_closest_marker("real_clock"):
+        yield ratelimit.SYSTEM_CLOCK
+        return
+    virtual = VirtualClock()
+    monkeypatch.setattr(base, "clock", virtual.now)
+    previous = ratelimit.set_default_clock(virtual)
+    try:
+        yield virtual
+    finally:
+        ratelimit.set_default_clock(previous)
+
+
+def now() -> float:
+    """The time on the clock imcli waits with (see the ``clock`` fixture): what a test
+    measures imcli's waits and time budget in."""
+    from imcli import ratelimit
+
+    return ratelimit.default_clock().now()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: imcli waits on the system clock (see the clock fixture)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -442,6 +442,7 @@ def test_rate_limit_code_in_a_400_and_the_chat_frequency_limit_are_retried(cli, 
     assert len(lark.calls("/im/v1/messages")) == 3 and len(sent(lark)) == 1
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_fan_out_to_one_chat_rate_does_not_provoke_limits(cli, profile, lark):
     lark.enforce_chat_rate = True
     lark.enforce_app_rate = True

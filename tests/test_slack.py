@@ -356,6 +356,7 @@ def test_verbose_shows_requests_but_never_the_token(cli, profile, slack, tmp_pat
         no_secret(r.stdout, r.stderr)
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_fan_out_keeps_to_one_message_per_second_per_channel(cli, profile, slack):
     slack.enforce_channel_rate = True
     long_text = "\n".join("z" * 100 for _ in range(500))  # two messages to one channel

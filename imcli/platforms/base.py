@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
+from imcli.ratelimit import Limit
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -40,18 +41,6 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("rate", type=float, help="messages/s for fan-out, 0 = no limit"),
     Field("default", type=bool, help="the platform's default account"),
 )
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most ``count`` sends per ``period`` seconds, per ``scope``.
-
-    scope: ``account`` (per bot/app), ``chat`` (per target) or ``group`` (group targets only).
-    """
-
-    count: int
-    period: float
-    scope: str = "account"
 
 
 @dataclass(frozen=True)
