@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
     from imcli.media import MediaSource
     from imcli.models import Item, Message, Target
-    from imcli.tokens import TokenCache
 
 SPEC = PlatformSpec(
     name="lark",
@@ -308,31 +307,25 @@ class LarkAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
+
+        from imcli.tokens import TokenAuth, cache_key
 
         super().__init__(account, http)
-        self._cache: TokenCache | None = None
-        self._token: str | None = None
-        self._token_error: PlatformError | None = None
-        self._token_lock = asyncio.Lock()
+        self.auth = TokenAuth(
+            lambda: cache_key(
+                "lark",
+                self.base_url(),
+                str(self.account.get("app_id")),
+                str(self.account.get("app_secret")),
+            ),
+            lambda stale: self._fetch_token(),
+            cache=not http.dry_run,
+        )
         self._keys: dict[int, str | BaseException] = {}
         self._media_locks: dict[int, asyncio.Lock] = {}
         self._temps: list[str] = []
 
     # -- token -----------------------------------------------------------------------
-    def _tokens(self) -> TokenCache:
-        if self._cache is None:
-            from imcli.tokens import TokenCache, cache_key
-
-            key = cache_key(
-                "lark",
-                self.base_url(),
-                str(self.account.get("app_id")),
-                str(self.account.get("app_secret")),
-            )
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
-        return self._cache
-
     async def _fetch_token(self) -> tuple[str, float]:
         body = {
             "app_id": str(self.account.get("app_id")),
@@ -347,24 +340,6 @@ class LarkAdapter(Adapter):
         )
         return result
 
-    async def _access_token(self, stale: str | None = None) -> str:
-        """The tenant token; with ``stale``, a new one unless someone already renewed it.
-
-        One lock per adapter: concurrent targets wait here, so one token is fetched
-        (and one refresh made) for the whole push.
-        """
-        async with self._token_lock:
-            if self._token_error is not None:
-                raise self._token_error  # failed once: the other targets need not ask again
-            if self._token is not None and self._token != stale:
-                return self._token
-            try:
-                self._token = await self._tokens().get(self._fetch_token, stale=stale)
-            except PlatformError as exc:
-                self._token_error = exc
-                raise
-            return self._token
-
     async def _api(
         self,
         path: str,
@@ -378,35 +353,35 @@ class LarkAdapter(Adapter):
         describe: Any = None,
     ) -> dict[str, Any]:
         """One authorised call; a rejected token is renewed once and the call repeated."""
-        token = await self._access_token()
-        for attempt in range(2):
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            raw = _body_bytes(body)
+            kwargs["content"] = lambda raw=raw: _once(raw)
+            kwargs["describe"] = describe if describe is not None else body
+        else:
+            kwargs.update(data=data, files=files, describe=describe)
+
+        async def request(token: str) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {token}"}
-            kwargs: dict[str, Any] = {}
             if body is not None:
-                raw = _body_bytes(body)
                 headers["Content-Type"] = _JSON
                 headers["Content-Length"] = str(len(raw))
-                kwargs["content"] = lambda raw=raw: _once(raw)
-                kwargs["describe"] = describe if describe is not None else body
-            else:
-                kwargs.update(data=data, files=files, describe=describe)
-            try:
-                result: dict[str, Any] = await self.http.request(
-                    "POST",
-                    self.base_url() + path,
-                    params=params,
-                    headers=headers,
-                    parse=parse_reply,
-                    send=send,
-                    target=target,
-                    **kwargs,
-                )
-                return result
-            except _TokenRejected as exc:
-                if attempt:
-                    raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
-                token = await self._access_token(stale=token)
-        raise AssertionError("unreachable")
+            result: dict[str, Any] = await self.http.request(
+                "POST",
+                self.base_url() + path,
+                params=params,
+                headers=headers,
+                parse=parse_reply,
+                send=send,
+                target=target,
+                **kwargs,
+            )
+            return result
+
+        try:
+            return await self.auth.call(request, lambda exc: isinstance(exc, _TokenRejected))
+        except _TokenRejected as exc:  # the new token was refused too: a plain error
+            raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         path = url.split("?", 1)[0]
@@ -639,7 +614,7 @@ class LarkAdapter(Adapter):
                 return done
             try:
                 local = await self._prepare(src)
-                await self._access_token()  # a token problem is not an upload problem
+                await self.auth.token()  # a token problem is not an upload problem
                 try:
                     result = await self._upload_now(local)
                 except PlatformError as exc:

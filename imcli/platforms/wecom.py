@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
     from imcli.media import MediaSource
     from imcli.models import Message, Target, TargetResult
-    from imcli.tokens import TokenCache
 
 MB = 1 << 20
 
@@ -195,11 +194,14 @@ class WeixinAdapter(Adapter):
     def __init__(self, account: Any, http: Any) -> None:
         import asyncio
 
+        from imcli.tokens import TokenAuth, cache_key
+
         super().__init__(account, http)
-        self._cache: TokenCache | None = None
-        self._token: str | None = None
-        self._token_lock = asyncio.Lock()
-        self._token_error: PlatformError | None = None
+        self.auth = TokenAuth(
+            lambda: cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret()),
+            self.fetch_token,
+            cache=not http.dry_run,
+        )
         self._media: dict[tuple[str, int], str | ImcliError] = {}
         self._media_lock = asyncio.Lock()
 
@@ -232,14 +234,6 @@ class WeixinAdapter(Adapter):
         return parse
 
     # -- the access token ------------------------------------------------------------------------
-    def _tokens(self) -> TokenCache:
-        if self._cache is None:
-            from imcli.tokens import TokenCache, cache_key
-
-            key = cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret())
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
-        return self._cache
-
     def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
         """A token endpoint's answer: any refusal other than "later" is the credentials."""
         try:
@@ -248,24 +242,6 @@ class WeixinAdapter(Adapter):
             if exc.code is None or isinstance(exc, (AccountOffline, RetryableError)):
                 raise  # "later", or no errcode at all (a proxy's page): not the credentials
             raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
-
-    async def access_token(self, stale: str | None = None) -> str:
-        """The token; with ``stale``, a new one unless someone already renewed it."""
-        async with self._token_lock:
-            if self._token_error is not None:
-                raise self._token_error  # failed once: the other targets need not ask again
-            if self._token is not None and self._token != stale:
-                return self._token
-
-            async def fetch() -> tuple[str, float]:
-                return await self.fetch_token(stale)
-
-            try:
-                self._token = await self._tokens().get(fetch, stale=stale)
-            except PlatformError as exc:
-                self._token_error = exc
-                raise
-            return self._token
 
     async def api(
         self,
@@ -282,26 +258,22 @@ class WeixinAdapter(Adapter):
     ) -> dict[str, Any]:
         """A call with ``?access_token=``; a token the platform rejects is renewed once."""
         url = self.base_url() + path
-        token = await self.access_token()
-        for attempt in (0, 1):
-            try:
-                result: dict[str, Any] = await self.http.request(
-                    method,
-                    url,
-                    params={"access_token": token, **(params or {})},
-                    json=json,
-                    files=files,
-                    parse=self.parse(accept),
-                    send=send,
-                    target=target,
-                    describe=describe,
-                )
-                return result
-            except PlatformError as exc:
-                if attempt or exc.code not in self.token_invalid:
-                    raise
-                token = await self.access_token(stale=token)
-        raise AssertionError("unreachable")
+
+        async def request(token: str) -> dict[str, Any]:
+            result: dict[str, Any] = await self.http.request(
+                method,
+                url,
+                params={"access_token": token, **(params or {})},
+                json=json,
+                files=files,
+                parse=self.parse(accept),
+                send=send,
+                target=target,
+                describe=describe,
+            )
+            return result
+
+        return await self.auth.call(request, lambda exc: exc.code in self.token_invalid)
 
     # -- media -------------------------------------------------------------------------------
     def check_media(self, message: Message) -> None:
@@ -355,7 +327,7 @@ class WeixinAdapter(Adapter):
         def files() -> dict[str, Any]:
             return {"media": (name, local.open(), mime)}
 
-        await self.access_token()  # a token problem is not an upload problem
+        await self.auth.token()  # a token problem is not an upload problem
         try:
             reply = await self.api(
                 "POST",
