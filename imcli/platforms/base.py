@@ -8,9 +8,9 @@ an ``Adapter`` subclass with its payloads and send logic. This module is cheap t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
@@ -117,6 +117,62 @@ class PlatformSpec:
         }
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class OncePerPush(Generic[K, V]):
+    """What an adapter works out once per push and every target reuses (a download, an
+    upload's media id, an opened DM channel, an encoded file), per key.
+
+    The first target to ask for a key computes it; targets asking for the same key
+    meanwhile wait for that one result; other keys never wait on it. With
+    ``remember_errors``, a failure (an :class:`ImcliError`) is kept too and raised to every
+    later asker without trying again; a UsageError or ConfigError never is (it stops the
+    whole push). Without it, the next asker tries again.
+    """
+
+    def __init__(self, *, remember_errors: bool = False) -> None:
+        self.remember_errors = remember_errors
+        self._done: dict[K, V | ImcliError] = {}
+        self._locks: dict[K, Any] = {}
+
+    def lock(self, key: K) -> Any:
+        """The key's own ``asyncio.Lock`` (for an adapter that decides itself what to keep)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            import asyncio
+
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        async with self.lock(key):
+            if key in self._done:
+                done = self._done[key]
+                if isinstance(done, ImcliError):
+                    raise done
+                return done
+            try:
+                value = await compute()
+            except (UsageError, ConfigError):
+                raise
+            except ImcliError as exc:
+                if self.remember_errors:
+                    self._done[key] = exc
+                raise
+            self._done[key] = value
+            return value
+
+    def values(self) -> list[V]:
+        """Every value computed so far (not the failures)."""
+        return [v for v in self._done.values() if not isinstance(v, ImcliError)]
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._locks.clear()
+
+
 class SendTracker:
     """What one target's delivery has done so far (shared with the core for failover)."""
 
@@ -141,8 +197,7 @@ class Adapter:
     def __init__(self, account: Account, http: HttpClient) -> None:
         self.account = account
         self.http = http
-        self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
-        self._download_lock: Any = None
+        self._downloads: OncePerPush[str, MediaSource] = OncePerPush()  # URL → its copy
 
     # -- what adapters implement -------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
@@ -176,16 +231,11 @@ class Adapter:
         if not src.is_url or self.http.dry_run:
             return src
         assert src.url is not None
-        if self._download_lock is None:
-            import asyncio
 
-            self._download_lock = asyncio.Lock()
-        async with self._download_lock:
-            got = self._downloads.get(src.url)
-            if got is None:
-                got = await src.download(self.http, limit, self.spec.name)
-                self._downloads[src.url] = got
-            return got
+        async def download() -> MediaSource:
+            return await src.download(self.http, limit, self.spec.name)
+
+        return await self._downloads.get(src.url, download)
 
     # -- fan-out ---------------------------------------------------------------
     async def deliver(

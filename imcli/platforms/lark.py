@@ -45,11 +45,17 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Limit,
+    OncePerPush,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
-    import asyncio
-
     import httpx
 
     from imcli.media import MediaSource
@@ -321,8 +327,8 @@ class LarkAdapter(Adapter):
             lambda stale: self._fetch_token(),
             cache=not http.dry_run,
         )
-        self._keys: dict[int, str | BaseException] = {}
-        self._media_locks: dict[int, asyncio.Lock] = {}
+        # id(source) → image_key / file_key; a failed upload fails every target alike
+        self._keys: OncePerPush[int, str] = OncePerPush(remember_errors=True)
         self._temps: list[str] = []
 
     # -- token -----------------------------------------------------------------------
@@ -519,14 +525,6 @@ class LarkAdapter(Adapter):
             await self._send(target, "text", {"text": chunk}, extra, tracker)
 
     # -- media -----------------------------------------------------------------------
-    def _lock(self, src: MediaSource) -> asyncio.Lock:
-        lock = self._media_locks.get(id(src))
-        if lock is None:
-            import asyncio
-
-            lock = self._media_locks[id(src)] = asyncio.Lock()
-        return lock
-
     async def _prepare(self, src: MediaSource) -> MediaSource:
         """Download a URL, convert a voice to Ogg/Opus, check the size."""
         local = src
@@ -603,27 +601,16 @@ class LarkAdapter(Adapter):
     async def _upload(self, src: MediaSource) -> str:
         """The image_key / file_key for a source, prepared and uploaded once per push
         (a failure, too, is remembered: the other targets fail alike without retrying)."""
-        from imcli.errors import ImcliError
 
-        key = id(src)
-        async with self._lock(src):
-            done = self._keys.get(key)
-            if isinstance(done, BaseException):
-                raise done
-            if done is not None:
-                return done
+        async def upload() -> str:
+            local = await self._prepare(src)
+            await self.auth.token()  # a token problem is not an upload problem
             try:
-                local = await self._prepare(src)
-                await self.auth.token()  # a token problem is not an upload problem
-                try:
-                    result = await self._upload_now(local)
-                except PlatformError as exc:
-                    raise upload_failed(exc) from None
-            except ImcliError as exc:
-                self._keys[key] = exc
-                raise
-            self._keys[key] = result
-            return result
+                return await self._upload_now(local)
+            except PlatformError as exc:
+                raise upload_failed(exc) from None
+
+        return await self._keys.get(id(src), upload)
 
     async def _upload_now(self, src: MediaSource) -> str:
         mime = src.mime or "application/octet-stream"

@@ -31,7 +31,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Limit, OncePerPush, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     import httpx
@@ -136,11 +136,8 @@ class QQAdapter(Adapter):
     concurrency = 16
 
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
-
         super().__init__(account, http)
-        self._b64: dict[int, str] = {}
-        self._b64_lock = asyncio.Lock()
+        self._b64: OncePerPush[int, str] = OncePerPush()  # id(source) → base64://…
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -242,17 +239,15 @@ class QQAdapter(Adapter):
 
         if self.http.dry_run:
             return f"base64://<{src.describe()}>"
-        async with self._b64_lock:
-            got = self._b64.get(id(src))
-            if got is None:
 
-                def encode() -> str:
-                    with src.open() as fh:
-                        return "base64://" + base64.b64encode(fh.read()).decode("ascii")
+        def encode() -> str:
+            with src.open() as fh:
+                return "base64://" + base64.b64encode(fh.read()).decode("ascii")
 
-                got = await asyncio.to_thread(encode)
-                self._b64[id(src)] = got
-            return got
+        async def encoded() -> str:
+            return await asyncio.to_thread(encode)
+
+        return await self._b64.get(id(src), encoded)
 
     async def _segment(self, src: MediaSource) -> dict[str, Any]:
         return {"type": SEGMENT[src.kind], "data": {"file": await self._file_ref(src)}}

@@ -47,7 +47,15 @@ from imcli.errors import (
     RetryableError,
     UsageError,
 )
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Limit,
+    OncePerPush,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -192,7 +200,6 @@ class WeixinAdapter(Adapter):
     min_size: ClassVar[int] = 1  # bytes
 
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
 
         from imcli.tokens import TokenAuth, cache_key
 
@@ -202,8 +209,8 @@ class WeixinAdapter(Adapter):
             self.fetch_token,
             cache=not http.dry_run,
         )
-        self._media: dict[tuple[str, int], str | ImcliError] = {}
-        self._media_lock = asyncio.Lock()
+        # (upload type, source) → media_id; a failed upload fails every target alike
+        self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
 
     # -- what subclasses provide ---------------------------------------------------------
     def app_id(self) -> str:
@@ -304,20 +311,11 @@ class WeixinAdapter(Adapter):
 
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
-        key = (upload_type, id(src))
-        async with self._media_lock:
-            got = self._media.get(key)
-            if got is None:
-                try:
-                    got = await self._upload(src, upload_type)
-                except (UsageError, ConfigError):
-                    raise
-                except ImcliError as exc:
-                    got = exc
-                self._media[key] = got
-        if isinstance(got, ImcliError):
-            raise got
-        return got
+
+        async def upload() -> str:
+            return await self._upload(src, upload_type)
+
+        return await self._media.get((upload_type, id(src)), upload)
 
     async def _upload(self, src: MediaSource, upload_type: str) -> str:
         local = await self.local_copy(src, self.upload_limits[src.kind])
