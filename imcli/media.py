@@ -169,7 +169,7 @@ class MediaSource:
                             )
                         out.write(chunk)
         except BaseException:
-            _forget(tmp)
+            forget(tmp)
             raise
         src = replace(self, origin="file", path=Path(tmp), url=self.url, size=total, mime=mime)
         if not src.mime or not os.path.splitext(src.filename)[1]:
@@ -180,7 +180,8 @@ class MediaSource:
         return src
 
 
-def _forget(tmp: str) -> None:
+def forget(tmp: str) -> None:
+    """Remove a temporary file imcli made (a download, a conversion); gone already is fine."""
     try:
         os.unlink(tmp)
     except OSError:

@@ -13,10 +13,13 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imcli import _redact
 from imcli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from imcli.platforms.base import PlatformSpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -224,7 +227,8 @@ def _tomllib() -> Any:
     return tomllib
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The profile's TOML as a dict; ConfigError (naming the file) when it cannot be read."""
     tomllib = _tomllib()
     try:
         with open(path, "rb") as fh:
@@ -252,7 +256,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
             raise ConfigError(f"profile {path} is not a file; give the path of a TOML file")
     except OSError as exc:  # e.g. a name too long, a directory on the way not searchable
         raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
-    data = _load_toml(path) if exists else {}
+    data = read_toml(path) if exists else {}
     accounts: list[Account] = []
     warnings: list[str] = []
     tables = data.get("accounts", {})
@@ -302,6 +306,30 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
     return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
 
 
+def env_values(spec: PlatformSpec) -> dict[str, str]:
+    """The ``IMCLI_<PLATFORM>_<FIELD>`` variables set for a platform: field → raw value
+    (``default`` is not taken from the environment)."""
+    prefix = f"IMCLI_{spec.name.upper()}_"
+    out: dict[str, str] = {}
+    for f in spec.all_fields():
+        val = os.environ.get(prefix + f.name.upper())
+        if val is not None and f.name != "default":
+            out[f.name] = val
+    return out
+
+
+def env_account_names() -> list[tuple[str, str]]:
+    """(name, platform) of each account the environment makes, its values not read (for
+    completion, which must not register or coerce secrets)."""
+    from imcli import platforms
+
+    return [
+        (f"env-{spec.name}", spec.name)
+        for spec in platforms.all_specs()
+        if spec.supported and env_values(spec)
+    ]
+
+
 def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
     """``IMCLI_<PLATFORM>_<FIELD>`` variables make an account named ``env-<platform>``."""
     from imcli import platforms
@@ -312,16 +340,15 @@ def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
             continue
         prefix = f"IMCLI_{spec.name.upper()}_"
         raw: dict[str, Any] = {}
-        for f in spec.all_fields():
-            val = os.environ.get(prefix + f.name.upper())
-            if val is None or f.name == "default":
-                continue
+        for name, val in env_values(spec).items():
+            f = spec.field(name)
+            assert f is not None
             if f.secret:
                 _redact.add_secret(val)
             try:
-                raw[f.name] = _coerce(val, f.type, prefix + f.name.upper())
+                raw[name] = _coerce(val, f.type, prefix + name.upper())
             except ConfigError:
-                raw[f.name] = val  # refused when this account is used, not on every load
+                raw[name] = val  # refused when this account is used, not on every load
         if not raw:
             continue
         raw["platform"] = spec.name
@@ -451,7 +478,7 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
         old = path.read_bytes() if path.exists() else b""
         current: dict[str, Any] = {}
         if old:
-            current = _load_toml(path)
+            current = read_toml(path)
             if name in current.get("accounts", {}):
                 raise UsageError(
                     f"account {name!r} already exists in {path}; remove it first "
@@ -524,6 +551,6 @@ def rewrite(path: Path, mutate: Any) -> None:
     import tomli_w
 
     with _lock_for(path):
-        data = _load_toml(path) if path.exists() else {}
+        data = read_toml(path) if path.exists() else {}
         mutate(data)
         _atomic_write(path, tomli_w.dumps(data).encode(), backup=True)

@@ -217,11 +217,11 @@ class Adapter:
 
     async def aclose(self) -> None:
         """Release anything the adapter holds (temporary files, …)."""
-        from imcli.media import _forget
+        from imcli.media import forget
 
         for src in self._downloads.values():
             if src.path is not None:
-                _forget(str(src.path))
+                forget(str(src.path))
         self._downloads.clear()
 
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
@@ -291,6 +291,13 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
+    """Each media source with how to name it in an error (``item 3: image`` in mixed)."""
+    if message.kind != "mixed":
+        return [(src.kind, src) for src in message.media_sources()]
+    return [(f"item {i}: {it.type}", it.media) for i, it in enumerate(message.items) if it.media]
 
 
 def upload_failed(exc: PlatformError) -> PlatformError:

@@ -702,10 +702,10 @@ class LarkAdapter(Adapter):
             title = None
 
     async def aclose(self) -> None:
-        from imcli.media import _forget
+        from imcli.media import forget
 
         for path in self._temps:
-            _forget(path)
+            forget(path)
         self._temps.clear()
 
 

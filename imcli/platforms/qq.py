@@ -31,7 +31,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Adapter, Field, Limit, OncePerPush, PlatformSpec, SendTracker
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Limit,
+    OncePerPush,
+    PlatformSpec,
+    SendTracker,
+    labelled_sources,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -175,7 +183,6 @@ class QQAdapter(Adapter):
 
     # -- the adapter interface ----------------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        from imcli.platforms.wecom import labelled_sources
 
         for what, src in labelled_sources(message):
             if src.is_url:

@@ -39,8 +39,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Field, PlatformSpec, SendTracker
-from imcli.platforms.wecom import Part, WeixinAdapter, labelled_sources
+from imcli.platforms.base import Field, PlatformSpec, SendTracker, labelled_sources
+from imcli.platforms.weixin import Part, WeixinAdapter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
