@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from imcli import _redact
 
 _seen: set[str] = set()
-_sink: Callable[[str], None] | None = None
-
-
-def set_sink(sink: Callable[[str], None] | None) -> None:
-    global _sink
-    _sink = sink
 
 
 def warn(message: str) -> None:
@@ -21,7 +14,4 @@ def warn(message: str) -> None:
     if message in _seen:
         return
     _seen.add(message)
-    if _sink is not None:
-        _sink(message)
-    else:
-        print(f"imcli: {message}", file=sys.stderr)
+    print(f"imcli: {message}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The one HTTP layer every platform calls: retries, rate limits, the time budget,
 proxies, --verbose logging, --dry-run recording and redaction.
 
-Retry rules (design.md §6):
+Retry rules:
 
 * a request that sends no message (token, identity, upload) is retried after any
   transient error: connection failure, timeout, 429, 5xx, a busy code;
@@ -23,7 +23,7 @@ import json as jsonlib
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -664,6 +664,3 @@ def retry_after_header(resp: httpx.Response, name: str = "retry-after") -> float
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-AsyncFn = Callable[[], Awaitable[T]]

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from imcli.errors import PlatformError, UsageError
@@ -328,7 +328,3 @@ def is_private_url(url: str) -> bool:
     except ValueError:
         return "." not in host
     return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-
-
-def as_dict(src: MediaSource) -> dict[str, Any]:
-    return {"source": src.spec, "filename": src.filename, "mime": src.mime, "size": src.size}

@@ -196,7 +196,9 @@ def flags(args: tuple[str, ...] | list[str]) -> set[str]:
 
 
 def check(r: Any, args: tuple[str, ...] | list[str], w: World) -> None:
-    """The contract for any input (design.md §5)."""
+    """The contract for any input: exit 0, 1, 2 or 3, never a traceback; nothing sent on
+    a usage error (2) and nothing delivered on a configuration error (3); one ``imcli:``
+    line per error; a push prints the count (or one JSON object)."""
     where = (
         f"argv={list(args)!r}\nexit={r.code}\nstdout={r.stdout[:500]!r}\nstderr={r.stderr[:1500]!r}"
     )

@@ -7,7 +7,7 @@ im/v1/images and im/v1/files, WeCom's and WeChat's media/upload; OneBot has no u
 media sits inline in the message). ``early=`` rules strike while the body is still on its
 way (a reset in the middle of an upload).
 
-What every test holds imcli to (design.md §5, §6): the push ends within ``--timeout`` plus a
+What every test holds imcli to (the error and retry rules): the push ends within ``--timeout`` plus a
 margin, with no traceback and one stderr line per failed target naming the problem; a
 definite answer is never repeated (the proxy counts the requests); a transient fault is
 retried within the budget and, when it passes, the file arrives whole (the fake's sha256

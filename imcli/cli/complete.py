@@ -1,4 +1,4 @@
-"""Shell completion (design.md §8).
+"""Shell completion: platform names, account names and options for bash, zsh and fish.
 
 The scripts in ``completions/`` are typer's (click's machinery, typer's templates), printed
 by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by

@@ -43,10 +43,3 @@ def flush() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-
-
-def stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -67,7 +67,6 @@ def push(
             account=account or own.get("account"),
             timeout_ms=timeout,
             dry_run=dry_run,
-            verbose=verbose,
             profile=profile,
         )
         result = runner.run_push_interruptibly(

@@ -15,7 +15,7 @@ from imcli.errors import UsageError
 if TYPE_CHECKING:
     from imcli.platforms.base import Adapter, PlatformSpec
 
-#: the support matrix, in the order design.md §1 lists it
+#: the support matrix, in the order `imcli platforms` and the README list it
 _MODULES: tuple[str, ...] = (
     "telegram",
     "wechat",
@@ -42,10 +42,6 @@ def _by_name() -> dict[str, PlatformSpec]:
         for alias in spec.aliases:
             table[alias] = spec
     return table
-
-
-def names_and_aliases() -> list[str]:
-    return sorted(_by_name())
 
 
 def find(name: str) -> PlatformSpec | None:

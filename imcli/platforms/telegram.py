@@ -56,7 +56,6 @@ METHODS: dict[str, tuple[str, str, str | None]] = {
 }
 UPLOAD_LIMITS = {"image": 10 * MB, "voice": 50 * MB, "video": 50 * MB, "file": 50 * MB}
 LOCAL_SERVER_LIMIT = 2000 * MB
-URL_LIMITS = {"image": 5 * MB, "voice": 1 * MB, "video": 20 * MB, "file": 20 * MB}
 #: descriptions meaning "Telegram could not fetch the URL you gave": upload instead
 _URL_FAILED = re.compile(
     r"failed to get HTTP URL content|wrong file identifier/HTTP URL specified|"

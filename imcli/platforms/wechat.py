@@ -85,8 +85,8 @@ FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
 BUSY = frozenset({-1})
-#: 45009 "reach max api daily quota limit": the day's calls are used up (it is design.md's
-#: rate-limit code, so it is retried, but once only: waiting seconds does not restore it)
+#: 45009 "reach max api daily quota limit": the day's calls are used up (a rate-limit
+#: code, so it is retried, but once only: waiting seconds does not restore it)
 QUOTA = frozenset({45009})
 WINDOW_CLOSED = 45015
 #: 45047 "out of response count limit": the customer-service messages allowed after the

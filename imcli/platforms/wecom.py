@@ -91,14 +91,6 @@ CREDENTIALS = frozenset(
 BUSY = frozenset({-1, 45009, 45033})
 
 
-def cut_utf8(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode("utf-8", "ignore")
-
-
 # --------------------------------------------------------------------------- WeCom
 
 
