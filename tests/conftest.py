@@ -72,6 +72,7 @@ class SecretsSweep:
     scanned: int = 0  # bytes
     credentials: set[str] = field(default_factory=set)
     leaks: list[str] = field(default_factory=list)
+    this_test: set[str] = field(default_factory=set)  # credentials looked for in this test
 
 
 SWEEP = SecretsSweep()
@@ -219,11 +220,32 @@ def credentials(
     return found
 
 
+#: credentials whose tail is the secret part, which must not show even alone: a Telegram
+#: bot token ``<bot id>:<secret>``, a Slack token ``xoxb-<team>-<bot>-<secret>``
+_SECRET_TAIL = re.compile(r"\d+:(?P<tail>.+)|xox[a-z]-(?:[^-]+-)+(?P<slack>[^-]+)")
+
+
 def _forms(secret: str) -> set[str]:
+    whole = [secret]
+    m = _SECRET_TAIL.fullmatch(secret)
+    tail = m and (m.group("tail") or m.group("slack"))
+    if tail and len(tail) >= MIN_SECRET_LEN:
+        whole.append(tail)
     return {
-        secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
-        json.dumps(secret)[1:-1],
-    }  # fmt: skip
+        form
+        for s in whole
+        for form in (s, quote(s, safe=""), quote(s), quote_plus(s), json.dumps(s)[1:-1])
+    }
+
+
+def assert_swept(*secrets: str) -> None:
+    """Fail unless the automatic secrets check looked for each of ``secrets`` in the
+    outputs of this test's imcli runs (each output was scanned for them then: a leak would
+    already have failed the run that printed it)."""
+    for secret in secrets:
+        assert len(secret.strip()) >= MIN_SECRET_LEN, f"{secret[:3]}…: too short to be checked"
+    missing = [f"{s[:3]}…" for s in secrets if s.strip() not in SWEEP.this_test]
+    assert not missing, f"the secrets check never looked for {missing}"
 
 
 def check_no_secret(what: Iterable[str], creds: set[str], **streams: str | bytes | None) -> None:
@@ -232,6 +254,7 @@ def check_no_secret(what: Iterable[str], creds: set[str], **streams: str | bytes
     command = " ".join(str(a) for a in what)
     SWEEP.outputs += 1
     SWEEP.credentials |= creds
+    SWEEP.this_test |= creds
     for name, text in streams.items():
         if text is None:
             continue
@@ -304,6 +327,7 @@ def _secrets_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from tests.fakes.base import FakeServer
 
     _FAKES.clear()
+    SWEEP.this_test.clear()
     start = FakeServer.start
 
     def tracked_start(self: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import assert_swept
 from tests.fakes.filehost import FileHost
 from tests.fakes.lark import FakeLark
 
@@ -74,13 +75,6 @@ def no_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
     import imcli.platforms.lark as mod
 
     monkeypatch.setattr(mod, "ffmpeg_path", lambda: None)
-
-
-def no_secret(lark: FakeLark, *texts: str) -> None:
-    for t in texts:
-        assert APP_SECRET not in t
-        for token in lark.tokens_issued:
-            assert token not in t
 
 
 def sent(lark: FakeLark) -> list[Any]:
@@ -210,7 +204,7 @@ def test_wrong_secret_fails_over_to_the_next_account(cli, write_profile, lark):
     assert "old" in r.stderr and "app secret invalid (10014)" in r.stderr
     assert lark.token_requests == 2  # one refusal for the whole push, then the next account
     assert "old-wrong-secret" not in r.output
-    no_secret(lark, r.output)
+    assert_swept(APP_SECRET, *lark.tokens_issued)
 
 
 def test_every_account_rejected_is_exit_3(cli, write_profile, lark):
@@ -229,7 +223,7 @@ def test_accounts_test_fetches_a_token(cli, profile, lark):
     assert r.code == 0, r.output
     assert "tenant_access_token valid" in r.stdout
     assert lark.token_requests == 1
-    no_secret(lark, r.output)
+    assert_swept(APP_SECRET, *lark.tokens_issued)
 
 
 # -- media -----------------------------------------------------------------------------------
@@ -464,14 +458,14 @@ def test_dry_run_makes_no_request_and_prints_no_secret(cli, profile, lark, tmp_p
     assert lark.requests == []
     assert "/open-apis/im/v1/images" in r.stderr and "a.png" in r.stderr
     assert "receive_id_type=chat_id" in r.stderr
-    no_secret(lark, r.output)
+    assert_swept(APP_SECRET, *lark.tokens_issued)
     r = cli("push", "text", "-p", "lark", "-u", "ou_a", "hi", "--dry-run", "--json")
     plan = json.loads(r.stdout)
     token_req, send_req = plan["requests"]
     assert token_req["body"] == {"app_id": APP_ID, "app_secret": "***"}
     assert send_req["body"]["content"] == '{"text":"hi"}'
     assert lark.requests == []
-    no_secret(lark, r.output)
+    assert_swept(APP_SECRET, *lark.tokens_issued)
 
 
 def test_no_secret_in_any_output(cli, profile, lark, tmp_path, monkeypatch):
@@ -490,5 +484,4 @@ def test_no_secret_in_any_output(cli, profile, lark, tmp_path, monkeypatch):
     ]
     assert "POST http://127.0.0.1:" in outputs[0].stderr
     assert lark.tokens_issued
-    for r in outputs:
-        no_secret(lark, r.stdout, r.stderr)
+    assert_swept(APP_SECRET, *lark.tokens_issued)  # every output above was scanned for them

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import now
+from tests.conftest import assert_swept, now
 from tests.fakes.base import Reply
 from tests.fakes.onebot import FakeOneBot
 
@@ -48,11 +48,6 @@ def account(fake: FakeOneBot, name: str = "home-qq", *, token: str = TOKEN, extr
 @pytest.fixture
 def profile(write_profile: Any, onebot: FakeOneBot) -> Path:
     return write_profile(account(onebot))
-
-
-def no_secret(*texts: str) -> None:
-    for t in texts:
-        assert TOKEN not in t
 
 
 def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
@@ -324,13 +319,13 @@ def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, onebot, tmp_pat
     assert req["url"].endswith("/send_group_msg")
     assert req["body"]["group_id"] == GROUP
     assert req["body"]["message"][0]["data"]["file"].startswith("base64://")
-    no_secret(r.stdout, r.stderr)
+    assert_swept(TOKEN)
 
 
 def test_verbose_never_shows_the_access_token(cli, profile, onebot):
     r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "-g", "99999", "hi", "-v")
     assert "POST http://127.0.0.1" in r.stderr
-    no_secret(r.stdout, r.stderr)
+    assert_swept(TOKEN)
 
 
 @pytest.mark.real_clock  # concurrent sends: arrivals on the system clock

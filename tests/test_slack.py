@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
 from tests.fakes.slack import FakeSlack
@@ -31,12 +32,6 @@ def profile(write_profile: Any, slack: FakeSlack) -> Path:
     return write_profile(
         f'[accounts.team]\nplatform = "slack"\ntoken = "{TOKEN}"\nbase_url = "{slack.url}"\n'
     )
-
-
-def no_secret(*texts: str) -> None:
-    for t in texts:
-        assert TOKEN not in t
-        assert "TESTslacktoken" not in t
 
 
 def methods(slack: FakeSlack) -> list[str]:
@@ -295,7 +290,7 @@ def test_invalid_auth_fails_over_to_the_next_account(cli, write_profile, slack):
     assert len(slack.posted_messages()) == 2
     assert "old" in r.stderr and "invalid_auth" in r.stderr
     assert "xoxb-revoked-token-0000" not in r.output
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 @pytest.mark.parametrize("code", ["not_authed", "account_inactive", "token_revoked"])
@@ -314,7 +309,7 @@ def test_accounts_test_uses_auth_test(cli, profile, slack):
     assert r.code == 0, r.output
     assert "team Test Workspace as imcli-bot" in r.stdout
     assert methods(slack) == ["auth.test"]
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path):
@@ -330,12 +325,12 @@ def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path
     ):
         assert step in r.stderr
     assert "a.png" in r.stderr
-    no_secret(r.output)
+    assert_swept(TOKEN)
     r = cli("push", "text", "-p", "slack", "-g", "C0123", "hi", "--dry-run", "--json")
     plan = json.loads(r.stdout)
     assert plan["sent"] == 1 and plan["requests"][0]["body"] == {"channel": "C0123", "text": "hi"}
     assert slack.requests == []
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 def test_verbose_shows_requests_but_never_the_token(cli, profile, slack, tmp_path, monkeypatch):
@@ -352,8 +347,7 @@ def test_verbose_shows_requests_but_never_the_token(cli, profile, slack, tmp_pat
         cli("accounts", "test", "-v"),
     ]
     assert "POST http://127.0.0.1:" in outputs[0].stderr and "chat.postMessage" in outputs[0].stderr
-    for r in outputs:
-        no_secret(r.stdout, r.stderr)
+    assert_swept(TOKEN)  # every output above was scanned for them
 
 
 @pytest.mark.real_clock  # the fake counts arrivals on the system clock

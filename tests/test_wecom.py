@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import assert_swept
 from tests.fakes.wecom import RATE_LIMITED, SYSTEM_BUSY, FakeWeCom
 
 CORP_ID = "ww0123456789abcdef"
@@ -35,14 +36,6 @@ def account(fake: FakeWeCom, name: str = "corp", *, secret: str = SECRET, extra:
 @pytest.fixture
 def profile(write_profile: Any, wecom: FakeWeCom) -> Path:
     return write_profile(account(wecom))
-
-
-def no_secret(fake: FakeWeCom, *texts: str) -> None:
-    tokens = [t for t in fake.tokens]
-    for t in texts:
-        assert SECRET not in t
-        for token in tokens:
-            assert token not in t
 
 
 def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
@@ -317,7 +310,7 @@ def test_accounts_test_gets_a_token(cli, profile, wecom):
     assert r.code == 0, r.output
     assert "online" in r.stdout and f"agent {AGENT}" in r.stdout
     assert wecom.token_requests == 1
-    no_secret(wecom, r.stdout, r.stderr)
+    assert_swept(SECRET, *wecom.tokens)
 
 
 def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, wecom, tmp_path):
@@ -338,7 +331,7 @@ def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, wecom, tmp_path
 def test_verbose_masks_the_secret_and_the_token_in_urls(cli, profile, wecom):
     r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "ghost", "hi", "-v")
     assert "GET http://127.0.0.1" in r.stderr and "/cgi-bin/message/send" in r.stderr
-    no_secret(wecom, r.stdout, r.stderr)
+    assert_swept(SECRET, *wecom.tokens)
 
 
 def test_platforms_json_shows_wecom_for_users_with_every_kind(cli):
