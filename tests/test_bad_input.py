@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 
 from imcli.cli import cmdline
 from tests import _strategies as S
+from tests._media import PNG
 from tests.conftest import TG_TOKEN, now
 from tests.fakes.onebot import FakeOneBot
 
@@ -60,7 +61,6 @@ FUZZ = settings(
     ],
 )
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
 SEND_PATH = re.compile(r"/(send|upload)[^/]*$", re.IGNORECASE)
 ERROR_LINE = re.compile(r"^(imcli: |\w+ (user|group):)")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import ROOT, TG_TOKEN
 
 # -- basics ---------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def test_python_api_media_and_mixed(tg_profile, telegram, tmp_path):
     import imcli
 
     img = tmp_path / "a.png"
-    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 50)
+    img.write_bytes(PNG)
     assert imcli.push_image("tg", "-100", "", "cap", str(img)) == 1
     assert imcli.pushMixed("tg", "", "7", "", [{"type": "text", "text": "hi"}]) == 1
     methods = [m.method for m in telegram.sent_messages()]

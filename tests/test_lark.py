@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import assert_swept
 from tests.fakes.filehost import FileHost
 from tests.fakes.lark import FakeLark
 
 APP_ID = "cli_test_app"
 APP_SECRET = "lark-SECRET-0123456789"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 MB = 1 << 20
 
 

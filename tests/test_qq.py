@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import assert_swept, now
 from tests.fakes.base import Reply
 from tests.fakes.onebot import FakeOneBot
 
 TOKEN = "onebot-TEST-access-token"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 USER, GROUP = 20001, 30001
 
 

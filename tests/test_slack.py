@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-1111-2222-TESTslacktoken"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import TG_TOKEN, assert_swept, now
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
 from tests.fakes.telegram import FakeTelegram
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 def sends(server: FakeTelegram, method: str | None = None) -> list[Any]:

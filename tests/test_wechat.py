@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.wechat import RATE_LIMITED, SYSTEM_BUSY, FakeWeChat
@@ -19,7 +20,6 @@ from tests.fakes.wechat import RATE_LIMITED, SYSTEM_BUSY, FakeWeChat
 APP_ID = "wx0123456789abcdef"
 SECRET = "wechat-test-secret"
 ALICE, BOB = "o-alice-openid", "o-bob-openid"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEMPLATE = 'template_id = "tmpl-alert"\n'
 FIELDS = 'template_fields = {title = "thing1", content = "thing2", time = "time3"}\n'
 

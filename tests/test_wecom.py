@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import assert_swept
 from tests.fakes.wecom import RATE_LIMITED, SYSTEM_BUSY, FakeWeCom
 
 CORP_ID = "ww0123456789abcdef"
 SECRET = "wecom-test-secret"
 AGENT = 1000002
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
