@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests._media import PNG
+from tests._media import PNG, media_file
 from tests.conftest import assert_swept, now
 from tests.fakes.base import Reply
 from tests.fakes.onebot import FakeOneBot
@@ -48,12 +48,6 @@ def account(fake: FakeOneBot, name: str = "home-qq", *, token: str = TOKEN, extr
 @pytest.fixture
 def profile(write_profile: Any, onebot: FakeOneBot) -> Path:
     return write_profile(account(onebot))
-
-
-def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
-    p = tmp_path / name
-    p.write_bytes(data if data is not None else os.urandom(2000))
-    return p
 
 
 # -- text ------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests._media import PNG
+from tests._media import PNG, media_file
 from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.wechat import RATE_LIMITED, SYSTEM_BUSY, FakeWeChat
@@ -40,12 +39,6 @@ def account(fake: FakeWeChat, name: str = "mp", *, secret: str = SECRET, extra: 
 @pytest.fixture
 def profile(write_profile: Any, wechat: FakeWeChat) -> Path:
     return write_profile(account(wechat))
-
-
-def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
-    p = tmp_path / name
-    p.write_bytes(data if data is not None else os.urandom(2000))
-    return p
 
 
 # -- text -------------------------------------------------------------------------------------

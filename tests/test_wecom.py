@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests._media import PNG
+from tests._media import PNG, media_file
 from tests.conftest import assert_swept
 from tests.fakes.wecom import RATE_LIMITED, SYSTEM_BUSY, FakeWeCom
 
@@ -36,12 +35,6 @@ def account(fake: FakeWeCom, name: str = "corp", *, secret: str = SECRET, extra:
 @pytest.fixture
 def profile(write_profile: Any, wecom: FakeWeCom) -> Path:
     return write_profile(account(wecom))
-
-
-def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
-    p = tmp_path / name
-    p.write_bytes(data if data is not None else os.urandom(2000))
-    return p
 
 
 # -- text --------------------------------------------------------------------------------------
