@@ -12,6 +12,7 @@ read (the CLI's ``--profile``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from imcli.errors import ConfigError, ImcliError, PlatformError, UsageError
@@ -60,7 +61,7 @@ def _run(
     return _count_or_raise(result)
 
 
-def _run_coro(coro: Any) -> PushResult:
+def _run_coro(coro: Coroutine[Any, Any, PushResult]) -> PushResult:
     try:
         asyncio.get_running_loop()
     except RuntimeError:

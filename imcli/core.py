@@ -222,7 +222,8 @@ async def run_push(
 ) -> PushResult:
     """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending."""
     from imcli import profile as profile_mod
-    from imcli.http import Budget, HttpClient, RateLimiter
+    from imcli.http import Budget, HttpClient
+    from imcli.ratelimit import RateLimiter
 
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)

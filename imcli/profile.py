@@ -232,7 +232,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     tomllib = _tomllib()
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {path}: invalid TOML: {exc}{FIX_PROFILE}") from None
     except UnicodeDecodeError as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
-from imcli.ratelimit import Limit
+from imcli.ratelimit import Limit as Limit  # platform specs declare their limits with it
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
