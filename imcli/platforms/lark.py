@@ -75,6 +75,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
+    send_keys=("uuid",),
 )
 
 MB = 1 << 20
@@ -312,8 +313,13 @@ class LarkAdapter(Adapter):
 
     spec = SPEC
 
-    def __init__(self, account: Any, http: Any) -> None:
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if kind in ("voice", "video"):
+            return None  # converted before upload: the limit applies to the result
+        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
 
+    def __init__(self, account: Any, http: Any) -> None:
         from imcli.tokens import TokenAuth, cache_key
 
         super().__init__(account, http)
@@ -326,6 +332,7 @@ class LarkAdapter(Adapter):
             ),
             lambda stale: self._fetch_token(),
             cache=not http.dry_run,
+            budget=http.budget,
         )
         # id(source) → image_key / file_key; a failed upload fails every target alike
         self._keys: OncePerPush[int, str] = OncePerPush(remember_errors=True)
@@ -355,6 +362,7 @@ class LarkAdapter(Adapter):
         data: dict[str, str] | None = None,
         files: Any = None,
         send: bool = False,
+        idempotent: bool = False,
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
@@ -379,6 +387,7 @@ class LarkAdapter(Adapter):
                 headers=headers,
                 parse=parse_reply,
                 send=send,
+                idempotent=idempotent,
                 target=target,
                 **kwargs,
             )
@@ -439,23 +448,37 @@ class LarkAdapter(Adapter):
     ) -> None:
         import uuid
 
+        # one uuid per (message part, target), made once and kept across retries: Lark
+        # keeps one message per uuid (for an hour), so a send whose answer was lost is
+        # repeated safely. `-o uuid=` is refused before anything is sent (SPEC.send_keys).
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
             "content": _dumps(content),
-            "uuid": str(uuid.uuid4()),
             **extra,
+            "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
             MESSAGES_PATH,
             body=body,
             params={"receive_id_type": receive_id_type(target.id)},
             send=True,
+            idempotent=True,
             target=target,
         )
         tracker.sent(data.get("message_id"))
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        # as _send_text splits it
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            return 1 if title else 0
+        if title is None and not message.markdown:
+            return len(self.text_chunks(text))
+        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))

@@ -53,6 +53,13 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _wecom_key(target: Target) -> object:
+    """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
+    tid = target.id.strip()
+    return (target.kind, tid.lower() if target.kind == "user" else tid)
+
+
 SPEC = PlatformSpec(
     name="wecom",
     title="WeCom",
@@ -70,6 +77,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(30, 60.0, "chat"),),
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
+    target_key=_wecom_key,
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
@@ -232,8 +240,20 @@ class WeComAdapter(WeixinAdapter):
         sem = asyncio.Semaphore(4)
 
         async def run(batch: list[Target]) -> None:
+            from imcli.http import IN_FLIGHT
+            from imcli.platforms.base import interrupted
+
+            flight: list[Any] = []
+            IN_FLIGHT.set(flight)  # this task's own context: its send in flight
             async with sem:
-                await self._send_batch(batch, parts, message.extra, results, on_done)
+                try:
+                    await self._send_batch(batch, parts, message.extra, results, on_done)
+                except asyncio.CancelledError:
+                    # every user of a request in flight may have got the message
+                    for t in batch:
+                        if not results[t].ok and not results[t].error:
+                            interrupted(results[t], in_flight=bool(flight))
+                    raise
 
         await asyncio.gather(*(run(b) for b in batches))
 

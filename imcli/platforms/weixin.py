@@ -120,8 +120,11 @@ class WeixinAdapter(Adapter):
     quota: ClassVar[frozenset[int]] = frozenset()
     min_size: ClassVar[int] = 1  # bytes
 
-    def __init__(self, account: Any, http: Any) -> None:
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return cls.upload_limits.get(kind)
 
+    def __init__(self, account: Any, http: Any) -> None:
         from imcli.tokens import TokenAuth, cache_key
 
         super().__init__(account, http)
@@ -129,6 +132,7 @@ class WeixinAdapter(Adapter):
             lambda: cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret()),
             self.fetch_token,
             cache=not http.dry_run,
+            budget=http.budget,
         )
         # (upload type, source) → media_id; a failed upload fails every target alike
         self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
@@ -304,6 +308,9 @@ class WeixinAdapter(Adapter):
 
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
+
+    def text_messages(self, message: Message) -> int:
+        return len(self._text_parts(message.title, [(message.text or "", message.markdown)]))
 
     async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
         raise NotImplementedError
