@@ -431,11 +431,13 @@ def test_a_huge_text_of_several_megabytes(cli, world):
     assert all(len(q["body"]["text"]) <= 4096 for q in parts)
     assert world.requests() == []
     # for real: one message a second to one chat, so the budget runs out: exit 1, one line
-    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "1500", "--max-parts", "0",
+    # (6 s on the tests' clock, where the waits are skipped: room for splitting 4.4 MB on a
+    # loaded machine, while 1000 parts would take 1000 s)
+    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "6000", "--max-parts", "0",
             input=huge)  # fmt: skip
     assert (r.code, r.stdout) == (1, "0\n"), r.stderr
     assert r.stderr.count("\n") == 1 and "telegram user:1: partly sent: " in r.stderr
-    assert 1 <= len(world.delivered()) <= 3  # it stopped: the rest was not sent
+    assert 1 <= len(world.delivered()) <= 6  # it stopped: the rest was not sent
     assert now() - t0 < 20
 
 
