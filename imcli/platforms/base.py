@@ -33,6 +33,7 @@ class Field:
     help: str = ""
     default: Any = None
     ask: bool = True  # offered by the `accounts add` walk-through
+    needs: str | None = None  # a field that must be set too when this one is true
 
 
 #: Fields every platform accepts.
@@ -48,6 +49,18 @@ COMMON_FIELDS: tuple[Field, ...] = (
         ask=False,
     ),
 )
+
+
+@dataclass(frozen=True)
+class Formats:
+    """The formats a platform takes for one kind of media (names from imcli.media.probe).
+
+    ``convert_to``: other content is converted to this format when ffmpeg is found;
+    None: it is refused."""
+
+    accepted: tuple[str, ...]
+    label: str  # how a refusal names them: "OGG/Opus, MP3 or M4A"
+    convert_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class PlatformSpec:
     adapter: str | None = None  # "module:Class", imported only to send; None = not built yet
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
+    formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
     #: how the platform compares destinations: targets with the same key are one
     #: destination, sent once (None: the kind and the id as written)
     target_key: Callable[[Target], object] | None = None
@@ -132,6 +146,10 @@ class PlatformSpec:
             "reason": self.unsupported,
             "kinds": {k: self.kind_status(k) is None for k in KINDS},
             "refused": {k: r for k in KINDS if (r := self.kind_status(k))},
+            "formats": {
+                k: {"accepted": list(f.accepted), "convert_to": f.convert_to}
+                for k, f in self.formats.items()
+            },
         }
 
 
@@ -215,7 +233,13 @@ class Adapter:
     def __init__(self, account: Account, http: HttpClient) -> None:
         self.account = account
         self.http = http
-        self._downloads: OncePerPush[str, MediaSource] = OncePerPush()  # URL → its copy
+        self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
+        self._split: dict[Any, Any] = {}  # a text's messages, split once per push
+        self._download_lock: Any = None
+        self._download_errors: dict[str, UsageError] = {}
+        self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
+        self._playable_locks: dict[int, Any] = {}
+        self._converted: list[str] = []  # temporary files of conversions
 
     # -- what adapters implement -------------------------------------------------
     @classmethod
@@ -223,6 +247,22 @@ class Adapter:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
         return None
+
+    def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
+        """``split()``, made once per push for the same ``key``: a long text is split
+        for the overflow check and then sent to every target without splitting again."""
+        if key not in self._split:
+            if len(self._split) > 64:
+                self._split.clear()  # the overflow search tries many prefixes
+            self._split[key] = split()
+        return self._split[key]
+
+    @classmethod
+    def converts(cls, kind: str) -> bool:
+        """Content of this kind in another format is converted (when ffmpeg is found):
+        the platform's size limit applies to the result, not to what is read."""
+        fmts = cls.spec.formats.get(kind)
+        return fmts is not None and fmts.convert_to is not None
 
     def text_messages(self, message: Message) -> int:
         """How many messages a text push takes on this platform (its own split), for
@@ -252,6 +292,141 @@ class Adapter:
             if src.path is not None:
                 forget(str(src.path))
         self._downloads.clear()
+        for path in self._converted:
+            forget(path)
+        self._converted.clear()
+
+    # -- formats (the spec's ``formats``) ---------------------------------------------------
+    def check_format(self, src: MediaSource, what: str) -> None:
+        """Before any request: refuse a local source in a format this platform does not
+        take when it cannot be converted (no ffmpeg). URLs are checked once downloaded."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or src.is_url:
+            return
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted:
+            return
+        if fmts.convert_to is not None and convert.ffmpeg_path() is not None:
+            return
+        raise self.refuse(self._format_refusal(src, what, fmt, fmts))
+
+    def will_convert(self, src: MediaSource) -> bool:
+        """A local source of known audio/video content in a format this platform does not
+        take, with ffmpeg found: it is converted before upload, so size limits apply to
+        the result, not to it."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or fmts.convert_to is None or src.is_url:
+            return False
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted or fmt not in probe.AUDIO | probe.VIDEO:
+            return False
+        return convert.ffmpeg_path() is not None
+
+    def _format_refusal(self, src: MediaSource, what: str, fmt: str | None, fmts: Formats) -> str:
+        from imcli.media import probe
+
+        name = src.filename or src.spec
+        head = f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} must be {fmts.label}"
+        if fmts.convert_to is None:
+            return head + ("; send it with `push file` instead" if src.kind != "file" else "")
+        return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
+
+    def size_limit(self, src: MediaSource) -> int:
+        """The size limit of an upload of this source, after any conversion (adapters say
+        theirs)."""
+        return 1 << 62
+
+    def checked_first(self, src: MediaSource) -> bool:
+        """Whether check_media_first prepares this source."""
+        return src.kind in self.spec.formats and (src.is_url or self.will_convert(src))
+
+    async def check_media_first(self, message: Message) -> None:
+        """Before any send: the sources whose content decides what is sent (URLs of kinds
+        with declared formats, and sources to convert) are downloaded, checked and
+        converted once, so that a refusal (exit 2) comes before the first message. A
+        failed download is remembered: every target then fails with it."""
+        if message.kind == "mixed":
+            labelled = [
+                (f"item {i}: {it.type}", it.media)
+                for i, it in enumerate(message.items)
+                if it.media is not None
+            ]
+        else:
+            labelled = [(src.kind, src) for src in message.media_sources()]
+        for what, src in labelled:
+            if not self.checked_first(src):
+                continue
+            try:
+                await self.playable(src, what)
+            except (UsageError, ConfigError):
+                raise
+            except ImcliError:
+                pass
+
+    async def playable(self, src: MediaSource, what: str | None = None) -> MediaSource:
+        """The source as it is to be uploaded: a URL downloaded (once per push), its
+        content checked against the spec's formats, converted with ffmpeg (once per push)
+        when needed, then its size checked against ``size_limit``. A dry run leaves a
+        URL as it is. Refusals are exit 2; every target shares the outcome."""
+        import asyncio
+
+        limit = self.size_limit(src)
+
+        lock = self._playable_locks.get(id(src))
+        if lock is None:
+            lock = self._playable_locks[id(src)] = asyncio.Lock()
+        async with lock:
+            done = self._playable.get(id(src))
+            if isinstance(done, ImcliError):
+                raise done
+            if done is not None:
+                return done
+            try:
+                got = await self._make_playable(src, limit, what or src.kind)
+            except ImcliError as exc:
+                self._playable[id(src)] = exc
+                raise
+            self._playable[id(src)] = got
+            return got
+
+    async def _make_playable(self, src: MediaSource, limit: int, what: str) -> MediaSource:
+        fmts = self.spec.formats.get(src.kind)
+        from imcli.media import convert, probe
+
+        can_convert = fmts is not None and fmts.convert_to is not None
+        if can_convert and convert.ffmpeg_path() is not None:
+            download_cap = max(limit, 1 << 30)  # converted below; the limit is the result's
+        else:
+            download_cap = limit
+        local = await self.local_copy(src, download_cap)
+        if local.is_url or self.http.dry_run:
+            return local
+        if fmts is not None:
+            fmt = probe.format_of(local)
+            if fmt not in fmts.accepted:
+                if fmts.convert_to is None or convert.ffmpeg_path() is None:
+                    raise self.refuse(self._format_refusal(local, what, fmt, fmts))
+                try:
+                    local = await convert.convert(
+                        local,
+                        fmts.convert_to,
+                        timeout=self.http.budget.remaining(),
+                        platform=self.spec.name,
+                        temps=self._converted,
+                    )
+                except UsageError as exc:  # "ffmpeg could not convert x: why"
+                    name = local.filename or local.spec
+                    why = exc.message.split(": ", 1)[-1]
+                    raise self.refuse(
+                        f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} "
+                        f"must be {fmts.label}, and {why}"
+                    ) from None
+        local.check_size(limit, self.spec.name, what)
+        return local
 
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
         """The source as something to upload: a URL is downloaded once per push
@@ -260,11 +435,37 @@ class Adapter:
         if not src.is_url or self.http.dry_run:
             return src
         assert src.url is not None
+        if self._download_lock is None:
+            import asyncio
 
-        async def download() -> MediaSource:
-            return await src.download(self.http, limit, self.spec.name)
+            self._download_lock = asyncio.Lock()
+        async with self._download_lock:
+            failed = self._download_errors.get(src.url)
+            if failed is not None:  # fetched once per push, failed or not
+                raise failed
+            got = self._downloads.get(src.url)
+            if got is None:
+                try:
+                    got = await src.download(self.http, limit, self.spec.name)
+                except UsageError as exc:
+                    self._download_errors[src.url] = exc
+                    raise
+                self._downloads[src.url] = got
+            return got
 
-        return await self._downloads.get(src.url, download)
+    def download_limit(self, src: MediaSource) -> int | None:
+        """The size cap when imcli must download this URL source to upload it; None when
+        the platform fetches it itself (or the adapter downloads it its own way)."""
+        return None
+
+    async def prefetch(self, message: Message) -> None:
+        """Media checks once per push, before any send: every URL imcli must download is
+        downloaded (and its content checked) now, so that a 404 or an HTML page is one
+        error for the push, not one per target."""
+        for src in message.media_sources():
+            limit = self.download_limit(src) if src.is_url else None
+            if limit is not None:
+                await self.local_copy(src, limit)
 
     # -- fan-out ---------------------------------------------------------------
     async def deliver(
@@ -281,6 +482,7 @@ class Adapter:
         """
         import asyncio
 
+        await self.check_media_first(message)
         sem = asyncio.Semaphore(self.concurrency)
         offline: list[AccountOffline] = []
 
@@ -313,19 +515,12 @@ class Adapter:
                     res.error = exc.message
                     res.error_exc = exc
                 except asyncio.CancelledError:
-                    # interrupted: a send whose request was out may have been delivered
-                    if flight:
-                        res.uncertain = True
-                        res.error = (
-                            "interrupted while it was being sent; it may have been delivered"
-                        )
-                    else:
-                        res.error = "interrupted before it was sent"
+                    interrupted(res, in_flight=bool(flight))
                     raise
             if on_done is not None:
                 on_done(res)
 
-        await asyncio.gather(*(one(t) for t in targets))
+        await gather_all([one(t) for t in targets])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -343,15 +538,37 @@ def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
     return [(f"item {i}: {it.type}", it.media) for i, it in enumerate(message.items) if it.media]
 
 
+async def gather_all(coros: list[Any]) -> None:
+    """Run the sends concurrently; when one raises, or the push is interrupted, cancel
+    the rest and wait until every one has recorded its outcome before raising.
+
+    (``asyncio.gather`` alone ends at the first cancelled child: the others would be
+    left mid-send, and a target whose message was in flight would be reported as not
+    sent.)"""
+    import asyncio
+
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
-    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
+    or a message some parts of which arrived, may have been delivered ("uncertain");
+    one not yet sent surely was not."""
     res.ok = False
     if in_flight:
         res.uncertain = True
         res.error = "interrupted while it was being sent; it may have been delivered"
     elif res.message_ids:
-        res.error = "interrupted between two parts of the message"
+        # some of it arrived: not "sent", not "not sent" either
+        res.uncertain = True
+        res.error = "interrupted after some parts of the message were delivered"
     else:
         res.error = "interrupted before it was sent"
 

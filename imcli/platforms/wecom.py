@@ -44,7 +44,7 @@ from imcli.errors import (
     PlatformError,
     UsageError,
 )
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Field, Formats, Limit, PlatformSpec, SendTracker
 from imcli.platforms.weixin import Part, WeixinAdapter, fail
 
 if TYPE_CHECKING:
@@ -75,6 +75,13 @@ SPEC = PlatformSpec(
         Field("allow_all", type=bool, default=False, help="allow the @all target"),
     ),
     rate_limits=(Limit(30, 60.0, "chat"),),
+    # media/upload (上传临时素材): "图片（image）：10MB，支持JPG,PNG格式; 语音（voice）：2MB，
+    # 播放长度不超过60s，仅支持AMR格式; 视频（video）：10MB，支持MP4格式"
+    formats={
+        "image": Formats(("jpeg", "png"), "JPG or PNG"),
+        "voice": Formats(("amr",), "AMR", "amr"),
+        "video": Formats(("mp4",), "MP4", "mp4"),
+    },
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
     target_key=_wecom_key,
@@ -84,14 +91,6 @@ TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
 VIDEO_TITLE_LIMIT = 128  # UTF-8 bytes
 BATCH = 1000  # users per message/send request
 UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
-#: kind → (accepted extensions, what to call them); None: anything
-FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
-    "image": (frozenset({"jpg", "jpeg", "png"}), "JPG or PNG"),
-    "voice": (frozenset({"amr"}), "AMR"),
-    "video": (frozenset({"mp4"}), "MP4"),
-    "file": None,
-}
-
 TOKEN_INVALID = frozenset({40014, 42001})
 CREDENTIALS = frozenset(
     {40001, 40013, 40056, 40082, 40091, 41002, 41004, 42009, 60020, 301002}
@@ -116,7 +115,6 @@ class WeComAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
     upload_limits = UPLOAD_LIMITS
-    formats = FORMATS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
@@ -255,7 +253,9 @@ class WeComAdapter(WeixinAdapter):
                             interrupted(results[t], in_flight=bool(flight))
                     raise
 
-        await asyncio.gather(*(run(b) for b in batches))
+        from imcli.platforms.base import gather_all
+
+        await gather_all([run(b) for b in batches])
 
     async def _send_batch(
         self,
@@ -289,6 +289,8 @@ class WeComAdapter(WeixinAdapter):
                 for t in active:
                     fail(results[t], exc, on_done)
                 return
+            if active[0] in self.http.resent:  # one request carried every user of the batch
+                self.http.resent.update(active)
             invalid, unlicensed = (
                 _user_list(reply, "invaliduser"),
                 _user_list(reply, "unlicenseduser"),

@@ -9,7 +9,6 @@ every target (:class:`Part`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,32 +28,13 @@ if TYPE_CHECKING:
     from imcli.media import MediaSource
     from imcli.models import Message, Target, TargetResult
 
-#: the extension to upload a source of this MIME type with, when its name has none
-_MIME_EXT = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/bmp": "bmp",
-    "audio/amr": "amr",
-    "audio/mpeg": "mp3",
-    "audio/mp3": "mp3",
-    "video/mp4": "mp4",
-}
-
 
 def upload_name(src: MediaSource) -> str:
-    """The file name to upload as: WeCom and WeChat judge the format by its extension."""
-    name = src.filename or src.kind
-    if not os.path.splitext(name)[1]:
-        ext = _MIME_EXT.get((src.mime or "").lower())
-        if ext:
-            name = f"{name}.{ext}"
-    return name
+    """The file name to upload as: WeCom and WeChat judge the format by its extension,
+    so it is the content's (a JPEG named ``shot`` goes as ``shot.jpg``)."""
+    from imcli.media import probe
 
-
-def source_format(src: MediaSource) -> str:
-    """The extension the source will be uploaded with ('' when unknown)."""
-    return os.path.splitext(upload_name(src))[1].lower().lstrip(".")
+    return probe.extension_for(src)
 
 
 def errcode_reply(
@@ -112,8 +92,6 @@ class WeixinAdapter(Adapter):
     # what each platform declares
     text_limit: ClassVar[int]  # UTF-8 bytes of one text message
     upload_limits: ClassVar[dict[str, int]]  # kind → bytes
-    #: kind → (accepted extensions, what to call them); None: anything
-    formats: ClassVar[dict[str, tuple[frozenset[str], str] | None]]
     token_invalid: ClassVar[frozenset[int]]  # errcodes: the token is no longer valid
     credentials: ClassVar[frozenset[int]]  # errcodes: the credentials are refused
     busy: ClassVar[frozenset[int]]  # errcodes: come back later
@@ -122,6 +100,8 @@ class WeixinAdapter(Adapter):
 
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
         return cls.upload_limits.get(kind)
 
     def __init__(self, account: Any, http: Any) -> None:
@@ -209,30 +189,21 @@ class WeixinAdapter(Adapter):
 
     # -- media -------------------------------------------------------------------------------
     def check_media(self, message: Message) -> None:
-        """Sizes and formats, before anything is sent (exit 2, naming the limit)."""
+        """Sizes and formats, before anything is sent (exit 2, naming the limit). A URL
+        is checked the same way once downloaded, before it is uploaded."""
         for what, src in labelled_sources(message):
-            if src.is_url:
-                continue  # checked while it is downloaded
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
             src.check_size(self.upload_limits[src.kind], self.spec.name, what)
             if src.size is not None and src.size < self.min_size:
                 raise UsageError(
                     f"{self.spec.name}: {what} {src.filename or src.spec} is {src.size} bytes; "
                     f"{self.spec.name} takes media of at least {self.min_size} bytes"
                 )
-            fmt = self.formats.get(src.kind)
-            if fmt is not None:
-                exts, label = fmt
-                ext = source_format(src)
-                if ext not in exts:
-                    raise UsageError(
-                        f"{self.spec.name}: {what} {src.filename or src.spec} must be {label}"
-                        + (f" (got .{ext})" if ext else " (its format is unknown)")
-                        + (
-                            "; send it with `push file` instead"
-                            if "file" in self.upload_limits
-                            else ""
-                        )
-                    )
+
+    def size_limit(self, src: MediaSource) -> int:
+        return self.upload_limits[src.kind]
 
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
@@ -243,7 +214,7 @@ class WeixinAdapter(Adapter):
         return await self._media.get((upload_type, id(src)), upload)
 
     async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = await self.local_copy(src, self.upload_limits[src.kind])
+        local = await self.playable(src)
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
@@ -326,6 +297,14 @@ class WeixinAdapter(Adapter):
         passed through and the title becomes a ``#`` heading. Otherwise markdown items are
         rendered as plain text and the title is the first line.
         """
+        key = ("text_chunks", title, tuple(texts), markdown_out)
+        return list(
+            self.split_once(key, lambda: self._text_chunks(title, texts, markdown_out=markdown_out))
+        )
+
+    def _text_chunks(
+        self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
+    ) -> list[str]:
         from imcli import markup
 
         texts = [(t, md) for t, md in texts if t and t.strip()]
@@ -335,6 +314,9 @@ class WeixinAdapter(Adapter):
                 texts = [(title.strip(), False)]
             else:
                 heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
+                if markup.utf8_len(heading) > self.text_limit // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    texts, heading = [(title.strip(), False), *texts], ""
         room = self.text_limit - markup.utf8_len(heading)
         chunks: list[str] = []
         for text, md in texts:

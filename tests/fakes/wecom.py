@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.base import FilePart, Recorded, Reply
+from tests.fakes.content import media_format
 from tests.fakes.weixin import FakeWeixin, WeixinMedia
 
 TEXT_LIMIT = 2048  # bytes, text and markdown content
@@ -270,8 +271,15 @@ class FakeWeCom(FakeWeixin):
             code, msg = OVERSIZE.get(kind, (40006, "invalid file size"))
             return self._err(code, msg)
         formats = MEDIA_FORMATS[kind]
-        if self.check_formats and formats is not None and self._extension(part) not in formats:
-            return self._err(40004, "invalid media type")
+        if self.check_formats and formats is not None:
+            if self._extension(part) not in formats:
+                return self._err(40004, "invalid media type")
+            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
+            # .jpg does not play (stricter than the server, which may take the bytes and
+            # leave the client to fail on them)
+            found = media_format(part.data)
+            if found is not None and found not in formats:
+                return self._err(40004, "invalid media type")
         media_id = self._keep(kind, part)
         return Reply(
             json={
