@@ -21,13 +21,16 @@ from imcli.models import Message, PushRequest, PushResult, Target
 __all__ = ["push", "push_image", "push_voice", "push_video", "push_file", "push_mixed"]
 
 
-def _targets(group_code: Any, user_id: Any) -> list[Target]:
+def _targets(im_type: str, group_code: Any, user_id: Any) -> list[Target]:
+    from imcli import platforms
+
     out = []
     if group_code not in (None, ""):
         out.append(Target("group", str(group_code)))
     if user_id not in (None, ""):
         out.append(Target("user", str(user_id)))
-    if not out:
+    spec = platforms.find(im_type) if im_type else None
+    if not out and not (spec is not None and spec.webhook):  # a webhook is its own target
         raise UsageError("no target: pass group_code for a group push or user_id for a private one")
     return out
 
@@ -51,7 +54,7 @@ def _run(
     message.extra = extra
     req = PushRequest(
         platform=im_type or None,
-        targets=_targets(group_code, user_id),
+        targets=_targets(im_type, group_code, user_id),
         message=message,
         account=own.get("account"),
         timeout_ms=int(timeout) if timeout is not None else None,
