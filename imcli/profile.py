@@ -473,7 +473,7 @@ def env_var_names() -> list[str]:
     names = list(GENERAL_ENV_VARS)
     for spec in platforms.all_specs():
         if spec.supported:
-            names += [f"IMCLI_{spec.name.upper()}_{f.name.upper()}" for f in spec.all_fields()
+            names += [f"{spec.env_prefix}{f.name.upper()}" for f in spec.all_fields()
                       if f.name != "default"]  # fmt: skip
     return names
 

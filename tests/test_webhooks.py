@@ -599,6 +599,8 @@ def test_env_accounts_turn_the_hyphen_into_an_underscore(cli, monkeypatch, dingt
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     r = cli("accounts", "list")
     assert "env-dingtalk-robot" in r.stdout and "env-wecom-robot" in r.stdout
+    # The variables are the ones imcli reads: none draws the "names no imcli setting" warning.
+    assert "warning" not in r.stderr, r.stderr
     no_token(r.stdout, r.stderr)
 
 
