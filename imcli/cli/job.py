@@ -450,33 +450,7 @@ def run(
         reader: _Reader = (
             _SelectReader(pipes, record) if os.name == "posix" else _ThreadReader(pipes, record)
         )
-        kill_at: float | None = None
-        exited_at: float | None = None
-        while True:
-            now = time.monotonic()
-            if exited_at is None and proc.poll() is not None:
-                exited_at = now
-                outcome.seconds = now - start
-            if exited_at is not None:
-                if reader.done or now - exited_at >= DRAIN:
-                    break
-                reader.wait(min(0.05, exited_at + DRAIN - now))
-                continue
-            waits = [0.05]  # how soon CMD's exit is noticed when its pipes stay open
-            if max_runtime is not None and not outcome.timed_out:
-                if now - start >= max_runtime:
-                    outcome.timed_out = True
-                    _send(proc, signal.SIGTERM, own_group)
-                    kill_at = now + max(0.0, grace)
-                else:
-                    waits.append(start + max_runtime - now)
-            if kill_at is not None and not outcome.killed:
-                if now >= kill_at:
-                    outcome.killed = True
-                    _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM), own_group)
-                else:
-                    waits.append(kill_at - now)
-            reader.wait(max(0.0, min(waits)))
+        _supervise(proc, reader, outcome, start, max_runtime, grace, own_group)
         code = proc.returncode
         if code is not None and code < 0:
             outcome.signal = -code
@@ -512,6 +486,46 @@ def run(
                         pipe.close()
                     except OSError:
                         pass
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    reader: _Reader,
+    outcome: Outcome,
+    start: float,
+    max_runtime: float | None,
+    grace: float,
+    own_group: bool,
+) -> None:
+    """Read CMD's output until it exits (then at most DRAIN s more); past
+    ``max_runtime`` send SIGTERM, and SIGKILL ``grace`` s later."""
+    kill_at: float | None = None
+    exited_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if exited_at is None and proc.poll() is not None:
+            exited_at = now
+            outcome.seconds = now - start
+        if exited_at is not None:
+            if reader.done or now - exited_at >= DRAIN:
+                break
+            reader.wait(min(0.05, exited_at + DRAIN - now))
+            continue
+        waits = [0.05]  # how soon CMD's exit is noticed when its pipes stay open
+        if max_runtime is not None and not outcome.timed_out:
+            if now - start >= max_runtime:
+                outcome.timed_out = True
+                _send(proc, signal.SIGTERM, own_group)
+                kill_at = now + max(0.0, grace)
+            else:
+                waits.append(start + max_runtime - now)
+        if kill_at is not None and not outcome.killed:
+            if now >= kill_at:
+                outcome.killed = True
+                _send(proc, getattr(signal, "SIGKILL", signal.SIGTERM), own_group)
+            else:
+                waits.append(kill_at - now)
+        reader.wait(max(0.0, min(waits)))
 
 
 def _send(proc: subprocess.Popen[bytes], signum: int, group: bool) -> bool:
