@@ -540,7 +540,6 @@ def _dry_run(
     """Run nothing: push, as a dry run, what a failure of CMD (exit 1) would push, with a
     placeholder for its output. stdout gets what ``push --dry-run`` prints."""
     from imcli import media
-    from imcli.cli.push_run import _print_result
 
     sample = f"(the last {settings.tail} lines of {name}'s output)".encode()
     outcome = Outcome(argv=argv, returncode=1, tail=[sample], lines=1, total_bytes=len(sample))
@@ -563,7 +562,9 @@ def _dry_run(
 
         output.out("0")
         return exit_code_for(error) if error is not None else 1
-    _print_result(result, json_out)
+    for note in result.notes:  # what `push --dry-run` prints
+        output.err(f"imcli: {note}")
+    output.out(json.dumps(result.to_json(), ensure_ascii=False) if json_out else str(result.sent))
     return result.exit_code
 
 
