@@ -427,10 +427,10 @@ def _write_replace(path: Path, data: bytes) -> None:
         raise
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, what: str = "account") -> None:
     if not _NAME.match(name):
         raise UsageError(
-            f"account name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
+            f"{what} name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
         )
 
 
@@ -527,3 +527,40 @@ def rewrite(path: Path, mutate: Any) -> None:
         data = _load_toml(path) if path.exists() else {}
         mutate(data)
         _atomic_write(path, tomli_w.dumps(data).encode(), backup=True)
+
+
+def append_table(path: Path, section: str, name: str, table: dict[str, Any], exists: str) -> None:
+    """Add ``[<section>.<name>]`` at the end of the file, under the lock; every other
+    byte stays as it was. A file that declares ``section`` in a way an appended table
+    cannot extend (an inline table, dotted keys) is rewritten as plain TOML instead, its
+    previous version kept as ``.bak``: never left invalid. UsageError(``exists``) when the
+    name is taken."""
+    import copy
+
+    import tomli_w
+
+    with _lock_for(path):
+        old = path.read_bytes() if path.exists() else b""
+        current = _load_toml(path) if old else {}
+        tables = current.get(section, {})
+        if not isinstance(tables, dict):
+            raise ConfigError(
+                f"profile {path}: {section} must be a table of [{section}.NAME] tables"
+                + FIX_PROFILE
+            )
+        if name in tables:
+            raise UsageError(exists)
+        expect = copy.deepcopy(current)
+        expect.setdefault(section, {})[name] = table
+        sep = b"\n" if old and not old.endswith(b"\n") else b""
+        if old.strip():
+            sep += b"\n"
+        new = old + sep + tomli_w.dumps({section: {name: table}}).encode()
+        try:
+            appended = _tomllib().loads(new.decode("utf-8")) == expect
+        except ValueError:  # TOMLDecodeError: the section cannot be extended by an append
+            appended = False
+        if appended:
+            _atomic_write(path, new, backup=False)
+        else:
+            _atomic_write(path, tomli_w.dumps(expect).encode(), backup=True)
