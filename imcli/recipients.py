@@ -387,8 +387,10 @@ async def run_to(
 
     async def wave(members: list[Resolved], first: bool) -> None:
         fresh: list[Resolved] = []
-        for m in members:
-            if m.key not in outcome and m.key not in {f.key for f in fresh}:
+        seen: set[tuple[str, str | None, Target | None]] = set()
+        for m in members:  # a destination already tried, or named twice, goes once
+            if m.key not in outcome and m.key not in seen:
+                seen.add(m.key)
                 fresh.append(m)
         if not fresh:
             return

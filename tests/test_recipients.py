@@ -673,3 +673,29 @@ def test_the_python_api_raises_with_the_result_when_targets_fail(write_profile, 
     assert info.value.sent == 2 and "falling back to 'secondary'" in info.value.message
     with pytest.raises(UsageError, match="no recipient named"):
         imcli.push(None, None, None, None, "x", to="nobody")
+
+
+# -- interrupted -------------------------------------------------------------------------
+
+
+def test_an_interrupted_push_to_a_recipient_prints_what_was_sent(write_profile, five):
+    import signal
+
+    from tests.test_concurrency import spawn, wait_for
+
+    groups = list(range(30001, 30011))
+    five.qq.groups.update(groups)
+    entries = ", ".join(f'"qq:group:{g}"' for g in groups)
+    write_profile(accounts(five) + f'[recipients.r]\ntargets = ["tg:user:1", {entries}]\n')
+    proc = spawn("push", "text", "--to", "r", "hi", "--json")
+    wait_for(lambda: len(five.qq.calls("send_")) >= 3)  # 2 messages/s: 10 groups take 5 s
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["sent"] == sum(1 for t in data["targets"] if t["ok"])
+    assert 4 <= data["sent"] < 11  # Telegram's, and the QQ groups answered so far
+    assert {t["platform"] for t in data["targets"] if t["ok"]} == {"telegram", "qq"}
+    assert f"interrupted; {data['sent']} of 11 target(s) sent" in err
+    assert "Traceback" not in err
