@@ -105,8 +105,15 @@ class Recipient:
     fallback: list[str] = field(default_factory=list)
 
 
+#: the keys of a ``[recipients.NAME]`` table
+RECIPIENT_KEYS = ("targets", "fallback")
+
+
 def load_all(prof: Profile) -> dict[str, Recipient]:
-    """Every ``[recipients.NAME]`` table; ConfigError (exit 3) for a malformed one."""
+    """Every ``[recipients.NAME]`` table; ConfigError (exit 3) for a malformed one, a
+    warning for an unknown key."""
+    import difflib
+
     from imcli.profile import FIX_PROFILE
 
     tables = prof.data.get("recipients", {})
@@ -131,6 +138,15 @@ def load_all(prof: Profile) -> dict[str, Recipient]:
                 f"{where}: recipients.{name}.fallback must be a list of recipient names "
                 f'(fallback = ["other"]){FIX_PROFILE}'
             )
+        for key in table:
+            if key not in RECIPIENT_KEYS:  # e.g. a misspelt fallback, silently lost otherwise
+                from imcli import _log
+
+                close = difflib.get_close_matches(str(key), RECIPIENT_KEYS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                _log.warn(
+                    f"warning: {where}: unknown key {key!r} in [recipients.{name}], ignored{hint}"
+                )
         out[str(name)] = Recipient(str(name), list(targets), list(fallback))
     return out
 

@@ -430,6 +430,16 @@ def test_a_malformed_recipients_table_is_a_configuration_error(cli, write_profil
     assert r.code == 3 and "[recipients.r] needs targets = [" in r.stderr
 
 
+def test_a_misspelt_fallback_key_is_warned_about(cli, write_profile, five):
+    write_profile(accounts(five) + ONCALL.replace("]\n", ']\nfallbacks = ["x"]\n', 1))
+    r = cli("push", "text", "--to", "oncall", "x")
+    assert (r.code, r.stdout) == (0, "5\n")
+    assert "unknown key 'fallbacks' in [recipients.oncall], ignored; did you mean 'fallback'" in (
+        r.stderr
+    )
+    assert len(r.stderr.splitlines()) == 1
+
+
 def test_dry_run_lists_every_platform_and_sends_nothing(cli, profile, five):
     r = cli("push", "text", "--to", "oncall", "--dry-run", "--json", "x")
     assert r.code == 0, r.stderr
