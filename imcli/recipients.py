@@ -289,6 +289,13 @@ class MultiResult:
     plan: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: what to tell the user, in the order it happened: ("note", text) for a note,
+    #: ("failed", delivery) for a target that was not sent
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.events.append(("note", text))
 
     @property
     def sent(self) -> int:
@@ -420,10 +427,11 @@ async def run_to(
         for g in groups.values():
             if g.pushed is not None:
                 result.plan.extend(g.pushed.plan)
-                result.notes.extend(g.pushed.notes)
+                for text in g.pushed.notes:
+                    result.note(text)
                 codes.append(g.pushed.exit_code)
             elif g.error is not None:
-                result.notes.append(f"{g.platform}: {g.error.message}")
+                result.note(f"{g.platform}: {g.error.message}")
                 codes.append(1)
             for m in g.members:
                 tr = g.results.get(m.target) if m.target is not None else None
@@ -435,6 +443,8 @@ async def run_to(
                     tr.error = g.error.message if g.error else "not sent"
                 outcome[m.key] = Delivery(m.platform, m.recipient, tr)
                 order.append(m.key)
+                if not tr.ok:
+                    result.events.append(("failed", outcome[m.key]))
 
     first_wave = direct + [r for name in dict.fromkeys(to) for r in the_plan.resolved[name]]
     await wave(first_wave, first=True)
@@ -451,7 +461,7 @@ async def run_to(
                 continue
             tried.add(fb)
             n = len(the_plan.resolved[name])
-            result.notes.append(
+            result.note(
                 f"{name}: none of its {n} target{'s' if n != 1 else ''} was reached; "
                 f"falling back to {fb!r}"
             )
@@ -464,7 +474,7 @@ async def run_to(
             result.fallbacks.append(
                 {"recipient": name, "fallback": fb, "sent": sent, "targets": total}
             )
-            result.notes.append(f"fallback {fb!r}: {sent} of {total} target(s) sent")
+            result.note(f"fallback {fb!r}: {sent} of {total} target(s) sent")
             if ok or await escalate(fb):
                 return True
         return False

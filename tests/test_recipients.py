@@ -311,6 +311,12 @@ def test_a_recipient_that_reached_no_target_falls_back_and_says_so(cli, write_pr
     assert "fallback 'secondary': 2 of 2 target(s) sent" in r.stderr
     assert "telegram user:4040: Bad Request: chat not found" in r.stderr
     assert "slack group:C0GONE: channel_not_found" in r.stderr
+    # in the order it happened: the failures, then the fallback and how it went
+    assert (
+        r.stderr.index("chat not found")
+        < r.stderr.index("falling back")
+        < r.stderr.index("2 of 2 target(s) sent")
+    )
     got = delivered(five)
     assert (got["qq"], got["lark"]) == (["send_private_msg:20001"], ["oc_team"])
     plain = cli("push", "text", "--to", "primary", "again")

@@ -146,14 +146,13 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
             output.out(str(sent))
         output.flush()
         raise runner.Stopped(exc.exit_code) from None
-    for note in result.notes:
-        output.err(f"imcli: {note}")
-    if not result.dry_run:
-        for d in result.deliveries:
-            tr: TargetResult = d.result
-            if not tr.ok:
-                where = "webhook" if tr.target is None else str(tr.target)
-                output.err(output.one_line(f"{d.platform} {where}: {tr.error or 'not sent'}"))
+    for what, event in result.events:  # in the order they happened
+        if what == "note":
+            output.err(f"imcli: {event}")
+        elif not result.dry_run:
+            tr: TargetResult = event.result
+            where = "webhook" if tr.target is None else str(tr.target)
+            output.err(output.one_line(f"{event.platform} {where}: {tr.error or 'not sent'}"))
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
