@@ -213,10 +213,10 @@ def test_a_recipient_on_five_platforms_gets_each_target_exactly_once(cli, profil
 
 
 def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypatch, tmp_path):
-    """Every fake answers after 0.25 s. One after another the five pushes would take
+    """Every fake answers after 0.4 s. One after another the five pushes would take
     seven answers (WeCom and Lark fetch a token first); concurrently, about as long as
     the slowest platform alone (Lark: token + send)."""
-    latency = 0.25
+    latency = 0.4
     for f in five.all():
         f.latency = latency
     runs = iter(range(100))
@@ -227,6 +227,8 @@ def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypa
         r = cli(*args)
         return time.monotonic() - start, r
 
+    cli("push", "text", "-p", "qq", "-u", "20001", "warm-up")  # the imports are paid for
+    five.qq.reset()
     slowest, r1 = timed("push", "text", "-p", "lark", "-g", "oc_team", "alone")
     assert (r1.code, r1.stdout) == (0, "1\n")
     for f in five.all():
@@ -242,7 +244,7 @@ def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypa
     firsts = [min(f.requests, key=lambda q: q.arrived).arrived for f in five.all()]
     print(f"\nwall time: five platforms {both:.3f} s, the slowest (lark) alone {slowest:.3f} s")
     assert max(firsts) - min(firsts) < latency  # every platform's first request at once
-    assert both < slowest + latency  # not one after another (that is 7 x 0.25 = 1.75 s)
+    assert both < slowest + latency  # not one after another (that is 7 x 0.4 = 2.8 s)
 
 
 def test_each_platform_keeps_its_own_rate_limit(cli, write_profile, five):
@@ -253,14 +255,13 @@ def test_each_platform_keeps_its_own_rate_limit(cli, write_profile, five):
         + '[recipients.mixed]\ntargets = ["qq:user:20001", "qq:user:20002", "qq:group:30001",'
         ' "qq:group:30002", "telegram:user:1001"]\n'
     )
-    start = time.monotonic()
     r = cli("push", "text", "--to", "mixed", "hello")
     assert (r.code, r.stdout) == (0, "5\n"), r.stderr
     qq_times = sorted(q.arrived for q in five.qq.calls("send_"))
     tg_time = five.telegram.calls("sendMessage")[0].arrived
     assert len(qq_times) == 4
     assert qq_times[-1] - qq_times[0] >= 1.0  # 2 per second
-    assert tg_time - start < 0.5  # not held behind QQ's pace
+    assert tg_time < qq_times[-1] - 0.5  # not held behind QQ's pace
 
 
 def test_to_combines_with_platform_targets_and_each_destination_goes_once(cli, profile, five):
