@@ -716,3 +716,25 @@ def test_an_interrupted_push_to_a_recipient_prints_what_was_sent(write_profile, 
     assert {t["platform"] for t in data["targets"] if t["ok"]} == {"telegram", "qq"}
     assert f"interrupted; {data['sent']} of 11 target(s) sent" in err
     assert "Traceback" not in err
+
+
+def test_concurrent_adds_and_removes_keep_every_recipient(
+    cli, write_profile, profile_path, tmp_path
+):
+    """Eight processes add recipients and two remove others, all at once: the profile's
+    lock keeps every change, and the file stays 0600 and valid."""
+    from tests.test_concurrency import run_together
+
+    write_profile(
+        '[accounts.t]\nplatform = "telegram"\ntoken = "1:t-token-abcdef"\n'
+        '[recipients.old1]\ntargets = ["tg:user:1"]\n[recipients.old2]\ntargets = ["tg:user:2"]\n'
+    )
+    commands = [("recipients", "add", f"r{i}", f"tg:user:{100 + i}") for i in range(8)]
+    commands += [("recipients", "remove", "old1"), ("recipients", "remove", "old2")]
+    done = run_together(commands, tmp_path / "gate")
+    assert [d.code for d in done] == [0] * 10, [d.stderr for d in done]
+    names = [
+        x["name"] for x in json.loads(cli("recipients", "list", "--json").stdout)["recipients"]
+    ]
+    assert sorted(names) == [f"r{i}" for i in range(8)]
+    assert stat.S_IMODE(profile_path.stat().st_mode) == 0o600
