@@ -9,6 +9,7 @@ message goes through :func:`redact`.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from urllib.parse import quote, quote_plus
 
@@ -43,13 +44,25 @@ def add_secret(value: object) -> None:
         _ordered.sort(key=len, reverse=True)
 
 
+#: the password of a URL's user-info (``scheme://user:password@host``), whatever its length
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^/\s@]+)@")
+
+
 def redact(text: str) -> str:
-    if not _ordered or not text:
+    if not text:
         return text
     for secret in _ordered:
         if secret in text:
             text = text.replace(secret, MASK)
+    if "@" in text and "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
     return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, masked first: a secret that straddles the
+    cut must not leave its first half behind."""
+    return redact(text)[:limit]
 
 
 def mask(value: object) -> str:

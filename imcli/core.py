@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from imcli import platforms
+from imcli import overflow, platforms
 from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
 from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
 
@@ -135,6 +135,17 @@ def check_matrix(spec: PlatformSpec, kind: str, targets: list[Target]) -> None:
         raise UsageError(reason)
 
 
+def check_send_keys(spec: PlatformSpec, extra: dict[str, Any]) -> None:
+    """Refuse an ``-o`` key imcli sets itself on every send of this platform (Lark's
+    ``uuid`` keeps each send idempotent: one shared value would merge messages)."""
+    for key in spec.send_keys:
+        if key in extra:
+            raise UsageError(
+                f"option {key!r}: imcli sets it on every {spec.name} send itself "
+                "(it keeps each send from being delivered twice); drop it"
+            )
+
+
 def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) -> list[Account]:
     """design.md §4: the explicit account; else the default, then the others in order."""
     if explicit:
@@ -155,6 +166,26 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
     return defaults + [a for a in accounts if not a.is_default]
 
 
+async def _fill_stdin(
+    message: Message, spec: PlatformSpec, adapter_cls: Any, candidates: list[Account]
+) -> None:
+    """Media from standard input is read now that the platform is known, no further
+    than the largest the accounts that may send it accept (exit 2 past it)."""
+    from imcli import media
+
+    sources = [s for s in message.media_sources() if s.stdin and s.path is None]
+    if not sources:
+        return
+    limits = []
+    for acc in candidates:
+        try:
+            limits.append(adapter_cls.media_limit(acc, sources[0].kind))
+        except ConfigError:
+            limits.append(None)
+    limit = None if not limits or None in limits else max(limits)
+    await media.fill_stdin(sources, limit, spec.name)
+
+
 def default_timeout_ms(message: Message, profile: Profile) -> int:
     import math
 
@@ -165,11 +196,14 @@ def default_timeout_ms(message: Message, profile: Profile) -> int:
         not isinstance(base, (int, float))
         or isinstance(base, bool)
         or not math.isfinite(base)  # TOML has inf and nan
-        or base <= 0
+        or base < 1  # 0.5 is not a budget anyone means: it reads as seconds
     ):
+        hint = ""
+        if isinstance(base, float) and 0 < base < 1:
+            hint = f" (it is in milliseconds: {base} s is {base * 1000:g})"
         raise ConfigError(
-            f"profile {profile.path}: settings.timeout must be a positive number of ms"
-            + FIX_PROFILE
+            f"profile {profile.path}: settings.timeout must be a number of milliseconds, "
+            f"at least 1{hint}" + FIX_PROFILE
         )
     mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
     return int(base + 1000 * mib)
@@ -237,9 +271,11 @@ async def run_push(
         _log.warn(warning)
     spec = resolve_platform(req.platform, req.account, prof)
     check_matrix(spec, req.message.kind, req.targets)
+    check_send_keys(spec, req.message.extra)
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
+    await _fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )
@@ -247,12 +283,16 @@ async def run_push(
         raise UsageError("--timeout must be a positive number of milliseconds")
     budget = Budget(timeout_ms / 1000)
 
-    targets = list(dict.fromkeys(req.targets))  # the same target twice is one target
+    # the same destination twice (as the platform compares ids) is one target
+    targets = list({spec.key(t): t for t in reversed(req.targets)}.values())[::-1]
     results = results_out if results_out is not None else {}
     for t in targets:
         results.setdefault(t, TargetResult(target=t))
     plan: list[dict[str, Any]] = []
     pending = targets
+    message = req.message
+    limit_parts = overflow.max_parts(req.max_parts, prof.settings, str(prof.path))
+    overflow_checked = False
     tried: list[tuple[str, AccountOffline]] = []
     skipped: list[tuple[str, ConfigError]] = []
     notes: list[str] = []
@@ -276,11 +316,21 @@ async def run_push(
                     plan=plan,
                     dry_log=dry_log,
                     base_url=acc.get("base_url"),
+                    resend_uncertain=_resend_uncertain(acc, prof),
                 )
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
                 http.dry_reply = adapter.dry_run_reply
-                adapter.validate(req.message, pending)
+                if not overflow_checked:  # once, with the first adapter that can be used
+                    overflow_checked = True
+                    message, note = overflow.apply(message, adapter, spec, limit_parts)
+                    if note:
+                        notes.append(note)
+                    if message.kind == "text":
+                        total = adapter.text_messages(message)
+                        for r in results.values():
+                            r.parts_total = total
+                adapter.validate(message, pending)
             except ConfigError as exc:
                 if req.account:
                     raise
@@ -293,7 +343,7 @@ async def run_push(
                 gate = None
             for t in pending:
                 results[t].account = acc.name
-            await adapter.deliver(pending, req.message, results, on_done=on_result)
+            await adapter.deliver(pending, message, results, on_done=on_result)
         except (UsageError, ConfigError) as exc:
             if not any(r.ok or r.message_ids for r in results.values()):
                 raise  # nothing was sent: the push itself is refused
@@ -302,6 +352,10 @@ async def run_push(
                     results[t].error, results[t].error_exc = exc.message, exc
             break
         finally:
+            if http is not None:
+                for t in http.resent:
+                    if t in results:
+                        results[t].resent = True
             if adapter is not None:
                 await adapter.aclose()
             if http is not None:
@@ -338,6 +392,20 @@ async def run_push(
     result.notes = notes
     result.exit_code = _exit_code(ordered, tried, spec, result)
     return result
+
+
+def _resend_uncertain(acc: Account, prof: Profile) -> bool:
+    """``resend_uncertain = true`` (the account's, else ``[settings]``): a send whose fate
+    is unknown is repeated within the budget -- the user prefers a duplicate to a loss."""
+    value = acc.get("resend_uncertain")
+    if value is None:
+        value = prof.settings.get("resend_uncertain", False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"profile {prof.path}: resend_uncertain must be true or false (account "
+            f"{acc.name!r} or [settings])"
+        )
+    return value
 
 
 def _exit_code(

@@ -1,14 +1,18 @@
 """The one HTTP layer every platform calls: retries, rate limits, the time budget,
 proxies, --verbose logging, --dry-run recording and redaction.
 
-Retry rules (design.md §6):
+Retry rules: :func:`decide` is the whole rule, a pure function of the kind of request
+and what happened to it (the table in its docstring). In short:
 
 * a request that sends no message (token, identity, upload) is retried after any
   transient error: connection failure, timeout, 429, 5xx, a busy code;
 * a send request is retried only when it surely did not arrive (the connection failed
-  before the request was written, or while its file was still being uploaded) or the
-  platform said 429/5xx/busy; a send whose
-  answer never came is reported as "may have been delivered", never resent;
+  before the request was written, its body was cut short, or the platform answered 429,
+  503 or a busy code); a send whose fate is unknown (no answer, a broken connection, a
+  500/502/504 from a gateway that may have passed it on, a garbled 2xx) is reported as
+  "may have been delivered" and never resent -- unless the platform drops duplicates
+  itself (an idempotent send, e.g. Lark's per-send ``uuid``) or the user chose
+  ``resend_uncertain`` (then the resend is marked);
 * a definite error is never retried.
 
 Adapters pass a ``parse`` callable that turns a response into data or raises
@@ -19,14 +23,16 @@ rejected) or :class:`PlatformError` (a definite error).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json as jsonlib
 import random
+import re
 import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from imcli import _redact
@@ -247,6 +253,79 @@ def backoff(attempt: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
 
 
+#: what a request is: ``call`` sends no message (token, identity, upload); ``send`` sends
+#: one; ``idempotent`` sends one the platform itself never delivers twice (Lark ``uuid``)
+RequestKind = Literal["call", "send", "idempotent"]
+#: what happened to one try of a request
+Outcome = Literal[
+    "connect_failed",  # no connection: the request was never written
+    "cut_short",  # the connection broke while the body was still being written
+    "no_answer",  # written whole, no answer within the time left
+    "broken",  # written whole, the connection broke before the answer
+    "later",  # 429, 503, the platform's rate-limit or busy code: surely not acted on
+    "gateway",  # 500, 502, 504 (any 5xx but 503): a gateway may have passed it on
+    "garbled",  # a 2xx answer that is not JSON (cut short, a proxy's page)
+    "too_large",  # an answer larger than MAX_REPLY, not read
+    "definite",  # the platform's own refusal
+]
+#: what to do about it: ask again; report the error; report "may have been delivered";
+#: ask again although the first may have arrived (the user chose duplicates over losses)
+Decision = Literal["retry", "fail", "uncertain", "resend"]
+
+#: outcomes after which a message may be at the platform
+UNKNOWN_FATE: frozenset[str] = frozenset({"no_answer", "broken", "gateway", "garbled", "too_large"})
+
+
+def decide(kind: RequestKind, outcome: Outcome, *, resend_uncertain: bool = False) -> Decision:
+    """The retry rule, as a pure function.
+
+    ============== ========== ========================== =================================
+    outcome        call       send                       idempotent send
+    ============== ========== ========================== =================================
+    connect_failed retry      retry                      retry
+    cut_short      retry      retry                      retry
+    later          retry      retry                      retry
+    no_answer      retry      uncertain (resend [1])     retry
+    broken         retry      uncertain (resend [1])     retry
+    gateway        retry      uncertain (resend [1])     retry
+    garbled        retry      uncertain (resend [1])     retry
+    too_large      fail       uncertain (resend [1])     uncertain
+    definite       fail       fail                       fail
+    ============== ========== ========================== =================================
+
+    [1] with ``resend_uncertain``: "resend" (retried, and the target marked ``resent``).
+    """
+    if outcome == "definite":
+        return "fail"
+    if outcome in ("connect_failed", "cut_short", "later"):
+        return "retry"
+    if kind == "call":
+        return "fail" if outcome == "too_large" else "retry"
+    if kind == "idempotent" and outcome != "too_large":
+        return "retry"
+    return "resend" if resend_uncertain and kind == "send" else "uncertain"
+
+
+def _landed(flight: list[Any] | None, target: Any) -> None:
+    """The send's try is over (answered or surely failed): no longer in flight."""
+    if flight is not None and target in flight:
+        flight.remove(target)
+
+
+def _retryable_outcome(exc: RetryableError) -> Outcome:
+    """A "come back later" answer: a 5xx other than 503 came from something that may
+    have acted on the request; 429, 503 and busy codes say it was not."""
+    status = exc.status or 0
+    return "gateway" if status >= 500 and status != 503 else "later"
+
+
+#: the sends of the running task whose request is out and whose answer is not read yet
+#: (the fan-out sets one list per target; an interrupt then knows what was in flight)
+_IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "imcli_in_flight", default=None
+)
+
+
 Logger = Callable[[str], None]
 
 
@@ -283,8 +362,11 @@ class HttpClient:
         plan: list[dict[str, Any]] | None = None,
         dry_log: Logger | None = None,
         base_url: str | None = None,
+        resend_uncertain: bool = False,
     ) -> None:
         self.platform = platform
+        self.resend_uncertain = resend_uncertain
+        self.resent: set[Target] = set()  # targets a send that may have arrived was repeated for
         self.base_url = base_url
         self.budget = budget
         self.proxy = proxy
@@ -327,13 +409,18 @@ class HttpClient:
         return self._client
 
     def _via(self, url: str) -> str:
-        """`` through the proxy HOST`` when the account's proxy carries this request (a dead
-        proxy must not read as a dead API)."""
-        host = (urlsplit(url).hostname or "").lower()
+        """`` through the proxy HOST`` when a proxy carries this request, the account's or
+        one from the environment (``HTTPS_PROXY``…): a dead proxy must not read as a dead
+        API."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
         loopback = {h.strip("[]") for h in (*_LOOPBACK, *_loopback_host(self.base_url))}
-        if not self.proxy or host in loopback:
+        if host in loopback:
             return ""
-        return f" through the proxy {_host(self.proxy)}"
+        if self.proxy:
+            return f" through the proxy {_host(self.proxy)}"
+        env = _environment_proxy(parts.scheme, host)
+        return f" through the proxy {_host(env[1])} (from {env[0]})" if env else ""
 
     def check_proxy(self) -> None:
         """Refuse (exit 3) a proxy URL httpx cannot use, before any request."""
@@ -368,19 +455,24 @@ class HttpClient:
         content: Callable[[], AsyncIterator[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
         send: bool = False,
+        idempotent: bool = False,
         target: Target | None = None,
         describe: Any = None,
     ) -> T:
-        """Make one API call under the retry rules; ``send`` marks a message send.
+        """Make one API call under the retry rules (:func:`decide`); ``send`` marks a
+        message send, ``idempotent`` a send the platform itself never delivers twice.
 
         ``files``/``content`` are callables so that each attempt opens its own streams.
         """
         if self.dry_run:
             return self._dry(method, url, parse, params, json, data, describe, headers)
         httpx = import_httpx()
+        kind: RequestKind = ("idempotent" if idempotent else "send") if send else "call"
         attempt = 0
         connect_failures = 0
+        maybe = False  # an earlier try of this send may have been delivered
         last: PlatformError | None = None  # the failure a retry is under way for
+        flight = _IN_FLIGHT.get() if send else None
         while True:
             if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
@@ -390,14 +482,14 @@ class HttpClient:
                     )
                 except asyncio.TimeoutError:
                     if last is not None:  # the real cause, not the wait that ended the retry
-                        raise _gave_up(last, attempt, budget=True) from None
+                        raise _gave_up(last, attempt, budget=True, maybe=maybe) from None
                     raise PlatformError(
                         "the --timeout budget ran out while waiting for the rate limit; not sent"
                     ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
                 if last is not None:
-                    raise _gave_up(last, attempt, budget=True)
+                    raise _gave_up(last, attempt, budget=True, maybe=maybe)
                 raise PlatformError(
                     "the --timeout budget ran out before this request could be made"
                 )
@@ -418,87 +510,126 @@ class HttpClient:
                 # that never answers it leaves time to ask again
                 remaining = max(remaining / 2, min(remaining, 1.0))
             started = time.monotonic()
+            outcome: Outcome
+            err: PlatformError
+            if flight is not None:
+                # from here until an answer is read, an interrupt leaves this send's fate
+                # unknown ("may have been delivered")
+                flight.append(target)
             try:
-                resp = await self._attempt(
-                    method, url, remaining, {k: v for k, v in kwargs.items() if v is not None}
-                )
-            except ReplyTooLarge as exc:
-                self._log(method, url, exc.status, started, "too large")
-                text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
-                if send:
-                    raise MaybeDeliveredError(
-                        f"{text}; the message may have been delivered"
-                    ) from None
-                raise PlatformError(text, status=exc.status) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                self._log(method, url, None, started, type(exc).__name__)
-                connect_failures += 1
-                wait = backoff(attempt)
-                attempt += 1
-                if connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
-                    tries = "1 try" if attempt == 1 else f"{attempt} tries"
-                    raise AccountOffline(
-                        f"cannot connect to {_host(url)}{self._via(url)}: {_exc_text(exc)} "
-                        f"(gave up after {tries})",
-                        reason="unreachable",
-                    ) from None
-                await asyncio.sleep(wait)
-                continue
-            except httpx.TimeoutException as exc:
-                self._log(method, url, None, started, type(exc).__name__)
-                if send and not _unread(opened):
-                    raise MaybeDeliveredError(
-                        "no answer within the time budget; the message may have been delivered"
-                    ) from None
-                err: PlatformError = PlatformError(
-                    f"no answer from {_host(url)} within the time budget"
-                )
-                if send:  # a file was not read to its end: the request surely did not arrive
-                    err = PlatformError("the time budget ran out during the upload; not delivered")
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                from imcli.errors import ConfigError
-
-                raise ConfigError(
-                    f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
-                    "(fix base_url in the profile, then run `imcli accounts test`)"
-                ) from None
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                self._log(method, url, None, started, type(exc).__name__)
-                if send and not _unread(opened):
-                    raise MaybeDeliveredError(
-                        f"connection lost ({_exc_text(exc)}); the message may have been delivered"
-                    ) from None
-                err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
-                if send:  # a file was not read to its end: the request surely did not arrive
-                    err = PlatformError(
-                        f"connection lost during the upload ({_exc_text(exc)}); not delivered"
-                    )
-            else:
-                self._log(method, url, resp.status_code, started, None)
                 try:
-                    return parse(resp)
-                except RetryableError as exc:
-                    err = exc
-                except NotJSON as exc:
-                    if send and resp.status_code < 300:
-                        raise MaybeDeliveredError(
-                            f"{exc.message}; the message may have been delivered",
-                            status=resp.status_code,
+                    resp = await self._attempt(
+                        method, url, remaining, {k: v for k, v in kwargs.items() if v is not None}
+                    )
+                except ReplyTooLarge as exc:
+                    self._log(method, url, exc.status, started, "too large")
+                    text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
+                    outcome, err = "too_large", PlatformError(text, status=exc.status)
+                except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                    self._log(method, url, None, started, type(exc).__name__)
+                    _landed(flight, target)
+                    untrusted = _untrusted_certificate(exc)
+                    if untrusted is not None:  # asking again cannot help: one clear line
+                        raise AccountOffline(
+                            f"the TLS certificate of {_host(url)}{self._via(url)} is not "
+                            f"trusted ({untrusted}); if the server is yours, point "
+                            "SSL_CERT_FILE at its CA certificate",
+                            reason="unreachable",
                         ) from None
-                    if send or resp.status_code >= 300:
-                        raise
-                    err = exc  # a garbled answer to a request that sends nothing: ask again
-            finally:
-                for fh in opened:
-                    fh.close()
-            # a transient failure: retry within the budget
+                    connect_failures += 1
+                    wait = backoff(attempt)
+                    attempt += 1
+                    if connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
+                        tries = "1 try" if attempt == 1 else f"{attempt} tries"
+                        raise AccountOffline(
+                            f"cannot connect to {_host(url)}{self._via(url)}: {_exc_text(exc)} "
+                            f"(gave up after {tries})",
+                            reason="unreachable",
+                        ) from None
+                    await asyncio.sleep(wait)
+                    continue
+                except httpx.TimeoutException as exc:
+                    self._log(method, url, None, started, type(exc).__name__)
+                    if send and _unread(opened):  # the request surely did not arrive
+                        outcome = "cut_short"
+                        err = PlatformError(
+                            "the time budget ran out during the upload; not delivered"
+                        )
+                    elif send:
+                        outcome = "no_answer"
+                        err = PlatformError("no answer within the time budget")
+                    else:
+                        outcome = "no_answer"
+                        err = PlatformError(f"no answer from {_host(url)} within the time budget")
+                except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                    from imcli.errors import ConfigError
+
+                    raise ConfigError(
+                        f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
+                        "(fix base_url in the profile, then run `imcli accounts test`)"
+                    ) from None
+                except (httpx.TransportError, httpx.DecodingError) as exc:
+                    self._log(method, url, None, started, type(exc).__name__)
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
+                    if send and _unread(opened):  # the request surely did not arrive
+                        outcome = "cut_short"
+                        err = PlatformError(
+                            f"connection lost during the upload ({_exc_text(exc)}); not delivered"
+                        )
+                    elif send:
+                        outcome = "broken"
+                        err = PlatformError(f"connection lost ({_exc_text(exc)})")
+                    else:
+                        outcome = "broken"
+                        err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
+                except Exception as exc:
+                    # h11 raises its own LocalProtocolError from the body it is sending
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
+                    raise
+                else:
+                    self._log(method, url, resp.status_code, started, None)
+                    try:
+                        result = parse(resp)
+                    except RetryableError as exc:
+                        outcome, err = _retryable_outcome(exc), exc
+                    except NotJSON as exc:
+                        if resp.status_code >= 300:
+                            raise  # a definite error page (413, 404, ...)
+                        outcome, err = "garbled", exc
+                    else:
+                        _landed(flight, target)
+                        return result
+                finally:
+                    for fh in opened:
+                        fh.close()
+            except asyncio.CancelledError:
+                raise  # interrupted in flight: the fan-out reports it as uncertain
+            except BaseException:
+                _landed(flight, target)
+                raise
+            _landed(flight, target)
+            decision = decide(kind, outcome, resend_uncertain=self.resend_uncertain)
+            if decision == "fail":
+                raise _gave_up(err, attempt + 1, budget=False, maybe=maybe)
+            if decision == "uncertain":
+                raise MaybeDeliveredError(
+                    f"{err.message}; the message may have been delivered", status=err.status
+                )
+            if outcome in UNKNOWN_FATE:
+                maybe = True  # an earlier try may be at the platform (a retry of it is safe
+                # only for an idempotent send, or chosen with resend_uncertain)
+            # retry within the budget
             retry_after = getattr(err, "retry_after", None)
             wait = retry_after if retry_after is not None else backoff(attempt)
             attempt += 1
             limit = getattr(err, "retries", None)
             out_of_time = wait >= self.budget.remaining()
             if out_of_time or attempt > (8 if limit is None else limit):
-                raise _gave_up(err, attempt, budget=out_of_time)
+                raise _gave_up(err, attempt, budget=out_of_time, maybe=maybe)
+            if decision == "resend" and target is not None:
+                self.resent.add(target)
             last = err
             await asyncio.sleep(wait)
 
@@ -617,6 +748,27 @@ def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
     return out
 
 
+def _size_changed(exc: BaseException) -> bool:
+    """The body did not match its declared Content-Length: a file grew or shrank while
+    it was being sent (h11's, and httpx's, LocalProtocolError)."""
+    return type(exc).__name__ == "LocalProtocolError" and "Content-Length" in str(exc)
+
+
+def _changed_while_uploaded(opened: list[IO[bytes]]) -> PlatformError:
+    """What was sent is not the file; asking again would race its writer again."""
+    return PlatformError(
+        f"{_file_names(opened) or 'the file'} changed while it was uploaded (its size is not "
+        "what it was when the upload began); not sent"
+    )
+
+
+def _file_names(handles: list[IO[bytes]]) -> str:
+    import os
+
+    names = [os.path.basename(str(getattr(fh, "name", ""))) for fh in handles]
+    return ", ".join(n for n in names if n)
+
+
 def _unread(handles: list[IO[bytes]]) -> bool:
     """Whether a file of a multipart body still has bytes httpx never read (then the
     request was cut short on its way out: the server cannot have acted on it)."""
@@ -646,6 +798,39 @@ def _loopback_host(url: str | None) -> tuple[str, ...]:
     return (f"[{host}]",) if ip.version == 6 else (host,)
 
 
+def _environment_proxy(scheme: str, host: str) -> tuple[str, str] | None:
+    """The proxy the environment gives for ``scheme://host`` (as httpx reads it), with
+    the name of its variable; None when there is none or NO_PROXY exempts the host."""
+    import os
+    import urllib.request
+
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        for variant in (name, name.upper()):
+            value = os.environ.get(variant)
+            if value:
+                return variant, value
+    return None
+
+
+def _untrusted_certificate(exc: BaseException) -> str | None:
+    """The reason, when a connection failed because the server's TLS certificate is not
+    trusted (not worth a retry)."""
+    import ssl
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return cur.verify_message or "certificate verify failed"
+        cur = cur.__cause__ or cur.__context__
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "certificate verify failed"
+    return None
+
+
 def _redact_proxy(proxy: str) -> None:
     parts = urlsplit(proxy)
     if parts.password:
@@ -661,8 +846,9 @@ def _host(url: str) -> str:
 _FIX_PROXY = "; fix proxy in the profile, then run `imcli accounts test`"
 
 
-def _gave_up(err: PlatformError, tries: int, *, budget: bool) -> PlatformError:
-    """``err`` saying why imcli stopped asking again (for a "come back later" answer)."""
+def _gave_up(err: PlatformError, tries: int, *, budget: bool, maybe: bool = False) -> PlatformError:
+    """``err`` saying why imcli stopped asking again (for a "come back later" answer);
+    "may have been delivered" when an earlier try's fate is unknown."""
     if isinstance(err, RetryableError):
         if budget:
             why = "not retried: the time budget (--timeout) ends sooner"
@@ -671,6 +857,10 @@ def _gave_up(err: PlatformError, tries: int, *, budget: bool) -> PlatformError:
         else:
             why = f"gave up after {tries} tries"
         err.reword(f"{err.message} ({why})")
+    if maybe and not isinstance(err, MaybeDeliveredError):
+        return MaybeDeliveredError(
+            f"{err.message}; an earlier try may have been delivered", status=err.status
+        )
     return err
 
 
@@ -702,16 +892,16 @@ class NotJSON(PlatformError):
 def _snippet(resp: httpx.Response) -> tuple[str, bool]:
     """The start of a non-JSON answer on one line, and whether it is an HTML page (then
     its title, e.g. a proxy's "502 Bad Gateway", stands for it)."""
-    import re
 
-    text = resp.text[:2000]
+    # masked before anything is cut: a secret across the cut must not leave half of it
+    text = _redact.redact(resp.text)[:2000]
     match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     title = " ".join(match.group(1).split()) if match else ""
     if title:
         code = str(resp.status_code)
         title = title[len(code) :].strip() if title.startswith(code + " ") else title
         return title[:200], True
-    return " ".join(text[:200].split()), False
+    return " ".join(text.split())[:200], False
 
 
 def json_reply(resp: httpx.Response) -> Any:

@@ -69,6 +69,8 @@ class PushRequest:
     dry_run: bool = False
     verbose: bool = False
     profile: str | None = None
+    #: at most this many messages per text (None: ``[settings] max_parts``, else 10; 0 = no limit)
+    max_parts: int | None = None
 
 
 @dataclass
@@ -79,15 +81,47 @@ class TargetResult:
     message_ids: list[str] = field(default_factory=list)
     error: str | None = None
     error_exc: BaseException | None = field(default=None, repr=False)
+    #: its fate is unknown (no answer, a 5xx from a gateway, an interrupt in flight):
+    #: "may have been delivered", never counted as sent
+    uncertain: bool = False
+    #: a send that may have arrived was repeated (``resend_uncertain``)
+    resent: bool = False
+    #: the messages a long text was split into (0: not known / not split)
+    parts_total: int = 0
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """Not surely sent, but it may have arrived (never counted as sent)."""
+        if self.ok:
+            return False
+        from imcli.errors import MaybeDeliveredError
+
+        return self.uncertain or isinstance(self.error_exc, MaybeDeliveredError)
+
+    @property
+    def parts_sent(self) -> int:
+        return len(self.message_ids)
+
+    @property
+    def partly_sent(self) -> bool:
+        """Some parts of a split text arrived, not all."""
+        return not self.ok and 0 < self.parts_sent < self.parts_total
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "target": str(self.target),
             "ok": self.ok,
             "account": self.account,
             "message_ids": list(self.message_ids),
             "error": self.error,
+            "uncertain": self.maybe_delivered,
         }
+        if self.parts_total > 1:
+            out["parts_sent"] = self.parts_sent
+            out["parts_total"] = self.parts_total
+        if self.resent:
+            out["resent"] = True
+        return out
 
 
 @dataclass
@@ -107,10 +141,16 @@ class PushResult:
     def failed(self) -> int:
         return sum(1 for r in self.results if not r.ok)
 
+    @property
+    def uncertain(self) -> int:
+        """Targets that may have been delivered (not counted in ``sent``)."""
+        return sum(1 for r in self.results if r.maybe_delivered)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "sent": self.sent,
             "failed": self.failed,
+            "uncertain": self.uncertain,
             "targets": [r.to_json() for r in self.results],
         }
         if self.dry_run:

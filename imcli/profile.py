@@ -7,10 +7,12 @@ stops a push, and nothing expanded is ever written back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,7 @@ class Account:
             for fname in spec.secret_fields():
                 _redact.add_secret(expanded.get(fname))
             _register_url_password(expanded.get("proxy"))
+            _register_url_password(expanded.get("base_url"))
             self._expanded = expanded
         return self._expanded
 
@@ -394,23 +397,110 @@ def _permission_warning(path: Path, accounts: list[Account]) -> list[str]:
 # -- writing -------------------------------------------------------------------------
 
 
-def _lock_for(path: Path) -> Any:
-    from filelock import FileLock
-
-    return FileLock(str(path) + ".lock", timeout=10)
+#: how long a write waits for another run's lock on the profile before giving up (exit 3)
+LOCK_WAIT = 10.0
 
 
-def _atomic_write(path: Path, data: bytes, *, backup: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[Path]:
+    """Hold the profile's lock (``PROFILE.lock``, 0600) while it is re-read and written;
+    yields the file to write: a symlinked profile (dotfiles) is written through its link.
+    A lock that cannot be made or is held longer than LOCK_WAIT is exit 3 naming it."""
+    from filelock import Timeout
+
+    from imcli import _fs
+
+    real = _real_path(path)
+    lock_path = real.with_name(real.name + ".lock")
+    try:
+        _fs.make_dirs(real.parent)
+        # a lock file that cannot be made at all (a read-only or /proc folder) is said so
+        # at once; filelock would keep trying until its timeout and blame another run
+        os.close(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        lock = _fs.file_lock(lock_path, LOCK_WAIT)
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(
+            f"profile {path}: another imcli run has held its lock {lock_path} for more than "
+            f"{LOCK_WAIT:.0f} s; try again, or remove the lock file if no imcli is running"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(_cannot_write(lock_path, exc)) from None
+    try:
+        yield real
+    finally:
+        lock.release()
+
+
+def _real_path(path: Path) -> Path:
+    """The file a (possibly symlinked) profile path names: the link is kept, its target
+    updated."""
+    try:
+        if path.is_symlink():
+            return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        pass
+    return path
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    why = exc.strerror or type(exc).__name__
+    return (
+        f"cannot write {path} ({why}); check that its folder is writable "
+        "(permissions, a read-only file system, `chattr +i`)"
+    )
+
+
+def _atomic_write(
+    path: Path, data: bytes, *, backup: bool, expect: dict[str, Any] | None = None
+) -> None:
+    """Write ``data`` as ``path`` (temporary file + rename, 0600). With ``expect``, the
+    written file is read back and must parse to exactly that before it replaces the
+    profile: an edit never leaves a profile that no command can read."""
+    from imcli import _fs
+
+    try:
+        _fs.make_dirs(path.parent)
+    except OSError as exc:
+        raise ConfigError(_cannot_write(path.parent, exc)) from None
+    _remove_leftovers(path)
     if backup and path.exists():
-        _write_replace(path.with_name(path.name + ".bak"), path.read_bytes())
-    _write_replace(path, data)
+        try:
+            old = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
+        _write_replace(path.with_name(path.name + ".bak"), old)
+    _write_replace(path, data, expect=expect)
 
 
-def _write_replace(path: Path, data: bytes) -> None:
+#: the temporary files of an interrupted write: ``.NAME.XXXXXXXX`` (tempfile.mkstemp)
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}$")
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove the temporary files (holding secrets) an interrupted earlier write left
+    beside the profile or its ``.bak``. Called under the lock: no write is under way."""
+    names = {path.name, path.name + ".bak"}
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = _LEFTOVER.match(entry.name)
+        if m and m.group("name") in names and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _write_replace(path: Path, data: bytes, *, expect: dict[str, Any] | None = None) -> None:
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=str(path.parent))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=str(path.parent))
+    except OSError as exc:
+        raise ConfigError(_cannot_write(path, exc)) from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
@@ -418,13 +508,37 @@ def _write_replace(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if expect is not None:
+            _check_written(Path(tmp), expect, path)
         os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise ConfigError(_cannot_write(path, exc)) from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
         raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _check_written(tmp: Path, expect: dict[str, Any], path: Path) -> None:
+    """Read back what was written: it must be valid TOML holding exactly ``expect``."""
+    tomllib = _tomllib()
+    try:
+        got = tomllib.loads(tmp.read_bytes().decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise _Unreadable(f"profile {path}: the edit would not be valid TOML ({exc})") from None
+    if got != expect:
+        raise _Unreadable(f"profile {path}: the edit did not read back as written")
+
+
+class _Unreadable(ConfigError):
+    """A profile edit that would not read back as intended (nothing was replaced)."""
 
 
 def check_name(name: str, what: str = "account") -> None:
@@ -447,11 +561,11 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
 
     import tomli_w
 
-    with _lock_for(path):
-        old = path.read_bytes() if path.exists() else b""
+    with _locked(path) as real:
+        old = _read_bytes(real)
         current: dict[str, Any] = {}
         if old:
-            current = _load_toml(path)
+            current = _load_toml(real)
             if name in current.get("accounts", {}):
                 raise UsageError(
                     f"account {name!r} already exists in {path}; remove it first "
@@ -476,12 +590,23 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
             if text.strip():
                 sep += b"\n"
             new = text + sep + block
-            # with a default line taken out, the edit must have changed exactly that value
-            if previous is None or _tomllib().loads(new.decode("utf-8")) == expect:
-                _atomic_write(path, new, backup=previous is not None)
+            # what was appended must read back as the profile plus the account (an
+            # inline `accounts = {…}` table or dotted keys cannot be extended so)
+            try:
+                _atomic_write(real, new, backup=previous is not None, expect=expect)
                 return previous
-        _atomic_write(path, tomli_w.dumps(expect).encode(), backup=True)
+            except _Unreadable:
+                pass
+        # rewritten as plain TOML (comments are lost: the previous version is kept)
+        _atomic_write(real, tomli_w.dumps(expect).encode(), backup=True, expect=expect)
         return previous
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes() if path.exists() else b""
+    except OSError as exc:
+        raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
 
 
 def _default_of(data: dict[str, Any], platform: str) -> str | None:
@@ -523,10 +648,10 @@ def rewrite(path: Path, mutate: Any) -> None:
     """Re-read, change with ``mutate(data)``, and write the profile; keep a ``.bak``."""
     import tomli_w
 
-    with _lock_for(path):
-        data = _load_toml(path) if path.exists() else {}
+    with _locked(path) as real:
+        data = _load_toml(real) if real.exists() else {}
         mutate(data)
-        _atomic_write(path, tomli_w.dumps(data).encode(), backup=True)
+        _atomic_write(real, tomli_w.dumps(data).encode(), backup=True, expect=data)
 
 
 def append_table(path: Path, section: str, name: str, table: dict[str, Any], exists: str) -> None:
@@ -539,9 +664,9 @@ def append_table(path: Path, section: str, name: str, table: dict[str, Any], exi
 
     import tomli_w
 
-    with _lock_for(path):
-        old = path.read_bytes() if path.exists() else b""
-        current = _load_toml(path) if old else {}
+    with _locked(path) as real:
+        old = _read_bytes(real)
+        current = _load_toml(real) if old else {}
         tables = current.get(section, {})
         if not isinstance(tables, dict):
             raise ConfigError(
@@ -556,11 +681,10 @@ def append_table(path: Path, section: str, name: str, table: dict[str, Any], exi
         if old.strip():
             sep += b"\n"
         new = old + sep + tomli_w.dumps({section: {name: table}}).encode()
-        try:
-            appended = _tomllib().loads(new.decode("utf-8")) == expect
-        except ValueError:  # TOMLDecodeError: the section cannot be extended by an append
-            appended = False
-        if appended:
-            _atomic_write(path, new, backup=False)
-        else:
-            _atomic_write(path, tomli_w.dumps(expect).encode(), backup=True)
+        try:  # what was appended must read back as the profile plus the table
+            _atomic_write(real, new, backup=False, expect=expect)
+            return
+        except _Unreadable:
+            pass
+        # rewritten as plain TOML (comments are lost: the previous version is kept)
+        _atomic_write(real, tomli_w.dumps(expect).encode(), backup=True, expect=expect)

@@ -20,10 +20,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from imcli import _log, _redact
+from imcli import _fs, _log, _redact
 
 #: a token is not reused when it expires within this many seconds
 EARLY = 300.0
+#: the longest wait for another run's lock on a cache entry (less when the budget is less)
+LOCK_WAIT = 30.0
+#: a cache entry is a few hundred bytes: anything bigger is corrupt and not read
+MAX_ENTRY = 64 << 10
 
 #: per event loop (a lock is bound to the loop it first waits in), per cache key
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
@@ -53,21 +57,24 @@ Fetch = Callable[[], Awaitable[tuple[str, float]]]  # → (token, lifetime in se
 class TokenCache:
     """``await cache.get(fetch)``; after the platform rejects a token, ``get(fetch, stale=t)``."""
 
-    def __init__(self, key: str, *, enabled: bool = True) -> None:
+    def __init__(self, key: str, *, enabled: bool = True, budget: Any = None) -> None:
         self.key = key
         self.enabled = enabled
+        self.budget = budget  # the push's http.Budget: bounds the wait for the lock
         self.path = cache_dir() / f"{key}.json"
         self._memory: tuple[str, float] | None = None
 
     def _read(self) -> tuple[str, float] | None:
         try:
-            raw = self.path.read_bytes()
+            raw = _read_small(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             _log.warn(f"warning: token cache {self.path} unreadable ({exc.strerror}); not using it")
             return None
         try:
+            if raw is None:  # a FIFO, a device, megabytes: corrupt, not read
+                raise ValueError("not a small regular file")
             obj = json.loads(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError
             token, expires = obj["token"], obj["expires_at"]
             if not (isinstance(token, str) and token.strip()) or not (
@@ -90,7 +97,7 @@ class TokenCache:
         import tempfile
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _fs.make_dirs(self.path.parent)
             fd, tmp = tempfile.mkstemp(prefix=".tok-", dir=str(self.path.parent))
             try:
                 if hasattr(os, "fchmod"):
@@ -117,6 +124,9 @@ class TokenCache:
         return token
 
     async def get(self, fetch: Fetch, *, stale: str | None = None) -> str:
+        """The cached token, else a fresh one. The cache's lock is waited for within the
+        time budget (half of what is left, leaving time to fetch a token and send): a
+        run that cannot get it in time fetches its own token rather than wait."""
         per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
         lock = per_loop.setdefault(self.key, asyncio.Lock())
         async with lock:
@@ -125,7 +135,8 @@ class TokenCache:
                 return hit
             if not self.enabled:
                 return await self._fetch(fetch, write=False)
-            flock = self._file_lock()
+            wait = None if self.budget is None else max(0.0, self.budget.remaining() / 2)
+            flock = self._file_lock(wait)
             if flock is None:  # the cache folder is unusable: warned once, not used
                 return await self._fetch(fetch, write=False)
             from filelock import Timeout
@@ -158,15 +169,32 @@ class TokenCache:
             self._write(token, expires_at)
         return token
 
-    def _file_lock(self) -> Any:
-        from filelock import FileLock
-
+    def _file_lock(self, wait: float | None = None) -> Any:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _fs.make_dirs(self.path.parent)
         except OSError as exc:
             _log.warn(f"warning: token cache folder {self.path.parent} unusable ({exc.strerror})")
             return None
-        return FileLock(str(self.path) + ".lock", timeout=30, thread_local=False)
+        timeout = LOCK_WAIT if wait is None else max(0.0, min(LOCK_WAIT, wait))
+        return _fs.file_lock(str(self.path) + ".lock", timeout)
+
+
+def _read_small(path: Path) -> bytes | None:
+    """The bytes of a small regular file; None for anything else (a FIFO, a device, a
+    file of megabytes), which is neither read nor waited for (O_NONBLOCK: opening a FIFO
+    with no writer would block the whole run, deaf to SIGTERM)."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY:
+            return None
+        data = os.read(fd, MAX_ENTRY + 1)
+        return None if len(data) > MAX_ENTRY else data
+    finally:
+        os.close(fd)
 
 
 async def _acquire(flock: Any) -> None:

@@ -296,11 +296,19 @@ def test_only_a_rejected_account_is_exit_3(cli, write_profile, onebot):
     assert "access token" in r.stderr and "imcli accounts test" in r.stderr
 
 
-def test_5xx_is_retried(cli, profile, onebot):
-    onebot.queue("send_group_msg", Reply(502, body=b"bad gateway"))
+def test_503_is_retried(cli, profile, onebot):
+    onebot.queue("send_group_msg", Reply(503, body=b"service unavailable"))
     r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     assert len(onebot.calls("send_group_msg")) == 2
+
+
+def test_502_to_a_send_is_not_resent(cli, profile, onebot):
+    onebot.queue("send_group_msg", Reply(502, body=b"bad gateway"))
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
+    assert (r.code, r.stdout) == (1, "0\n"), r.stderr
+    assert "may have been delivered" in r.stderr
+    assert len(onebot.calls("send_group_msg")) == 1
 
 
 # -- accounts test, dry run, secrets, platforms ------------------------------------------------------

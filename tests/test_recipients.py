@@ -354,6 +354,47 @@ def test_fallbacks_are_tried_in_order_and_no_target_is_sent_twice(cli, write_pro
     assert (r.code, out["sent"], out["failed"]) == (1, 1, 2)
 
 
+def test_a_send_that_may_have_arrived_is_not_reached_and_not_resent(cli, write_profile, five):
+    """A 502 to Telegram: that target may have been delivered (not counted, not resent);
+    the recipient reached nothing surely, so its fallback is tried, and says so."""
+    from tests.fakes.base import Reply
+
+    write_profile(
+        accounts(five)
+        + '[recipients.primary]\ntargets = ["telegram:user:1001"]\nfallback = ["backup"]\n'
+        '[recipients.backup]\ntargets = ["telegram:user:1001", "qq:user:20001"]\n'
+    )
+    five.telegram.queue("sendMessage", Reply(502, body=b"<html>Bad Gateway</html>"))
+    r = cli("push", "text", "--to", "primary", "--json", "x")
+    out = json.loads(r.stdout)
+    assert (r.code, out["sent"], out["uncertain"]) == (1, 1, 1)
+    assert "none of its 1 target was reached (1 may have been delivered); falling back" in (
+        r.stderr
+    )
+    assert len(five.telegram.calls("sendMessage")) == 1  # never sent to 1001 again
+    assert delivered(five)["qq"] == ["send_private_msg:20001"]
+
+
+def test_the_same_chat_spelt_two_ways_is_sent_once(cli, write_profile, five):
+    """Telegram compares chat ids as numbers: 42 and 042 are one chat, whether named by
+    -u or by a recipient."""
+    write_profile(accounts(five) + '[recipients.r]\ntargets = ["tg:user:042", "qq:user:20001"]\n')
+    r = cli("push", "text", "-p", "telegram", "-u", "42", "--to", "r", "--json", "x")
+    out = json.loads(r.stdout)
+    assert (r.code, out["sent"], len(out["targets"])) == (0, 2, 2), r.stderr
+    assert delivered(five)["telegram"] == ["42"]
+
+
+def test_media_from_stdin_goes_to_every_platform(cli, write_profile, five):
+    write_profile(accounts(five) + '[recipients.r]\ntargets = ["tg:user:1", "qq:user:20001"]\n')
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
+    r = cli("push", "image", "--to", "r", "-", input=png)
+    assert (r.code, r.stdout) == (0, "2\n"), r.stderr
+    assert [m.method for m in five.telegram.sent_messages()] == ["sendPhoto"]
+    assert five.telegram.sent_messages()[0].fields["photo"].size == len(png)
+    assert [s.action for s in five.qq.sent()] == ["send_private_msg"]
+
+
 # -- bad entries: refused before any request --------------------------------------------
 
 

@@ -354,7 +354,8 @@ def test_json_output_lists_each_target(cli, tg_profile, telegram):
     assert out["sent"] == 1 and out["failed"] == 1
     by = {t["target"]: t for t in out["targets"]}
     assert by["user:1"] == {"target": "user:1", "ok": True, "account": "ops-bot",
-                            "message_ids": [by["user:1"]["message_ids"][0]], "error": None}  # fmt: skip
+                            "message_ids": [by["user:1"]["message_ids"][0]], "error": None,
+                            "uncertain": False}  # fmt: skip
     assert by["user:666"]["error"] == "Bad Request: chat not found (400)"
 
 
@@ -369,11 +370,19 @@ def test_429_is_retried_after_retry_after(cli, tg_profile, telegram):
     assert calls[1].arrived - calls[0].arrived >= 0.95
 
 
-def test_5xx_is_retried(cli, tg_profile, telegram):
-    telegram.queue("sendMessage", Reply(502, body=b"<html>Bad Gateway</html>"))
+def test_503_is_retried(cli, tg_profile, telegram):
+    telegram.queue("sendMessage", Reply(503, body=b"<html>Service Unavailable</html>"))
     r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     assert len(telegram.calls("sendMessage")) == 2
+
+
+def test_502_to_a_send_may_have_been_delivered_and_is_not_resent(cli, tg_profile, telegram):
+    telegram.queue("sendMessage", Reply(502, body=b"<html>Bad Gateway</html>"))
+    r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
+    assert (r.code, r.stdout) == (1, "0\n"), r.stderr
+    assert "HTTP 502" in r.stderr and "may have been delivered" in r.stderr
+    assert len(telegram.calls("sendMessage")) == 1
 
 
 def test_definite_errors_are_not_retried(cli, tg_profile, telegram):

@@ -75,7 +75,7 @@ def list_accounts(
             f = spec.field(key)
             if f is not None and f.secret:
                 fields[key] = _redact.mask(val)
-            elif key == "proxy":
+            elif key in ("proxy", "base_url"):  # a password in the URL's user-info
                 fields[key] = _redact.mask_url_password(val)
             else:
                 fields[key] = val
@@ -117,6 +117,7 @@ def list_accounts(
 
 def _short(v: Any) -> str:
     text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    text = _redact.redact(text)  # masked before it is cut
     return text if len(text) <= 60 else text[:57] + "…"
 
 
@@ -230,7 +231,7 @@ def add_account(
             )
     if walkthrough:  # the optional fields too; Enter skips one
         for f in spec.all_fields():
-            if f.name not in table and f.name != "default":
+            if f.name not in table and f.name != "default" and f.ask:
                 value = _ask_field(f, optional=True)
                 if value is not None:
                     table[f.name] = value

@@ -22,10 +22,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
+        # a reader that went away before a listing was written whole (`| head`)
+        output._discard("stdout")
         code = 1
     output.flush()
     if argv is None:  # the real process, not an in-process caller such as the tests

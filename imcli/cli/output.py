@@ -18,13 +18,34 @@ def _printable(line: str) -> str:
     return line
 
 
+def _write(name: str, line: str) -> None:
+    """Write one line; a closed, full or broken stream loses the line and nothing else:
+    the exit status reflects delivery, not the terminal (``>&-``, ``>/dev/full``,
+    ``| true``). The stream is then replaced by /dev/null so that the exit-time flush
+    cannot fail either."""
+    stream = getattr(sys, name)
+    try:
+        stream.write(_printable(_redact.redact(line)) + "\n")
+        stream.flush()
+    except (OSError, ValueError, AttributeError):  # AttributeError: fd closed, stream None
+        _discard(name)
+
+
+def _discard(name: str) -> None:
+    import os
+
+    try:
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    except OSError:
+        pass
+
+
 def out(line: str) -> None:
-    sys.stdout.write(_printable(_redact.redact(line)) + "\n")
+    _write("stdout", line)
 
 
 def err(line: str) -> None:
-    sys.stderr.write(_printable(_redact.redact(line)) + "\n")
-    sys.stderr.flush()
+    _write("stderr", line)
 
 
 def one_line(text: str) -> str:
@@ -38,11 +59,11 @@ def error(message: str) -> None:
 
 
 def flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
+    for name in ("stdout", "stderr"):
         try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+            getattr(sys, name).flush()
+        except (OSError, ValueError, AttributeError):
+            _discard(name)
 
 
 def stderr_is_tty() -> bool:

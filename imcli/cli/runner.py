@@ -72,18 +72,23 @@ def run_push_interruptibly(
     try:
         return run_interruptibly(run_push(req, verbose=log, dry_log=dry, results_out=results))
     except Interrupted as exc:
-        sent = sum(1 for r in results.values() if r.ok)
-        output.error(f"interrupted; {sent} of {len(req.targets)} target(s) sent")
+        # the count is what surely arrived; sends in flight at the interrupt may have
+        # been delivered too: both numbers, never one passed off as the other
+        for t in req.targets:
+            results.setdefault(t, TargetResult(target=t))
+        partial = PushResult(platform=req.platform or "", results=list(results.values()))
+        line = f"interrupted; {partial.sent} of {len(results)} target(s) sent"
+        if partial.uncertain:
+            line += f", {partial.uncertain} more may have been delivered"
+        output.error(line)
         if json_out:
             import json
 
-            for t in req.targets:
-                r = results.setdefault(t, TargetResult(target=t))
+            for r in partial.results:
                 if not r.ok and not r.error:
                     r.error = "interrupted"
-            partial = PushResult(platform=req.platform or "", results=list(results.values()))
             output.out(json.dumps(partial.to_json(), ensure_ascii=False))
         else:
-            output.out(str(sent))
+            output.out(str(partial.sent))
         output.flush()
         raise Stopped(exc.exit_code) from None

@@ -31,6 +31,7 @@ class Field:
     type: type = str  # str, int, float, bool or dict
     help: str = ""
     default: Any = None
+    ask: bool = True  # offered by the `accounts add` walk-through
 
 
 #: Fields every platform accepts.
@@ -39,6 +40,12 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("proxy", help="http://, https:// or socks5:// proxy for this account"),
     Field("rate", type=float, help="messages/s for fan-out, 0 = no limit"),
     Field("default", type=bool, help="the platform's default account"),
+    Field(
+        "resend_uncertain",
+        type=bool,
+        help="repeat a send that may have been delivered (a duplicate rather than a loss)",
+        ask=False,
+    ),
 )
 
 
@@ -72,6 +79,11 @@ class PlatformSpec:
     adapter: str | None = None  # "module:Class", imported only to send; None = not built yet
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
+    #: how the platform compares destinations: targets with the same key are one
+    #: destination, sent once (None: the kind and the id as written)
+    target_key: Callable[[Target], object] | None = None
+    #: -o keys imcli itself sets on every send to keep it idempotent (refused, exit 2)
+    send_keys: tuple[str, ...] = ()
 
     @property
     def supported(self) -> bool:
@@ -93,6 +105,12 @@ class PlatformSpec:
 
     def secret_fields(self) -> list[str]:
         return [f.name for f in self.all_fields() if f.secret]
+
+    def key(self, target: Target) -> object:
+        """The destination ``target`` names, as the platform compares them."""
+        if self.target_key is not None:
+            return self.target_key(target)
+        return (target.kind, target.id)
 
     def kind_status(self, kind: str) -> str | None:
         """None when the kind can be pushed, else the reason it cannot."""
@@ -156,6 +174,17 @@ class Adapter:
         self._download_lock: Any = None
 
     # -- what adapters implement -------------------------------------------------
+    @classmethod
+    def media_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can send as ``kind`` (None: no limit of the
+        platform's own); standard input is read no further than this."""
+        return None
+
+    def text_messages(self, message: Message) -> int:
+        """How many messages a text push takes on this platform (its own split), for
+        the overflow policy and ``parts_total``; 1 where texts are never split."""
+        return 1
+
     def validate(self, message: Message, targets: list[Target]) -> None:
         """Refuse (UsageError) what this platform cannot send, before any request."""
 
@@ -217,8 +246,12 @@ class Adapter:
         offline: list[AccountOffline] = []
 
         async def one(target: Target) -> None:
+            from imcli.http import _IN_FLIGHT
+
             res = results[target]
             tracker = SendTracker(res)
+            flight: list[Any] = []
+            _IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
             async with sem:
                 if offline:
                     res.error_exc = offline[0]
@@ -240,6 +273,16 @@ class Adapter:
                     res.ok = False
                     res.error = exc.message
                     res.error_exc = exc
+                except asyncio.CancelledError:
+                    # interrupted: a send whose request was out may have been delivered
+                    if flight:
+                        res.uncertain = True
+                        res.error = (
+                            "interrupted while it was being sent; it may have been delivered"
+                        )
+                    else:
+                        res.error = "interrupted before it was sent"
+                    raise
             if on_done is not None:
                 on_done(res)
 
@@ -252,6 +295,19 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def interrupted(res: TargetResult, *, in_flight: bool) -> None:
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
+    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    res.ok = False
+    if in_flight:
+        res.uncertain = True
+        res.error = "interrupted while it was being sent; it may have been delivered"
+    elif res.message_ids:
+        res.error = "interrupted between two parts of the message"
+    else:
+        res.error = "interrupted before it was sent"
 
 
 def upload_failed(exc: PlatformError) -> PlatformError:

@@ -70,6 +70,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
+    send_keys=("uuid",),
 )
 
 MB = 1 << 20
@@ -303,6 +304,12 @@ def _mvhd_ms(moov: bytes) -> int | None:
 
 
 class LarkAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if kind in ("voice", "video"):
+            return None  # converted before upload: the limit applies to the result
+        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
+
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC
@@ -330,7 +337,7 @@ class LarkAdapter(Adapter):
                 str(self.account.get("app_id")),
                 str(self.account.get("app_secret")),
             )
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
         return self._cache
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -374,6 +381,7 @@ class LarkAdapter(Adapter):
         data: dict[str, str] | None = None,
         files: Any = None,
         send: bool = False,
+        idempotent: bool = False,
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
@@ -398,6 +406,7 @@ class LarkAdapter(Adapter):
                     headers=headers,
                     parse=parse_reply,
                     send=send,
+                    idempotent=idempotent,
                     target=target,
                     **kwargs,
                 )
@@ -458,23 +467,37 @@ class LarkAdapter(Adapter):
     ) -> None:
         import uuid
 
+        # one uuid per (message part, target), made once and kept across retries: Lark
+        # keeps one message per uuid (for an hour), so a send whose answer was lost is
+        # repeated safely. `-o uuid=` is refused before anything is sent (SPEC.send_keys).
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
             "content": _dumps(content),
-            "uuid": str(uuid.uuid4()),
             **extra,
+            "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
             MESSAGES_PATH,
             body=body,
             params={"receive_id_type": receive_id_type(target.id)},
             send=True,
+            idempotent=True,
             target=target,
         )
         tracker.sent(data.get("message_id"))
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        # as _send_text splits it
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            return 1 if title else 0
+        if title is None and not message.markdown:
+            return len(self.text_chunks(text))
+        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))

@@ -41,6 +41,14 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _qq_key(target: Target) -> object:
+    """QQ numbers and group numbers are numbers (``10001`` and ``010001`` are one), in
+    two id spaces: a user and a group may share a number."""
+    tid = target.id.strip()
+    return (target.kind, int(tid)) if tid.isdigit() else (target.kind, tid)
+
+
 SPEC = PlatformSpec(
     name="qq",
     title="Personal QQ (OneBot v11)",
@@ -60,6 +68,7 @@ SPEC = PlatformSpec(
     ),
     rate_limits=(Limit(2, 1.0, "account"),),
     adapter="imcli.platforms.qq:QQAdapter",
+    target_key=_qq_key,
 )
 
 #: media sent inline as base64:// (the whole payload is in the JSON body)
@@ -127,6 +136,11 @@ def parse_reply(resp: httpx.Response) -> Any:
 
 
 class QQAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        # with shared_files the server reads the file itself: no limit of imcli's
+        return None if account.get("shared_files") else BASE64_LIMIT
+
     """Imported only to send."""
 
     spec = SPEC

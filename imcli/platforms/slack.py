@@ -41,6 +41,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from imcli import _redact
 from imcli.errors import AccountOffline, PlatformError, RetryableError
 from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
 
@@ -52,6 +53,13 @@ if TYPE_CHECKING:
     from imcli.media import MediaSource
     from imcli.models import Message, Target
 
+
+def _channel_key(target: Target) -> object:
+    """Slack ids are upper-case and unique across users and channels: ``c0123`` and
+    ``-u C0123`` name the same conversation as ``-g C0123``."""
+    return target.id.strip().upper()
+
+
 SPEC = PlatformSpec(
     name="slack",
     title="Slack",
@@ -62,6 +70,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(1, 1.0, "chat"),),
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
+    target_key=_channel_key,
 )
 
 GB = 1 << 30
@@ -121,7 +130,8 @@ def parse_upload(resp: httpx.Response) -> None:
 
     if resp.status_code == 200:
         return
-    snippet = resp.text[:200].strip().replace("\n", " ") or resp.reason_phrase
+    # masked before it is cut: a secret across the cut must not leave half of it
+    snippet = _redact.shorten(resp.text, 200).strip().replace("\n", " ") or resp.reason_phrase
     text = f"upload failed: HTTP {resp.status_code}: {snippet}"
     if resp.status_code == 429 or resp.status_code >= 500:
         raise RetryableError(text, retry_after=retry_after_header(resp), status=resp.status_code)
@@ -129,6 +139,10 @@ def parse_upload(resp: httpx.Response) -> None:
 
 
 class SlackAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return UPLOAD_LIMIT
+
     """Imported only to send: markup, media and http are loaded lazily."""
 
     spec = SPEC
@@ -256,6 +270,9 @@ class SlackAdapter(Adapter):
             return cid
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_messages(message.title, [(message.text or "", message.markdown)]))
+
     def render_messages(
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:

@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _chat_key(target: Target) -> object:
+    """Telegram's own comparison: a numeric chat_id is a number (``42``, ``042`` and
+    ``-g 42`` are one chat, users and groups share one id space); a ``@channelname`` is
+    case-insensitive."""
+    tid = target.id.strip()
+    try:
+        return int(tid)
+    except ValueError:
+        return tid.lower()
+
+
 SPEC = PlatformSpec(
     name="telegram",
     title="Telegram",
@@ -43,6 +55,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"), Limit(20, 60.0, "group")),
     default_base_url="https://api.telegram.org",
     adapter="imcli.platforms.telegram:TelegramAdapter",
+    target_key=_chat_key,
 )
 
 TEXT_LIMIT = 4096
@@ -192,6 +205,10 @@ class TelegramAdapter(Adapter):
             describe=describe,
         )
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return LOCAL_SERVER_LIMIT if account.get("local_server") else UPLOAD_LIMITS.get(kind)
+
     def _upload_limit(self, kind: str) -> int:
         return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
 
@@ -227,6 +244,9 @@ class TelegramAdapter(Adapter):
             await self._send_media(target, message.media, message.title, extra, tracker)
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_chunks(message.title, [(message.text or "", message.markdown)]))
+
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
         from imcli import markup

@@ -58,6 +58,13 @@ if TYPE_CHECKING:
 
 MB = 1 << 20
 
+
+def _wecom_key(target: Target) -> object:
+    """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
+    tid = target.id.strip()
+    return (target.kind, tid.lower() if target.kind == "user" else tid)
+
+
 SPEC = PlatformSpec(
     name="wecom",
     title="WeCom",
@@ -75,6 +82,7 @@ SPEC = PlatformSpec(
     rate_limits=(Limit(30, 60.0, "chat"),),
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
+    target_key=_wecom_key,
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
@@ -192,6 +200,10 @@ class WeixinAdapter(Adapter):
     quota: ClassVar[frozenset[int]] = frozenset()
     min_size: ClassVar[int] = 1  # bytes
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        return cls.upload_limits.get(kind)
+
     def __init__(self, account: Any, http: Any) -> None:
         import asyncio
 
@@ -237,7 +249,7 @@ class WeixinAdapter(Adapter):
             from imcli.tokens import TokenCache, cache_key
 
             key = cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret())
-            self._cache = TokenCache(key, enabled=not self.http.dry_run)
+            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
         return self._cache
 
     def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
@@ -413,6 +425,9 @@ class WeixinAdapter(Adapter):
 
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
+
+    def text_messages(self, message: Message) -> int:
+        return len(self._text_parts(message.title, [(message.text or "", message.markdown)]))
 
     async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
         raise NotImplementedError
@@ -611,8 +626,20 @@ class WeComAdapter(WeixinAdapter):
         sem = asyncio.Semaphore(4)
 
         async def run(batch: list[Target]) -> None:
+            from imcli.http import _IN_FLIGHT
+            from imcli.platforms.base import interrupted
+
+            flight: list[Any] = []
+            _IN_FLIGHT.set(flight)  # this task's own context: its send in flight
             async with sem:
-                await self._send_batch(batch, parts, message.extra, results, on_done)
+                try:
+                    await self._send_batch(batch, parts, message.extra, results, on_done)
+                except asyncio.CancelledError:
+                    # every user of a request in flight may have got the message
+                    for t in batch:
+                        if not results[t].ok and not results[t].error:
+                            interrupted(results[t], in_flight=bool(flight))
+                    raise
 
         await asyncio.gather(*(run(b) for b in batches))
 

@@ -19,6 +19,7 @@ Faults (all return whether the client connection stays open):
 * :func:`drop` — close the connection (FIN) without a byte of answer;
 * :func:`respond` — a canned answer (429 storms, 5xx, malformed JSON, HTML error pages);
 * :func:`rotate` — each call the next of several faults (a 503/502/500 streak);
+* :func:`delivered_then` — forward (the fake delivers), then another fault's answer;
 * :func:`huge_body` — a 200 JSON answer of many megabytes, streamed (``written`` counts
   what the client really accepted before it hung up).
 
@@ -409,6 +410,26 @@ def huge_body(size: int = 48 << 20) -> Fault:
         return False
 
     return huge_body
+
+
+def delivered_then(fault: Fault) -> Fault:
+    """Forward the request to the upstream fake (which acts on it: the message is
+    delivered), throw its answer away, then do ``fault`` -- a gateway that passed the
+    request on and answered 502/504 itself, or a connection lost after the send."""
+
+    def delivered_then(proxy: FaultyProxy, conn: socket.socket, req: Request) -> bool:
+        up = http.client.HTTPConnection(*proxy._up, timeout=30)
+        try:
+            headers = {k: v for k, v in req.headers.items() if k not in HOP_BY_HOP}
+            headers["Content-Length"] = str(len(req.body))
+            up.request(req.method, req.target, body=req.body, headers=headers)
+            up.getresponse().read()
+        finally:
+            up.close()
+        return fault(proxy, conn, req)
+
+    delivered_then.__name__ = f"delivered_then_{getattr(fault, '__name__', 'fault')}"
+    return delivered_then
 
 
 def closed_port() -> int:
