@@ -4,6 +4,10 @@ Local files are never read into memory: adapters ``open()`` them and the HTTP la
 streams them. Standard input is spooled to a temporary file in chunks, and URLs that
 must be uploaded are downloaded the same way (size-capped), so memory use does not grow
 with the media's size.
+
+The package holds all media knowledge: :mod:`imcli.media.probe` tells formats from
+content (the one signature table, Ogg/MP4 durations), :mod:`imcli.media.convert` runs
+ffmpeg. Platforms only declare which formats they take (``PlatformSpec.formats``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from imcli.errors import PlatformError, UsageError
+from imcli.media.probe import sniff
+
+__all__ = ["MediaSource", "as_dict", "guess_mime", "is_private_url", "parse", "sniff"]
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -39,30 +46,7 @@ def _cleanup() -> None:
 
 atexit.register(_cleanup)
 
-_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"GIF8", "image/gif", ".gif"),
-    (b"%PDF", "application/pdf", ".pdf"),
-    (b"OggS", "audio/ogg", ".ogg"),
-    (b"#!AMR", "audio/amr", ".amr"),
-    (b"ID3", "audio/mpeg", ".mp3"),
-    (b"PK\x03\x04", "application/zip", ".zip"),
-)
-
 _DEFAULT_NAME = {"image": "image", "voice": "voice", "video": "video", "file": "file"}
-
-
-def sniff(head: bytes) -> tuple[str | None, str]:
-    """(mime, extension) from a file's first bytes."""
-    for magic, mime, ext in _MAGIC:
-        if head.startswith(magic):
-            return mime, ext
-    if head[4:8] == b"ftyp":
-        return "video/mp4", ".mp4"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", ".webp"
-    return None, ""
 
 
 def guess_mime(filename: str) -> str | None:
