@@ -452,17 +452,34 @@ def test_an_entry_on_a_platform_without_accounts_is_exit_3(cli, write_profile, f
     assert five.requests() == 0
 
 
-def test_a_platform_that_refuses_the_message_stops_every_platform(
-    cli, write_profile, five, tmp_path
+def test_a_platform_that_refuses_the_push_stops_every_platform(cli, write_profile, five):
+    """Lark refuses `-o uuid=…` (imcli sets it on each send) before sending; QQ would
+    take it. The push is refused as a whole (exit 2) and QQ sees no request: no group
+    sends before all have passed their checks."""
+    write_profile(
+        accounts(five) + '[recipients.r]\ntargets = ["qq:user:20001", "lark:group:oc_team"]\n'
+    )
+    r = cli("push", "text", "--to", "r", "-o", "uuid=fixed", "x")
+    assert (r.code, r.stdout) == (2, "0\n"), r.stderr
+    assert "to 'r': option 'uuid': imcli sets it on every lark send itself" in r.stderr
+    assert five.requests() == 0
+
+
+def test_a_media_refusal_by_one_platform_stops_every_platform(
+    cli, write_profile, five, tmp_path, monkeypatch
 ):
-    """Telegram refuses a WAV voice before sending; QQ would take it. The push is refused
-    as a whole (exit 2) and QQ sees no request: no group sends before all passed."""
+    """Without ffmpeg, a WAV voice is refused by QQ and Telegram; Slack and WeCom are
+    in the same push: none of them sees a request."""
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200))
-    write_profile(accounts(five) + '[recipients.r]\ntargets = ["qq:user:20001", "tg:user:1"]\n')
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg
+    write_profile(
+        accounts(five) + '[recipients.r]\ntargets = ["slack:group:C0123", "wecom:user:alice",'
+        ' "qq:user:20001", "tg:user:1"]\n'
+    )
     r = cli("push", "voice", "--to", "r", str(wav))
     assert (r.code, r.stdout) == (2, "0\n"), r.stderr
-    assert "to 'r': telegram:" in r.stderr and "OGG/Opus" in r.stderr
+    assert "to 'r': " in r.stderr and "voice" in r.stderr
     assert five.requests() == 0
 
 
