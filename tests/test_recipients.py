@@ -466,13 +466,12 @@ def test_a_platform_that_refuses_the_push_stops_every_platform(cli, write_profil
 
 
 def test_a_media_refusal_by_one_platform_stops_every_platform(
-    cli, write_profile, five, tmp_path, monkeypatch
+    cli, write_profile, five, tmp_path, no_ffmpeg
 ):
     """Without ffmpeg, a WAV voice is refused by QQ and Telegram; Slack and WeCom are
     in the same push: none of them sees a request."""
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200))
-    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg
     write_profile(
         accounts(five) + '[recipients.r]\ntargets = ["slack:group:C0123", "wecom:user:alice",'
         ' "qq:user:20001", "tg:user:1"]\n'
