@@ -498,7 +498,7 @@ def test_a_misspelt_fallback_key_is_warned_about(cli, write_profile, five):
     write_profile(accounts(five) + ONCALL.replace("]\n", ']\nfallbacks = ["x"]\n', 1))
     r = cli("push", "text", "--to", "oncall", "x")
     assert (r.code, r.stdout) == (0, "5\n")
-    assert "unknown key 'fallbacks' in [recipients.oncall], ignored; did you mean 'fallback'" in (
+    assert "unknown key 'fallbacks' in [recipients.oncall], ignored (did you mean 'fallback'?)" in (
         r.stderr
     )
     assert len(r.stderr.splitlines()) == 1

@@ -62,7 +62,7 @@ def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def run_push_interruptibly(
-    req: PushRequest, *, verbose: bool, dry_run: bool, json_out: bool = False
+    req: PushRequest, *, verbose: int, dry_run: bool, json_out: bool = False
 ) -> PushResult:
     from imcli.core import run_push
 
