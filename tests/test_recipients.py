@@ -325,6 +325,14 @@ def test_a_recipient_that_reached_no_target_falls_back_and_says_so(cli, write_pr
     assert "falling back to 'secondary'" in plain.stderr
 
 
+def test_quiet_drops_the_failed_target_lines_but_not_the_fallback(cli, write_profile, five):
+    write_profile(accounts(five) + FALLBACK)
+    r = cli("push", "text", "--to", "primary", "-q", "db down")
+    assert (r.code, r.stdout) == (1, "2\n")
+    assert "chat not found" not in r.stderr and "channel_not_found" not in r.stderr
+    assert "falling back to 'secondary'" in r.stderr
+
+
 def test_no_fallback_when_some_target_was_reached(cli, write_profile, five):
     write_profile(accounts(five) + FALLBACK.replace('"slack:group:C0GONE"', '"slack:group:C0123"'))
     r = cli("push", "text", "--to", "primary", "--json", "db down")
