@@ -90,9 +90,9 @@ def parse_entry(text: str) -> Entry:
 
 
 def takes_no_targets(spec: PlatformSpec) -> bool:
-    """A supported platform with neither personal nor group targets: its account is the
-    destination (a webhook), so a push to it names no ``-u``/``-g``."""
-    return spec.supported and spec.user_target is None and spec.group_target is None
+    """A webhook platform: its account is the destination, so a push to it names no
+    ``-u``/``-g``."""
+    return spec.supported and spec.webhook
 
 
 # -- the profile's [recipients] -----------------------------------------------------------
