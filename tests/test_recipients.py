@@ -679,7 +679,7 @@ def test_list_and_show(cli, write_profile, five):
                        "account": "home-qq", "target": "group:30001", "error": None}  # fmt: skip
     assert rows[0]["account"] == "ops-bot"  # the platform's first choice
     r = cli("recipients", "show", "everyone")
-    assert "dingtalk-robot@ops-dd  dingtalk-robot webhook (ops-dd)" in r.stdout
+    assert "dingtalk-robot@ops-dd   dingtalk-robot webhook (ops-dd)" in r.stdout
     r = cli("recipients", "show", "primary")
     assert "telegram:user:4040  telegram user:4040 (ops-bot)" in r.stdout
     assert r.stdout.rstrip().endswith("fallback: secondary")
