@@ -511,7 +511,7 @@ async def _read_stdin_once(base: PushRequest, groups: list[_Group], prof: Profil
         return
     spec = platforms.get(groups[0].platform)
     candidates = core.choose_accounts(spec, prof, groups[0].account)
-    await core._fill_stdin(base.message, spec, platforms.adapter_class(spec), candidates)
+    await core.fill_stdin(base.message, spec, platforms.adapter_class(spec), candidates)
 
 
 async def _run_groups(
