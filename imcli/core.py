@@ -9,7 +9,7 @@ Both the CLI and the Python API call :func:`run_push`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from imcli import overflow, platforms
@@ -190,7 +190,7 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
     return defaults + [a for a in accounts if not a.is_default]
 
 
-async def _fill_stdin(
+async def fill_stdin(
     message: Message, spec: PlatformSpec, adapter_cls: Any, candidates: list[Account]
 ) -> None:
     """Media from standard input is read now that the platform is known, no further
@@ -276,8 +276,12 @@ async def run_push(
     dry_log: Logger | None = None,
     on_result: Callable[[TargetResult], None] | None = None,
     results_out: dict[Target, TargetResult] | None = None,
+    gate: Callable[[], Awaitable[None]] | None = None,
 ) -> PushResult:
-    """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending."""
+    """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending.
+
+    ``gate`` is awaited once, after every check and before the first send: a push to
+    several platforms at once sends nothing until each has passed its checks."""
     from imcli import profile as profile_mod
     from imcli.http import Budget, HttpClient
     from imcli.ratelimit import RateLimiter
@@ -298,7 +302,7 @@ async def run_push(
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
-    await _fill_stdin(req.message, spec, adapter_cls, candidates)
+    await fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )
@@ -368,6 +372,9 @@ async def run_push(
                 notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
                 continue
             await adapter.prefetch(req.message)
+            if gate is not None:  # after every check and fetch, before the first send
+                await gate()
+                gate = None
             for t in pending:
                 results[t].account = acc.name
             await adapter.deliver(pending, message, results, on_done=on_result)

@@ -421,7 +421,9 @@ def env_account_names() -> list[tuple[str, str]]:
 
 
 #: what a profile may hold besides accounts (an unknown key gets a warning, not an error)
-TOP_LEVEL_TABLES = ("settings", "accounts")
+TOP_LEVEL_TABLES = ("settings", "accounts", "recipients")
+#: the keys of a ``[recipients.NAME]`` table
+RECIPIENT_KEYS = ("targets", "fallback")
 SETTINGS_KEYS = ("timeout", "proxy", "max_parts", "resend_uncertain")
 #: IMCLI_* variables that are not account fields
 GENERAL_ENV_VARS = ("IMCLI_PROFILE", "IMCLI_CACHE_DIR")
@@ -462,6 +464,16 @@ def unknown_keys(path: Path, data: dict[str, Any]) -> list[str]:
                     out.append(
                         f"warning: profile {path}: unknown key {key!r} in [accounts.{name}] "
                         f"({spec.name}), ignored{hint}"
+                    )
+    recipients = data.get("recipients")
+    if isinstance(recipients, dict):  # a misspelt `fallback` would be lost silently
+        for name, table in recipients.items():
+            for key in table if isinstance(table, dict) else ():
+                if key not in RECIPIENT_KEYS:
+                    hint = did_you_mean(key, RECIPIENT_KEYS)
+                    out.append(
+                        f"warning: profile {path}: unknown key {key!r} in "
+                        f"[recipients.{name}], ignored{hint}"
                     )
     return out
 
@@ -728,10 +740,10 @@ class _Unreadable(ConfigError):
     """A profile edit that would not read back as intended (nothing was replaced)."""
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, what: str = "account") -> None:
     if not _NAME.match(name):
         raise UsageError(
-            f"account name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
+            f"{what} name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
         )
 
 
@@ -839,3 +851,39 @@ def rewrite(path: Path, mutate: Any) -> None:
         data = read_toml(real) if real.exists() else {}
         mutate(data)
         _atomic_write(real, tomli_w.dumps(data).encode(), backup=True, expect=data)
+
+
+def append_table(path: Path, section: str, name: str, table: dict[str, Any], exists: str) -> None:
+    """Add ``[<section>.<name>]`` at the end of the file, under the lock; every other
+    byte stays as it was. A file that declares ``section`` in a way an appended table
+    cannot extend (an inline table, dotted keys) is rewritten as plain TOML instead, its
+    previous version kept as ``.bak``: never left invalid. UsageError(``exists``) when the
+    name is taken."""
+    import copy
+
+    import tomli_w
+
+    with _locked(path) as real:
+        old = _read_bytes(real)
+        current = read_toml(real) if old else {}
+        tables = current.get(section, {})
+        if not isinstance(tables, dict):
+            raise ConfigError(
+                f"profile {path}: {section} must be a table of [{section}.NAME] tables"
+                + FIX_PROFILE
+            )
+        if name in tables:
+            raise UsageError(exists)
+        expect = copy.deepcopy(current)
+        expect.setdefault(section, {})[name] = table
+        sep = b"\n" if old and not old.endswith(b"\n") else b""
+        if old.strip():
+            sep += b"\n"
+        new = old + sep + tomli_w.dumps({section: {name: table}}).encode()
+        try:  # what was appended must read back as the profile plus the table
+            _atomic_write(real, new, backup=False, expect=expect)
+            return
+        except _Unreadable:
+            pass
+        # rewritten as plain TOML (comments are lost: the previous version is kept)
+        _atomic_write(real, tomli_w.dumps(expect).encode(), backup=True, expect=expect)

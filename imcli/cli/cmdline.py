@@ -64,6 +64,7 @@ _PUSH_COMMON = (
     Opt(("--platform", "-p"), "platform"),
     Opt(("--group", "-g"), "group", "multiple"),
     Opt(("--user", "-u"), "user", "multiple"),
+    Opt(("--to",), "to", "multiple"),
     Opt(("--account", "-a"), "account"),
     _TIMEOUT,
     Opt(("--option", "-o"), "option", "multiple"),
@@ -119,7 +120,8 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--strict",), "strict", "flag"),
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
-            *_PUSH_COMMON,
+            # every TARGETS option of push but --to (named recipients: not wired into run yet)
+            *(o for o in _PUSH_COMMON if o.dest != "to"),
         ),
         arguments=(Arg("command", nargs=-1),),
     ),
@@ -143,6 +145,14 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("accounts", "test"): Command(
         options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
     ),
+    ("recipients",): Command(group=True),
+    ("recipients", "list"): Command(options=(_PROFILE, _JSON)),
+    ("recipients", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
+    ("recipients", "add"): Command(
+        options=(Opt(("--fallback",), "fallback", "multiple"), _PROFILE),
+        arguments=(Arg("name", required=True), Arg("targets", required=True, nargs=-1)),
+    ),
+    ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
 }
 
 #: options taking a value, per command (what completion needs to know)
