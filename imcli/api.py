@@ -17,15 +17,28 @@ from imcli.models import Message, PushRequest, PushResult, Target
 __all__ = ["push", "push_image", "push_voice", "push_video", "push_file", "push_mixed"]
 
 
-def _targets(group_code: Any, user_id: Any) -> list[Target]:
+def _targets(group_code: Any, user_id: Any, to: list[str] | None = None) -> list[Target]:
     out = []
     if group_code not in (None, ""):
         out.append(Target("group", str(group_code)))
     if user_id not in (None, ""):
         out.append(Target("user", str(user_id)))
-    if not out:
-        raise UsageError("no target: pass group_code for a group push or user_id for a private one")
+    if not out and not to:
+        raise UsageError(
+            "no target: pass group_code for a group push, user_id for a private one, "
+            "or to= a recipient of the profile"
+        )
     return out
+
+
+def _recipient_names(to: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """``to=``: one recipient name or a list of them."""
+    if to is None:
+        return []
+    names = [to] if isinstance(to, str) else list(to)
+    if not all(isinstance(n, str) and n for n in names):
+        raise UsageError("to= takes a recipient name or a list of recipient names")
+    return names
 
 
 def _run(
@@ -35,22 +48,44 @@ def _run(
     message_fn: Any,
     options: dict[str, Any] | None,
     timeout: int | None,
+    to: str | list[str] | tuple[str, ...] | None = None,
 ) -> int:
     from imcli.core import parse_options, run_push
 
+    names = _recipient_names(to)
     own, extra = parse_options(dict(options or {}))
     message: Message = message_fn(own)
     message.extra = extra
     req = PushRequest(
         platform=im_type or None,
-        targets=_targets(group_code, user_id),
+        targets=_targets(group_code, user_id, names),
         message=message,
         account=own.get("account"),
         timeout_ms=int(timeout) if timeout is not None else None,
         profile=own.get("profile"),
     )
+    if names:  # named recipients, across platforms (the CLI's --to)
+        from imcli.recipients import run_to
+
+        return _multi_count_or_raise(_run_coro(run_to(req, names)))
     result = _run_coro(run_push(req))
     return _count_or_raise(result)
+
+
+def _multi_count_or_raise(result: Any) -> int:
+    """As :func:`_count_or_raise`, for a push to named recipients (a MultiResult)."""
+    if result.exit_code == 0:
+        return int(result.sent)
+    reason = "; ".join(
+        f"{d.platform} {d.result.target or 'webhook'}: {d.result.error or 'not sent'}"
+        for d in result.deliveries
+        if not d.result.ok
+    )
+    text = " ".join([reason, *result.notes]).strip()
+    exc: ImcliError = ConfigError(text) if result.exit_code == 3 else PlatformError(text)
+    exc.result = result
+    exc.sent = result.sent
+    raise exc
 
 
 def _run_coro(coro: Any) -> PushResult:
@@ -88,15 +123,18 @@ def push(
     content: str | None,
     options: dict[str, Any] | None = None,
     timeout: int | None = None,
+    *,
+    to: str | list[str] | None = None,
 ) -> int:
-    """Push text. When ``content`` is empty the title is the text."""
+    """Push text. When ``content`` is empty the title is the text. ``to``: a named
+    recipient of the profile (or a list), besides or instead of the group/user."""
     markdown = bool((options or {}).get("markdown"))
     opts = {k: v for k, v in (options or {}).items() if k != "markdown"}
 
     def build(own: dict[str, Any]) -> Message:
         return Message(kind="text", title=title or None, text=content or "", markdown=markdown)
 
-    return _run(im_type, group_code, user_id, build, opts, timeout)
+    return _run(im_type, group_code, user_id, build, opts, timeout, to)
 
 
 def _media(kind: str) -> Any:
@@ -108,6 +146,8 @@ def _media(kind: str) -> Any:
         source: str,
         options: dict[str, Any] | None = None,
         timeout: int | None = None,
+        *,
+        to: str | list[str] | None = None,
     ) -> int:
         def build(own: dict[str, Any]) -> Message:
             from imcli import media
@@ -115,7 +155,7 @@ def _media(kind: str) -> Any:
             src = media.parse(source, kind, filename=own.get("filename"), mime=own.get("mime"))
             return Message(kind=kind, title=title or None, media=src)
 
-        return _run(im_type, group_code, user_id, build, options, timeout)
+        return _run(im_type, group_code, user_id, build, options, timeout, to)
 
     send.__name__ = f"push_{kind}"
     send.__doc__ = f"Push {'an' if kind[0] in 'aeiou' else 'a'} {kind} from a URL, path, base64:// or data: URI."
@@ -136,6 +176,8 @@ def push_mixed(
     items: list[dict[str, Any]],
     options: dict[str, Any] | None = None,
     timeout: int | None = None,
+    *,
+    to: str | list[str] | None = None,
 ) -> int:
     """Push a mixed message; ``items`` in the SDK's shape (text/markdown/image/voice/video/file)."""
 
@@ -144,7 +186,7 @@ def push_mixed(
 
         return Message(kind="mixed", title=title or None, items=parse_items(items))
 
-    return _run(im_type, group_code, user_id, build, options, timeout)
+    return _run(im_type, group_code, user_id, build, options, timeout, to)
 
 
 # the SDK's camelCase names

@@ -9,7 +9,7 @@ Both the CLI and the Python API call :func:`run_push`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from imcli import platforms
@@ -229,8 +229,12 @@ async def run_push(
     dry_log: Logger | None = None,
     on_result: Callable[[TargetResult], None] | None = None,
     results_out: dict[Target, TargetResult] | None = None,
+    gate: Callable[[], Awaitable[None]] | None = None,
 ) -> PushResult:
-    """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending."""
+    """Deliver one push. Raises UsageError/ConfigError for what is wrong before sending.
+
+    ``gate`` is awaited once, after every check and before the first send: a push to
+    several platforms at once sends nothing until each has passed its checks."""
     from imcli import profile as profile_mod
     from imcli.http import Budget, HttpClient, RateLimiter
 
@@ -298,6 +302,9 @@ async def run_push(
                 skipped.append((acc.name, exc))
                 notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
                 continue
+            if gate is not None:
+                await gate()
+                gate = None
             for t in pending:
                 results[t].account = acc.name
             await adapter.deliver(pending, req.message, results, on_done=on_result)

@@ -538,10 +538,10 @@ class _Unreadable(ConfigError):
     """A profile edit that would not read back as intended (nothing was replaced)."""
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, what: str = "account") -> None:
     if not _NAME.match(name):
         raise UsageError(
-            f"account name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
+            f"{what} name {name!r}: use letters, digits, '-', '_' and '.' (start with a letter or digit)"
         )
 
 
@@ -649,3 +649,39 @@ def rewrite(path: Path, mutate: Any) -> None:
         data = _load_toml(real) if real.exists() else {}
         mutate(data)
         _atomic_write(real, tomli_w.dumps(data).encode(), backup=True, expect=data)
+
+
+def append_table(path: Path, section: str, name: str, table: dict[str, Any], exists: str) -> None:
+    """Add ``[<section>.<name>]`` at the end of the file, under the lock; every other
+    byte stays as it was. A file that declares ``section`` in a way an appended table
+    cannot extend (an inline table, dotted keys) is rewritten as plain TOML instead, its
+    previous version kept as ``.bak``: never left invalid. UsageError(``exists``) when the
+    name is taken."""
+    import copy
+
+    import tomli_w
+
+    with _locked(path) as real:
+        old = _read_bytes(real)
+        current = _load_toml(real) if old else {}
+        tables = current.get(section, {})
+        if not isinstance(tables, dict):
+            raise ConfigError(
+                f"profile {path}: {section} must be a table of [{section}.NAME] tables"
+                + FIX_PROFILE
+            )
+        if name in tables:
+            raise UsageError(exists)
+        expect = copy.deepcopy(current)
+        expect.setdefault(section, {})[name] = table
+        sep = b"\n" if old and not old.endswith(b"\n") else b""
+        if old.strip():
+            sep += b"\n"
+        new = old + sep + tomli_w.dumps({section: {name: table}}).encode()
+        # what was appended must read back as the profile plus the table
+        try:
+            _atomic_write(real, new, backup=False, expect=expect)
+            return
+        except _Unreadable:
+            pass
+        _atomic_write(real, tomli_w.dumps(expect).encode(), backup=True, expect=expect)

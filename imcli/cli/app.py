@@ -36,8 +36,15 @@ accounts_app = typer.Typer(
     context_settings=CONTEXT,
     no_args_is_help=True,
 )
+recipients_app = typer.Typer(
+    help="List, show, add and remove named recipients (push --to NAME).",
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
 app.add_typer(push_app, name="push")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(recipients_app, name="recipients")
 
 
 def _version(value: bool) -> None:
@@ -92,6 +99,7 @@ def platforms_command(
 # the subcommands register themselves on import
 from imcli.cli import accounts_cmd as _accounts_cmd  # noqa: E402,F401
 from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
+from imcli.cli import recipients_cmd as _recipients_cmd  # noqa: E402,F401
 
 
 def run_app(args: list[str]) -> int:

@@ -60,6 +60,7 @@ _PUSH_COMMON = (
     Opt(("--platform", "-p"), "platform"),
     Opt(("--group", "-g"), "group", "multiple"),
     Opt(("--user", "-u"), "user", "multiple"),
+    Opt(("--to",), "to", "multiple"),
     Opt(("--account", "-a"), "account"),
     _TIMEOUT,
     Opt(("--option", "-o"), "option", "multiple"),
@@ -115,6 +116,14 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("accounts", "test"): Command(
         options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
     ),
+    ("recipients",): Command(group=True),
+    ("recipients", "list"): Command(options=(_PROFILE, _JSON)),
+    ("recipients", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
+    ("recipients", "add"): Command(
+        options=(Opt(("--fallback",), "fallback", "multiple"), _PROFILE),
+        arguments=(Arg("name", required=True), Arg("targets", required=True, nargs=-1)),
+    ),
+    ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
 }
 
 #: options taking a value, per command (what completion needs to know)

@@ -6,7 +6,8 @@ by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by
 ``_IMCLI_COMPLETE=complete_bash|complete_zsh|complete_fish`` and the words typed so far.
 
 :func:`fast_path` answers the values that need data, platform names (``-p``) and account
-names (``-a``, ``accounts remove|default|test NAME``), before typer is imported: it reads
+names (``-a``, ``accounts remove|default|test NAME``) and recipient names (``--to``,
+``recipients show|remove NAME``, ``--fallback``), before typer is imported: it reads
 only the environment, the profile (tomllib) and the platform registry. Everything else
 (subcommands, option names, ``source_*``) goes to typer's machinery (:func:`typer_path`),
 whose parameters call the same candidate functions, so both paths answer alike.
@@ -86,6 +87,28 @@ def account_candidates(
         if only is None or spec is only:
             result.append((name, spec.name if spec is not None else pname))
     return result
+
+
+def recipient_candidates(profile: str | None) -> Candidates:
+    """The profile's recipient names, each with its targets as the description. Never
+    raises: a profile that cannot be read offers no recipients."""
+    try:
+        from imcli.profile import _load_toml, resolve_path
+
+        path = resolve_path(profile)
+        if not path.is_file():
+            return []
+        tables = _load_toml(path).get("recipients", {})
+        if not isinstance(tables, dict):
+            return []
+        out: Candidates = []
+        for name, table in tables.items():
+            targets = table.get("targets") if isinstance(table, dict) else None
+            shown = ", ".join(str(t) for t in targets) if isinstance(targets, list) else ""
+            out.append((str(name), shown))
+        return out
+    except Exception:  # noqa: BLE001 - completion never fails loudly
+        return []
 
 
 #: IMCLI_* variables that never make an environment account
@@ -217,13 +240,23 @@ def _candidates_for(
             return platform_candidates(), incomplete
         if pending.dest == "account" and push:
             return account_candidates(profile, platform=platform, describe=describe), incomplete
+        if (pending.dest == "to" and push) or (
+            pending.dest == "fallback" and path == ("recipients", "add")
+        ):
+            return _described(recipient_candidates(profile), describe), incomplete
         return None
+    if path in (("recipients", "show"), ("recipients", "remove")) and not positionals:
+        return _described(recipient_candidates(profile), describe), incomplete
     if path in (("accounts", "remove"), ("accounts", "default")) and not positionals:
         return account_candidates(profile, with_env=False, describe=describe), incomplete
     if path == ("accounts", "test"):
         found = account_candidates(profile, describe=describe)
         return [c for c in found if c[0] not in positionals], incomplete
     return None
+
+
+def _described(found: Candidates, describe: bool) -> Candidates:
+    return found if describe else [(v, "") for v, _ in found]
 
 
 def _innermost(walked: cmdline.Walked, dest: str) -> Any:
@@ -373,6 +406,11 @@ def complete_account(ctx: Any, incomplete: str) -> Candidates:
 def complete_profile_account(ctx: Any, incomplete: str) -> Candidates:
     """``accounts remove|default NAME``: only the profile's accounts can be changed."""
     return account_candidates(_ctx_value(ctx, "profile"), with_env=False)
+
+
+def complete_recipient(ctx: Any, incomplete: str) -> Candidates:
+    """``push --to``, ``recipients show|remove NAME``, ``recipients add --fallback``."""
+    return recipient_candidates(_ctx_value(ctx, "profile"))
 
 
 def complete_accounts_to_test(ctx: Any, incomplete: str) -> Candidates:

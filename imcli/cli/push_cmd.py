@@ -27,12 +27,32 @@ Platform = Annotated[
 Group = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--group", "-g", help="Group/channel id; repeatable.", metavar="ID", show_default=False
+        "--group",
+        "-g",
+        help="Group/channel id; repeatable. @FILE reads ids from a file (one a line), @- from stdin.",
+        metavar="ID",
+        show_default=False,
     ),
 ]
 User = Annotated[
     Optional[list[str]],
-    typer.Option("--user", "-u", help="User id; repeatable.", metavar="ID", show_default=False),
+    typer.Option(
+        "--user",
+        "-u",
+        help="User id; repeatable. @FILE reads ids from a file (one a line), @- from stdin.",
+        metavar="ID",
+        show_default=False,
+    ),
+]
+To = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--to",
+        help="A named recipient of the profile (imcli recipients list); repeatable.",
+        metavar="NAME",
+        show_default=False,
+        autocompletion=complete.complete_recipient,
+    ),
 ]
 Account = Annotated[
     Optional[str],
@@ -130,6 +150,7 @@ def push_text(
     platform: Platform = None,
     group: Group = None,
     user: User = None,
+    to: To = None,
     account: Account = None,
     timeout: Timeout = None,
     option: Options = None,
@@ -140,7 +161,7 @@ def push_text(
 ) -> None:
     """Push a text message."""
     _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
-          group=group, user=user, account=account, timeout=timeout, option=option,
+          group=group, user=user, to=to, account=account, timeout=timeout, option=option,
           profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose)  # fmt: skip
 
 
@@ -157,6 +178,7 @@ def _media_command(kind: str, doc: str) -> None:
         platform: Platform = None,
         group: Group = None,
         user: User = None,
+        to: To = None,
         account: Account = None,
         timeout: Timeout = None,
         option: Options = None,
@@ -166,7 +188,7 @@ def _media_command(kind: str, doc: str) -> None:
         verbose: Verbose = False,
     ) -> None:
         _push(ctx, kind, source=source, title=title, filename=filename, mime=mime,
-              platform=platform, group=group, user=user, account=account, timeout=timeout,
+              platform=platform, group=group, user=user, to=to, account=account, timeout=timeout,
               option=option, profile=profile, dry_run=dry_run, json_out=json_out,
               verbose=verbose)  # fmt: skip
 
@@ -208,6 +230,7 @@ def push_mixed(
     platform: Platform = None,
     group: Group = None,
     user: User = None,
+    to: To = None,
     account: Account = None,
     timeout: Timeout = None,
     option: Options = None,
@@ -218,5 +241,5 @@ def push_mixed(
 ) -> None:
     """Push a mixed message: text, markdown, images, voice, video and files."""
     _push(ctx, "mixed", items_file=items_file, item=item, title=title, platform=platform,
-          group=group, user=user, account=account, timeout=timeout, option=option,
+          group=group, user=user, to=to, account=account, timeout=timeout, option=option,
           profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose)  # fmt: skip

@@ -40,6 +40,7 @@ def push(
     mime: str | None = None,
     items_file: str | None = None,
     item: list[str] | None = None,
+    to: list[str] | None = None,
 ) -> int:
     """Push one message; returns the exit status. ``profile`` is the one that applies
     (the subcommand's ``--profile``, else the one before it)."""
@@ -50,9 +51,17 @@ def push(
         build = _mixed_builder(items_file, item, title)
     else:
         build = _media_builder(kind, source or "", title, filename, mime)
-    from imcli.cli import runner
+    from imcli.cli import push_to, runner
     from imcli.core import option_pairs, parse_options
 
+    try:  # -u @FILE / -g @-: the ids the file holds
+        stdin_taken: list[str] = []
+        group = push_to.expand(group, "-g", stdin_taken)
+        user = push_to.expand(user, "-u", stdin_taken)
+        push_to.check_stdin(stdin_taken, kind=kind, content=content, source=source,
+                            items_file=items_file, item=item)  # fmt: skip
+    except ImcliError as exc:
+        return _fail(exc, [], json_out, verbose)
     targets = _targets(group, user)
     try:
         own, extra = parse_options(option_pairs(option or []))
@@ -70,6 +79,8 @@ def push(
             verbose=verbose,
             profile=profile,
         )
+        if to:  # named recipients, across platforms
+            return push_to.run(req, to, json_out=json_out)
         result = runner.run_push_interruptibly(
             req, verbose=verbose, dry_run=dry_run, json_out=json_out
         )

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from imcli.models import Message, Target
 
 
-
 def _channel_key(target: Target) -> object:
     """Slack ids are upper-case and unique across users and channels: ``c0123`` and
     ``-u C0123`` name the same conversation as ``-g C0123``."""

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 MB = 1 << 20
 
 
-
 def _chat_key(target: Target) -> object:
     """Telegram's own comparison: a numeric chat_id is a number (``42``, ``042`` and
     ``-g 42`` are one chat, users and groups share one id space); a ``@channelname`` is

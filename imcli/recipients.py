@@ -1,0 +1,560 @@
+"""Named recipients: ``[recipients.NAME]`` tables in the profile, and a push to them.
+
+A recipient is a list of targets across platforms, each written
+``PLATFORM[@ACCOUNT]:user|group:ID`` (``telegram:user:1001``,
+``qq@home-qq:group:123456``), or ``PLATFORM@ACCOUNT`` alone for an account whose platform
+takes no ``-u``/``-g`` (a webhook: the account is the destination), and optionally
+``fallback``, the recipients tried in order when a push reached none of its targets.
+
+A push ``--to NAME`` (repeatable, combinable with ``-p/-u/-g``):
+
+1. checks every target of every recipient it may use (fallbacks included) against the
+   support matrix and resolves its account, before any request; a bad entry is a
+   UsageError naming the recipient and the entry;
+2. groups the targets by (platform, account) and runs one core push per group, all
+   concurrently, each with its own account's rate limits; no group sends before every
+   group of the wave has passed the core's own checks (a gate), so a push that one
+   platform refuses sends nothing anywhere;
+3. for each recipient that reached none of its targets, tries its fallbacks in order
+   (a fallback's own fallbacks too, each recipient at most once per push), never sending
+   again to a target this push already tried.
+
+The count is over every target. Nothing here imports the HTTP stack until a push runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from imcli.errors import ConfigError, ImcliError, NoAccountError, UsageError
+from imcli.models import PushRequest, PushResult, Target, TargetResult
+
+if TYPE_CHECKING:
+    from imcli.platforms.base import PlatformSpec
+    from imcli.profile import Profile
+
+Logger = Callable[[str], None]
+
+FORMAT = "PLATFORM[@ACCOUNT]:user|group:ID, or PLATFORM@ACCOUNT for a webhook account"
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# -- entries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One target of a recipient, as written (syntax only; :func:`resolve_entry` checks
+    it against the matrix and the profile)."""
+
+    text: str
+    platform: str  # as written: a name or an alias
+    account: str | None = None
+    target: Target | None = None  # None: the account is the destination (a webhook)
+
+
+def parse_entry(text: str) -> Entry:
+    """``PLATFORM[@ACCOUNT]:user|group:ID`` or ``PLATFORM@ACCOUNT``; UsageError otherwise.
+
+    The ID is everything after the second colon, so ids holding ``@`` (a Telegram
+    ``@channel``) or ``:`` stay whole."""
+    if not isinstance(text, str):
+        raise UsageError(f"target {text!r}: not a string; write it as {FORMAT}")
+    s = text.strip()
+    head, sep, rest = s.partition(":")
+    platform, at, account = head.partition("@")
+    platform, account = platform.strip(), account.strip()
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"target {text!r}: {why}; write it as {FORMAT}")
+
+    if not platform or not _WORD.match(platform):
+        raise bad("no platform")
+    if at and not _WORD.match(account):
+        raise bad("no account name after '@'" if not account else f"bad account name {account!r}")
+    if not sep:
+        if not at:
+            raise bad("no target")
+        return Entry(text=s, platform=platform, account=account)
+    kind, sep2, ident = rest.partition(":")
+    kind = kind.strip().lower()
+    if kind not in ("user", "group"):
+        raise bad(f"{kind!r} is not user or group" if kind else "no user or group")
+    if not sep2 or not ident.strip():
+        raise bad(f"no {kind} id")
+    target = Target(kind, ident.strip())  # type: ignore[arg-type]  # user or group, checked
+    return Entry(text=s, platform=platform, account=account or None, target=target)
+
+
+def takes_no_targets(spec: PlatformSpec) -> bool:
+    """A supported platform with neither personal nor group targets: its account is the
+    destination (a webhook), so a push to it names no ``-u``/``-g``."""
+    return spec.supported and spec.user_target is None and spec.group_target is None
+
+
+# -- the profile's [recipients] -----------------------------------------------------------
+
+
+@dataclass
+class Recipient:
+    name: str
+    targets: list[str]
+    fallback: list[str] = field(default_factory=list)
+
+
+#: the keys of a ``[recipients.NAME]`` table
+RECIPIENT_KEYS = ("targets", "fallback")
+
+
+def load_all(prof: Profile) -> dict[str, Recipient]:
+    """Every ``[recipients.NAME]`` table; ConfigError (exit 3) for a malformed one, a
+    warning for an unknown key."""
+    import difflib
+
+    from imcli.profile import FIX_PROFILE
+
+    tables = prof.data.get("recipients", {})
+    where = f"profile {prof.path}"
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            f"{where}: [recipients] must be a table of [recipients.NAME] tables{FIX_PROFILE}"
+        )
+    out: dict[str, Recipient] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: recipients.{name} must be a table{FIX_PROFILE}")
+        targets = table.get("targets")
+        fallback = table.get("fallback", [])
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ConfigError(
+                f'{where}: [recipients.{name}] needs targets = ["PLATFORM:user|group:ID", …]'
+                + FIX_PROFILE
+            )
+        if not isinstance(fallback, list) or not all(isinstance(f, str) for f in fallback):
+            raise ConfigError(
+                f"{where}: recipients.{name}.fallback must be a list of recipient names "
+                f'(fallback = ["other"]){FIX_PROFILE}'
+            )
+        for key in table:
+            if key not in RECIPIENT_KEYS:  # e.g. a misspelt fallback, silently lost otherwise
+                from imcli import _log
+
+                close = difflib.get_close_matches(str(key), RECIPIENT_KEYS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                _log.warn(
+                    f"warning: {where}: unknown key {key!r} in [recipients.{name}], ignored{hint}"
+                )
+        out[str(name)] = Recipient(str(name), list(targets), list(fallback))
+    return out
+
+
+def missing(name: str, known: Iterable[str], path: Any) -> str:
+    """The message for a recipient name that is not in the profile."""
+    import difflib
+
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = f" (recipients: {', '.join(names)})" if names else ""
+    return (
+        f"no recipient named {name!r} in {path}{listed}{hint}"
+        if names
+        else f"no recipient named {name!r}: {path} has none; add one with "
+        f"`imcli recipients add {name} PLATFORM:user:ID`"
+    )
+
+
+# -- resolving: the matrix and the accounts, before anything is sent -------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An entry checked against the matrix and the profile: where it goes, with what."""
+
+    recipient: str | None  # None: a -p/-u/-g target of the command line
+    entry: str
+    platform: str  # canonical name
+    account: str | None  # None: the platform's default, then the others (failover)
+    target: Target | None  # None: the account's own destination (a webhook)
+
+    @property
+    def key(self) -> tuple[str, str | None, Target | None]:
+        """The same destination through the same account is sent once per push (a
+        webhook account is its destination: its key is the account)."""
+        return (self.platform, self.account if self.target is None else None, self.target)
+
+
+def resolve_entry(text: str, recipient: str, prof: Profile, kind: str) -> Resolved:
+    """Check one entry as a push would; UsageError (or NoAccountError) naming it."""
+    from imcli import core, platforms
+
+    where = f"recipient {recipient!r}: target {text!r}"
+    try:
+        entry = parse_entry(text)
+        spec = platforms.get(entry.platform)
+        if spec.unsupported:
+            raise UsageError(spec.unsupported)
+        if entry.target is None:
+            if not takes_no_targets(spec):
+                raise UsageError(
+                    f"{spec.name} needs user:ID or group:ID (e.g. {spec.name}:user:ID)"
+                )
+            reason = spec.kind_status(kind)
+            if reason:
+                raise UsageError(reason)
+        else:
+            core.check_matrix(spec, kind, [entry.target])
+        if entry.account is not None:
+            acc = prof.account(entry.account)
+            if acc is None:
+                known = ", ".join(a.name for a in prof.accounts) or "none"
+                raise UsageError(f"no account named {entry.account!r} (accounts: {known})")
+            if acc.platform != spec.name:
+                raise UsageError(
+                    f"account {entry.account!r} is a {acc.platform} account, not {spec.name}"
+                )
+        elif not prof.for_platform(spec.name):
+            raise NoAccountError(
+                f"{where}: {spec.name}: no account configured in {prof.path}; add one with "
+                f"`imcli accounts add NAME --platform {spec.name}`"
+            )
+    except UsageError as exc:
+        if exc.message.startswith(where):
+            raise
+        raise UsageError(f"{where}: {exc.message}") from None
+    return Resolved(recipient, entry.text, spec.name, entry.account, entry.target)
+
+
+@dataclass
+class Plan:
+    """The recipients a push may use, every entry resolved."""
+
+    recipients: dict[str, Recipient]
+    resolved: dict[str, list[Resolved]]
+
+
+def plan(prof: Profile, names: list[str], kind: str) -> Plan:
+    """Resolve the named recipients and every fallback they can reach (each once)."""
+    table = load_all(prof)
+    resolved: dict[str, list[Resolved]] = {}
+    todo = list(dict.fromkeys(names))
+    for name in todo:
+        if name not in table:
+            raise UsageError(missing(name, table, prof.path))
+    while todo:
+        name = todo.pop(0)
+        if name in resolved:
+            continue
+        rec = table[name]
+        if not rec.targets:
+            raise UsageError(f"recipient {name!r} has no targets")
+        resolved[name] = [resolve_entry(t, name, prof, kind) for t in rec.targets]
+        for fb in rec.fallback:
+            if fb not in table:
+                raise UsageError(
+                    f"recipient {name!r}: fallback {fb!r}: " + missing(fb, table, prof.path)
+                )
+            todo.append(fb)
+    return Plan(table, resolved)
+
+
+# -- the result of a push across platforms ------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """One target's outcome, with where it went."""
+
+    platform: str
+    recipient: str | None
+    result: TargetResult
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.result.to_json()
+        if self.result.target is None:  # a webhook account: the account is the target
+            out["target"] = "webhook"
+        out["platform"] = self.platform
+        out["recipient"] = self.recipient
+        return out
+
+
+@dataclass
+class MultiResult:
+    deliveries: list[Delivery]
+    exit_code: int = 0
+    dry_run: bool = False
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: what to tell the user, in the order it happened: ("note", text) for a note,
+    #: ("failed", delivery) for a target that was not sent
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.events.append(("note", text))
+
+    @property
+    def sent(self) -> int:
+        return sum(1 for d in self.deliveries if d.result.ok)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for d in self.deliveries if not d.result.ok)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "sent": self.sent,
+            "failed": self.failed,
+            "targets": [d.to_json() for d in self.deliveries],
+            "fallbacks": list(self.fallbacks),
+        }
+        if self.dry_run:
+            out["dry_run"] = True
+            out["requests"] = self.plan
+        return out
+
+
+# -- the push ----------------------------------------------------------------------------
+
+
+class _Aborted(Exception):
+    """Another group of the wave was refused before sending: this one sends nothing."""
+
+
+class _Gate:
+    """No group of a wave sends before every group has passed the core's checks (or one
+    has failed them: then none sends)."""
+
+    def __init__(self, n: int) -> None:
+        import asyncio
+
+        self.waiting = n
+        self.failed = False
+        self.event = asyncio.Event()
+
+    def _one_less(self) -> None:
+        self.waiting -= 1
+        if self.waiting <= 0:
+            self.event.set()
+
+    async def wait(self) -> None:
+        self._one_less()
+        await self.event.wait()
+        if self.failed:
+            raise _Aborted
+
+    def fail(self) -> None:
+        if not self.event.is_set():
+            self.failed = True
+            self._one_less()
+
+
+@dataclass
+class _Group:
+    platform: str
+    account: str | None
+    members: list[Resolved]
+    results: dict[Target, TargetResult] = field(default_factory=dict)
+    pushed: PushResult | None = None
+    error: ImcliError | None = None
+
+
+#: what an interrupted push has sent so far: (platform, results) per group started
+Progress = list[tuple[str, dict[Target, TargetResult]]]
+
+
+async def run_to(
+    base: PushRequest,
+    to: list[str],
+    *,
+    profile: Profile | None = None,
+    verbose: Logger | None = None,
+    dry_log: Logger | None = None,
+    progress: Progress | None = None,
+) -> MultiResult:
+    """Push ``base.message`` to ``base``'s own targets (if any) and to the recipients
+    ``to``, with fallbacks. Raises UsageError/ConfigError when nothing was sent."""
+    from imcli import core
+    from imcli import profile as profile_mod
+
+    core.validate_message(base.message)
+    prof = profile if profile is not None else profile_mod.load(base.profile)
+    kind = base.message.kind
+    direct: list[Resolved] = []
+    if base.targets or base.platform or base.account:
+        spec = core.resolve_platform(base.platform, base.account, prof)
+        if base.targets:
+            core.check_matrix(spec, kind, base.targets)
+            direct = [Resolved(None, str(t), spec.name, base.account, t) for t in base.targets]
+        elif takes_no_targets(spec):
+            core.check_matrix(spec, kind, [])
+            direct = [Resolved(None, spec.name, spec.name, base.account, None)]
+        else:
+            raise UsageError(
+                "-p/--platform and -a/--account apply to -u/-g targets: give -u/-g too, "
+                "or leave them out (a recipient names its own platforms and accounts)"
+            )
+        core.choose_accounts(spec, prof, base.account)  # the account resolves, or exit 3
+    the_plan = plan(prof, to, kind)
+    if base.timeout_ms is not None and base.timeout_ms <= 0:
+        raise UsageError("--timeout must be a positive number of milliseconds")
+
+    outcome: dict[tuple[str, str | None, Target | None], Delivery] = {}
+    order: list[tuple[str, str | None, Target | None]] = []
+    result = MultiResult(deliveries=[], dry_run=base.dry_run)
+    codes: list[int] = []
+
+    async def wave(members: list[Resolved], first: bool) -> None:
+        fresh: list[Resolved] = []
+        seen: set[tuple[str, str | None, Target | None]] = set()
+        for m in members:  # a destination already tried, or named twice, goes once
+            if m.key not in outcome and m.key not in seen:
+                seen.add(m.key)
+                fresh.append(m)
+        if not fresh:
+            return
+        groups: dict[tuple[str, str | None], _Group] = {}
+        for m in fresh:
+            g = groups.setdefault(
+                (m.platform, m.account), _Group(m.platform, m.account, members=[])
+            )
+            g.members.append(m)
+        await _run_groups(list(groups.values()), base, prof, verbose, dry_log, progress, first)
+        for g in groups.values():
+            if g.pushed is not None:
+                result.plan.extend(g.pushed.plan)
+                for text in g.pushed.notes:
+                    result.note(text)
+                codes.append(g.pushed.exit_code)
+            elif g.error is not None:
+                result.note(f"{g.platform}: {g.error.message}")
+                codes.append(1)
+            for m in g.members:
+                tr = g.results.get(m.target) if m.target is not None else None
+                if m.target is None and g.pushed is not None and g.pushed.results:
+                    tr = g.pushed.results[0]
+                if tr is None:
+                    tr = TargetResult(target=m.target)  # type: ignore[arg-type]
+                    tr.account = m.account
+                    tr.error = g.error.message if g.error else "not sent"
+                outcome[m.key] = Delivery(m.platform, m.recipient, tr)
+                order.append(m.key)
+                if not tr.ok:
+                    result.events.append(("failed", outcome[m.key]))
+
+    first_wave = direct + [r for name in dict.fromkeys(to) for r in the_plan.resolved[name]]
+    await wave(first_wave, first=True)
+
+    tried: set[str] = set(dict.fromkeys(to))
+
+    def reached(name: str) -> bool:
+        return any(outcome[r.key].result.ok for r in the_plan.resolved[name] if r.key in outcome)
+
+    async def escalate(name: str) -> bool:
+        """Try ``name``'s fallbacks in order until one reaches a target; True if one did."""
+        for fb in the_plan.recipients[name].fallback:
+            if fb in tried:
+                continue
+            tried.add(fb)
+            n = len(the_plan.resolved[name])
+            result.note(
+                f"{name}: none of its {n} target{'s' if n != 1 else ''} was reached; "
+                f"falling back to {fb!r}"
+            )
+            await wave(the_plan.resolved[fb], first=False)
+            ok = reached(fb)
+            total = len(the_plan.resolved[fb])
+            sent = sum(
+                1 for r in the_plan.resolved[fb] if r.key in outcome and outcome[r.key].result.ok
+            )
+            result.fallbacks.append(
+                {"recipient": name, "fallback": fb, "sent": sent, "targets": total}
+            )
+            result.note(f"fallback {fb!r}: {sent} of {total} target(s) sent")
+            if ok or await escalate(fb):
+                return True
+        return False
+
+    for name in dict.fromkeys(to):
+        if not reached(name):
+            await escalate(name)
+
+    result.deliveries = [outcome[k] for k in dict.fromkeys(order)]
+    result.exit_code = _exit_code(result, codes)
+    return result
+
+
+def _exit_code(result: MultiResult, codes: list[int]) -> int:
+    if all(d.result.ok for d in result.deliveries):
+        return 0
+    if result.sent == 0 and codes and all(c in (0, 3) for c in codes):
+        return 3  # every account's credentials were rejected
+    return 1
+
+
+async def _run_groups(
+    groups: list[_Group],
+    base: PushRequest,
+    prof: Profile,
+    verbose: Logger | None,
+    dry_log: Logger | None,
+    progress: Progress | None,
+    first: bool,
+) -> None:
+    """One core push per group, concurrently, behind one gate."""
+    import asyncio
+
+    from imcli.core import run_push
+
+    gate = _Gate(len(groups))
+    refused: list[tuple[int, ImcliError]] = []
+
+    async def one(i: int, g: _Group) -> None:
+        req = PushRequest(
+            platform=g.platform,
+            targets=[m.target for m in g.members if m.target is not None],
+            message=base.message,
+            account=g.account,
+            timeout_ms=base.timeout_ms,
+            dry_run=base.dry_run,
+            verbose=base.verbose,
+            profile=base.profile,
+        )
+        if progress is not None:
+            progress.append((g.platform, g.results))
+        try:
+            g.pushed = await run_push(
+                req, profile=prof, verbose=verbose, dry_log=dry_log, results_out=g.results,
+                gate=gate.wait,
+            )  # fmt: skip
+        except _Aborted:
+            return
+        except ImcliError as exc:
+            if not gate.event.is_set():
+                gate.fail()
+                names = ", ".join(
+                    dict.fromkeys(repr(m.recipient) for m in g.members if m.recipient)
+                )
+                if names:  # say which recipient's targets the refusal is about
+                    exc.reword(f"to {names}: {exc.message}")
+                refused.append((i, exc))
+            else:  # refused after the others began to send: this group's targets failed
+                g.error = exc
+        except BaseException:
+            gate.fail()
+            raise
+
+    await asyncio.gather(*(one(i, g) for i, g in enumerate(groups)))
+    if refused:
+        _, exc = min(refused, key=lambda pair: pair[0])
+        if first:
+            raise exc  # nothing was sent anywhere: the push itself is refused
+        for i, err in refused:  # a fallback wave: the push already sent elsewhere
+            groups[i].error = err
+        for g in groups:
+            if g.error is None and g.pushed is None:
+                g.error = UsageError(f"not sent: {exc.message}")
