@@ -95,6 +95,13 @@ JsonOut = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of the count.")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP request on stderr.")]
+Spool = Annotated[
+    bool,
+    typer.Option(
+        "--spool",
+        help="Keep targets that failed for a passing reason in the outbox (imcli outbox flush).",
+    ),
+]
 Title = Annotated[
     Optional[str],
     typer.Option(
@@ -158,11 +165,12 @@ def push_text(
     dry_run: DryRun = False,
     json_out: JsonOut = False,
     verbose: Verbose = False,
+    spool: Spool = False,
 ) -> None:
     """Push a text message."""
     _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose)  # fmt: skip
+          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose, spool=spool)  # fmt: skip
 
 
 # -- media -----------------------------------------------------------------------------
@@ -186,11 +194,12 @@ def _media_command(kind: str, doc: str) -> None:
         dry_run: DryRun = False,
         json_out: JsonOut = False,
         verbose: Verbose = False,
+        spool: Spool = False,
     ) -> None:
         _push(ctx, kind, source=source, title=title, filename=filename, mime=mime,
               platform=platform, group=group, user=user, to=to, account=account, timeout=timeout,
               option=option, profile=profile, dry_run=dry_run, json_out=json_out,
-              verbose=verbose)  # fmt: skip
+              verbose=verbose, spool=spool)  # fmt: skip
 
     command.__doc__ = doc
     command.__name__ = f"push_{kind}"
@@ -238,8 +247,9 @@ def push_mixed(
     dry_run: DryRun = False,
     json_out: JsonOut = False,
     verbose: Verbose = False,
+    spool: Spool = False,
 ) -> None:
     """Push a mixed message: text, markdown, images, voice, video and files."""
     _push(ctx, "mixed", items_file=items_file, item=item, title=title, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose)  # fmt: skip
+          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose, spool=spool)  # fmt: skip

@@ -41,6 +41,7 @@ def push(
     items_file: str | None = None,
     item: list[str] | None = None,
     to: list[str] | None = None,
+    spool: bool = False,
 ) -> int:
     """Push one message; returns the exit status. ``profile`` is the one that applies
     (the subcommand's ``--profile``, else the one before it)."""
@@ -81,9 +82,16 @@ def push(
         )
         if to:  # named recipients, across platforms
             return push_to.run(req, to, json_out=json_out)
+        from imcli.cli import outbox_cmd
+
+        keep = not dry_run and outbox_cmd.spool_wanted(spool, profile)
+        if not dry_run:
+            outbox_cmd.flush_before_push(req)  # [settings] flush_on_push = true
         result = runner.run_push_interruptibly(
-            req, verbose=verbose, dry_run=dry_run, json_out=json_out
-        )
+            req, verbose=verbose, dry_run=dry_run, json_out=json_out,
+            # interrupted: what was not sent is kept before the count is printed
+            on_interrupt=(lambda r: outbox_cmd.spool_after(req, None, r)) if keep else None,
+        )  # fmt: skip
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
     except ImcliError as exc:
@@ -91,6 +99,8 @@ def push(
     except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
         return _fail(exc, targets, json_out, verbose)
     _print_result(result, json_out)
+    if keep:
+        outbox_cmd.spool_after(req, result.platform, result.results)
     return result.exit_code
 
 

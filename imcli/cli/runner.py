@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from imcli.cli import output
@@ -62,7 +62,12 @@ def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def run_push_interruptibly(
-    req: PushRequest, *, verbose: bool, dry_run: bool, json_out: bool = False
+    req: PushRequest,
+    *,
+    verbose: bool,
+    dry_run: bool,
+    json_out: bool = False,
+    on_interrupt: Callable[[list[TargetResult]], None] | None = None,
 ) -> PushResult:
     from imcli.core import run_push
 
@@ -77,6 +82,8 @@ def run_push_interruptibly(
         for t in req.targets:
             results.setdefault(t, TargetResult(target=t))
         partial = PushResult(platform=req.platform or "", results=list(results.values()))
+        if on_interrupt is not None:
+            on_interrupt(partial.results)
         line = f"interrupted; {partial.sent} of {len(results)} target(s) sent"
         if partial.uncertain:
             line += f", {partial.uncertain} more may have been delivered"
