@@ -265,7 +265,9 @@ def test_kill_9_mid_flush_loses_nothing_and_repeats_nothing_confirmed(cli, write
         box = listed(cli)["entries"]
         waiting = {e["target"].split(":")[1]: e["state"] for e in box}
         everyone = {str(1000 * round_ + i) for i in range(150)}
-        assert everyone == set(got) | set(waiting), "lost: " + str(everyone - set(got) - set(waiting))
+        assert everyone == set(got) | set(waiting), "lost: " + str(
+            everyone - set(got) - set(waiting)
+        )
         # delivered and still waiting: only as uncertain (a plain flush does not repeat it)
         assert all(waiting[t] == "uncertain" for t in set(got) & set(waiting))
         r = cli("outbox", "flush")
@@ -305,6 +307,8 @@ def test_an_interrupted_1000_target_fan_out_is_finished_by_flush(cli, write_prof
     } - sent, "the outbox holds exactly the targets not surely sent"
     assert {e["target"].split(":")[1] for e in box if e["state"] == "uncertain"} == uncertain
     time.sleep(0.3)
+    before = received(telegram)
+    assert {t for t in before if t not in sent} <= uncertain, sorted(set(before) - sent - uncertain)
     r = cli("outbox", "flush")
     assert r.code == 0, r.output
     assert int(r.stdout) == 1000 - len(sent) - len(uncertain)

@@ -44,6 +44,7 @@ def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return loop.run_until_complete(task)
     except asyncio.CancelledError:
+        _settle(loop)
         raise Interrupted(got[0] if got else signal.SIGINT) from None
     except KeyboardInterrupt:
         task.cancel()
@@ -59,6 +60,21 @@ def run_interruptibly(coro: Coroutine[Any, Any, T]) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and wait for every task still running after an interrupt (a fan-out's
+    sends must not go on after the count is taken): each records what it knows -- a send
+    in flight as "may have been delivered" -- before the result is read."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
+    for t in pending:
+        t.cancel()
+    try:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    except BaseException:  # noqa: BLE001 - a second signal: the count is still printed
+        pass
 
 
 def run_push_interruptibly(
