@@ -320,3 +320,80 @@ def test_an_interrupted_1000_target_fan_out_is_finished_by_flush(cli, write_prof
     )
     assert all(got[t] <= 1 for t in uncertain)
     assert {e["target"].split(":")[1] for e in listed(cli)["entries"]} == uncertain
+
+
+# -- uncertain entries, a budget that runs out ------------------------------------------------
+
+
+def test_an_uncertain_send_waits_for_flush_uncertain(cli, write_profile, telegram):
+    from tests.fakes.base import Reply
+
+    tg(write_profile, telegram)
+    # a gateway answers 502 after passing the message on: it may have been delivered
+    telegram.queue(r"sendMessage", Reply(502, body=b"<html>502 Bad Gateway</html>"))
+    r = cli("push", "text", "-p", "tg", "-u", "9", "maybe", "--spool")
+    assert r.code == 1, r.output
+    assert "may have been delivered" in r.stderr
+    entries = listed(cli)["entries"]
+    assert [(e["target"], e["state"]) for e in entries] == [("user:9", "uncertain")]
+    r = cli("outbox", "flush")  # a plain flush never repeats it
+    assert r.code == 0 and r.stdout == "0\n", r.output
+    assert telegram.sent_messages() == []
+    assert len(listed(cli)["entries"]) == 1
+    r = cli("outbox", "flush", "--uncertain", "--json")
+    assert r.code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["sent"] == 1 and out["targets"][0]["target"] == "user:9", out
+    assert received(telegram) == Counter({"9": 1})
+    assert listed(cli)["entries"] == []
+
+
+@pytest.mark.timeout(120)
+def test_a_budget_exhausted_fan_out_leaves_exactly_its_unsent_targets(cli, write_profile,
+                                                                      telegram):  # fmt: skip
+    """60 targets at 20/s with a 1.5 s budget: what was not sent when the budget ended
+    waits in the outbox, and a flush sends exactly those."""
+    profile = tg(write_profile, telegram)
+    profile.write_text(profile.read_text().replace("rate = 0", "rate = 20"))
+    targets = [a for i in range(60) for a in ("-u", str(300 + i))]
+    r = cli("push", "text", "-p", "tg", *targets, "news", "--spool", "--timeout", "1500",
+            "--json")  # fmt: skip
+    assert r.code == 1, r.output
+    out = json.loads(r.stdout)
+    sent = {t["target"] for t in out["targets"] if t["ok"]}
+    assert 10 <= len(sent) < 60, len(sent)
+    assert out["uncertain"] == 0
+    waiting = {e["target"] for e in listed(cli)["entries"]}
+    assert waiting == {f"user:{300 + i}" for i in range(60)} - sent
+    r = cli("outbox", "flush")
+    assert r.code == 0 and int(r.stdout) == 60 - len(sent), r.output
+    got = received(telegram)
+    assert len(got) == 60 and set(got.values()) == {1}
+
+
+# -- the progress bar -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_large_fan_out_shows_a_progress_bar_on_a_terminal_only(write_profile, telegram,
+                                                                 cli):  # fmt: skip
+    from tests._pty import Terminal
+
+    tg(write_profile, telegram)
+    telegram.latency = 0.02
+    targets = [a for i in range(30) for a in ("-u", str(700 + i))]
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", PYTHONPATH=str(ROOT))
+    term = Terminal([sys.executable, "-m", "imcli", "push", "text", "-p", "tg", *targets, "hi"],
+                    env, cwd=str(ROOT))  # fmt: skip
+    assert term.wait(30) == 0
+    shown = term.plain(term.output)
+    assert "sent, 0 failed" in shown and "/30" in shown, shown
+    assert shown.rstrip().endswith("30"), shown  # the count, after the bar went away
+    # in a pipe: no bar, only the count
+    r = cli("push", "text", "-p", "tg", *targets, "hi")
+    assert r.code == 0 and r.stdout == "30\n" and r.stderr == "", r.output
+    # 20 targets or fewer: no bar on a terminal either
+    term = Terminal([sys.executable, "-m", "imcli", "push", "text", "-p", "tg", *targets[:40],
+                     "hi"], env, cwd=str(ROOT))  # fmt: skip
+    assert term.wait(30) == 0
+    assert "failed" not in term.plain(term.output)

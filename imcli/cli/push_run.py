@@ -87,11 +87,19 @@ def push(
         keep = not dry_run and outbox_cmd.spool_wanted(spool, profile)
         if not dry_run:
             outbox_cmd.flush_before_push(req)  # [settings] flush_on_push = true
-        result = runner.run_push_interruptibly(
-            req, verbose=verbose, dry_run=dry_run, json_out=json_out,
-            # interrupted: what was not sent is kept before the count is printed
-            on_interrupt=(lambda r: outbox_cmd.spool_after(req, None, r)) if keep else None,
-        )  # fmt: skip
+        from imcli.cli.progress import FanOut
+
+        with FanOut(0 if dry_run else len(targets)) as bar:  # a bar on a terminal only
+
+            def interrupted(partial: list[TargetResult]) -> None:
+                bar.close()  # before the count is printed
+                if keep:  # what was not sent is kept before the count is printed
+                    outbox_cmd.spool_after(req, None, partial)
+
+            result = runner.run_push_interruptibly(
+                req, verbose=verbose, dry_run=dry_run, json_out=json_out, on_result=bar.done,
+                on_interrupt=interrupted,
+            )  # fmt: skip
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
     except ImcliError as exc:

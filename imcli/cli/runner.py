@@ -84,6 +84,7 @@ def run_push_interruptibly(
     dry_run: bool,
     json_out: bool = False,
     on_interrupt: Callable[[list[TargetResult]], None] | None = None,
+    on_result: Callable[[TargetResult], None] | None = None,
 ) -> PushResult:
     from imcli.core import run_push
 
@@ -91,7 +92,9 @@ def run_push_interruptibly(
     log = (lambda line: output.err(line)) if verbose else None
     dry = (lambda line: output.err(f"dry-run: {line}")) if dry_run else None
     try:
-        return run_interruptibly(run_push(req, verbose=log, dry_log=dry, results_out=results))
+        return run_interruptibly(
+            run_push(req, verbose=log, dry_log=dry, results_out=results, on_result=on_result)
+        )
     except Interrupted as exc:
         # the count is what surely arrived; sends in flight at the interrupt may have
         # been delivered too: both numbers, never one passed off as the other
