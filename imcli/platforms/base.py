@@ -273,7 +273,15 @@ class Adapter:
             if on_done is not None:
                 on_done(res)
 
-        await asyncio.gather(*(one(t) for t in targets))
+        # a fixed pool of workers takes the targets in order: a 10,000-target fan-out
+        # holds `concurrency` tasks, not 10,000 (memory stays flat)
+        queue = iter(targets)
+
+        async def worker() -> None:
+            for target in queue:
+                await one(target)
+
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
