@@ -361,7 +361,8 @@ class Outbox:
             if lock is None:
                 continue  # a live flush is sending it
             try:
-                if not path.exists():
+                if not path.exists():  # sent meanwhile: its lock file goes too
+                    _unlink(self.locks / f"{path.stem}.lock")
                     continue
                 back = self.entries / path.name
                 if back.exists():  # returned already; the rename out was all that was left
@@ -401,7 +402,9 @@ class Outbox:
             return None
         try:
             os.replace(self.entries / f"{entry.id}.json", self.sending / f"{entry.id}.json")
-        except FileNotFoundError:
+        except FileNotFoundError:  # sent meanwhile by another flush
+            if not (self.sending / f"{entry.id}.json").exists():
+                _unlink(self.locks / f"{entry.id}.lock")
             lock.release()
             return None
         except BaseException:

@@ -220,7 +220,7 @@ def test_flush_on_push_sends_what_waits_first(cli, write_profile, telegram):
 
 
 @pytest.mark.timeout(120)
-def test_ten_concurrent_flushes_send_each_entry_once(cli, write_profile, telegram):
+def test_ten_concurrent_flushes_send_each_entry_once(cli, write_profile, telegram, isolated_env):
     tg(write_profile, telegram)
     telegram.latency = 0.02
     telegram.stop()
@@ -238,6 +238,8 @@ def test_ten_concurrent_flushes_send_each_entry_once(cli, write_profile, telegra
     assert sum(counts) == 60, counts
     assert len(got) == 60 and set(got.values()) == {1}, got
     assert listed(cli)["entries"] == []
+    root = outbox_dir(isolated_env)
+    assert not list((root / "locks").iterdir()) and not list((root / "sending").iterdir())
 
 
 @pytest.mark.timeout(240)
@@ -397,3 +399,36 @@ def test_a_large_fan_out_shows_a_progress_bar_on_a_terminal_only(write_profile, 
                      "hi"], env, cwd=str(ROOT))  # fmt: skip
     assert term.wait(30) == 0
     assert "failed" not in term.plain(term.output)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
+    """A flush stopped by SIGTERM: exit 143 and the count so far; what it did not send
+    waits as pending (only sends in flight come back uncertain); the next flush finishes."""
+    tg(write_profile, telegram)
+    telegram.stop()
+    targets = [a for i in range(300) for a in ("-u", str(9000 + i))]
+    cli("push", "text", "-p", "tg", *targets, "x", "--spool", "--timeout", "2000")
+    telegram.start()
+    telegram.latency = 0.05
+    proc = _spawn(["outbox", "flush"])
+    deadline = time.monotonic() + 30
+    while len(telegram.sent_messages()) < 60 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    time.sleep(0.3)
+    got = received(telegram)
+    assert int(out) <= len(got) < 300
+    left = listed(cli)["entries"]
+    pending = {e["target"].split(":")[1] for e in left if e["state"] == "pending"}
+    maybe = {e["target"].split(":")[1] for e in left if e["state"] == "uncertain"}
+    assert not pending & set(got), "a delivered entry waits as pending: it would be sent twice"
+    assert len(maybe) <= 64
+    assert {str(9000 + i) for i in range(300)} == set(got) | pending | maybe
+    r = cli("outbox", "flush")
+    assert r.code == 0 and int(r.stdout) == len(pending), r.output
+    got = received(telegram)
+    assert set(got.values()) == {1} and len(got) + len(maybe - set(got)) == 300

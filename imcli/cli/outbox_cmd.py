@@ -324,16 +324,22 @@ def flush(
     for e in live:  # oldest first: dicts keep the order of the first entry of each group
         groups.setdefault((e.push, e.account, e.platform), []).append(e)
     log = (lambda line: output.err(line)) if verbose else None
+    signals = _Signals()
     try:
         for group in groups.values():
             for i in range(0, len(group), CHUNK):
-                _flush_chunk(box, st, group[i : i + CHUNK], timeout, profile, log, runner)
+                signals.check()
+                _flush_chunk(box, st, group[i : i + CHUNK], timeout, profile, log, runner,
+                             signals)  # fmt: skip
+        signals.check()
     except Interrupted as exc:
         box.collect_media()
         output.error(f"interrupted; {st.sent} outbox entr{'y' if st.sent == 1 else 'ies'} sent")
         say(_summary(st))
         output.flush()
         return exc.exit_code
+    finally:
+        signals.restore()
     box.collect_media()
     if before_push:
         if st.sent:
@@ -341,6 +347,53 @@ def flush(
     else:
         say(_summary(st))
     return st.code
+
+
+class _Signals:
+    """SIGINT/SIGTERM between two batches (while entries are claimed or settled) are
+    noted and honoured at the next safe point; during a batch the event loop's own
+    handlers stop it (and each batch's end puts the default handlers back, so they are
+    noted again before every batch)."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.got: list[int] = []
+        self.saved: dict[int, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.saved[sig] = signal.getsignal(sig)
+            except ValueError:  # pragma: no cover - not the main thread
+                pass
+        self.arm()
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.got.append(signum)
+
+    def arm(self) -> None:
+        import signal
+
+        for sig in self.saved:
+            try:
+                signal.signal(sig, self._note)
+            except ValueError:  # pragma: no cover
+                pass
+
+    def check(self) -> None:
+        from imcli.errors import Interrupted
+
+        self.arm()
+        if self.got:
+            raise Interrupted(self.got[0])
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, TypeError):  # pragma: no cover
+                pass
 
 
 def _summary(st: _Flush) -> str:
@@ -360,6 +413,7 @@ def _flush_chunk(
     profile: str | None,
     log: Any,
     runner: Any,
+    signals: _Signals,
 ) -> None:
     from imcli.core import run_push
     from imcli.errors import Interrupted
@@ -412,6 +466,8 @@ def _flush_chunk(
             st.settle(e, lock, r)
 
     try:
+        if signals.got:  # a signal while the entries were claimed: none was sent
+            raise Interrupted(signals.got[0])
         result = runner.run_interruptibly(
             run_push(req, verbose=log, results_out=results, on_result=on_result)
         )
