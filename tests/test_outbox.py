@@ -432,3 +432,36 @@ def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
     assert r.code == 0 and int(r.stdout) == len(pending), r.output
     got = received(telegram)
     assert set(got.values()) == {1} and len(got) + len(maybe - set(got)) == 300
+
+
+def test_flush_by_id_and_a_mixed_message_with_options(cli, write_profile, telegram, tmp_path):
+    tg(write_profile, telegram)
+    img = tmp_path / "a.png"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"y" * 500)
+    telegram.stop()
+    r = cli("push", "mixed", "-p", "tg", "-u", "1", "-u", "2", "--item", "text=*hello*",
+            "--item", f"image={img}", "-t", "Report", "-o", "disable_notification=true",
+            "--spool", "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    r = cli("push", "text", "-p", "tg", "-u", "3", "later", "--markdown", "--spool",
+            "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    telegram.start()
+    entries = listed(cli)["entries"]
+    assert [e["kind"] for e in entries] == ["mixed", "mixed", "text"]
+    push_id = entries[0]["id"].rsplit("-", 1)[0]
+    r = cli("outbox", "flush", entries[2]["id"])  # just that one
+    assert r.code == 0 and r.stdout == "1\n", r.output
+    assert received(telegram) == Counter({"3": 1})
+    assert telegram.sent_messages()[0].fields.get("parse_mode") == "HTML"
+    r = cli("outbox", "flush", push_id)  # a push id: all of its entries
+    assert r.code == 0 and r.stdout == "2\n", r.output
+    got = received(telegram)
+    assert got["1"] >= 1 and got["2"] >= 1
+    for chat in ("1", "2"):
+        sent = [m for m in telegram.sent_messages() if str(m.chat_id) == chat]
+        assert all(str(m.fields.get("disable_notification")).lower() == "true" for m in sent)
+        assert any(m.method in ("sendPhoto", "sendMediaGroup") for m in sent), sent
+    assert listed(cli)["entries"] == []
+    r = cli("outbox", "flush", "nosuch-000001")
+    assert r.code == 2 and "no entry nosuch-000001" in r.stderr and r.stdout == "0\n"
