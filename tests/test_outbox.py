@@ -465,3 +465,17 @@ def test_flush_by_id_and_a_mixed_message_with_options(cli, write_profile, telegr
     assert listed(cli)["entries"] == []
     r = cli("outbox", "flush", "nosuch-000001")
     assert r.code == 2 and "no entry nosuch-000001" in r.stderr and r.stdout == "0\n"
+
+
+def test_a_bad_outbox_setting_is_a_configuration_error(cli, write_profile, telegram):
+    tg(write_profile, telegram, settings='outbox_max_age = "soon"')
+    r = cli("outbox", "flush")
+    assert r.code == 3 and r.stdout == "0\n", r.output
+    assert "outbox_max_age" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    for bad in ('flush_on_push = "yes"', "spool = 1"):
+        tg(write_profile, telegram, settings=bad)
+        r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
+        assert r.code == 3 and r.stdout == "0\n", r.output
+        assert bad.split()[0] in r.stderr, r.stderr
+        assert cli("outbox", "list").code == 0  # list needs no profile
+    assert telegram.sent_messages() == []

@@ -42,12 +42,12 @@ def _load(profile: str | None) -> Profile:
 
 
 def spool_wanted(flag: bool, profile: str | None) -> bool:
-    if flag:
-        return True
+    """``--spool``, else ``[settings] spool`` (not true or false: exit 3 naming it)."""
     try:
-        return _setting(_load(profile), "spool")
+        prof = _load(profile)
     except ImcliError:
-        return False  # the push itself says what is wrong with the profile
+        return flag  # the push itself says what is wrong with the profile
+    return _setting(prof, "spool") or flag
 
 
 def spool_after(req: PushRequest, platform: str | None, results: list[TargetResult]) -> None:
@@ -86,8 +86,11 @@ def flush_before_push(req: PushRequest) -> None:
         return
     try:
         prof = _load(req.profile)
-        if not _setting(prof, "flush_on_push"):
-            return
+    except ImcliError:
+        return  # the push itself reports it
+    if not _setting(prof, "flush_on_push"):  # not true or false: exit 3 naming it
+        return
+    try:
         from imcli.core import choose_accounts, resolve_platform
 
         spec = resolve_platform(req.platform, req.account, prof)
