@@ -24,7 +24,10 @@ def warn(message: str) -> None:
     if _sink is not None:
         _sink(message)
     else:
+        stream = sys.stderr
+        if stream is None:  # `2>&-`: print(file=None) would write to stdout
+            return
         try:
-            print(f"imcli: {message}", file=sys.stderr)
-        except (OSError, ValueError, AttributeError):
-            pass  # a closed or full stderr must not fail the command
+            print(f"imcli: {message}", file=stream)
+        except (OSError, ValueError):
+            pass  # a full or broken stderr must not fail the command

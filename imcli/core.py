@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from imcli import platforms
+from imcli import overflow, platforms
 from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
 from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
 
@@ -166,6 +166,26 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
     return defaults + [a for a in accounts if not a.is_default]
 
 
+async def _fill_stdin(
+    message: Message, spec: PlatformSpec, adapter_cls: Any, candidates: list[Account]
+) -> None:
+    """Media from standard input is read now that the platform is known, no further
+    than the largest the accounts that may send it accept (exit 2 past it)."""
+    from imcli import media
+
+    sources = [s for s in message.media_sources() if s.stdin and s.path is None]
+    if not sources:
+        return
+    limits = []
+    for acc in candidates:
+        try:
+            limits.append(adapter_cls.media_limit(acc, sources[0].kind))
+        except ConfigError:
+            limits.append(None)
+    limit = None if not limits or None in limits else max(limits)
+    await media.fill_stdin(sources, limit, spec.name)
+
+
 def default_timeout_ms(message: Message, profile: Profile) -> int:
     import math
 
@@ -176,11 +196,14 @@ def default_timeout_ms(message: Message, profile: Profile) -> int:
         not isinstance(base, (int, float))
         or isinstance(base, bool)
         or not math.isfinite(base)  # TOML has inf and nan
-        or base <= 0
+        or base < 1  # 0.5 is not a budget anyone means: it reads as seconds
     ):
+        hint = ""
+        if isinstance(base, float) and 0 < base < 1:
+            hint = f" (it is in milliseconds: {base} s is {base * 1000:g})"
         raise ConfigError(
-            f"profile {profile.path}: settings.timeout must be a positive number of ms"
-            + FIX_PROFILE
+            f"profile {profile.path}: settings.timeout must be a number of milliseconds, "
+            f"at least 1{hint}" + FIX_PROFILE
         )
     mib = sum((s.size or 0) for s in message.media_sources()) / (1 << 20)
     return int(base + 1000 * mib)
@@ -252,6 +275,7 @@ async def run_push(
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
+    await _fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )
@@ -266,6 +290,9 @@ async def run_push(
         results.setdefault(t, TargetResult(target=t))
     plan: list[dict[str, Any]] = []
     pending = targets
+    message = req.message
+    limit_parts = overflow.max_parts(req.max_parts, prof.settings, str(prof.path))
+    overflow_checked = False
     tried: list[tuple[str, AccountOffline]] = []
     skipped: list[tuple[str, ConfigError]] = []
     notes: list[str] = []
@@ -294,7 +321,16 @@ async def run_push(
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
                 http.dry_reply = adapter.dry_run_reply
-                adapter.validate(req.message, pending)
+                if not overflow_checked:  # once, with the first adapter that can be used
+                    overflow_checked = True
+                    message, note = overflow.apply(message, adapter, spec, limit_parts)
+                    if note:
+                        notes.append(note)
+                    if message.kind == "text":
+                        total = adapter.text_messages(message)
+                        for r in results.values():
+                            r.parts_total = total
+                adapter.validate(message, pending)
             except ConfigError as exc:
                 if req.account:
                     raise
@@ -307,7 +343,7 @@ async def run_push(
                 gate = None
             for t in pending:
                 results[t].account = acc.name
-            await adapter.deliver(pending, req.message, results, on_done=on_result)
+            await adapter.deliver(pending, message, results, on_done=on_result)
         except (UsageError, ConfigError) as exc:
             if not any(r.ok or r.message_ids for r in results.values()):
                 raise  # nothing was sent: the push itself is refused

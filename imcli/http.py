@@ -415,13 +415,18 @@ class HttpClient:
         return self._client
 
     def _via(self, url: str) -> str:
-        """`` through the proxy HOST`` when the account's proxy carries this request (a dead
-        proxy must not read as a dead API)."""
-        host = (urlsplit(url).hostname or "").lower()
+        """`` through the proxy HOST`` when a proxy carries this request, the account's or
+        one from the environment (``HTTPS_PROXY``…): a dead proxy must not read as a dead
+        API."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
         loopback = {h.strip("[]") for h in (*_LOOPBACK, *_loopback_host(self.base_url))}
-        if not self.proxy or host in loopback:
+        if host in loopback:
             return ""
-        return f" through the proxy {_host(self.proxy)}"
+        if self.proxy:
+            return f" through the proxy {_host(self.proxy)}"
+        env = _environment_proxy(parts.scheme, host)
+        return f" through the proxy {_host(env[1])} (from {env[0]})" if env else ""
 
     def check_proxy(self) -> None:
         """Refuse (exit 3) a proxy URL httpx cannot use, before any request."""
@@ -534,6 +539,14 @@ class HttpClient:
                 except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                     self._log(method, url, None, started, type(exc).__name__)
                     _landed(flight, target)
+                    untrusted = _untrusted_certificate(exc)
+                    if untrusted is not None:  # asking again cannot help: one clear line
+                        raise AccountOffline(
+                            f"the TLS certificate of {_host(url)}{self._via(url)} is not "
+                            f"trusted ({untrusted}); if the server is yours, point "
+                            "SSL_CERT_FILE at its CA certificate",
+                            reason="unreachable",
+                        ) from None
                     connect_failures += 1
                     wait = backoff(attempt)
                     attempt += 1
@@ -568,6 +581,8 @@ class HttpClient:
                     ) from None
                 except (httpx.TransportError, httpx.DecodingError) as exc:
                     self._log(method, url, None, started, type(exc).__name__)
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
                     if send and _unread(opened):  # the request surely did not arrive
                         outcome = "cut_short"
                         err = PlatformError(
@@ -579,6 +594,11 @@ class HttpClient:
                     else:
                         outcome = "broken"
                         err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
+                except Exception as exc:
+                    # h11 raises its own LocalProtocolError from the body it is sending
+                    if _size_changed(exc):
+                        raise _changed_while_uploaded(opened) from None
+                    raise
                 else:
                     self._log(method, url, resp.status_code, started, None)
                     try:
@@ -739,6 +759,27 @@ def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
     return out
 
 
+def _size_changed(exc: BaseException) -> bool:
+    """The body did not match its declared Content-Length: a file grew or shrank while
+    it was being sent (h11's, and httpx's, LocalProtocolError)."""
+    return type(exc).__name__ == "LocalProtocolError" and "Content-Length" in str(exc)
+
+
+def _changed_while_uploaded(opened: list[IO[bytes]]) -> PlatformError:
+    """What was sent is not the file; asking again would race its writer again."""
+    return PlatformError(
+        f"{_file_names(opened) or 'the file'} changed while it was uploaded (its size is not "
+        "what it was when the upload began); not sent"
+    )
+
+
+def _file_names(handles: list[IO[bytes]]) -> str:
+    import os
+
+    names = [os.path.basename(str(getattr(fh, "name", ""))) for fh in handles]
+    return ", ".join(n for n in names if n)
+
+
 def _unread(handles: list[IO[bytes]]) -> bool:
     """Whether a file of a multipart body still has bytes httpx never read (then the
     request was cut short on its way out: the server cannot have acted on it)."""
@@ -766,6 +807,39 @@ def _loopback_host(url: str | None) -> tuple[str, ...]:
     if not ip.is_loopback:
         return ()
     return (f"[{host}]",) if ip.version == 6 else (host,)
+
+
+def _environment_proxy(scheme: str, host: str) -> tuple[str, str] | None:
+    """The proxy the environment gives for ``scheme://host`` (as httpx reads it), with
+    the name of its variable; None when there is none or NO_PROXY exempts the host."""
+    import os
+    import urllib.request
+
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        for variant in (name, name.upper()):
+            value = os.environ.get(variant)
+            if value:
+                return variant, value
+    return None
+
+
+def _untrusted_certificate(exc: BaseException) -> str | None:
+    """The reason, when a connection failed because the server's TLS certificate is not
+    trusted (not worth a retry)."""
+    import ssl
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return cur.verify_message or "certificate verify failed"
+        cur = cur.__cause__ or cur.__context__
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "certificate verify failed"
+    return None
 
 
 def _redact_proxy(proxy: str) -> None:

@@ -69,6 +69,8 @@ class PushRequest:
     dry_run: bool = False
     verbose: bool = False
     profile: str | None = None
+    #: at most this many messages per text (None: ``[settings] max_parts``, else 10; 0 = no limit)
+    max_parts: int | None = None
 
 
 @dataclass

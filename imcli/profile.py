@@ -414,6 +414,9 @@ def _locked(path: Path) -> Iterator[Path]:
     lock_path = real.with_name(real.name + ".lock")
     try:
         _fs.make_dirs(real.parent)
+        # a lock file that cannot be made at all (a read-only or /proc folder) is said so
+        # at once; filelock would keep trying until its timeout and blame another run
+        os.close(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600))
         lock = _fs.file_lock(lock_path, LOCK_WAIT)
         lock.acquire()
     except Timeout:
@@ -678,10 +681,10 @@ def append_table(path: Path, section: str, name: str, table: dict[str, Any], exi
         if old.strip():
             sep += b"\n"
         new = old + sep + tomli_w.dumps({section: {name: table}}).encode()
-        # what was appended must read back as the profile plus the table
-        try:
+        try:  # what was appended must read back as the profile plus the table
             _atomic_write(real, new, backup=False, expect=expect)
             return
         except _Unreadable:
             pass
+        # rewritten as plain TOML (comments are lost: the previous version is kept)
         _atomic_write(real, tomli_w.dumps(expect).encode(), backup=True, expect=expect)

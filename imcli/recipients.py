@@ -170,6 +170,10 @@ def missing(name: str, known: Iterable[str], path: Any) -> str:
 # -- resolving: the matrix and the accounts, before anything is sent -------------------------
 
 
+#: a destination, as :attr:`Resolved.key` compares them
+Key = tuple[str, "str | None", object]
+
+
 @dataclass(frozen=True)
 class Resolved:
     """An entry checked against the matrix and the profile: where it goes, with what."""
@@ -181,10 +185,15 @@ class Resolved:
     target: Target | None  # None: the account's own destination (a webhook)
 
     @property
-    def key(self) -> tuple[str, str | None, Target | None]:
-        """The same destination through the same account is sent once per push (a
-        webhook account is its destination: its key is the account)."""
-        return (self.platform, self.account if self.target is None else None, self.target)
+    def key(self) -> Key:
+        """The same destination is sent once per push, whichever account and whichever
+        spelling names it (ids compared as the platform compares them: Telegram ``42``
+        and ``042``); a webhook account is its own destination."""
+        if self.target is None:
+            return (self.platform, self.account, None)
+        from imcli import platforms
+
+        return (self.platform, None, platforms.get(self.platform).key(self.target))
 
 
 def resolve_entry(text: str, recipient: str, prof: Profile, kind: str) -> Resolved:
@@ -305,10 +314,16 @@ class MultiResult:
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if not d.result.ok)
 
+    @property
+    def uncertain(self) -> int:
+        """Targets that may have been delivered (not counted in ``sent``)."""
+        return sum(1 for d in self.deliveries if d.result.maybe_delivered)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "sent": self.sent,
             "failed": self.failed,
+            "uncertain": self.uncertain,
             "targets": [d.to_json() for d in self.deliveries],
             "fallbacks": list(self.fallbacks),
         }
@@ -403,14 +418,14 @@ async def run_to(
     if base.timeout_ms is not None and base.timeout_ms <= 0:
         raise UsageError("--timeout must be a positive number of milliseconds")
 
-    outcome: dict[tuple[str, str | None, Target | None], Delivery] = {}
-    order: list[tuple[str, str | None, Target | None]] = []
+    outcome: dict[Key, Delivery] = {}
+    order: list[Key] = []
     result = MultiResult(deliveries=[], dry_run=base.dry_run)
     codes: list[int] = []
 
     async def wave(members: list[Resolved], first: bool) -> None:
         fresh: list[Resolved] = []
-        seen: set[tuple[str, str | None, Target | None]] = set()
+        seen: set[Key] = set()
         for m in members:  # a destination already tried, or named twice, goes once
             if m.key not in outcome and m.key not in seen:
                 seen.add(m.key)
@@ -423,6 +438,7 @@ async def run_to(
                 (m.platform, m.account), _Group(m.platform, m.account, members=[])
             )
             g.members.append(m)
+        await _read_stdin_once(base, list(groups.values()), prof)
         await _run_groups(list(groups.values()), base, prof, verbose, dry_log, progress, first)
         for g in groups.values():
             if g.pushed is not None:
@@ -461,9 +477,17 @@ async def run_to(
                 continue
             tried.add(fb)
             n = len(the_plan.resolved[name])
+            # a send that may have arrived is not a reached target: escalating to another
+            # recipient is not a resend (the same target is never sent twice)
+            maybe = sum(
+                1
+                for r in the_plan.resolved[name]
+                if r.key in outcome and outcome[r.key].result.maybe_delivered
+            )
             result.note(
-                f"{name}: none of its {n} target{'s' if n != 1 else ''} was reached; "
-                f"falling back to {fb!r}"
+                f"{name}: none of its {n} target{'s' if n != 1 else ''} was reached"
+                + (f" ({maybe} may have been delivered)" if maybe else "")
+                + f"; falling back to {fb!r}"
             )
             await wave(the_plan.resolved[fb], first=False)
             ok = reached(fb)
@@ -496,6 +520,18 @@ def _exit_code(result: MultiResult, codes: list[int]) -> int:
     return 1
 
 
+async def _read_stdin_once(base: PushRequest, groups: list[_Group], prof: Profile) -> None:
+    """Media from standard input is read once, capped at the first group's limit; every
+    group's own checks then refuse (before any send) a size its platform cannot take."""
+    from imcli import core, platforms
+
+    if not any(s.stdin and s.path is None for s in base.message.media_sources()):
+        return
+    spec = platforms.get(groups[0].platform)
+    candidates = core.choose_accounts(spec, prof, groups[0].account)
+    await core._fill_stdin(base.message, spec, platforms.adapter_class(spec), candidates)
+
+
 async def _run_groups(
     groups: list[_Group],
     base: PushRequest,
@@ -523,6 +559,7 @@ async def _run_groups(
             dry_run=base.dry_run,
             verbose=base.verbose,
             profile=base.profile,
+            max_parts=base.max_parts,
         )
         if progress is not None:
             progress.append((g.platform, g.results))

@@ -410,3 +410,11 @@ def tg_profile(write_profile: Any, telegram: Any) -> Path:
         f'[accounts.ops-bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
         f'base_url = "{telegram.api_url}"\n'
     )
+
+
+@pytest.fixture
+def no_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ffmpeg anywhere (neither on PATH nor from imageio-ffmpeg)."""
+    import imcli.media.convert
+
+    monkeypatch.setattr(imcli.media.convert, "ffmpeg_path", lambda: None)

@@ -415,7 +415,13 @@ def test_empty_text_is_refused(cli, world, tty, stdin):
 def test_a_huge_text_of_several_megabytes(cli, world):
     huge = ("a line of a long log, with some words in it\n" * 100_000).encode()  # 4.4 MB
     t0 = time.monotonic()
+    # by default (--max-parts 10) the first part and the whole text attached: 2 requests
     r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--dry-run", "--json", input=huge)
+    assert r.code == 0, r.stderr[-500:]
+    urls = [q["url"].rsplit("/", 1)[1] for q in json.loads(r.stdout)["requests"]]
+    assert urls == ["sendMessage", "sendDocument"], urls
+    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--dry-run", "--json", "--max-parts",
+            "0", input=huge)  # fmt: skip
     assert r.code == 0, r.stderr[-500:]
     plan = json.loads(r.stdout)
     parts = [q for q in plan["requests"] if q["url"].endswith("/sendMessage")]
@@ -423,9 +429,10 @@ def test_a_huge_text_of_several_megabytes(cli, world):
     assert all(len(q["body"]["text"]) <= 4096 for q in parts)
     assert world.requests() == []
     # for real: one message a second to one chat, so the budget runs out: exit 1, one line
-    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "1500", input=huge)
+    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "1500", "--max-parts", "0",
+            input=huge)  # fmt: skip
     assert (r.code, r.stdout) == (1, "0\n"), r.stderr
-    assert r.stderr.count("\n") == 1 and "telegram user:1:" in r.stderr
+    assert r.stderr.count("\n") == 1 and "telegram user:1: partly sent: " in r.stderr
     assert 1 <= len(world.delivered()) <= 3  # it stopped: the rest was not sent
     assert time.monotonic() - t0 < 20
 

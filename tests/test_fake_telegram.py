@@ -282,12 +282,11 @@ def test_send_photo_upload_and_file_id_reuse(tg: FakeTelegram, client: httpx.Cli
 def test_other_uploads(
     tg: FakeTelegram, client: httpx.Client, method: str, field: str, filename: str
 ) -> None:
-    status, body = call(
-        client, tg, method, data={"chat_id": "1"}, files={field: (filename, b"data")}
-    )
+    data = b"OggS" + bytes(24) + b"OpusHead" if field == "voice" else b"data"
+    status, body = call(client, tg, method, data={"chat_id": "1"}, files={field: (filename, data)})
     assert status == 200, body
     obj = body["result"][field]
-    assert obj["file_size"] == 4 and obj["file_id"] and obj["mime_type"]
+    assert obj["file_size"] == len(data) and obj["file_id"] and obj["mime_type"]
     assert call(client, tg, method, json={"chat_id": 1}) == error(
         400, f"Bad Request: there is no {field} in the request"
     )
@@ -567,3 +566,45 @@ def test_reset_clears_state(tg: FakeTelegram, client: httpx.Client) -> None:
     call(client, tg, "sendMessage", json={"chat_id": 1, "text": "x"})
     tg.reset()
     assert tg.sent_messages() == [] and tg.messages == [] and tg.requests == []
+
+
+def test_a_voice_that_is_not_opus_mp3_or_m4a_arrives_as_a_document(
+    tg: FakeTelegram, client: httpx.Client
+) -> None:
+    vorbis = b"OggS" + bytes(24) + b"\x01vorbis" + bytes(20)
+    status, body = call(
+        client, tg, "sendVoice", data={"chat_id": "1"}, files={"voice": ("v.ogg", vorbis)}
+    )
+    assert status == 200 and "voice" not in body["result"] and "document" in body["result"]
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "arrives"),
+    [
+        (b"OggS" + bytes(24) + b"OpusHead" + bytes(20), "audio/ogg", "voice"),
+        (b"OggS" + bytes(24) + b"\x01vorbis" + bytes(20), "audio/ogg", "document"),
+        (b"OggS" + bytes(24) + b"OpusHead" + bytes(20), "application/octet-stream", "document"),
+        (b"OggS" + bytes(24) + b"OpusHead" + bytes(1 << 20), "audio/ogg", "document"),  # > 1 MB
+    ],
+)
+def test_a_voice_by_url_is_a_voice_only_when_it_is_small_ogg_opus(
+    tg: FakeTelegram, client: httpx.Client, body: bytes, ctype: str, arrives: str
+) -> None:
+    from tests.fakes.base import FakeServer, Recorded, Reply
+
+    class Host(FakeServer):
+        def handle(self, req: Recorded) -> Reply:
+            return Reply(200, body=body, headers={"Content-Type": ctype})
+
+    previous = tg.url_fetcher
+    tg.url_fetcher = lambda url: None
+    try:
+        with Host() as host:
+            status, reply = call(
+                client, tg, "sendVoice", json={"chat_id": 1, "voice": f"{host.url}/v.ogg"}
+            )
+    finally:
+        tg.url_fetcher = previous
+    assert status == 200, reply
+    other = ({"voice", "document"} - {arrives}).pop()
+    assert arrives in reply["result"] and other not in reply["result"]

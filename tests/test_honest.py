@@ -180,6 +180,7 @@ def test_a_closed_or_full_terminal_does_not_fail_a_delivered_push(tg_profile, te
         proc = subprocess.run(args, stdout=None, stderr=subprocess.PIPE, pass_fds=(),
                               preexec_fn=lambda: os.close(1), **kw)  # fmt: skip
     elif how == "stderr_closed":
+        tg_profile.chmod(0o644)  # a warning that must not end up on stdout
         proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=None,
                               preexec_fn=lambda: os.close(2), **kw)  # fmt: skip
     elif how == "dev_full":
@@ -196,6 +197,8 @@ def test_a_closed_or_full_terminal_does_not_fail_a_delivered_push(tg_profile, te
         finally:
             os.close(w)
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    if how == "stderr_closed":
+        assert proc.stdout == b"2\n", proc.stdout
     if proc.stderr:
         assert b"Traceback" not in proc.stderr, proc.stderr
     assert sorted(str(m.chat_id) for m in telegram.sent_messages()) == ["1", "2"]
@@ -367,6 +370,7 @@ def test_a_profile_that_cannot_be_written_is_exit_3_naming_it(cli, tmp_path, whe
     assert r.code == 3, r.output
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
     assert str(prof.parent) in r.stderr, r.stderr
+    assert "another imcli run" not in r.stderr, r.stderr  # not mistaken for a held lock
 
 
 def test_a_profile_lock_held_too_long_is_exit_3(cli, write_profile, monkeypatch):
@@ -397,7 +401,7 @@ def _wecom_profile(write_profile: Any, fake: Any) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("what", ["fifo", "huge"])
+@pytest.mark.parametrize("what", ["fifo", "device", "huge"])
 def test_a_cache_entry_that_is_not_a_small_file_is_discarded_unread(
     cli, write_profile, tmp_path, what
 ):
@@ -410,6 +414,13 @@ def test_a_cache_entry_that_is_not_a_small_file_is_discarded_unread(
         cached.unlink()
         if what == "fifo":
             os.mkfifo(cached, 0o600)
+        elif what == "device":  # /dev/zero's twin: endless bytes if it were read
+            import stat as stat_mod
+
+            try:
+                os.mknod(cached, 0o600 | stat_mod.S_IFCHR, os.stat("/dev/zero").st_rdev)
+            except (PermissionError, FileNotFoundError):
+                pytest.skip("cannot make a device node here")
         else:  # megabytes of valid JSON: read whole, it would even be used
             entry = {"token": "bogus-token-from-a-huge-file", "expires_at": time.time() + 7200}
             cached.write_text(json.dumps(entry) + " " * (8 << 20))
@@ -443,3 +454,246 @@ def test_the_cache_lock_wait_is_within_the_time_budget(cli, write_profile, tmp_p
             elapsed = time.monotonic() - t0
     assert (r.code, r.stdout) == (0, "1\n"), r.output
     assert elapsed < 3.0, elapsed  # not the 30 s the lock could be held
+
+
+# -- media from standard input: capped while read, never left on disk ------------------------
+
+
+@pytest.mark.timeout(60)
+def test_stdin_media_is_capped_at_the_platform_limit_while_read(tg_profile, telegram, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    t0 = time.monotonic()
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", "-"],
+            stdin=zero, capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=50,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "0\n"), proc.stderr
+    assert "50 MB" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert time.monotonic() - t0 < 30
+    assert list(tmpdir.iterdir()) == []  # nothing spooled is left behind
+    assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stdin_media_does_not_outlive_an_interrupt(tg_profile, telegram, tmp_path, sig):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
+        env=env,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(b"x" * (1 << 20))  # a slow producer: 1 MB, then nothing for a while
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    while not list(tmpdir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmpdir.iterdir()), "the spool file was never made"
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - t0 < 3
+    assert proc.returncode == 128 + sig, err
+    assert b"Traceback" not in err, err
+    assert list(tmpdir.iterdir()) == []
+
+
+# -- errors with their exit codes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0.5", "0", "-3", '"soon"'])
+def test_a_bad_settings_timeout_is_exit_3_naming_it(cli, write_profile, telegram, value):
+    write_profile(
+        f"[settings]\ntimeout = {value}\n\n"
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\n'
+    )
+    r = cli("push", "text", "-p", "telegram", "-u", "1", "hi")
+    assert (r.code, r.stdout) == (3, "0\n"), r.output
+    assert "settings.timeout" in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_proxy_from_the_environment_is_named(cli, write_profile, monkeypatch):
+    from tests.fakes.faulty import closed_port
+
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        'base_url = "https://api.telegram.example"\n'
+    )
+    port = closed_port()
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    r = cli("push", "text", "-p", "telegram", "-u", "1", "hi", "--timeout", "5000")
+    assert (r.code, r.stdout) == (1, "0\n"), r.output
+    assert f"through the proxy 127.0.0.1:{port} (from HTTPS_PROXY)" in r.stderr, r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_grows_while_uploaded_is_exit_1_saying_so(write_profile, tmp_path):
+    """A log file still being written: the upload declared its size, then it grew."""
+    import socket
+    import threading
+
+    big = tmp_path / "app.log"
+    big.write_bytes(b"line\n" * (4 << 20))  # 20 MB
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    grown = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        with open(big, "ab") as fh:  # the writer appends while the upload is under way
+            fh.write(b"more\n" * (1 << 20))
+        grown.set()
+        conn.settimeout(20)
+        try:
+            while conn.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "http://127.0.0.1:{srv.getsockname()[1]}"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "imcli", "push", "file", "-p", "telegram", "-u", "1", str(big)],
+        capture_output=True, text=True, cwd=str(ROOT), env=dict(os.environ), timeout=50,
+    )  # fmt: skip
+    srv.close()
+    assert grown.is_set()
+    assert (proc.returncode, proc.stdout) == (1, "0\n"), proc.stderr
+    assert "app.log changed while it was uploaded" in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- overflow: never more than --max-parts messages; partly sent targets say so ---------------
+
+
+def _long_text(lines: int) -> str:
+    return "\n".join(f"line {i:05d} " + "lorem ipsum dolor sit amet " * 3 for i in range(lines))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("markdown", [False, True])
+def test_an_overflowing_text_goes_as_its_first_part_and_an_attachment(
+    cli, tg_profile, telegram, markdown
+):
+    text = _long_text(6000)  # ~560 000 characters: some 140 Telegram messages
+    args = ["push", "text", "-p", "telegram", "-u", "1", "-", "--json"]
+    r = cli(*args, *(["--markdown"] if markdown else []), input=text)
+    assert r.code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["sent"] == 1 and len(out["targets"][0]["message_ids"]) == 2, out
+    sent = telegram.sent_messages()
+    assert [m.method for m in sent] == ["sendMessage", "sendDocument"]
+    first = sent[0].fields["text"]
+    assert first.startswith("line 00000") and "attached as message." in first
+    doc = sent[1].fields["document"]
+    name = "message.md" if markdown else "message.txt"
+    assert doc.filename == name
+    assert doc.size == len(text.encode()), (doc.size, len(text.encode()))
+
+
+@pytest.mark.timeout(60)
+def test_max_parts_flag_and_setting(cli, write_profile, telegram):
+    text = _long_text(300)  # ~28 000 characters: 7 messages
+    write_profile(
+        f"[settings]\nmax_parts = 3\n\n"
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\nrate = 0\n'
+    )
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json")
+    assert r.code == 0, r.output
+    assert [m.method for m in telegram.sent_messages()] == ["sendMessage", "sendDocument"]
+    telegram.reset()
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json", "--max-parts", "0")
+    assert r.code == 0, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    n = len(telegram.sent_messages())
+    assert n > 3 and {m.method for m in telegram.sent_messages()} == {"sendMessage"}
+    assert target["parts_sent"] == target["parts_total"] == n, target
+    telegram.reset()
+    r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--max-parts", str(n))
+    assert r.code == 0 and len(telegram.sent_messages()) == n  # at the limit: split as usual
+
+
+@pytest.mark.timeout(60)
+def test_wechat_cuts_an_overflowing_text_and_says_so(cli, write_profile):
+    from tests.fakes.wechat import FakeWeChat
+
+    with FakeWeChat("wx0123456789abcdef", "wechat-test-secret") as fake:
+        write_profile(
+            '[accounts.mp]\nplatform = "wechat"\napp_id = "wx0123456789abcdef"\n'
+            f'app_secret = "wechat-test-secret"\nbase_url = "{fake.base_url}"\n'
+        )
+        r = cli("push", "text", "-p", "wechat", "-u", "o-alice-openid", _long_text(200),
+                "--max-parts", "2")  # fmt: skip
+        assert (r.code, r.stdout) == (0, "1\n"), r.output
+        sent = fake.sent()
+        assert len(sent) == 2, len(sent)
+        last = sent[-1].body["text"]["content"]
+        assert "more line(s) not sent" in last, last[-200:]
+        assert "cut to 2" in r.stderr and "line(s) not sent" in r.stderr, r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_partly_sent_target_says_how_many_parts_arrived(cli, write_profile, telegram):
+    from tests.fakes import faulty
+
+    lines = _long_text(300).splitlines()
+    lines[150] = "MARKER-IN-THE-MIDDLE " + lines[150]
+    text = "\n".join(lines)
+    with faulty.FaultyProxy(telegram.url) as proxy:
+        proxy.add(
+            b"MARKER-IN-THE-MIDDLE",
+            faulty.respond(
+                403,
+                json.dumps(
+                    {"ok": False, "error_code": 403, "description": "Forbidden: bot was kicked"}
+                ).encode(),
+                {"Content-Type": "application/json"},
+            ),  # fmt: skip
+        )
+        write_profile(
+            f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+            f'base_url = "{proxy.url}"\nrate = 0\n'
+        )
+        r = cli("push", "text", "-p", "telegram", "-u", "1", text, "--json")
+    assert r.code == 1, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    arrived = len(telegram.sent_messages())
+    assert 0 < arrived < target["parts_total"], (arrived, target)
+    assert target["parts_sent"] == arrived and target["ok"] is False
+    want = f"partly sent: {arrived} of {target['parts_total']} parts delivered"
+    assert want in r.stderr and "Forbidden: bot was kicked" in r.stderr, r.stderr
+
+
+def test_qq_and_wecom_targets_are_compared_as_they_compare_them(cli, write_profile):
+    from tests.fakes.onebot import FakeOneBot
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeOneBot() as fake:
+        write_profile(f'[accounts.q]\nplatform = "qq"\nbase_url = "{fake.base_url}"\n')
+        r = cli("push", "text", "-p", "qq", "-u", "20001", "-u", "020001", "-g", "30001", "hi")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output  # a user and a group: two
+        assert len(fake.sent()) == 2
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as wc:
+        _wecom_profile(write_profile, wc)
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "Alice", "-u", "bob", "hi")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output
+        assert [s.body["touser"] for s in wc.sent()] == ["alice|bob"]

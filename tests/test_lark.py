@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests._media import clip, kind_of
 from tests.fakes.filehost import FileHost
 from tests.fakes.lark import FakeLark
 
@@ -67,13 +68,6 @@ def profile(write_profile: Any, lark: FakeLark) -> Path:
         f'[accounts.feishu]\nplatform = "lark"\napp_id = "{APP_ID}"\n'
         f'app_secret = "{APP_SECRET}"\nbase_url = "{lark.url}"\n'
     )
-
-
-@pytest.fixture
-def no_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
-    import imcli.platforms.lark as mod
-
-    monkeypatch.setattr(mod, "ffmpeg_path", lambda: None)
 
 
 def no_secret(lark: FakeLark, *texts: str) -> None:
@@ -351,7 +345,7 @@ def test_non_opus_voice_is_converted_when_ffmpeg_is_on_path(
     assert (r.code, r.stdout) == (0, "2\n"), r.stderr
     assert len(log.read_text().splitlines()) == 1  # converted once per push
     [up] = lark.calls("/im/v1/files")
-    assert up.form == {"file_type": "opus", "file_name": "memo.opus", "duration": "2000"}
+    assert up.form == {"file_type": "opus", "file_name": "memo.ogg", "duration": "2000"}
     assert up.files["file"].sha256 == hashlib.sha256(converted).hexdigest()
     assert {m.msg_type for m in sent(lark)} == {"audio"}
 
@@ -491,3 +485,33 @@ def test_no_secret_in_any_output(cli, profile, lark, tmp_path, monkeypatch):
     assert lark.tokens_issued
     for r in outputs:
         no_secret(lark, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("fmt", ["mov", "webm", "mkv"])
+def test_a_video_that_is_not_mp4_is_converted_to_mp4(cli, profile, lark, tmp_path, fmt):
+    path = tmp_path / "clip.mp4"  # the name says MP4: the content decides
+    path.write_bytes(clip(fmt))
+    r = cli("push", "video", "-p", "lark", "-g", "oc_a", "-g", "oc_b", str(path))
+    assert (r.code, r.stdout) == (0, "2\n"), r.stderr
+    [up] = lark.calls("/im/v1/files")
+    assert up.form["file_type"] == "mp4"
+    [key] = {m.content["file_key"] for m in sent(lark)}
+    assert kind_of(lark.uploads[key].data or b"") == "mp4"
+
+
+def test_an_mp4_video_goes_as_it_is(cli, profile, lark, tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip("mp4"))
+    r = cli("push", "video", "-p", "lark", "-g", "oc_a", str(path))
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    [up] = lark.calls("/im/v1/files")
+    assert up.files["file"].sha256 == hashlib.sha256(clip("mp4")).hexdigest()
+
+
+def test_a_mov_video_is_refused_up_front_without_ffmpeg(cli, profile, lark, tmp_path, no_ffmpeg):
+    path = tmp_path / "clip.mov"
+    path.write_bytes(clip("mov"))
+    r = cli("push", "video", "-p", "lark", "-g", "oc_a", str(path))
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "MP4" in r.stderr and "install ffmpeg to convert" in r.stderr
+    assert lark.requests == []

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import Reply
+from tests.fakes.filehost import FileHost
 from tests.fakes.onebot import FakeOneBot
 
 TOKEN = "onebot-TEST-access-token"
@@ -160,23 +161,28 @@ def test_go_cqhttp_refuses_base64_video_and_says_so(cli, write_profile, gocq, tm
     assert r.stderr == "qq group:30001: invalid video (SEND_MSG_API_ERROR, retcode 100)\n"
 
 
-def test_file_upload_as_base64_on_napcat(cli, write_profile, napcat, tmp_path):
+def test_file_upload_on_napcat_goes_through_its_download_file_once(
+    cli, write_profile, napcat, tmp_path
+):
     write_profile(account(napcat))
     doc = media_file(tmp_path, "report.pdf", b"%PDF-1.4 " + os.urandom(100))
-    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc), "--filename", "r.pdf")
-    assert r.code == 0, r.stderr
-    [up] = napcat.sent()
-    assert (up.action, up.target, up.name, up.file_size) == (
-        "upload_group_file",
-        GROUP,
-        "r.pdf",
-        109,
-    )
-    assert up.file.startswith("base64://")
-    r = cli("push", "file", "-p", "qq", "-u", str(USER), "https://example.com/x.zip")
-    assert r.code == 0, r.stderr
-    assert napcat.sent()[-1].action == "upload_private_file"
-    assert napcat.sent()[-1].file == "https://example.com/x.zip"
+    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), "-u", str(USER), str(doc),
+            "--filename", "r.pdf")  # fmt: skip
+    assert (r.code, r.stdout) == (0, "2\n"), r.stderr
+    assert [c.path for c in napcat.requests].count("/get_version_info") == 1
+    [dl] = napcat.downloads  # the base64 payload crossed once, for both targets
+    assert dl == {"name": "r.pdf"}
+    ups = napcat.sent()
+    assert {u.action for u in ups} == {"upload_group_file", "upload_private_file"}
+    for up in ups:
+        assert up.name == "r.pdf" and up.file.startswith(napcat.cache_dir)
+        assert up.payloads == [doc.read_bytes()]
+    with FileHost() as host:
+        url = f"{host.url}/x.zip"
+        r = cli("push", "file", "-p", "qq", "-u", str(USER), url)
+        assert r.code == 0, r.stderr
+    assert napcat.downloads[-1] == {"url": url}
+    assert napcat.sent()[-1].payloads == [FileHost.body]
 
 
 def test_file_upload_with_shared_files_is_a_plain_path_for_go_cqhttp(
@@ -193,15 +199,72 @@ def test_file_upload_with_shared_files_is_a_plain_path_for_go_cqhttp(
     assert group_up.file_size == 2000
 
 
-def test_file_on_go_cqhttp_without_shared_files_fails_with_a_hint(
+def test_a_url_file_on_go_cqhttp_is_fetched_by_its_download_file_then_uploaded(
+    cli, write_profile, gocq
+):
+    write_profile(account(gocq))
+    with FileHost() as host:
+        url = f"{host.url}/build.zip"
+        r = cli("push", "file", "-p", "qq", "-g", str(GROUP), "-u", str(USER), url)
+        assert (r.code, r.stdout) == (0, "2\n"), r.stderr
+    assert gocq.downloads == [{"url": url, "thread_count": 1, "headers": []}]
+    for up in gocq.sent():
+        assert up.file.startswith(gocq.cache_dir) and up.name == "build.zip"
+        assert up.payloads == [FileHost.body]
+
+
+def test_a_local_file_on_go_cqhttp_without_shared_files_is_refused_saying_why(
     cli, write_profile, gocq, tmp_path
 ):
     write_profile(account(gocq))
     doc = media_file(tmp_path, "report.pdf")
+    r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc), "-t", "Nightly report")
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "go-cqhttp" in r.stderr and "shared_files = true" in r.stderr
+    assert len(r.stderr.splitlines()) == 1
+    assert gocq.sent() == [] and gocq.calls("upload_") == []
+
+
+@pytest.fixture
+def lagrange() -> Iterator[FakeOneBot]:
+    with FakeOneBot(access_token=TOKEN, flavor="lagrange") as fake:
+        yield fake
+
+
+def test_lagrange_uploads_a_shared_local_path(cli, write_profile, lagrange, tmp_path):
+    write_profile(account(lagrange, extra="shared_files = true"))
+    doc = media_file(tmp_path, "report.pdf")
     r = cli("push", "file", "-p", "qq", "-g", str(GROUP), str(doc))
-    assert (r.code, r.stdout) == (1, "0\n")
-    assert "文件不存在 (FILE_NOT_FOUND, retcode 100)" in r.stderr
-    assert "shared_files = true" in r.stderr
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    [up] = lagrange.sent()
+    assert up.file == str(doc) and up.payloads == [doc.read_bytes()]
+
+
+@pytest.mark.parametrize("source", ["local", "url"])
+def test_lagrange_without_shared_files_is_refused_saying_why(
+    cli, write_profile, lagrange, tmp_path, source
+):
+    write_profile(account(lagrange))
+    with FileHost() as host:
+        spec = str(media_file(tmp_path, "r.pdf")) if source == "local" else f"{host.url}/r.zip"
+        r = cli("push", "file", "-p", "qq", "-g", str(GROUP), spec)
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "Lagrange.OneBot" in r.stderr and "shared_files = true" in r.stderr
+    assert lagrange.sent() == []
+
+
+def test_the_fake_servers_refuse_what_their_sources_refuse(tmp_path):
+    """What made file pushes fail before: a URL or base64:// to go-cqhttp or Lagrange."""
+    import httpx
+
+    for flavor in ("gocq", "lagrange"):
+        with FakeOneBot(flavor=flavor) as fake:
+            for file in ("https://example.com/a.zip", "base64://aGVsbG8="):
+                body = {"group_id": GROUP, "file": file, "name": "a.zip"}
+                reply = httpx.post(f"{fake.url}/upload_group_file", json=body).json()
+                assert reply["status"] == "failed", (flavor, file)
+            info = httpx.post(f"{fake.url}/get_version_info", json={}).json()["data"]
+            assert info["app_name"] == {"gocq": "go-cqhttp", "lagrange": "Lagrange.OneBot"}[flavor]
 
 
 def test_base64_media_over_30_mb_is_refused_before_any_request(
@@ -296,11 +359,19 @@ def test_only_a_rejected_account_is_exit_3(cli, write_profile, onebot):
     assert "access token" in r.stderr and "imcli accounts test" in r.stderr
 
 
-def test_5xx_is_retried(cli, profile, onebot):
-    onebot.queue("send_group_msg", Reply(502, body=b"bad gateway"))
+def test_503_is_retried(cli, profile, onebot):
+    onebot.queue("send_group_msg", Reply(503, body=b"service unavailable"))
     r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     assert len(onebot.calls("send_group_msg")) == 2
+
+
+def test_502_to_a_send_is_not_resent(cli, profile, onebot):
+    onebot.queue("send_group_msg", Reply(502, body=b"bad gateway"))
+    r = cli("push", "text", "-p", "qq", "-g", str(GROUP), "hi")
+    assert (r.code, r.stdout) == (1, "0\n"), r.stderr
+    assert "may have been delivered" in r.stderr
+    assert len(onebot.calls("send_group_msg")) == 1
 
 
 # -- accounts test, dry run, secrets, platforms ------------------------------------------------------

@@ -64,9 +64,35 @@ def test_title_is_a_header_block_and_the_fallback_carries_both(cli, profile, sla
     [m] = slack.posted_messages()
     assert m.blocks == [
         {"type": "header", "text": {"type": "plain_text", "text": "Backup <ok>", "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "all 3 &amp; done"}},
+        {"type": "section", "text": {"type": "plain_text", "text": "all 3 &amp; done"}},
     ]
     assert m.text == "Backup &lt;ok&gt;\n\nall 3 &amp; done"
+
+
+LOG_LINE = "build *release* failed in _deploy_ step ~3~, see `make all`"
+
+
+def test_plain_text_arrives_as_typed_without_mrkdwn(cli, profile, slack):
+    r = cli("push", "text", "-p", "slack", "-g", "C0123", LOG_LINE)
+    assert r.code == 0, r.stderr
+    [m] = slack.posted_messages()
+    assert m.params["mrkdwn"] is False and m.formatted() == []
+
+
+def test_plain_text_with_a_title_is_in_plain_text_sections(cli, profile, slack):
+    r = cli("push", "text", "-p", "slack", "-g", "C0123", "-t", "x" * 200, LOG_LINE)
+    assert r.code == 0, r.stderr
+    [m] = slack.posted_messages()
+    assert m.blocks is not None and m.formatted() == []
+    assert [b["text"]["type"] for b in m.blocks] == ["plain_text", "plain_text"]
+    assert m.blocks[1]["text"]["text"] == LOG_LINE
+
+
+def test_markdown_text_is_formatted(cli, profile, slack):
+    r = cli("push", "text", "-p", "slack", "-g", "C0123", "-t", "T", "--markdown", "**bold**")
+    assert r.code == 0, r.stderr
+    [m] = slack.posted_messages()
+    assert m.formatted() == ["*bold*"] and "mrkdwn" not in m.params
 
 
 def test_title_alone_is_the_text(cli, profile, slack):
@@ -333,7 +359,11 @@ def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path
     no_secret(r.output)
     r = cli("push", "text", "-p", "slack", "-g", "C0123", "hi", "--dry-run", "--json")
     plan = json.loads(r.stdout)
-    assert plan["sent"] == 1 and plan["requests"][0]["body"] == {"channel": "C0123", "text": "hi"}
+    assert plan["sent"] == 1 and plan["requests"][0]["body"] == {
+        "channel": "C0123",
+        "text": "hi",
+        "mrkdwn": False,
+    }
     assert slack.requests == []
     no_secret(r.output)
 

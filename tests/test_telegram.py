@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests._media import clip, kind_of
 from tests.conftest import TG_TOKEN
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
@@ -144,7 +145,7 @@ def test_each_media_kind_is_uploaded_with_its_method(
         tmp_path
         / f"media.{ {'image': 'png', 'voice': 'ogg', 'video': 'mp4', 'file': 'pdf'}[kind] }"
     )
-    path.write_bytes(PNG if kind == "image" else os.urandom(3000))
+    path.write_bytes({"image": PNG, "voice": clip("ogg-opus")}.get(kind) or os.urandom(3000))
     r = cli("push", kind, "-p", "tg", "-u", "9", str(path), "-t", "the <caption>")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     [m] = sends(telegram, method)
@@ -217,10 +218,41 @@ def test_voice_url_that_is_not_ogg_is_uploaded(cli, tg_profile, telegram, monkey
 
     monkeypatch.setattr(imcli.media, "is_private_url", lambda url: False)
     with FileHost() as host:
+        host.body = clip("mp3")
         r = cli("push", "voice", "-p", "tg", "-u", "1", f"{host.url}/note.mp3")
         assert r.code == 0, r.stderr
     [call] = telegram.calls("sendVoice")
     assert "voice" in call.files
+
+
+@pytest.mark.parametrize("fmt", ["ogg-opus", "ogg-vorbis"])
+def test_a_voice_url_is_downloaded_checked_and_uploaded(
+    cli, tg_profile, telegram, monkeypatch, fmt
+):
+    """The Bot API sends a URL voice over 1 MB or not audio/ogg as a document, and an
+    Ogg/Vorbis voice does not play: the URL is fetched here, and the content decides."""
+    import imcli.media
+
+    monkeypatch.setattr(imcli.media, "is_private_url", lambda url: False)
+    with FileHost() as host:
+        host.body = clip(fmt)
+        r = cli("push", "voice", "-p", "tg", "-u", "1", "-u", "2", f"{host.url}/note.ogg")
+        assert (r.code, r.stdout) == (0, "2\n"), r.stderr
+        assert len(host.requests) == 1  # downloaded (and converted) once per push
+    assert [("voice" in m) for m in telegram.messages] == [True, True]
+    [upload] = [c for c in telegram.calls("sendVoice") if "voice" in c.files]
+    assert kind_of(upload.files["voice"].data or b"") == "ogg-opus"
+
+
+def test_an_uploaded_ogg_vorbis_voice_is_converted_to_opus(cli, tg_profile, telegram, tmp_path):
+    path = tmp_path / "note.ogg"
+    path.write_bytes(clip("ogg-vorbis"))
+    r = cli("push", "voice", "-p", "tg", "-u", "1", str(path))
+    assert (r.code, r.stdout) == (0, "1\n"), r.stderr
+    [m] = telegram.messages
+    assert "voice" in m and "document" not in m
+    [call] = telegram.calls("sendVoice")
+    assert kind_of(call.files["voice"].data or b"") == "ogg-opus"
 
 
 def test_missing_download_is_a_failed_target(cli, tg_profile, telegram):
@@ -354,7 +386,8 @@ def test_json_output_lists_each_target(cli, tg_profile, telegram):
     assert out["sent"] == 1 and out["failed"] == 1
     by = {t["target"]: t for t in out["targets"]}
     assert by["user:1"] == {"target": "user:1", "ok": True, "account": "ops-bot",
-                            "message_ids": [by["user:1"]["message_ids"][0]], "error": None}  # fmt: skip
+                            "message_ids": [by["user:1"]["message_ids"][0]], "error": None,
+                            "uncertain": False}  # fmt: skip
     assert by["user:666"]["error"] == "Bad Request: chat not found (400)"
 
 
@@ -369,11 +402,19 @@ def test_429_is_retried_after_retry_after(cli, tg_profile, telegram):
     assert calls[1].arrived - calls[0].arrived >= 0.95
 
 
-def test_5xx_is_retried(cli, tg_profile, telegram):
-    telegram.queue("sendMessage", Reply(502, body=b"<html>Bad Gateway</html>"))
+def test_503_is_retried(cli, tg_profile, telegram):
+    telegram.queue("sendMessage", Reply(503, body=b"<html>Service Unavailable</html>"))
     r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     assert len(telegram.calls("sendMessage")) == 2
+
+
+def test_502_to_a_send_may_have_been_delivered_and_is_not_resent(cli, tg_profile, telegram):
+    telegram.queue("sendMessage", Reply(502, body=b"<html>Bad Gateway</html>"))
+    r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
+    assert (r.code, r.stdout) == (1, "0\n"), r.stderr
+    assert "HTTP 502" in r.stderr and "may have been delivered" in r.stderr
+    assert len(telegram.calls("sendMessage")) == 1
 
 
 def test_definite_errors_are_not_retried(cli, tg_profile, telegram):
@@ -544,17 +585,19 @@ def test_accounts_test_reports_online_and_offline(cli, write_profile, telegram):
     assert [c.path.rsplit("/", 1)[-1] for c in telegram.requests].count("getMe") == 3
 
 
-def test_a_voice_telegram_cannot_play_is_refused_before_any_request(
-    cli, tg_profile, telegram, tmp_path
+@pytest.mark.parametrize("fmt", ["wav", "ogg-vorbis", "amr"])
+def test_a_voice_telegram_cannot_play_is_refused_before_any_request_without_ffmpeg(
+    cli, tg_profile, telegram, tmp_path, no_ffmpeg, fmt
 ):
-    wav = tmp_path / "note.wav"
-    wav.write_bytes(b"RIFF" + bytes(100) + b"WAVEfmt ")
-    r = cli("push", "voice", "-p", "tg", "-u", "1", str(wav))
+    path = tmp_path / "note.ogg"  # the name does not matter: the content does
+    path.write_bytes(clip(fmt))
+    r = cli("push", "voice", "-p", "tg", "-u", "1", str(path))
     assert (r.code, r.stdout) == (2, "0\n")
-    assert "OGG/Opus, MP3 or M4A" in r.stderr
+    assert "OGG/Opus, MP3 or M4A" in r.stderr and "install ffmpeg to convert" in r.stderr
+    assert len(r.stderr.splitlines()) == 1
     assert telegram.requests == []
     mp3 = tmp_path / "note.mp3"
-    mp3.write_bytes(b"ID3" + bytes(300))
+    mp3.write_bytes(clip("mp3"))
     assert cli("push", "voice", "-p", "tg", "-u", "1", str(mp3)).code == 0
 
 

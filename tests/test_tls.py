@@ -69,3 +69,16 @@ def test_untrusted_certificate_is_refused_not_ignored(
     assert r.code == 1
     assert "CERTIFICATE_VERIFY_FAILED" in r.stderr or "certificate" in r.stderr.lower()
     assert https_telegram.sent_messages() == []
+
+
+def test_an_untrusted_certificate_is_one_clear_line_and_not_retried(
+    cli, write_profile, https_telegram, monkeypatch
+):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    _profile(write_profile, https_telegram)
+    r = cli("push", "text", "-p", "tg", "-u", "1", "must not arrive", "--timeout", "5000")
+    assert (r.code, r.stdout) == (1, "0\n"), r.output
+    [line] = r.stderr.splitlines()
+    assert "TLS certificate" in line and "not trusted" in line and "SSL_CERT_FILE" in line, line
+    assert "tries" not in line  # not "gave up after 3 tries"
+    assert len(https_telegram.requests) == 0

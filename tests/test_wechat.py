@@ -133,7 +133,7 @@ def test_size_limits_are_refused_before_any_request(
     assert wechat.requests == []
 
 
-def test_voice_must_be_amr_or_mp3(cli, profile, wechat, tmp_path):
+def test_voice_must_be_amr_or_mp3(cli, profile, wechat, tmp_path, no_ffmpeg):
     r = cli("push", "voice", "-p", "wechat", "-u", ALICE, str(media_file(tmp_path, "v.ogg")))
     assert (r.code, r.stdout) == (2, "0\n") and "AMR or MP3" in r.stderr
     assert wechat.requests == []
@@ -191,8 +191,8 @@ def test_closed_window_falls_back_to_the_template(cli, write_profile, wechat):
     [tmpl] = wechat.templates_sent()
     assert (tmpl.touser, tmpl.template_id) == (BOB, "tmpl-alert")
     assert tmpl.data["thing1"] == {"value": "Backup"}
-    assert tmpl.data["thing2"]["value"] == long[:19] + "…"  # thing: at most 20 characters
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", tmpl.data["time3"]["value"])
+    assert tmpl.data["thing2"]["value"] == long[:18] + "…"  # thing: at most 20 characters
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", tmpl.data["time3"]["value"])
     out = json.loads(r.stdout)
     bob = next(t for t in out["targets"] if t["target"] == f"user:{BOB}")
     assert bob["message_ids"] == [str(tmpl.msgid)]
@@ -226,8 +226,38 @@ def test_default_template_fields(cli, write_profile, wechat):
     r = cli("push", "text", "-p", "wechat", "-u", BOB, "line one\nline two", "-t", "T")
     assert r.code == 0, r.stderr
     data = wechat.templates_sent()[0].data
-    assert data["title"] == {"value": "T"} and data["content"] == {"value": "line one\nline two"}
+    assert data["title"] == {"value": "T"} and data["content"] == {"value": "line one / line two"}
     assert set(data) == {"title", "content", "time"}
+
+
+def test_template_values_are_shown_whole_one_line_within_their_caps(cli, write_profile, wechat):
+    fields = 'template_fields = {title = "first", content = "keyword1", time = "time2"}\n'
+    write_profile(account(wechat, extra=TEMPLATE + fields))
+    text = "disk full on db-1\n  /var at 99%\n\nrotate logs now, or the backup at 03:00 fails"
+    r = cli("push", "text", "-p", "wechat", "-u", BOB, text, "-t", "Nightly\ncheck")
+    assert r.code == 0, r.stderr
+    [tmpl] = wechat.templates_sent()
+    # every value arrives whole: nothing is lost at a line break or past the cap unmarked
+    assert tmpl.shown() == {k: v["value"] for k, v in tmpl.data.items()}
+    assert tmpl.data["first"]["value"] == "Nightly / check"
+    assert tmpl.data["keyword1"]["value"] == "disk full on db-1…"
+    assert len(tmpl.data["keyword1"]["value"]) <= 20
+
+
+@pytest.mark.parametrize(
+    "key,value,want",
+    [
+        ("thing1", "a" * 25, "a" * 19 + "…"),
+        ("character_string2", "x" * 40, "x" * 31 + "…"),
+        ("number3", "1" * 40, "1" * 32),
+        ("phrase4", "配送中配送中", "配送中配送"),
+        ("keyword1", "line\nbreak", "line / break"),
+    ],
+)
+def test_template_value_caps_by_key_type(key, value, want):
+    from imcli.platforms.wechat import template_value
+
+    assert template_value(key, value) == want
 
 
 def test_a_failing_template_says_both_reasons(cli, write_profile, wechat):

@@ -175,7 +175,7 @@ def test_size_limits_are_refused_before_any_request(
     assert wecom.requests == []
 
 
-def test_voice_must_be_amr(cli, profile, wecom, tmp_path):
+def test_voice_must_be_amr(cli, profile, wecom, tmp_path, no_ffmpeg):
     ogg = media_file(tmp_path, "v.ogg", b"OggS" + bytes(300))
     r = cli("push", "voice", "-p", "wecom", "-u", "alice", str(ogg))
     assert (r.code, r.stdout) == (2, "0\n")

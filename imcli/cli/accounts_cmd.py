@@ -231,7 +231,7 @@ def add_account(
             )
     if walkthrough:  # the optional fields too; Enter skips one
         for f in spec.all_fields():
-            if f.name not in table and f.name != "default":
+            if f.name not in table and f.name != "default" and f.ask:
                 value = _ask_field(f, optional=True)
                 if value is not None:
                     table[f.name] = value

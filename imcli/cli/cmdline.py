@@ -90,7 +90,12 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("platforms",): Command(options=(_JSON,)),
     ("push",): Command(group=True),
     ("push", "text"): Command(
-        options=(_TITLE, Opt(("--markdown",), "markdown", "flag"), *_PUSH_COMMON),
+        options=(
+            _TITLE,
+            Opt(("--markdown",), "markdown", "flag"),
+            Opt(("--max-parts",), "max_parts", "int"),
+            *_PUSH_COMMON,
+        ),
         arguments=(Arg("content"),),
     ),
     ("push", "image"): _MEDIA,

@@ -154,6 +154,16 @@ def push_text(
     ] = None,
     title: Title = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="CONTENT is CommonMark.")] = False,
+    max_parts: Annotated[
+        Optional[int],
+        typer.Option(
+            "--max-parts",
+            help="At most N messages per target; a longer text goes as its first part "
+            "and an attached message.txt (default 10, 0 = no limit).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
     platform: Platform = None,
     group: Group = None,
     user: User = None,
@@ -170,7 +180,8 @@ def push_text(
     """Push a text message."""
     _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose, spool=spool)  # fmt: skip
+          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
+          max_parts=max_parts, spool=spool)  # fmt: skip
 
 
 # -- media -----------------------------------------------------------------------------

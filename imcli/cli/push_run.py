@@ -32,6 +32,7 @@ def push(
     dry_run: bool,
     json_out: bool,
     verbose: bool,
+    max_parts: int | None = None,
     title: str | None = None,
     content: str | None = None,
     markdown: bool = False,
@@ -79,6 +80,7 @@ def push(
             dry_run=dry_run,
             verbose=verbose,
             profile=profile,
+            max_parts=max_parts,
         )
         if to:  # named recipients, across platforms
             if spool:  # a fallback may have reached the person: not kept (yet)
@@ -123,11 +125,20 @@ def _print_result(result: PushResult, json_out: bool) -> None:
         output.err(f"imcli: {note}")
     for r in result.results:
         if not r.ok and not result.dry_run:
-            output.err(output.one_line(f"{result.platform} {r.target}: {r.error or 'not sent'}"))
+            output.err(output.one_line(f"{result.platform} {r.target}: {failure(r)}"))
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         output.out(str(result.sent))
+
+
+def failure(r: TargetResult) -> str:
+    """Why a target is not counted: a split text some parts of which arrived says how
+    many ("partly sent: 3 of 7 parts delivered"), never just "not sent"."""
+    why = r.error or "not sent"
+    if r.partly_sent:
+        return f"partly sent: {r.parts_sent} of {r.parts_total} parts delivered; then {why}"
+    return why
 
 
 def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: bool) -> int:

@@ -116,6 +116,7 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
     Raises ImcliError when nothing was sent (the caller prints it)."""
     from imcli import recipients
     from imcli.cli import runner
+    from imcli.cli.push_run import failure
     from imcli.errors import Interrupted
 
     progress: recipients.Progress = []
@@ -126,9 +127,14 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
             recipients.run_to(req, to, verbose=log, dry_log=dry, progress=progress)
         )
     except Interrupted as exc:
+        # the count is what surely arrived; sends in flight may have been delivered too
         sent = sum(1 for _, results in progress for r in results.values() if r.ok)
+        maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
         total = sum(len(results) for _, results in progress)
-        output.error(f"interrupted; {sent} of {total} target(s) sent")
+        line = f"interrupted; {sent} of {total} target(s) sent"
+        if maybe:
+            line += f", {maybe} more may have been delivered"
+        output.error(line)
         if json_out:
             rows: list[dict[str, Any]] = []
             for platform, results in progress:
@@ -138,9 +144,9 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
                     rows.append({**r.to_json(), "platform": platform})
             output.out(
                 json.dumps(
-                    {"sent": sent, "failed": len(rows) - sent, "targets": rows},
+                    {"sent": sent, "failed": len(rows) - sent, "uncertain": maybe, "targets": rows},
                     ensure_ascii=False,
-                )
+                )  # fmt: skip
             )
         else:
             output.out(str(sent))
@@ -152,7 +158,7 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
         elif not result.dry_run:
             tr: TargetResult = event.result
             where = "webhook" if tr.target is None else str(tr.target)
-            output.err(output.one_line(f"{event.platform} {where}: {tr.error or 'not sent'}"))
+            output.err(output.one_line(f"{event.platform} {where}: {failure(tr)}"))
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:

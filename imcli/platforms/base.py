@@ -31,6 +31,7 @@ class Field:
     type: type = str  # str, int, float, bool or dict
     help: str = ""
     default: Any = None
+    ask: bool = True  # offered by the `accounts add` walk-through
 
 
 #: Fields every platform accepts.
@@ -43,6 +44,7 @@ COMMON_FIELDS: tuple[Field, ...] = (
         "resend_uncertain",
         type=bool,
         help="repeat a send that may have been delivered (a duplicate rather than a loss)",
+        ask=False,
     ),
 )
 
@@ -57,6 +59,18 @@ class Limit:
     count: int
     period: float
     scope: str = "account"
+
+
+@dataclass(frozen=True)
+class Formats:
+    """The formats a platform takes for one kind of media (names from imcli.media.probe).
+
+    ``convert_to``: other content is converted to this format when ffmpeg is found;
+    None: it is refused."""
+
+    accepted: tuple[str, ...]
+    label: str  # how a refusal names them: "OGG/Opus, MP3 or M4A"
+    convert_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class PlatformSpec:
     adapter: str | None = None  # "module:Class", imported only to send; None = not built yet
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
+    formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
     #: how the platform compares destinations: targets with the same key are one
     #: destination, sent once (None: the kind and the id as written)
     target_key: Callable[[Target], object] | None = None
@@ -141,6 +156,10 @@ class PlatformSpec:
             "reason": self.unsupported,
             "kinds": {k: self.kind_status(k) is None for k in KINDS},
             "refused": {k: r for k in KINDS if (r := self.kind_status(k))},
+            "formats": {
+                k: {"accepted": list(f.accepted), "convert_to": f.convert_to}
+                for k, f in self.formats.items()
+            },
         }
 
 
@@ -170,8 +189,29 @@ class Adapter:
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
         self._download_lock: Any = None
+        self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
+        self._playable_locks: dict[int, Any] = {}
+        self._converted: list[str] = []  # temporary files of conversions
 
     # -- what adapters implement -------------------------------------------------
+    @classmethod
+    def media_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can send as ``kind`` (None: no limit of the
+        platform's own); standard input is read no further than this."""
+        return None
+
+    @classmethod
+    def converts(cls, kind: str) -> bool:
+        """Content of this kind in another format is converted (when ffmpeg is found):
+        the platform's size limit applies to the result, not to what is read."""
+        fmts = cls.spec.formats.get(kind)
+        return fmts is not None and fmts.convert_to is not None
+
+    def text_messages(self, message: Message) -> int:
+        """How many messages a text push takes on this platform (its own split), for
+        the overflow policy and ``parts_total``; 1 where texts are never split."""
+        return 1
+
     def validate(self, message: Message, targets: list[Target]) -> None:
         """Refuse (UsageError) what this platform cannot send, before any request."""
 
@@ -195,6 +235,141 @@ class Adapter:
             if src.path is not None:
                 _forget(str(src.path))
         self._downloads.clear()
+        for path in self._converted:
+            _forget(path)
+        self._converted.clear()
+
+    # -- formats (the spec's ``formats``) ---------------------------------------------------
+    def check_format(self, src: MediaSource, what: str) -> None:
+        """Before any request: refuse a local source in a format this platform does not
+        take when it cannot be converted (no ffmpeg). URLs are checked once downloaded."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or src.is_url:
+            return
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted:
+            return
+        if fmts.convert_to is not None and convert.ffmpeg_path() is not None:
+            return
+        raise self.refuse(self._format_refusal(src, what, fmt, fmts))
+
+    def will_convert(self, src: MediaSource) -> bool:
+        """A local source of known audio/video content in a format this platform does not
+        take, with ffmpeg found: it is converted before upload, so size limits apply to
+        the result, not to it."""
+        fmts = self.spec.formats.get(src.kind)
+        if fmts is None or fmts.convert_to is None or src.is_url:
+            return False
+        from imcli.media import convert, probe
+
+        fmt = probe.format_of(src)
+        if fmt in fmts.accepted or fmt not in probe.AUDIO | probe.VIDEO:
+            return False
+        return convert.ffmpeg_path() is not None
+
+    def _format_refusal(self, src: MediaSource, what: str, fmt: str | None, fmts: Formats) -> str:
+        from imcli.media import probe
+
+        name = src.filename or src.spec
+        head = f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} must be {fmts.label}"
+        if fmts.convert_to is None:
+            return head + ("; send it with `push file` instead" if src.kind != "file" else "")
+        return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
+
+    def size_limit(self, src: MediaSource) -> int:
+        """The size limit of an upload of this source, after any conversion (adapters say
+        theirs)."""
+        return 1 << 62
+
+    def checked_first(self, src: MediaSource) -> bool:
+        """Whether check_media_first prepares this source."""
+        return src.kind in self.spec.formats and (src.is_url or self.will_convert(src))
+
+    async def check_media_first(self, message: Message) -> None:
+        """Before any send: the sources whose content decides what is sent (URLs of kinds
+        with declared formats, and sources to convert) are downloaded, checked and
+        converted once, so that a refusal (exit 2) comes before the first message. A
+        failed download is remembered: every target then fails with it."""
+        if message.kind == "mixed":
+            labelled = [
+                (f"item {i}: {it.type}", it.media)
+                for i, it in enumerate(message.items)
+                if it.media is not None
+            ]
+        else:
+            labelled = [(src.kind, src) for src in message.media_sources()]
+        for what, src in labelled:
+            if not self.checked_first(src):
+                continue
+            try:
+                await self.playable(src, what)
+            except (UsageError, ConfigError):
+                raise
+            except ImcliError:
+                pass
+
+    async def playable(self, src: MediaSource, what: str | None = None) -> MediaSource:
+        """The source as it is to be uploaded: a URL downloaded (once per push), its
+        content checked against the spec's formats, converted with ffmpeg (once per push)
+        when needed, then its size checked against ``size_limit``. A dry run leaves a
+        URL as it is. Refusals are exit 2; every target shares the outcome."""
+        import asyncio
+
+        limit = self.size_limit(src)
+
+        lock = self._playable_locks.get(id(src))
+        if lock is None:
+            lock = self._playable_locks[id(src)] = asyncio.Lock()
+        async with lock:
+            done = self._playable.get(id(src))
+            if isinstance(done, ImcliError):
+                raise done
+            if done is not None:
+                return done
+            try:
+                got = await self._make_playable(src, limit, what or src.kind)
+            except ImcliError as exc:
+                self._playable[id(src)] = exc
+                raise
+            self._playable[id(src)] = got
+            return got
+
+    async def _make_playable(self, src: MediaSource, limit: int, what: str) -> MediaSource:
+        fmts = self.spec.formats.get(src.kind)
+        from imcli.media import convert, probe
+
+        can_convert = fmts is not None and fmts.convert_to is not None
+        if can_convert and convert.ffmpeg_path() is not None:
+            download_cap = max(limit, 1 << 30)  # converted below; the limit is the result's
+        else:
+            download_cap = limit
+        local = await self.local_copy(src, download_cap)
+        if local.is_url or self.http.dry_run:
+            return local
+        if fmts is not None:
+            fmt = probe.format_of(local)
+            if fmt not in fmts.accepted:
+                if fmts.convert_to is None or convert.ffmpeg_path() is None:
+                    raise self.refuse(self._format_refusal(local, what, fmt, fmts))
+                try:
+                    local = await convert.convert(
+                        local,
+                        fmts.convert_to,
+                        timeout=self.http.budget.remaining(),
+                        platform=self.spec.name,
+                        temps=self._converted,
+                    )
+                except UsageError as exc:  # "ffmpeg could not convert x: why"
+                    name = local.filename or local.spec
+                    why = exc.message.split(": ", 1)[-1]
+                    raise self.refuse(
+                        f"{what} {name} is {probe.label(fmt)}; a {self.spec.name} {src.kind} "
+                        f"must be {fmts.label}, and {why}"
+                    ) from None
+        local.check_size(limit, self.spec.name, what)
+        return local
 
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
         """The source as something to upload: a URL is downloaded once per push
@@ -229,6 +404,7 @@ class Adapter:
         """
         import asyncio
 
+        await self.check_media_first(message)
         sem = asyncio.Semaphore(self.concurrency)
         offline: list[AccountOffline] = []
 

@@ -23,8 +23,9 @@ Every call goes under ``base_url`` (``https://open.feishu.cn``, or
   then ``image`` ``{"image_key"}`` (with a title: a ``post`` holding the title and the
   image). voice → ``POST /open-apis/im/v1/files`` (``file_type=opus``, ``file_name``,
   ``duration`` in ms when it can be read, ``file``) then ``audio``; a source that is not
-  Ogg/Opus is converted with ffmpeg when it is on PATH, else refused before sending.
-  video → ``file_type=mp4`` then ``media``; file → ``file_type`` from the extension
+  Ogg/Opus is converted with ffmpeg when it is found, else refused before sending.
+  video → ``file_type=mp4`` then ``media``; a MOV, WebM or MKV is converted to MP4 the
+  same way (the content is checked, not the name); file → ``file_type`` from the extension
   (pdf, doc, xls, ppt, else stream) then ``file``. Lark has no captions: the title of a
   voice, video or file goes first as a text message. Each source is uploaded (and a URL
   downloaded) once per push; the key serves every target. Limits: image 10 MB, others
@@ -39,13 +40,20 @@ obey ``x-ogw-ratelimit-reset``, 230020 (the per-chat frequency limit) is retried
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -68,6 +76,13 @@ SPEC = PlatformSpec(
         Field("app_secret", required=True, secret=True),
     ),
     rate_limits=(Limit(50, 1.0, "account"), Limit(5, 1.0, "chat")),
+    # im/v1/files (上传文件): "opus：OPUS 音频文件。其他格式的音频文件，请转为 OPUS 格式后
+    # 上传" and "mp4：MP4 格式视频文件" are the only audio and video types: anything else
+    # is converted or refused
+    formats={
+        "voice": Formats(("ogg-opus",), "Ogg/Opus", "ogg-opus"),
+        "video": Formats(("mp4",), "MP4", "mp4"),
+    },
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
     send_keys=("uuid",),
@@ -100,8 +115,6 @@ FILE_TYPES = {
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _JSON = "application/json; charset=utf-8"
-_OPUS_EXT = (".opus", ".ogg", ".oga")
-_OPUS_MIME = ("audio/opus", "audio/ogg")
 
 
 def receive_id_type(target_id: str) -> str:
@@ -124,12 +137,6 @@ def file_type_for(src: MediaSource) -> str:
     if src.kind == "video":
         return "mp4"
     return FILE_TYPES.get(src.extension, "stream")
-
-
-def ffmpeg_path() -> str | None:
-    import shutil
-
-    return shutil.which("ffmpeg")
 
 
 def _dumps(obj: Any) -> str:
@@ -215,95 +222,13 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-# -- media facts ----------------------------------------------------------------------
-
-
-def opus_status(src: MediaSource) -> bool | None:
-    """True: Ogg/Opus; False: surely not; None: cannot tell before downloading."""
-    if src.is_url:
-        name = src.filename.lower()
-        if name.endswith(_OPUS_EXT) or (src.mime or "") in _OPUS_MIME:
-            return True
-        return None if not os.path.splitext(name)[1] and not src.mime else False
-    head = src.head(128)
-    return head.startswith(b"OggS") and b"OpusHead" in head
-
-
-def opus_duration_ms(src: MediaSource) -> int | None:
-    """Length of an Ogg/Opus file from its last page's granule position (48 kHz)."""
-    if src.path is None:
-        return None
-    try:
-        with open(src.path, "rb") as fh:
-            head = fh.read(256)
-            at = head.find(b"OpusHead")
-            if at < 0:
-                return None
-            pre_skip = int.from_bytes(head[at + 10 : at + 12], "little")
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - 65536))
-            tail = fh.read()
-    except OSError:
-        return None
-    last = tail.rfind(b"OggS")
-    if last < 0 or last + 14 > len(tail):
-        return None
-    granule = int.from_bytes(tail[last + 6 : last + 14], "little", signed=True)
-    if granule <= pre_skip:
-        return None
-    return (granule - pre_skip) * 1000 // 48000
-
-
-def mp4_duration_ms(src: MediaSource) -> int | None:
-    """Length of an MP4/MOV file from its ``moov/mvhd`` box (top-level boxes skipped)."""
-    if src.path is None:
-        return None
-    try:
-        with open(src.path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            pos = 0
-            while pos + 8 <= size:
-                fh.seek(pos)
-                header = fh.read(16)
-                box_len = int.from_bytes(header[:4], "big")
-                kind = header[4:8]
-                head_len = 8
-                if box_len == 1:
-                    box_len, head_len = int.from_bytes(header[8:16], "big"), 16
-                elif box_len == 0:
-                    box_len = size - pos
-                if box_len < head_len:
-                    return None
-                if kind == b"moov":
-                    fh.seek(pos + head_len)
-                    moov = fh.read(min(box_len - head_len, 1 << 20))
-                    return _mvhd_ms(moov)
-                pos += box_len
-    except OSError:
-        return None
-    return None
-
-
-def _mvhd_ms(moov: bytes) -> int | None:
-    pos = 0
-    while pos + 8 <= len(moov):
-        box_len = int.from_bytes(moov[pos : pos + 4], "big")
-        if moov[pos + 4 : pos + 8] == b"mvhd":
-            body = moov[pos + 8 :]
-            if body[:1] == b"\x01":
-                scale = int.from_bytes(body[20:24], "big")
-                length = int.from_bytes(body[24:32], "big")
-            else:
-                scale = int.from_bytes(body[12:16], "big")
-                length = int.from_bytes(body[16:20], "big")
-            return length * 1000 // scale if scale else None
-        if box_len < 8:
-            return None
-        pos += box_len
-    return None
-
-
 class LarkAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # converted before upload: the limit applies to the result
+        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
+
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC
@@ -318,7 +243,6 @@ class LarkAdapter(Adapter):
         self._token_lock = asyncio.Lock()
         self._keys: dict[int, str | BaseException] = {}
         self._media_locks: dict[int, asyncio.Lock] = {}
-        self._temps: list[str] = []
 
     # -- token -----------------------------------------------------------------------
     def _tokens(self) -> TokenCache:
@@ -425,17 +349,10 @@ class LarkAdapter(Adapter):
     def validate(self, message: Message, targets: list[Target]) -> None:
         for i, src in enumerate(message.media_sources()):
             what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-            if src.kind == "voice" and opus_status(src) is False:
-                if ffmpeg_path() is None:
-                    raise self.refuse(
-                        f"{what} {src.filename or src.spec} is not Ogg/Opus; Lark voice "
-                        "messages need an .opus file (e.g. `ffmpeg -i IN -acodec libopus "
-                        "-ac 1 -ar 16000 OUT.opus`), or install ffmpeg so imcli converts it"
-                    )
-                continue  # converted before upload; the limit applies to the result
-            if not src.is_url:
-                limit = IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
-                src.check_size(limit, "lark", what)
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
+            src.check_size(IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT, "lark", what)
 
     async def check(self) -> str:
         token, lifetime = await self._fetch_token()
@@ -482,6 +399,16 @@ class LarkAdapter(Adapter):
         tracker.sent(data.get("message_id"))
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        # as _send_text splits it
+        text = message.text or ""
+        title = message.title.strip() if message.title and message.title.strip() else None
+        if not text.strip():
+            return 1 if title else 0
+        if title is None and not message.markdown:
+            return len(self.text_chunks(text))
+        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))
@@ -560,77 +487,11 @@ class LarkAdapter(Adapter):
         return lock
 
     async def _prepare(self, src: MediaSource) -> MediaSource:
-        """Download a URL, convert a voice to Ogg/Opus, check the size."""
-        local = src
-        if src.is_url and not self.http.dry_run:
-            cap = IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
-            if src.kind == "voice" and ffmpeg_path() is not None:
-                cap = 1 << 30  # converted below; the limit applies to the result
-            local = await src.download(self.http, cap, "lark")
-            if local.path is not None:
-                self._temps.append(str(local.path))
-        if self.http.dry_run or local.is_url:
-            return local  # shown as it is; converted and checked when really sent
-        if local.kind == "voice" and not opus_status(local):
-            if ffmpeg_path() is None:
-                raise PlatformError(
-                    f"voice {local.filename or local.spec} is not Ogg/Opus and ffmpeg is "
-                    "not installed to convert it"
-                )
-            local = await self._to_opus(local)
-        local.check_size(IMAGE_LIMIT if local.kind == "image" else FILE_LIMIT, "lark")
-        return local
+        """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
+        return await self.playable(src)
 
-    async def _to_opus(self, src: MediaSource) -> MediaSource:
-        """Convert audio to Ogg/Opus (mono, 16 kHz) with ffmpeg, into a temporary file."""
-        import asyncio
-        import shutil
-        import tempfile
-        from dataclasses import replace
-        from pathlib import Path
-
-        from imcli import media
-
-        ffmpeg = ffmpeg_path()
-        assert ffmpeg is not None
-        if src.path is not None:
-            source_path = str(src.path)
-        else:
-            fd, source_path = tempfile.mkstemp(prefix="imcli-voice-in-")
-            media._temp_files.append(source_path)
-            self._temps.append(source_path)
-            with os.fdopen(fd, "wb") as out, src.open() as fh:
-                shutil.copyfileobj(fh, out, media.CHUNK)
-        fd, target_path = tempfile.mkstemp(prefix="imcli-voice-", suffix=".opus")
-        os.close(fd)
-        media._temp_files.append(target_path)
-        self._temps.append(target_path)
-        proc = await asyncio.create_subprocess_exec(
-            ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-i", source_path, "-vn", "-acodec", "libopus", "-ac", "1", "-ar", "16000",
-            "-f", "ogg", target_path,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            _, err = await proc.communicate()
-        except asyncio.CancelledError:
-            proc.kill()
-            await proc.wait()
-            raise
-        if proc.returncode != 0:
-            lines = err.decode("utf-8", "replace").strip().splitlines()
-            why = lines[-1] if lines else f"exit status {proc.returncode}"
-            raise PlatformError(
-                f"ffmpeg could not convert {src.filename or src.spec} to Opus: {why}"
-            )
-        stem = os.path.splitext(src.filename or "voice")[0] or "voice"
-        path = Path(target_path)
-        return replace(
-            src, origin="file", path=path, data=None, filename=stem + ".opus",
-            mime="audio/opus", size=path.stat().st_size,
-        )  # fmt: skip
+    def size_limit(self, src: MediaSource) -> int:
+        return IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
 
     async def _upload(self, src: MediaSource) -> str:
         """The image_key / file_key for a source, prepared and uploaded once per push
@@ -658,6 +519,8 @@ class LarkAdapter(Adapter):
             return result
 
     async def _upload_now(self, src: MediaSource) -> str:
+        from imcli.media import probe
+
         mime = src.mime or "application/octet-stream"
 
         if src.kind == "image":
@@ -679,9 +542,9 @@ class LarkAdapter(Adapter):
         form = {"file_type": file_type_for(src), "file_name": src.filename}
         duration = None
         if src.kind == "voice":
-            duration = opus_duration_ms(src)
+            duration = probe.opus_duration_ms(src)
         elif src.kind == "video":
-            duration = mp4_duration_ms(src)
+            duration = probe.mp4_duration_ms(src)
         if duration:
             form["duration"] = str(duration)
 
@@ -745,13 +608,6 @@ class LarkAdapter(Adapter):
             heading = "\n".join(t for t in (title, caption) if t) or None
             await self._send_media(target, it.media, heading, message.extra, tracker)
             title = None
-
-    async def aclose(self) -> None:
-        from imcli.media import _forget
-
-        for path in self._temps:
-            _forget(path)
-        self._temps.clear()
 
 
 def _img(image_key: str) -> dict[str, Any]:

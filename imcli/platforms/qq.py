@@ -14,9 +14,16 @@ when the account sets one.
   on this machine or shares its files), else ``base64://…``. A base64 payload has to sit
   whole in the JSON body, so it is capped at 30 MB (BASE64_LIMIT), checked before
   anything is sent; larger media need ``shared_files`` or a URL.
-- file → ``upload_private_file`` / ``upload_group_file`` ``{user_id|group_id, file, name}``
-  where ``file`` is the absolute local path when ``shared_files`` (go-cqhttp takes nothing
-  else), else ``base64://…`` or the URL (NapCat, Lagrange, LLOneBot).
+- file → ``upload_private_file`` / ``upload_group_file`` ``{user_id|group_id, file, name}``.
+  The servers differ (``get_version_info`` → ``app_name``, asked once per push): go-cqhttp
+  and Lagrange open ``file`` as a path on their own disk, NapCat and LLOneBot also take a
+  URL or base64. So ``file`` is the absolute local path when ``shared_files``; otherwise
+  the server first fetches the file into its own cache with ``download_file`` (go-cqhttp:
+  ``url``, ``thread_count``, ``headers``; NapCat: ``url`` or ``base64``), once per push,
+  and the path it answers (``{file}``) is uploaded to every target. go-cqhttp cannot take
+  a local file that way (its ``download_file`` takes URLs only), and Lagrange has no
+  ``download_file``: those pushes are refused with the reason (exit 2). LLOneBot and
+  unknown servers get the URL or ``base64://…`` as before.
 - mixed → one segment array with the title, the text and the images in order; voices,
   videos and files follow as sends of their own.
 
@@ -30,8 +37,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.errors import AccountOffline, ImcliError, PlatformError, RetryableError, UsageError
+from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     import httpx
@@ -40,6 +47,14 @@ if TYPE_CHECKING:
     from imcli.models import Item, Message, Target
 
 MB = 1 << 20
+
+
+def _qq_key(target: Target) -> object:
+    """QQ numbers and group numbers are numbers (``10001`` and ``010001`` are one), in
+    two id spaces: a user and a group may share a number."""
+    tid = target.id.strip()
+    return (target.kind, int(tid)) if tid.isdigit() else (target.kind, tid)
+
 
 SPEC = PlatformSpec(
     name="qq",
@@ -59,7 +74,12 @@ SPEC = PlatformSpec(
         ),
     ),
     rate_limits=(Limit(2, 1.0, "account"),),
+    # record segments: QQ voices are SILK or AMR; go-cqhttp and NapCat encode other audio
+    # (MP3 among it) to SILK with the ffmpeg of the server's host. Anything else is made
+    # AMR here, which every server sends without converting.
+    formats={"voice": Formats(("silk", "amr", "mp3"), "SILK, AMR or MP3", "amr")},
     adapter="imcli.platforms.qq:QQAdapter",
+    target_key=_qq_key,
 )
 
 #: media sent inline as base64:// (the whole payload is in the JSON body)
@@ -127,6 +147,13 @@ def parse_reply(resp: httpx.Response) -> Any:
 
 
 class QQAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        # with shared_files the server reads the file itself: no limit of imcli's
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return None if account.get("shared_files") else BASE64_LIMIT
+
     """Imported only to send."""
 
     spec = SPEC
@@ -141,6 +168,10 @@ class QQAdapter(Adapter):
         super().__init__(account, http)
         self._b64: dict[int, str] = {}
         self._b64_lock = asyncio.Lock()
+        self._app: str | None = None  # the server's app_name, asked once per push
+        self._app_lock = asyncio.Lock()
+        self._server_files: dict[int, str | ImcliError] = {}  # id(source) → path there
+        self._server_files_lock = asyncio.Lock()
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -174,6 +205,10 @@ class QQAdapter(Adapter):
     def dry_run_reply(self, method: str, url: str) -> Any:
         if url.endswith("/get_login_info"):
             return {"status": "ok", "retcode": 0, "data": {"user_id": 0, "nickname": "dry-run"}}
+        if url.endswith("/get_version_info"):
+            return {"status": "ok", "retcode": 0, "data": {"app_name": "dry-run"}}
+        if url.endswith("/download_file"):
+            return {"status": "ok", "retcode": 0, "data": {"file": "/dry-run/cache/file"}}
         return {"status": "ok", "retcode": 0, "data": {"message_id": 0}}
 
     # -- the adapter interface ----------------------------------------------------------------
@@ -181,8 +216,9 @@ class QQAdapter(Adapter):
         from imcli.platforms.wecom import labelled_sources
 
         for what, src in labelled_sources(message):
-            if src.is_url:
-                continue  # the OneBot server fetches it
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # the OneBot server fetches it; a conversion is checked after
             if src.path is not None and self.shared_files:
                 src.check_size(1 << 62, "qq", what)  # only refuses an empty file
                 continue
@@ -255,7 +291,32 @@ class QQAdapter(Adapter):
             return got
 
     async def _segment(self, src: MediaSource) -> dict[str, Any]:
+        if src.kind == "voice":
+            src = await self._playable_voice(src)
         return {"type": SEGMENT[src.kind], "data": {"file": await self._file_ref(src)}}
+
+    async def _playable_voice(self, src: MediaSource) -> MediaSource:
+        """A voice in a format the servers take: a URL whose name says so is handed over
+        (the server fetches it); anything else is checked by its content, and converted
+        (a URL downloaded first), once per push."""
+        from imcli.media import probe
+
+        fmts = self.spec.formats["voice"]
+        if src.is_url and probe.format_from_name(src.filename, src.mime) in fmts.accepted:
+            return src
+        return await self.playable(src)
+
+    def size_limit(self, src: MediaSource) -> int:
+        return 1 << 62 if self.shared_files else BASE64_LIMIT
+
+    def checked_first(self, src: MediaSource) -> bool:
+        """A voice URL whose name says the servers take it is handed over, not fetched."""
+        from imcli.media import probe
+
+        fmts = self.spec.formats.get(src.kind)
+        if fmts and src.is_url and probe.format_from_name(src.filename, src.mime) in fmts.accepted:
+            return False
+        return super().checked_first(src)
 
     # -- sending ------------------------------------------------------------------------------
     async def _send(
@@ -297,16 +358,106 @@ class QQAdapter(Adapter):
         else:
             await self._upload_file(target, src, extra, tracker)
 
+    async def check_media_first(self, message: Message) -> None:
+        """Also, before any send: what each file will be uploaded as (a refusal, such as
+        a local file for go-cqhttp without shared_files, comes before the first message)."""
+        await super().check_media_first(message)
+        for src in message.media_sources():
+            if src.kind != "file" or (src.path is not None and self.shared_files):
+                continue
+            try:
+                await self._upload_ref(src)
+            except UsageError:
+                raise
+            except ImcliError:
+                pass  # asked again per target, which then fails with the reason
+
+    # -- file uploads: what each server takes ---------------------------------------------------
+    async def _app_name(self) -> str:
+        """``get_version_info`` → ``app_name`` (go-cqhttp, NapCat.Onebot, Lagrange.OneBot,
+        LLOneBot, ...), once per push; '' when the server does not say."""
+        async with self._app_lock:
+            if self._app is None:
+                try:
+                    info = await self._call("get_version_info", {}, send=False)
+                except (AccountOffline, RetryableError):
+                    raise
+                except PlatformError:
+                    info = None  # an older server without the action
+                name = info.get("app_name") if isinstance(info, dict) else None
+                self._app = name.strip() if isinstance(name, str) else ""
+            return self._app
+
+    async def _upload_ref(self, src: MediaSource) -> str:
+        """``file`` of upload_*_file: the local path (shared_files), a path the server
+        fetched into its cache with download_file (once per push), or (LLOneBot and
+        servers that do not say) the URL or base64://."""
+        if src.path is not None and self.shared_files:
+            return str(src.path.resolve())
+        app = (await self._app_name()).lower()
+        if app.startswith("lagrange"):
+            raise UsageError(
+                "qq: Lagrange.OneBot uploads a file only from its own disk and cannot "
+                "download one (it has no download_file): set shared_files = true on the "
+                "account when it runs on this machine, and push a local file"
+            )
+        if app == "go-cqhttp" and not src.is_url:
+            raise UsageError(
+                "qq: go-cqhttp uploads a file only from its own disk, and its download_file "
+                "takes only URLs: set shared_files = true on the account when it runs on "
+                "this machine, or push an http(s):// URL it can download"
+            )
+        if app not in ("go-cqhttp",) and not app.startswith("napcat"):
+            if src.is_url:
+                assert src.url is not None
+                return src.url
+            return await self._base64(src)
+        async with self._server_files_lock:
+            got = self._server_files.get(id(src))
+            if got is None:
+                try:
+                    got = await self._download_on_server(src, app)
+                except (UsageError, AccountOffline):
+                    raise
+                except ImcliError as exc:
+                    got = exc
+                self._server_files[id(src)] = got
+        if isinstance(got, ImcliError):
+            raise got
+        return got
+
+    async def _download_on_server(self, src: MediaSource, app: str) -> str:
+        """``download_file``: the server stores the file in its cache → ``{file}``."""
+        params: dict[str, Any]
+        describe: Any = None
+        if src.is_url:
+            params = {"url": src.url}
+            if app == "go-cqhttp":  # CQDownloadFile(url, headers, threadCount)
+                params.update(thread_count=1, headers=[])
+        else:  # NapCat: base64 (without the base64:// prefix) and a name
+            b64 = await self._base64(src)
+            params = {"base64": b64[len("base64://") :], "name": src.filename or "file"}
+            describe = {**params, "base64": f"<{src.describe()}>"}
+        try:
+            data = await self._call("download_file", params, send=False, describe=describe)
+        except PlatformError as exc:
+            if isinstance(exc, AccountOffline):
+                raise
+            raise PlatformError(
+                f"the OneBot server could not fetch {src.filename or src.spec} "
+                f"(download_file): {exc.message}",
+                code=exc.code,
+                status=exc.status,
+            ) from None
+        path = data.get("file") if isinstance(data, dict) else None
+        if not isinstance(path, str) or not path:
+            raise PlatformError("download_file answered no file path")
+        return path
+
     async def _upload_file(
         self, target: Target, src: MediaSource, extra: dict[str, Any], tracker: SendTracker
     ) -> None:
-        if src.is_url:
-            assert src.url is not None
-            file = src.url
-        elif src.path is not None and self.shared_files:
-            file = str(src.path.resolve())
-        else:
-            file = await self._base64(src)
+        file = await self._upload_ref(src)
         params: dict[str, Any]
         if target.kind == "group":
             action, params = "upload_group_file", {"group_id": _id(target)}
@@ -320,11 +471,11 @@ class QQAdapter(Adapter):
         try:
             data = await self._call(action, params, target=target, describe=describe)
         except PlatformError as exc:
-            if isinstance(exc, (AccountOffline, RetryableError)) or self.shared_files:
+            if isinstance(exc, (AccountOffline, RetryableError)) or self.shared_files or self._app:
                 raise
-            raise PlatformError(
-                f"{exc.message}; go-cqhttp uploads local paths only: set shared_files = true "
-                "when it runs on this machine",
+            raise PlatformError(  # a server that did not say what it is
+                f"{exc.message}; go-cqhttp and Lagrange upload local paths only: set "
+                "shared_files = true when the server runs on this machine",
                 code=exc.code,
                 status=exc.status,
             ) from None

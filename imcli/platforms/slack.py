@@ -5,8 +5,10 @@ chat.postMessage takes a JSON body (``application/json; charset=utf-8``), the ot
 methods an urlencoded form (as slack_sdk sends them).
 
 - text → ``chat.postMessage`` with ``channel`` and ``text``. Plain text has ``&``, ``<``
-  and ``>`` escaped (Slack parses them); ``--markdown`` is rendered as Slack mrkdwn. With
-  a title: a ``header`` block (a bold section when the title is over 150 characters),
+  and ``>`` escaped (Slack parses them) and goes with ``"mrkdwn": false`` in
+  ``plain_text`` sections, so ``*x*``, ``_x_`` and backticks arrive as typed;
+  ``--markdown`` is rendered as Slack mrkdwn. With
+  a title: a ``header`` block (a section when the title is over 150 characters),
   the text in ``section`` blocks of at most 3,000 characters, and ``text`` carrying title
   and text as the notification fallback. Long texts are cut at source line boundaries
   (never inside a code block) into messages of at most 40,000 characters (50 blocks).
@@ -43,7 +45,15 @@ from typing import TYPE_CHECKING, Any
 
 from imcli import _redact
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -68,6 +78,15 @@ SPEC = PlatformSpec(
     api="Web API",
     fields=(Field("token", required=True, secret=True, help="bot token, xoxb-…"),),
     rate_limits=(Limit(1, 1.0, "chat"),),
+    # Slack has no voice message: a voice is an uploaded file, which its clients play
+    # inline as a browser does (MP3, M4A/AAC, WAV, Ogg, FLAC); AMR does not play there
+    formats={
+        "voice": Formats(
+            ("mp3", "m4a", "aac", "wav", "ogg-opus", "ogg-vorbis", "ogg", "flac"),
+            "MP3, M4A, WAV, Ogg or FLAC",
+            "mp3",
+        )
+    },
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
     target_key=_channel_key,
@@ -139,6 +158,12 @@ def parse_upload(resp: httpx.Response) -> None:
 
 
 class SlackAdapter(Adapter):
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return UPLOAD_LIMIT
+
     """Imported only to send: markup, media and http are loaded lazily."""
 
     spec = SPEC
@@ -209,7 +234,9 @@ class SlackAdapter(Adapter):
         for i, src in enumerate(message.media_sources()):
             if not src.is_url:
                 what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                src.check_size(UPLOAD_LIMIT, "slack", what)
+                self.check_format(src, what)
+                if not self.will_convert(src):  # else checked once converted
+                    src.check_size(UPLOAD_LIMIT, "slack", what)
 
     async def check(self) -> str:
         me = await self._call("auth.test")
@@ -266,6 +293,9 @@ class SlackAdapter(Adapter):
             return cid
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_messages(message.title, [(message.text or "", message.markdown)]))
+
     def render_messages(
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:
@@ -279,23 +309,32 @@ class SlackAdapter(Adapter):
         if not parts:
             return []
 
-        def pieces(limit: int) -> list[str]:
-            out: list[str] = []
+        def pieces(limit: int) -> list[tuple[str, bool]]:
+            out: list[tuple[str, bool]] = []
             for text, md in parts:
                 render = markup.to_slack_mrkdwn if md else escape
                 out.extend(
-                    markup.split_source(text, markdown=md, render=render, limit=limit, measure=len)
+                    (p, md)
+                    for p in markup.split_source(
+                        text, markdown=md, render=render, limit=limit, measure=len
+                    )
                 )
-            return [p for p in out if p.strip()]
+            return [(p, md) for p, md in out if p.strip()]
+
+        # Plain text arrives as typed: ``mrkdwn`` defaults to true on chat.postMessage
+        # ("Disable Slack markup parsing by setting to false"), and a section's text object
+        # is ``plain_text`` unless it holds rendered markdown.
+        any_md = any(md for _, md in parts)
+        flags: dict[str, Any] = {} if any_md else {"mrkdwn": False}
 
         if title is None:
             messages: list[str] = []
-            for piece in pieces(TEXT_LIMIT):
+            for piece, _ in pieces(TEXT_LIMIT):
                 if messages and len(messages[-1]) + 2 + len(piece) <= TEXT_LIMIT:
                     messages[-1] += "\n\n" + piece
                 else:
                     messages.append(piece)
-            return [{"text": m} for m in messages]
+            return [{"text": m, **flags} for m in messages]
 
         heading = " ".join(title.split())
         if len(heading) <= HEADER_LIMIT:
@@ -307,22 +346,27 @@ class SlackAdapter(Adapter):
             shown = escape(heading)
             if len(shown) > SECTION_LIMIT - 2:
                 shown = shown[: SECTION_LIMIT - 3].rsplit("&", 1)[0] + "…"
-            head_block = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+            head_block = (
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+                if any_md
+                else {"type": "section", "text": {"type": "plain_text", "text": shown}}
+            )
         fallback_head = escape(title)[: TEXT_LIMIT // 4]
         out: list[dict[str, Any]] = []
         blocks: list[dict[str, Any]] = [head_block]
         texts: list[str] = [fallback_head]
         size = len(fallback_head)
-        for piece in pieces(SECTION_LIMIT):
+        for piece, md in pieces(SECTION_LIMIT):
             if len(blocks) >= MAX_BLOCKS or (
                 len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT
             ):
-                out.append({"text": "\n\n".join(texts), "blocks": blocks})
+                out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
                 blocks, texts, size = [], [], -2
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+            kind = "mrkdwn" if md else "plain_text"
+            blocks.append({"type": "section", "text": {"type": kind, "text": piece}})
             texts.append(piece)
             size += 2 + len(piece)
-        out.append({"text": "\n\n".join(texts), "blocks": blocks})
+        out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
         return out
 
     async def _send_texts(
@@ -343,11 +387,14 @@ class SlackAdapter(Adapter):
             tracker.sent(reply.get("ts"))
 
     # -- files -----------------------------------------------------------------------
+    def size_limit(self, src: MediaSource) -> int:
+        return UPLOAD_LIMIT
+
     async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:
         """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
         from imcli.http import file_chunks
 
-        local = await self.local_copy(src, UPLOAD_LIMIT)
+        local = await self.playable(src)
         length: Any = local.size if local.size is not None else f"<size of {local.spec}>"
         ticket = await self._call(
             "files.getUploadURLExternal",

@@ -4,7 +4,10 @@ text → sendMessage (parse_mode=HTML; split at 4096 rendered characters on sour
 boundaries); image/voice/video/file → sendPhoto/sendVoice/sendVideo/sendDocument (a
 public URL is passed through, anything else is uploaded as multipart streamed from
 disk); mixed → the text, then media groups (photos with videos, documents with
-documents) via sendMediaGroup with ``attach://`` parts, voices on their own.
+documents) via sendMediaGroup with ``attach://`` parts, voices on their own. A voice is
+always uploaded (a URL is downloaded first) after its content is checked: Ogg/Opus, MP3
+and M4A go as they are, anything else is converted to Ogg/Opus with ffmpeg, or refused
+up front when there is no ffmpeg.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     import httpx
@@ -53,6 +56,9 @@ SPEC = PlatformSpec(
         ),
     ),
     rate_limits=(Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"), Limit(20, 60.0, "group")),
+    # sendVoice: "audio must be in an .OGG file encoded with OPUS, or in .MP3 format, or in
+    # .M4A format"; anything else (Ogg/Vorbis included) goes out as a document
+    formats={"voice": Formats(("ogg-opus", "mp3", "m4a"), "OGG/Opus, MP3 or M4A", "ogg-opus")},
     default_base_url="https://api.telegram.org",
     adapter="imcli.platforms.telegram:TelegramAdapter",
     target_key=_chat_key,
@@ -94,39 +100,6 @@ def _file_id(result: Any, field: str) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("file_id"), str):
         return str(obj["file_id"])
     return None
-
-
-#: what sendVoice plays: "an .OGG file encoded with OPUS, or in .MP3 format, or in .M4A"
-VOICE_EXTENSIONS = ("ogg", "oga", "opus", "mp3", "m4a")
-VOICE_MIMES = (
-    "audio/ogg",
-    "audio/opus",
-    "audio/mpeg",
-    "audio/mp3",
-    "audio/mp4",
-    "audio/x-m4a",
-    "audio/m4a",
-)
-
-
-def _check_voice(src: MediaSource, what: str) -> None:
-    """Refuse (exit 2) a voice Telegram would not play as a voice message."""
-    if src.kind != "voice" or src.is_url:
-        return
-    if src.extension in VOICE_EXTENSIONS or (src.mime or "").lower() in VOICE_MIMES:
-        return
-    head = src.head(16)
-    if (
-        head.startswith((b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"))
-        or head[4:11] == b"ftypM4A"
-    ):
-        return
-    from imcli.errors import UsageError
-
-    raise UsageError(
-        f"telegram: {what} {src.filename or src.spec}: a voice must be OGG/Opus, MP3 or M4A; "
-        "convert it (e.g. ffmpeg -i in.wav -c:a libopus out.ogg) or push it as a file"
-    )
 
 
 def parse_reply(resp: httpx.Response) -> Any:
@@ -205,8 +178,17 @@ class TelegramAdapter(Adapter):
             describe=describe,
         )
 
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return LOCAL_SERVER_LIMIT if account.get("local_server") else UPLOAD_LIMITS.get(kind)
+
     def _upload_limit(self, kind: str) -> int:
         return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
+
+    def size_limit(self, src: MediaSource) -> int:
+        return self._upload_limit(src.kind)
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         if url.endswith("/getMe"):
@@ -220,8 +202,9 @@ class TelegramAdapter(Adapter):
         for i, src in enumerate(message.media_sources()):
             if src.origin != "url":
                 what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                src.check_size(self._upload_limit(src.kind), "telegram", what)
-                _check_voice(src, what)
+                self.check_format(src, what)
+                if not self.will_convert(src):  # else checked once converted
+                    src.check_size(self._upload_limit(src.kind), "telegram", what)
 
     async def check(self) -> str:
         me = await self._call("getMe", {}, send=False)
@@ -240,6 +223,9 @@ class TelegramAdapter(Adapter):
             await self._send_media(target, message.media, message.title, extra, tracker)
 
     # -- text ------------------------------------------------------------------------
+    def text_messages(self, message: Message) -> int:
+        return len(self.render_chunks(message.title, [(message.text or "", message.markdown)]))
+
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
         from imcli import markup
@@ -285,10 +271,11 @@ class TelegramAdapter(Adapter):
 
         if not src.is_url or is_private_url(src.url or ""):
             return False
-        # a voice by URL must be OGG/Opus, and sendDocument fetches only GIF, PDF and ZIP
-        # by URL: anything else is downloaded and uploaded
+        # a voice by URL over 1 MB or not audio/ogg arrives as a document, and Ogg/Vorbis
+        # does not play: voices are downloaded, checked (converted) and uploaded.
+        # sendDocument fetches only GIF, PDF and ZIP by URL: anything else is uploaded.
         if src.kind == "voice":
-            return src.extension in ("ogg", "oga", "opus")
+            return False
         if src.kind == "file":
             return src.extension in ("gif", "pdf", "zip")
         return True
@@ -349,10 +336,9 @@ class TelegramAdapter(Adapter):
         try:
             file_id = self._file_ids.get(id(src))
             if file_id is None:
-                local = await self.local_copy(src, self._upload_limit(src.kind))
+                local = await self.playable(src)
                 if local.is_url:  # dry run: show the URL
                     return await self._call(method, {**fields, field: local.url}, target=target)
-                _check_voice(local, "voice")  # a downloaded URL: its format is known now
                 # the part carries the field's name; attach:// is only for media groups
                 result = await self._call(method, fields, target=target, uploads={field: local})
                 found = _file_id(result, field)

@@ -27,7 +27,9 @@ Every call goes under ``base_url`` (``https://api.weixin.qq.com``) with ``?acces
   message (``POST /cgi-bin/message/template/send`` ``{touser, template_id, data: {key:
   {value}}}``), with a note on stderr. ``template_fields`` names the template keys that
   carry the title, the content and the time (default ``title``, ``content``, ``time``);
-  values are cut to the caps WeChat documents for the key's type (see TEMPLATE_CAPS).
+  every value is one line (lines joined with " / ") cut to the cap WeChat documents for
+  the key's type (see TEMPLATE_CAPS; 20 characters for untyped keys) ending with "…",
+  and the time is written as the docs show it (``2019年10月1日 15:01``).
 
 -1 (busy) is retried; 45009 (the daily API quota is used up) is retried once only.
 """
@@ -39,7 +41,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Field, PlatformSpec, SendTracker
+from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker
 from imcli.platforms.wecom import Part, WeixinAdapter, labelled_sources
 
 if TYPE_CHECKING:
@@ -71,17 +73,24 @@ SPEC = PlatformSpec(
             help='e.g. {title = "thing1", content = "thing2", time = "time3"}',
         ),
     ),
+    # 新增临时素材: "图片(image) 支持PNG\\JPEG\\JPG\\GIF格式; 语音(voice)：2M，播放长度不超过
+    # 60s，支持AMR\\MP3格式; 视频(video)：10MB，支持MP4格式"
+    formats={
+        "image": Formats(("jpeg", "png", "gif"), "JPG, PNG or GIF"),
+        "voice": Formats(("amr", "mp3"), "AMR or MP3", "mp3"),
+        "video": Formats(("mp4",), "MP4", "mp4"),
+    },
     default_base_url="https://api.weixin.qq.com",
     adapter="imcli.platforms.wechat:WeChatAdapter",
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name no limit)
+#: Image limit 2 MB: the current "新增临时素材" page (developers.weixin.qq.com/doc/service/
+#: api/material/temporary/api_uploadtempmedia) says "文件大小限制：图片2MB/视频10MB" under
+#: 注意事项 while its older 其他补充 list keeps "图片(image): 10M"; the earlier page's
+#: "请注意" said "图片大小不超过2M", and the API answers 40009 "invalid image size" above
+#: it. Both current statements allow 2 MB, only one allows more: 2 MB is the limit.
 UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
-FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
-    "image": (frozenset({"jpg", "jpeg", "png", "gif"}), "JPG, PNG or GIF"),
-    "voice": (frozenset({"amr", "mp3"}), "AMR or MP3"),
-    "video": (frozenset({"mp4"}), "MP4"),
-}
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
 BUSY = frozenset({-1})
@@ -102,7 +111,10 @@ NOT_NOW = {
 VIDEO_TITLE_LIMIT = 64  # characters; longer titles go first as a text message
 
 #: template value caps by key type (the key without its number: thing1 → thing), from the
-#: "类目模板消息" parameter rules: characters, cut with "…" where the type allows symbols
+#: parameter rules of WeChat's category templates ("参数值内容限制说明": thing 20 characters,
+#: character_string/number/letter 32, phone_number 17, car_number 8, name 10, symbol and
+#: phrase 5). Since the 2023 template-message change a value is also cut at its first line
+#: break ("不能带有换行等控制字符"), so every value is made one line first.
 TEMPLATE_CAPS: dict[str, int] = {
     "thing": 20,
     "const": 20,
@@ -115,8 +127,12 @@ TEMPLATE_CAPS: dict[str, int] = {
     "symbol": 5,
     "phrase": 5,
 }
-_ELLIPSIS_TYPES = frozenset({"thing", "const"})
-TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: keys without a known type (first, keyword1, the default title/content) are shown cut
+#: like thing: the safe cap
+UNTYPED_CAP = 20
+#: types whose values may hold a symbol: a cut value ends with "…" there; the others
+#: (digits only, letters only, …) are cut short without one
+_ELLIPSIS_TYPES = frozenset({"thing", "const", "character_string", ""})
 DEFAULT_TEMPLATE_FIELDS = {"title": "title", "content": "content", "time": "time"}
 
 _HINTS = {
@@ -141,25 +157,37 @@ def key_type(key: str) -> str:
     return re.sub(r"\d+$", "", key.strip().split(".")[0]).lower()
 
 
+def one_line(value: str) -> str:
+    """Lines joined with `` / `` and runs of blanks made one space."""
+    lines = [" ".join(line.split()) for line in value.splitlines()]
+    return " / ".join(line for line in lines if line)
+
+
 def template_value(key: str, value: str) -> str:
-    """``value`` made acceptable for a template key of that type (see TEMPLATE_CAPS)."""
+    """``value`` made acceptable for a template key of that type: one line, within the
+    type's cap (TEMPLATE_CAPS, else UNTYPED_CAP), a cut marked with "…" where allowed."""
     kind = key_type(key)
-    cap = TEMPLATE_CAPS.get(kind)
-    if cap is None:
-        return value
-    value = " ".join(value.split())
+    if kind not in TEMPLATE_CAPS:
+        kind = ""
+    cap = TEMPLATE_CAPS.get(kind, UNTYPED_CAP)
+    value = one_line(value)
     if len(value) <= cap:
         return value
     if kind in _ELLIPSIS_TYPES:
-        return value[: cap - 1] + "…"
+        return value[: cap - 1].rstrip(" /") + "…"
     return value[:cap]
+
+
+def template_time(t: float | None = None) -> str:
+    """The local time as the template docs show it: ``2019年10月1日 15:01``."""
+    lt = time.localtime(t)
+    return f"{lt.tm_year}年{lt.tm_mon}月{lt.tm_mday}日 {lt.tm_hour:02d}:{lt.tm_min:02d}"
 
 
 class WeChatAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
     upload_limits = UPLOAD_LIMITS
-    formats = FORMATS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
@@ -306,14 +334,15 @@ class WeChatAdapter(WeixinAdapter):
         values = {
             "title": title,
             "content": text,
-            "time": time.strftime(TIME_FORMAT, time.localtime()),
+            "time": template_time(),
         }
         data: dict[str, dict[str, str]] = {}
         for role in ("title", "content", "time"):
             key = keys.get(role)
             if not key or not values[role]:
                 continue
-            data[key] = {"value": template_value(key, values[role])}
+            value = values[role] if role == "time" else template_value(key, values[role])
+            data[key] = {"value": value}
         return data
 
     async def _send_template(

@@ -34,7 +34,6 @@ with :mod:`imcli.platforms.wechat`.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,7 +46,15 @@ from imcli.errors import (
     RetryableError,
     UsageError,
 )
-from imcli.platforms.base import Adapter, Field, Limit, PlatformSpec, SendTracker, upload_failed
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    upload_failed,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -57,6 +64,13 @@ if TYPE_CHECKING:
     from imcli.tokens import TokenCache
 
 MB = 1 << 20
+
+
+def _wecom_key(target: Target) -> object:
+    """WeCom userids are not case-sensitive ("不区分大小写", message/send's touser)."""
+    tid = target.id.strip()
+    return (target.kind, tid.lower() if target.kind == "user" else tid)
+
 
 SPEC = PlatformSpec(
     name="wecom",
@@ -73,32 +87,22 @@ SPEC = PlatformSpec(
         Field("allow_all", type=bool, default=False, help="allow the @all target"),
     ),
     rate_limits=(Limit(30, 60.0, "chat"),),
+    # media/upload (上传临时素材): "图片（image）：10MB，支持JPG,PNG格式; 语音（voice）：2MB，
+    # 播放长度不超过60s，仅支持AMR格式; 视频（video）：10MB，支持MP4格式"
+    formats={
+        "image": Formats(("jpeg", "png"), "JPG or PNG"),
+        "voice": Formats(("amr",), "AMR", "amr"),
+        "video": Formats(("mp4",), "MP4", "mp4"),
+    },
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
+    target_key=_wecom_key,
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
 VIDEO_TITLE_LIMIT = 128  # UTF-8 bytes
 BATCH = 1000  # users per message/send request
 UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
-#: kind → (accepted extensions, what to call them); None: anything
-FORMATS: dict[str, tuple[frozenset[str], str] | None] = {
-    "image": (frozenset({"jpg", "jpeg", "png"}), "JPG or PNG"),
-    "voice": (frozenset({"amr"}), "AMR"),
-    "video": (frozenset({"mp4"}), "MP4"),
-    "file": None,
-}
-_MIME_EXT = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/bmp": "bmp",
-    "audio/amr": "amr",
-    "audio/mpeg": "mp3",
-    "audio/mp3": "mp3",
-    "video/mp4": "mp4",
-}
-
 TOKEN_INVALID = frozenset({40014, 42001})
 CREDENTIALS = frozenset(
     {40001, 40013, 40056, 40082, 40091, 41002, 41004, 42009, 60020, 301002}
@@ -110,18 +114,11 @@ BUSY = frozenset({-1, 45009, 45033})
 
 
 def upload_name(src: MediaSource) -> str:
-    """The file name to upload as: WeCom and WeChat judge the format by its extension."""
-    name = src.filename or src.kind
-    if not os.path.splitext(name)[1]:
-        ext = _MIME_EXT.get((src.mime or "").lower())
-        if ext:
-            name = f"{name}.{ext}"
-    return name
+    """The file name to upload as: WeCom and WeChat judge the format by its extension,
+    so it is the content's (a JPEG named ``shot`` goes as ``shot.jpg``)."""
+    from imcli.media import probe
 
-
-def source_format(src: MediaSource) -> str:
-    """The extension the source will be uploaded with ('' when unknown)."""
-    return os.path.splitext(upload_name(src))[1].lower().lstrip(".")
+    return probe.extension_for(src)
 
 
 def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
@@ -185,12 +182,17 @@ class WeixinAdapter(Adapter):
 
     text_limit: ClassVar[int] = TEXT_LIMIT
     upload_limits: ClassVar[dict[str, int]] = UPLOAD_LIMITS
-    formats: ClassVar[dict[str, tuple[frozenset[str], str] | None]] = FORMATS
     token_invalid: ClassVar[frozenset[int]] = TOKEN_INVALID
     credentials: ClassVar[frozenset[int]] = CREDENTIALS
     busy: ClassVar[frozenset[int]] = BUSY
     quota: ClassVar[frozenset[int]] = frozenset()
     min_size: ClassVar[int] = 1  # bytes
+
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return cls.upload_limits.get(kind)
 
     def __init__(self, account: Any, http: Any) -> None:
         import asyncio
@@ -305,30 +307,21 @@ class WeixinAdapter(Adapter):
 
     # -- media -------------------------------------------------------------------------------
     def check_media(self, message: Message) -> None:
-        """Sizes and formats, before anything is sent (exit 2, naming the limit)."""
+        """Sizes and formats, before anything is sent (exit 2, naming the limit). A URL
+        is checked the same way once downloaded, before it is uploaded."""
         for what, src in labelled_sources(message):
-            if src.is_url:
-                continue  # checked while it is downloaded
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
             src.check_size(self.upload_limits[src.kind], self.spec.name, what)
             if src.size is not None and src.size < self.min_size:
                 raise UsageError(
                     f"{self.spec.name}: {what} {src.filename or src.spec} is {src.size} bytes; "
                     f"{self.spec.name} takes media of at least {self.min_size} bytes"
                 )
-            fmt = self.formats.get(src.kind)
-            if fmt is not None:
-                exts, label = fmt
-                ext = source_format(src)
-                if ext not in exts:
-                    raise UsageError(
-                        f"{self.spec.name}: {what} {src.filename or src.spec} must be {label}"
-                        + (f" (got .{ext})" if ext else " (its format is unknown)")
-                        + (
-                            "; send it with `push file` instead"
-                            if "file" in self.upload_limits
-                            else ""
-                        )
-                    )
+
+    def size_limit(self, src: MediaSource) -> int:
+        return self.upload_limits[src.kind]
 
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
@@ -348,7 +341,7 @@ class WeixinAdapter(Adapter):
         return got
 
     async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = await self.local_copy(src, self.upload_limits[src.kind])
+        local = await self.playable(src)
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
@@ -413,6 +406,9 @@ class WeixinAdapter(Adapter):
 
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
+
+    def text_messages(self, message: Message) -> int:
+        return len(self._text_parts(message.title, [(message.text or "", message.markdown)]))
 
     async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
         raise NotImplementedError

@@ -555,6 +555,9 @@ class FakeLark(FakeServer):
             return _err(234010, "File's size can't be 0.")
         if part.size > FILE_LIMIT:
             return _err(234006, "The file size exceed the max value.")
+        # im/v1/files takes any bytes under a file_type: a MOV/WebM/MKV sent as "mp4" or an
+        # Ogg/Vorbis as "opus" is accepted, and the client cannot play it. Tests look at
+        # the bytes in ``uploads`` (tests._media.kind_of) to see what really arrived.
         key = "file_v3_" + secrets.token_hex(12)
         with self._state:
             self.uploads[key] = LarkUpload(

@@ -24,6 +24,21 @@ Written from the sources, not from memory:
   ``retcode 200`` over HTTP (``1200`` only over WebSocket), an unknown action is
   ``retcode 200`` ``不支持的Api <name>``; uploads answer ``{file_id}``.
 
+* Lagrange.OneBot (LagrangeDev/Lagrange.Core ``Lagrange.OneBot/Core/Operation``): replies
+  ``OneBotResult(data, retcode, status)``; an unknown action is ``(null, 404, "failed")``
+  and an exception in an action ``(null, 200, "failed")`` (``OperationService.cs``);
+  ``upload_group_file``/``upload_private_file`` hand ``file`` to ``new FileEntity(path)``,
+  which opens it as a local path (``UploadGroupFileOperation.cs``): a URL or base64://
+  throws; there is no ``download_file``. Segments are read like NapCat's here.
+* ``get_version_info`` → ``app_name``: ``go-cqhttp``, ``NapCat.Onebot``,
+  ``Lagrange.OneBot`` (``OneBotVersionInfoResponse``: ``Constant.OneBotImpl``).
+* ``download_file`` (go-cqhttp ``coolq/api.go`` ``CQDownloadFile(url, headers,
+  threadCount)``: the file goes to ``<cache>/<md5(url)>.cache``, the answer is
+  ``OK({"file": abs})``, a failed download ``Failed(100, "DOWNLOAD_FILE_ERROR", err)``;
+  NapCat ``action/go-cqhttp/DownloadFile.ts`` also takes ``base64`` (with ``name``) and
+  answers ``{file}``): the fake fetches URLs itself (loopback included) into a temporary
+  cache directory.
+
 Where this fake is stricter than the real servers it says so in the message (they accept
 a CQ-code string as ``message`` and turn bad segments into text; this fake refuses both so
 that adapters are made to send well-formed segment arrays).
@@ -33,11 +48,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import json
 import os
 import random
 import string
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -72,6 +89,7 @@ class OneBotSent:
     file: str | None = None  # upload_*_file
     name: str | None = None
     file_size: int | None = None  # decoded bytes of the uploaded file, None for a URL
+    payloads: list[bytes | None] = field(default_factory=list)  # per segment / the upload
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.action, self.target, self.message))
@@ -111,11 +129,15 @@ class FakeOneBot(FakeServer):
         accept_string_message: bool = False,
         check_local_files: bool = True,
     ) -> None:
-        if flavor not in ("napcat", "gocq"):
-            raise ValueError(f"flavor must be 'napcat' or 'gocq', not {flavor!r}")
+        if flavor not in ("napcat", "gocq", "lagrange"):
+            raise ValueError(f"flavor must be 'napcat', 'gocq' or 'lagrange', not {flavor!r}")
         super().__init__()
         self.access_token = access_token
-        self.flavor = flavor
+        #: the server as get_version_info names it; Lagrange talks like NapCat elsewhere
+        self.server = flavor
+        self.flavor = "napcat" if flavor == "lagrange" else flavor
+        self.cache_dir = tempfile.mkdtemp(prefix=f"fake-{flavor}-cache-")
+        self.downloads: list[dict[str, Any]] = []  # download_file calls that succeeded
         self.self_id = self_id
         self.nickname = nickname
         self.users: set[int] = {int(u) for u in users}
@@ -145,6 +167,8 @@ class FakeOneBot(FakeServer):
 
     # -- reply shapes ----------------------------------------------------------------------
     def _ok(self, data: Any, echo: Any = None) -> Reply:
+        if self.server == "lagrange":
+            return Reply(json={"status": "ok", "retcode": 0, "data": data, "echo": echo})
         if self.flavor == "gocq":
             return Reply(json={"data": data, "retcode": 0, "status": "ok", "message": ""})
         return Reply(
@@ -160,6 +184,9 @@ class FakeOneBot(FakeServer):
         )
 
     def _failed(self, fail: _Fail, echo: Any = None) -> Reply:
+        if self.server == "lagrange":  # OneBotResult(null, retcode, "failed"): no text
+            retcode = 200 if fail.retcode is None else fail.retcode
+            return Reply(json={"status": "failed", "retcode": retcode, "data": None, "echo": echo})
         if self.flavor == "gocq":
             retcode = 100 if fail.retcode is None else fail.retcode
             return Reply(
@@ -280,7 +307,13 @@ class FakeOneBot(FakeServer):
             "send_msg": self._send_msg,
             "upload_private_file": self._upload_private_file,
             "upload_group_file": self._upload_group_file,
+            "get_version_info": self._get_version_info,
+            "download_file": self._download_file,
         }.get(action)
+        if self.server == "lagrange" and action == "download_file":
+            handler = None  # Lagrange has no download_file
+        if handler is None and self.server == "lagrange":
+            return self._failed(_Fail("", retcode=404), echo)
         if handler is None:
             if self.flavor == "gocq":
                 return self._failed(_Fail("API不存在", code="API_NOT_FOUND", retcode=404))
@@ -293,6 +326,53 @@ class FakeOneBot(FakeServer):
     # -- actions --------------------------------------------------------------------------------------
     def _get_login_info(self, params: dict[str, Any]) -> Any:
         return {"user_id": self.self_id, "nickname": self.nickname}
+
+    def _get_version_info(self, params: dict[str, Any]) -> Any:
+        if self.server == "gocq":
+            return {"app_name": "go-cqhttp", "app_version": "v1.2.0", "protocol_version": "v11"}
+        if self.server == "lagrange":
+            return {
+                "app_name": "Lagrange.OneBot",
+                "app_version": "0.0.3",
+                "protocol_version": "v11",
+                "nt_protocol": "Linux | 3.2.10-25765",
+            }
+        return {"app_name": "NapCat.Onebot", "app_version": "4.8.0", "protocol_version": "v11"}
+
+    def _download_file(self, params: dict[str, Any]) -> Any:
+        url = params.get("url")
+        b64 = params.get("base64") if self.flavor == "napcat" else None
+        if self.flavor == "gocq":
+            thread_count = params.get("thread_count", 1)
+            if not isinstance(thread_count, int) or isinstance(thread_count, bool):
+                raise _Fail("thread_count must be a number", code="DOWNLOAD_FILE_ERROR")
+            headers = params.get("headers", [])
+            if not isinstance(headers, (list, str)):
+                raise _Fail("headers must be a string or an array", code="DOWNLOAD_FILE_ERROR")
+        if isinstance(b64, str) and b64:
+            payload = b64.split("base64://", 1)[-1]
+            try:
+                data = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                raise _Fail("base64 解码失败") from None
+            key = hashlib.md5(data).hexdigest()
+        elif isinstance(url, str) and url.startswith(("http://", "https://")):
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310
+                    data = resp.read()
+            except OSError as exc:
+                raise _Fail(str(exc), code="DOWNLOAD_FILE_ERROR") from None
+            key = hashlib.md5(url.encode()).hexdigest()
+        else:
+            raise _Fail("不存在任何文件, 无法下载", code="DOWNLOAD_FILE_ERROR")
+        path = os.path.join(self.cache_dir, key + ".cache")
+        with open(path, "wb") as out:
+            out.write(data)
+        with self._state:
+            self.downloads.append({k: v for k, v in params.items() if k != "base64"})
+        return {"file": os.path.abspath(path)}
 
     def _send_msg(self, params: dict[str, Any]) -> Any:
         kind = params.get("message_type")
@@ -345,9 +425,15 @@ class FakeOneBot(FakeServer):
     def _record(
         self, action: str, target: int, segments: list[dict[str, Any]], sizes: list[int | None]
     ) -> dict[str, Any]:
+        payloads = [
+            _content(str(seg["data"].get("file", ""))) if seg["type"] in FILE_SEGMENTS else None
+            for seg in segments
+        ]
         with self._state:
             message_id = next(self._ids)
-            self._sent.append(OneBotSent(action, target, segments, message_id, sizes))
+            self._sent.append(
+                OneBotSent(action, target, segments, message_id, sizes, payloads=payloads)
+            )
         return {"message_id": message_id}
 
     # -- message validation ---------------------------------------------------------------------------
@@ -482,13 +568,22 @@ class FakeOneBot(FakeServer):
         if not isinstance(name, str) or not name:
             raise self._param_error("name", "Expected non-empty string")
         known = self.users if id_key == "user_id" else self.groups
-        if self.flavor == "gocq":
+        if self.server == "lagrange":
+            # new FileEntity(path) opens a FileStream: a missing path (a URL, base64://)
+            # throws, which OperationService answers with (null, 200, "failed")
+            if "://" in file or not os.path.isabs(file) or not os.path.isfile(file):
+                raise _Fail("")
+            size = os.path.getsize(file)
+            if target not in known:
+                raise _Fail("", retcode=1)  # the upload itself failed: (null, 1, "failed")
+            data: Any = None
+        elif self.flavor == "gocq":
             size = self._gocq_local_file(file, action)
             if target not in known:
                 if id_key == "group_id":
                     raise _Fail("group not found", code="FILE_SYSTEM_API_ERROR")
                 raise _Fail("user not found", code="FILE_SYSTEM_UPLOAD_API_ERROR")
-            data: Any = None
+            data = None
         else:
             size = self._napcat_file(file)
             if target not in known:
@@ -497,7 +592,9 @@ class FakeOneBot(FakeServer):
                 raise _Fail("发送消息失败")
             data = {"file_id": "/" + str(uuid.uuid4())}
         with self._state:
-            self._sent.append(OneBotSent(action, target, [], None, [], file, name, size))
+            self._sent.append(
+                OneBotSent(action, target, [], None, [], file, name, size, [_content(file)])
+            )
         return data
 
     def _gocq_local_file(self, file: str, action: str) -> int | None:
@@ -539,3 +636,18 @@ class FakeOneBot(FakeServer):
             except OSError:
                 raise _Fail(f"文件处理失败: file not found: {path}") from None
         raise _Fail(f"识别URL失败, uri= {file[:80]}")
+
+
+def _content(ref: str) -> bytes | None:
+    """The bytes a file reference carries: base64:// decoded, a local path or file:// read;
+    None for a URL."""
+    if ref.startswith("base64://"):
+        try:
+            return base64.b64decode(ref[len("base64://") :].replace("\n", ""))
+        except (binascii.Error, ValueError):
+            return None
+    path = unquote(urlsplit(ref).path) if ref.startswith("file://") else ref
+    if os.path.isabs(path) and os.path.isfile(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    return None

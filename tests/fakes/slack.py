@@ -50,6 +50,8 @@ from .base import RAW_PART, FakeServer, Recorded, Reply
 CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 UPLOAD_PATH_RE = re.compile(r"^/upload/(?P<file_id>[^/]+)$")
+#: what mrkdwn turns into formatting (docs.slack.dev/messaging/formatting-message-text)
+MRKDWN_MARKUP = re.compile(r"\*[^*\n]+\*|_[^_\n]+_|~[^~\n]+~|`[^`\n]+`")
 
 TEXT_LIMIT = 40_000
 HEADER_TEXT_LIMIT = 150
@@ -97,6 +99,25 @@ class SlackMessage:
     thread_ts: str | None
     truncated: bool
     params: dict[str, Any] = field(default_factory=dict)
+
+    def formatted(self) -> list[str]:
+        """The texts Slack would render as mrkdwn (``*bold*``, ``_italic_``, ``~strike~``,
+        backticks) instead of showing them as typed. chat.postMessage: ``mrkdwn``
+        "Disable Slack markup parsing by setting to false. Enabled by default."; with
+        ``blocks``, ``text`` is only the notification fallback and each text object says
+        its own ``type`` (``plain_text`` or ``mrkdwn``; docs.slack.dev text-object)."""
+        out: list[str] = []
+        if self.blocks:
+            for block in self.blocks:
+                text = block.get("text")
+                shown = text.get("text", "") if isinstance(text, dict) else ""
+                if text and text.get("type") == "mrkdwn" and MRKDWN_MARKUP.search(str(shown)):
+                    out.append(str(shown))
+            return out
+        mrkdwn = self.params.get("mrkdwn", True)
+        if mrkdwn not in (False, "false", "0") and self.text and MRKDWN_MARKUP.search(self.text):
+            out.append(self.text)
+        return out
 
 
 class FakeSlack(FakeServer):

@@ -15,8 +15,8 @@ ipv6 ::ffff:<ip>, not in whitelist`` (40164). Errors end in `` rid: xxxxxxxx-xxx
 like today's API; successful token and upload replies have no ``errcode``.
 
 Stricter than the real API: ``media_id`` must come from this fake's uploads (or
-:meth:`FakeWeChat.add_media`), and images are limited to 2 MB (the docs say 10 MB in one
-place and 2 MB in another).
+:meth:`FakeWeChat.add_media`), and images are limited to 2 MB (the current uploadTempMedia page says
+"文件大小限制：图片2MB/视频10MB" in its notes and "图片(image): 10M" further down).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.content import media_format
 
 MEDIA_LIMITS = {
     "image": 2 * 1024 * 1024,
@@ -87,6 +89,38 @@ class WeChatTemplateSent:
     url: str | None
     body: dict[str, Any]
     msgid: int
+
+    def shown(self) -> dict[str, str]:
+        """What the follower sees of each value (see :func:`template_shown`)."""
+        return {k: template_shown(k, v["value"]) for k, v in self.data.items()}
+
+
+#: Since WeChat's 2023 template-message change (announcement "关于公众号模板消息规则调整",
+#: 2023-03/05), a value is shown up to its first line break, and cut at its key type's cap:
+#: the 订阅消息/类目模板 parameter rules (developers.weixin.qq.com, "参数值内容限制说明"):
+#: thing 20 characters, character_string/number/letter 32, phone_number 17, car_number 8,
+#: name 10, symbol/phrase 5; "不能带有换行等控制字符". Untyped keys (first, keyword1,
+#: remark) follow the same 20-character cut as thing in this fake.
+TEMPLATE_CAPS = {
+    "thing": 20, "const": 20, "name": 10, "character_string": 32, "number": 32,
+    "letter": 32, "phone_number": 17, "car_number": 8, "symbol": 5, "phrase": 5,
+}  # fmt: skip
+UNTYPED_CAP = 20
+#: time.DATA: "24小时制时间格式(支持+年月日)... 例如:15:01 ,或:2019年10月1日 15:01"
+TIME_VALUE = re.compile(
+    r"^(\d{4}年\d{1,2}月\d{1,2}日 )?\d{1,2}:\d{2}(:\d{2})?"
+    r"(~(\d{4}年\d{1,2}月\d{1,2}日 )?\d{1,2}:\d{2}(:\d{2})?)?$"
+)
+
+
+def template_key_type(key: str) -> str:
+    return re.sub(r"\d+$", "", key.split(".")[0]).lower()
+
+
+def template_shown(key: str, value: str) -> str:
+    first = value.split("\n", 1)[0].split("\r", 1)[0]
+    cap = TEMPLATE_CAPS.get(template_key_type(key), UNTYPED_CAP)
+    return first[:cap]
 
 
 @dataclass
@@ -362,9 +396,11 @@ class FakeWeChat(FakeServer):
         data = body.get("data")
         if not isinstance(data, dict):
             return self._err(47001, "data format error")
-        for value in data.values():
+        for key, value in data.items():
             if not isinstance(value, dict) or not isinstance(value.get("value"), str):
                 return self._err(47001, "data format error")
+            if template_key_type(key) == "time" and not TIME_VALUE.match(value["value"]):
+                return self._err(47003, f"argument invalid! data.{key}.value invalid")
         url = body.get("url")
         if url is not None and not isinstance(url, str):
             return self._err(47001, "data format error")
@@ -409,6 +445,12 @@ class FakeWeChat(FakeServer):
             name = part.filename or ""
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if ext not in MEDIA_FORMATS[kind]:
+                return self._err(40005, "invalid file type")
+            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
+            # .jpg does not play (stricter than the server, which may take the bytes and
+            # leave the client to fail on them)
+            found = media_format(part.data)
+            if found is not None and found not in MEDIA_FORMATS[kind]:
                 return self._err(40005, "invalid file type")
         media_id = self._new_media_id()
         with self._state:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.content import media_format
 
 TEXT_LIMIT = 2048  # bytes, text and markdown content
 MEDIA_LIMITS = {  # bytes, per upload type
@@ -351,6 +352,12 @@ class FakeWeCom(FakeServer):
                 else ""
             )
             if ext not in formats:
+                return self._err(40004, "invalid media type")
+            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
+            # .jpg does not play (stricter than the server, which may take the bytes and
+            # leave the client to fail on them)
+            found = media_format(part.data)
+            if found is not None and found not in formats:
                 return self._err(40004, "invalid media type")
         media_id = self._new_media_id()
         with self._state:

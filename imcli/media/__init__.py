@@ -4,6 +4,10 @@ Local files are never read into memory: adapters ``open()`` them and the HTTP la
 streams them. Standard input is spooled to a temporary file in chunks, and URLs that
 must be uploaded are downloaded the same way (size-capped), so memory use does not grow
 with the media's size.
+
+The package holds all media knowledge: :mod:`imcli.media.probe` tells formats from
+content (the one signature table, Ogg/MP4 durations), :mod:`imcli.media.convert` runs
+ffmpeg. Platforms only declare which formats they take (``PlatformSpec.formats``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from imcli.errors import PlatformError, UsageError
+from imcli.media.probe import sniff
+
+__all__ = ["MediaSource", "as_dict", "guess_mime", "is_private_url", "parse", "sniff"]
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -39,30 +46,7 @@ def _cleanup() -> None:
 
 atexit.register(_cleanup)
 
-_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"GIF8", "image/gif", ".gif"),
-    (b"%PDF", "application/pdf", ".pdf"),
-    (b"OggS", "audio/ogg", ".ogg"),
-    (b"#!AMR", "audio/amr", ".amr"),
-    (b"ID3", "audio/mpeg", ".mp3"),
-    (b"PK\x03\x04", "application/zip", ".zip"),
-)
-
 _DEFAULT_NAME = {"image": "image", "voice": "voice", "video": "video", "file": "file"}
-
-
-def sniff(head: bytes) -> tuple[str | None, str]:
-    """(mime, extension) from a file's first bytes."""
-    for magic, mime, ext in _MAGIC:
-        if head.startswith(magic):
-            return mime, ext
-    if head[4:8] == b"ftyp":
-        return "video/mp4", ".mp4"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", ".webp"
-    return None, ""
 
 
 def guess_mime(filename: str) -> str | None:
@@ -88,6 +72,10 @@ class MediaSource:
     filename: str = ""
     mime: str | None = None
     size: int | None = None  # bytes; None for a URL not yet downloaded
+    #: ``-``: standard input, read (capped at the platform's limit) once the push knows
+    #: its platform and account: see :func:`fill_stdin`
+    stdin: bool = False
+    named: bool = False  # the user gave the file name (--filename)
 
     # -- reading -----------------------------------------------------------------
     def open(self) -> IO[bytes]:
@@ -101,10 +89,12 @@ class MediaSource:
             import io
 
             return io.BytesIO(self.data)
+        if self.stdin:
+            raise UsageError("standard input must be read before it can be sent")
         raise UsageError(f"{self.spec}: a URL must be downloaded before it can be read")
 
     def head(self, n: int = 64) -> bytes:
-        if self.origin == "url":
+        if self.origin == "url" or (self.stdin and self.path is None):
             return b""
         with self.open() as fh:
             try:
@@ -196,17 +186,84 @@ def _human(n: int) -> str:
     return f"{n} bytes"
 
 
-def _stdin_to_temp() -> Path:
-    fd, tmp = tempfile.mkstemp(prefix="imcli-stdin-")
-    _temp_files.append(tmp)
+#: the most ever read from standard input, where a platform sets no limit of its own
+STDIN_CAP = 2 << 30
+
+
+async def fill_stdin(sources: list[MediaSource], limit: int | None, platform: str) -> None:
+    """Read standard input (``-``) into a private temporary file, at most ``limit``
+    bytes: past the limit it is exit 2 at once, not after spooling all of it
+    (``push file - < /dev/zero``). The read yields to the event loop, so SIGINT/SIGTERM
+    stop it; the file is removed on any failure or interrupt, and at exit."""
+    for src in sources:
+        if not src.stdin or src.path is not None:
+            continue
+        cap = STDIN_CAP if limit is None else limit
+        fd, tmp = tempfile.mkstemp(prefix="imcli-stdin-")
+        _temp_files.append(tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                total = 0
+                async for chunk in _stdin_chunks():
+                    total += len(chunk)
+                    if total > cap:
+                        raise UsageError(
+                            f"{platform}: {src.kind} from standard input is over the "
+                            f"{_human(cap)} limit"
+                        )
+                    out.write(chunk)
+        except BaseException:
+            _forget(tmp)
+            raise
+        src.path, src.size = Path(tmp), total
+        _name_and_type(src, src.kind, src.named)
+
+
+def _wake(ready: Any) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+async def _stdin_chunks() -> Any:
+    """Standard input in blocks, never blocking the event loop (a pipe is waited for
+    with the loop's reader; a file or a test's stream is read a block per turn)."""
+    import asyncio
+    import stat
+
     stream = sys.stdin.buffer
-    with os.fdopen(fd, "wb") as out:
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):
+        fd, mode = -1, 0
+    if fd < 0 or stat.S_ISREG(mode):
         while True:
-            chunk = stream.read(CHUNK)
+            chunk = stream.read(CHUNK) if fd < 0 else os.read(fd, CHUNK)
             if not chunk:
-                break
-            out.write(chunk)
-    return Path(tmp)
+                return
+            yield chunk
+            await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, CHUNK)
+            except BlockingIOError:
+                ready: asyncio.Future[None] = loop.create_future()
+                loop.add_reader(fd, _wake, ready)
+                try:
+                    await ready
+                finally:
+                    loop.remove_reader(fd)
+                continue
+            if not chunk:
+                return
+            yield chunk
+            await asyncio.sleep(0)
+    finally:
+        os.set_blocking(fd, was_blocking)
 
 
 def parse(
@@ -247,8 +304,8 @@ def parse(
             origin="bytes", spec="data:…", kind=kind, data=data, size=len(data), mime=dmime
         )
     elif spec == "-":
-        path = _stdin_to_temp()
-        src = MediaSource(origin="file", spec="-", kind=kind, path=path, size=path.stat().st_size)
+        # read later, capped at the limit of the platform it goes to (fill_stdin)
+        src = MediaSource(origin="file", spec="-", kind=kind, stdin=True, named=bool(filename))
     else:
         if low.startswith("file://"):
             try:
@@ -293,6 +350,14 @@ def parse(
         src.filename = filename
     if mime:
         src.mime = mime
+    if not src.stdin:
+        _name_and_type(src, kind, bool(filename))
+    return src
+
+
+def _name_and_type(src: MediaSource, kind: str, named: bool) -> None:
+    """The file name and MIME type, from what was given, else sniffed from the bytes."""
+    filename = src.filename if named else None
     if not src.mime and src.filename:
         src.mime = guess_mime(src.filename)
     if src.origin != "url" and (not src.mime or not os.path.splitext(src.filename)[1]):
@@ -304,7 +369,6 @@ def parse(
             src.filename += ext
     if not src.filename:
         src.filename = _DEFAULT_NAME.get(kind, "file")
-    return src
 
 
 def _b64(payload: str, kind: str, shown: str) -> bytes:
