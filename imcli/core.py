@@ -102,6 +102,15 @@ def resolve_platform(name: str | None, account: str | None, profile: Profile) ->
         if acc is None:
             raise ConfigError(_no_such_account(account, profile))
         return platforms.get(acc.platform)
+    # with accounts of exactly one platform (profile and environment), -p may be left out
+    used = {a.platform for a in profile.accounts}
+    if len(used) == 1:
+        return platforms.get(used.pop())
+    if used:
+        raise UsageError(
+            "no platform: the accounts are on " + ", ".join(sorted(used))
+            + "; give -p/--platform NAME or -a/--account NAME"
+        )  # fmt: skip
     raise UsageError("no platform: give -p/--platform NAME or -a/--account NAME")
 
 
@@ -264,6 +273,8 @@ async def run_push(
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
     validate_message(req.message)
+    if req.max_parts is not None and req.max_parts < 0:
+        raise UsageError("--max-parts must be 0 (no limit) or more")
     prof = profile if profile is not None else profile_mod.load(req.profile)
     for warning in prof.warnings:
         from imcli import _log
@@ -317,6 +328,7 @@ async def run_push(
                     dry_log=dry_log,
                     base_url=acc.get("base_url"),
                     resend_uncertain=_resend_uncertain(acc, prof),
+                    log_bodies=int(req.verbose) >= 2,
                 )
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
@@ -338,6 +350,7 @@ async def run_push(
                 skipped.append((acc.name, exc))
                 notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
                 continue
+            await adapter.prefetch(req.message)
             if gate is not None:
                 await gate()
                 gate = None
@@ -445,6 +458,7 @@ async def check_accounts(
     *,
     timeout_ms: int,
     verbose: Logger | None = None,
+    log_bodies: bool = False,
 ) -> list[dict[str, Any]]:
     """`accounts test`: each account's identity endpoint, concurrently."""
     import asyncio
@@ -467,6 +481,7 @@ async def check_accounts(
                 budget=budget,
                 proxy=expand(proxy, "settings.proxy") if proxy else None,
                 verbose=verbose,
+                log_bodies=log_bodies,
             )
             adapter = cls(acc, http)
             row["detail"] = await adapter.check()

@@ -369,8 +369,10 @@ class HttpClient:
         dry_log: Logger | None = None,
         base_url: str | None = None,
         resend_uncertain: bool = False,
+        log_bodies: bool = False,
     ) -> None:
         self.platform = platform
+        self.log_bodies = log_bodies  # -vv: request and response bodies too
         self.resend_uncertain = resend_uncertain
         self.resent: set[Target] = set()  # targets a send that may have arrived was repeated for
         self.base_url = base_url
@@ -601,6 +603,9 @@ class HttpClient:
                     raise
                 else:
                     self._log(method, url, resp.status_code, started, None)
+                    if self.log_bodies and self.verbose is not None:
+                        self.verbose(_body_line("request", json if json is not None else data))
+                        self.verbose(_body_line("response", resp.content))
                     try:
                         result = parse(resp)
                     except RetryableError as exc:
@@ -735,6 +740,48 @@ class HttpClient:
         ms = (time.monotonic() - started) * 1000
         outcome = str(status) if status is not None else (error or "error")
         self.verbose(f"{method} {_redact.redact(url)} → {outcome} ({ms:.0f} ms)")
+
+
+#: -vv: a body is shown at most this long (cut after masking)
+BODY_LOG_LIMIT = 2000
+_SECRET_KEY_PARTS = ("token", "secret", "password", "ticket")
+
+
+def _body_line(what: str, body: Any) -> str:
+    """One ``-vv`` line: a request or response body, secrets masked, then cut short.
+
+    Values under keys that name a credential (``access_token``, ``app_secret``, …) are
+    masked even before imcli knows them (a token endpoint's answer), then every known
+    secret is redacted; only then is the text cut."""
+    if body is None or body == b"":
+        return f"  {what} body: (empty)"
+    if isinstance(body, (bytes, bytearray)):
+        text = bytes(body).decode("utf-8", "replace")
+        try:
+            body = jsonlib.loads(text)
+        except ValueError:
+            body = text
+    if not isinstance(body, str):
+        body = jsonlib.dumps(_mask_secret_keys(body), ensure_ascii=False)
+    shown = " ".join(_redact.redact(body).split())
+    if len(shown) > BODY_LOG_LIMIT:
+        shown = shown[:BODY_LOG_LIMIT] + f"… ({len(shown)} characters)"
+    return f"  {what} body: {shown}"
+
+
+def _mask_secret_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _redact.MASK
+            if isinstance(k, str)
+            and any(p in k.lower() for p in _SECRET_KEY_PARTS)
+            and isinstance(v, str)
+            else _mask_secret_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_keys(v) for v in value]
+    return value
 
 
 def _redact_tree(value: Any) -> Any:

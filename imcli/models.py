@@ -67,7 +67,7 @@ class PushRequest:
     account: str | None = None
     timeout_ms: int | None = None
     dry_run: bool = False
-    verbose: bool = False
+    verbose: int = 0  # 1: every request; 2: their bodies too
     profile: str | None = None
     #: at most this many messages per text (None: ``[settings] max_parts``, else 10; 0 = no limit)
     max_parts: int | None = None

@@ -20,7 +20,10 @@ from typing import Any
 from imcli import _redact
 from imcli.errors import ConfigError, UsageError
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``${VAR}``, ``${VAR:-default}`` (unset or empty) and ``${VAR-default}`` (unset)
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+#: ``$VAR`` without braces: a shell habit that would be stored and sent literally
+_BARE_VAR = re.compile(r"(?<![$\\])\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -47,17 +50,30 @@ FIX_PROFILE = "; fix the profile, then check it with `imcli accounts list`"
 
 
 def expand(value: Any, where: str) -> Any:
-    """Replace ``${VAR}`` in strings (recursively) from the environment."""
+    """Replace ``${VAR}`` in strings (recursively) from the environment.
+
+    ``${VAR:-default}`` takes the default when VAR is unset or empty, ``${VAR-default}``
+    when it is unset. A ``${VAR}`` that is unset, or set but empty (what CI gives for an
+    unavailable secret), is a configuration error naming it."""
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in os.environ:
+            name, op, fallback = m.group(1), m.group(2), m.group(3) or ""
+            val = os.environ.get(name)
+            if op == ":-" and not (val or "").strip() or op == "-" and val is None:
+                _redact.add_secret(fallback)
+                return fallback
+            if val is None:
                 raise ConfigError(
                     f"{where}: environment variable ${{{name}}} is not set "
                     f"(run `export {name}=…`, or change the profile)"
                 )
-            val = os.environ[name]
+            if not val.strip():
+                raise ConfigError(
+                    f"{where}: environment variable ${{{name}}} is set but empty "
+                    f"(an unavailable CI secret?); give it a value, or write "
+                    f"${{{name}:-default}} in the profile"
+                )
             _redact.add_secret(val)
             return val
 
@@ -67,6 +83,57 @@ def expand(value: Any, where: str) -> Any:
     if isinstance(value, list):
         return [expand(v, where) for v in value]
     return value
+
+
+def bare_var(value: Any) -> str | None:
+    """The name in a ``$VAR`` written without braces (refused: it would be sent as is)."""
+    if isinstance(value, str):
+        m = _BARE_VAR.search(_VAR.sub("", value))
+        if m:
+            return m.group(1)
+    return None
+
+
+def check_table(spec: Any, table: dict[str, Any], where: str) -> None:
+    """Refuse (UsageError) what `accounts add`/`set` would store that a push would only
+    refuse later: ``$VAR`` without braces, a base_url or proxy that is not a usable URL,
+    a field set to true without the field it needs (Telegram local_server: base_url)."""
+    for key, val in table.items():
+        name = bare_var(val)
+        if name is not None:
+            raise UsageError(
+                f"{where}: {key} contains ${name} without braces, which would be sent as "
+                f"written; store a reference as '${{{name}}}' (in single quotes), or give "
+                "the value itself"
+            )
+    for key in ("base_url", "proxy"):
+        url = table.get(key)
+        if isinstance(url, str) and "${" not in url:
+            problem = url_problem(key, url)
+            if problem:
+                raise UsageError(f"{where}: {problem}")
+    for f in spec.all_fields():
+        if f.needs and table.get(f.name) is True and not table.get(f.needs):
+            raise UsageError(
+                f"{where}: {f.name} = true needs {f.needs} (e.g. --set {f.needs}=http://127.0.0.1:8081)"
+            )
+
+
+def url_problem(key: str, url: str) -> str | None:
+    """Why ``url`` cannot be the account's ``base_url``/``proxy``, or None."""
+    from urllib.parse import urlsplit
+
+    schemes = ("http", "https") if key == "base_url" else ("http", "https", "socks5", "socks5h")
+    example = "https://host" if key == "base_url" else "http://host:port"
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"{key} {url!r} is not a valid URL (e.g. {example})"
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        allowed = " or ".join(s + "://" for s in schemes)
+        return f"{key} {url!r} must be a URL starting with {allowed} (e.g. {example})"
+    return None
 
 
 @dataclass
@@ -100,6 +167,9 @@ class Account:
             spec = platforms.get(self.platform)
             where = f"account {self.name!r}"
             expanded = expand(self.raw, where)
+            # surrounding whitespace (a newline from `$(cat token.txt)`) is no part of
+            # any credential or id
+            expanded = {k: v.strip() if isinstance(v, str) else v for k, v in expanded.items()}
             for fname in spec.secret_fields():
                 _redact.add_secret(expanded.get(fname))
             _register_url_password(expanded.get("proxy"))
@@ -164,6 +234,11 @@ class Account:
                 f"account {self.name!r}: base_url {url!r} must start with http:// or https://"
                 + self.fix_hint()
             )
+        for f in spec.all_fields():
+            if f.needs and values.get(f.name) is True and not values.get(f.needs):
+                raise ConfigError(
+                    f"account {self.name!r}: {f.name} = true needs {f.needs}{self.fix_hint()}"
+                )
 
 
 def _register_url_password(url: Any) -> None:
@@ -302,7 +377,83 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
             _register_url_password(proxy)
     if exists:
         warnings.extend(_permission_warning(path, accounts))
+        warnings.extend(unknown_keys(path, data))
+    if with_env:
+        warnings.extend(unknown_env_vars())
     return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
+
+
+#: what a profile may hold besides accounts (an unknown key gets a warning, not an error)
+TOP_LEVEL_TABLES = ("settings", "accounts")
+SETTINGS_KEYS = ("timeout", "proxy", "max_parts", "resend_uncertain")
+#: IMCLI_* variables that are not account fields
+GENERAL_ENV_VARS = ("IMCLI_PROFILE", "IMCLI_CACHE_DIR")
+
+
+def unknown_keys(path: Path, data: dict[str, Any]) -> list[str]:
+    """One warning per unknown top-level table/key, [settings] key and account key, with
+    "did you mean" when a known one is close. Never an error: a push still runs."""
+    from imcli import platforms
+    from imcli.platforms import did_you_mean
+
+    out: list[str] = []
+    for key in data:
+        if key not in TOP_LEVEL_TABLES:
+            what = f"table [{key}]" if isinstance(data[key], dict) else f"key {key!r}"
+            hint = did_you_mean(key, TOP_LEVEL_TABLES)
+            out.append(f"warning: profile {path}: unknown {what}, ignored{hint}")
+    settings = data.get("settings")
+    if isinstance(settings, dict):
+        for key in settings:
+            if key not in SETTINGS_KEYS:
+                hint = did_you_mean(key, SETTINGS_KEYS)
+                out.append(
+                    f"warning: profile {path}: unknown key {key!r} in [settings], ignored{hint}"
+                )
+    tables = data.get("accounts")
+    if isinstance(tables, dict):
+        for name, table in tables.items():
+            spec = (
+                platforms.find(str(table.get("platform", ""))) if isinstance(table, dict) else None
+            )
+            if spec is None:
+                continue
+            known = ["platform", *(f.name for f in spec.all_fields())]
+            for key in table:
+                if key not in known:
+                    hint = did_you_mean(key, known)
+                    out.append(
+                        f"warning: profile {path}: unknown key {key!r} in [accounts.{name}] "
+                        f"({spec.name}), ignored{hint}"
+                    )
+    return out
+
+
+def env_var_names() -> list[str]:
+    """Every IMCLI_* variable imcli reads."""
+    from imcli import platforms
+
+    names = list(GENERAL_ENV_VARS)
+    for spec in platforms.all_specs():
+        if spec.supported:
+            names += [f"IMCLI_{spec.name.upper()}_{f.name.upper()}" for f in spec.all_fields()
+                      if f.name != "default"]  # fmt: skip
+    return names
+
+
+def unknown_env_vars() -> list[str]:
+    """One warning per IMCLI_* variable that names no platform or field."""
+    from imcli.platforms import did_you_mean
+
+    known = env_var_names()
+    out = []
+    for var in sorted(os.environ):
+        if var.startswith("IMCLI_") and var not in known:
+            out.append(
+                f"warning: environment variable {var} names no imcli setting, ignored"
+                + did_you_mean(var, known)
+            )
+    return out
 
 
 def _env_accounts(platforms_with_default: set[str]) -> list[Account]:

@@ -166,7 +166,9 @@ def test_subcommands_and_options():
     assert {"push", "accounts", "platforms"} <= set(words("imcli "))
     assert words("imcli pu") == ["push"]
     assert set(words("imcli push ")) == {"text", "image", "voice", "video", "file", "mixed"}
-    assert set(words("imcli accounts ")) == {"list", "add", "remove", "default", "test"}
+    assert set(words("imcli accounts ")) == {
+        "list", "add", "set", "show", "remove", "default", "test"
+    }  # fmt: skip
     opts = words("imcli push text --")
     assert {"--platform", "--account", "--group", "--markdown", "--profile"} <= set(opts)
     assert "--filename" in words("imcli push image --f")

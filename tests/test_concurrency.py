@@ -38,7 +38,7 @@ else:  # pragma: no cover
 _GATED = (
     "import os, sys, time\n"
     "import imcli.cli.main, imcli.cli.app, imcli.cli.push_run, imcli.core\n"
-    "gate = os.environ['IMCLI_TEST_GATE']\n"
+    "gate = os.environ['_IMCLI_TEST_GATE']\n"
     "end = time.monotonic() + 30\n"
     "while not os.path.exists(gate) and time.monotonic() < end:\n"
     "    time.sleep(0.002)\n"
@@ -49,7 +49,7 @@ _GATED = (
 def spawn(*args: str, gate: Path | None = None) -> subprocess.Popen[str]:
     env = dict(os.environ)
     if gate is not None:
-        env["IMCLI_TEST_GATE"] = str(gate)
+        env["_IMCLI_TEST_GATE"] = str(gate)
         cmd = [sys.executable, "-c", _GATED, *args]
     else:
         cmd = [sys.executable, "-m", "imcli", *args]

@@ -42,11 +42,13 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
             if p.param_type_name == "option":
                 if p.is_flag:
                     kind = "flag"
+                elif getattr(p, "count", False):
+                    kind = "count"
                 elif p.multiple:
                     assert p.type.name == "str", p
                     kind = "multiple"
                 else:
-                    kind = {"int": "int", "str": "str"}[p.type.name]
+                    kind = {"int": "int", "str": "str", "duration": "duration"}[p.type.name]
                 names = (*p.opts, *p.secondary_opts)
                 # eager: answers and exits while parsing (an eager option, or a callback
                 # whose value no command sees, as typer's completion options)
@@ -134,10 +136,11 @@ HANDLED = [
     T + ["-u", "1", ""],
     T + ["--markdown", "--dry-run", "--json", "-v", "--verbose", "-u", "1", "x"],
     T + ["--timeout", "1500", "-u", "1", "x"],
-    T + ["--timeout=-3", "-u", "1", "x"],
-    T + ["--timeout", " 7 ", "-u", "1", "x"],  # click's INT is int(): spaces, _ and + too
-    T + ["--timeout", "1_000", "--timeout", "+5", "-u", "1", "x"],  # the last one wins
-    T + ["--timeout", "x", "--timeout", "5", "-u", "1", "x"],  # only the last is converted
+    T + ["--timeout", " 7 ", "-u", "1", "x"],  # a duration: surrounding spaces are fine
+    T + ["--timeout", "5s", "--timeout", "500ms", "-u", "1", "x"],  # the last one wins
+    T + ["--timeout", "x", "--timeout", "2m", "-u", "1", "x"],  # only the last is converted
+    T + ["-u", "1", "--timeout", "1.5s", "hi"],
+    T + ["-vv", "-q", "-u", "1", "hi"],
     T + ["-t", "a", "--title", "b", "-a", "acc", "--account=acc2", "-u", "1"],
     T + ["-u", "1"],  # no content: stdin or the title decide later
     ["--profile", "/p.toml", "push", "text", "-u", "1", "x"],
@@ -178,11 +181,12 @@ DECLINED = [
     T + ["-u", "1", "--title"],
     T + ["-u", "1", "a", "b"],  # extra argument
     T + ["-u", "1", "--timeout", "x", "hi"],
-    T + ["-u", "1", "--timeout", "1.5", "hi"],
+    T + ["-u", "1", "--timeout", "5h", "hi"],
+    T + ["--timeout=-3", "-u", "1", "x"],
     T + ["-u", "1", "--timeout=", "hi"],
     T + ["-u", "1", "--json=1", "hi"],  # a flag given a value
     T + ["-u", "1", "-vt", "T", "hi"],  # combined short flags: valid, left to click
-    T + ["-u", "1", "-vv", "hi"],
+    T + ["-u", "1", "-vq", "hi"],
     T + ["-u", "1", "--filename", "a", "hi"],  # not an option of text
     IMG + ["-u", "1"],  # missing SOURCE
     IMG + ["-u", "1", "a.png", "b.png"],
@@ -277,13 +281,14 @@ def valid_lines(draw: st.DrawFn) -> list[str]:
         ["x", "", "-", "--", "-1001234", "12", "a=b", "=", "--json", "-t", "héllo", "text"]
     ) | st.text(max_size=4).filter(lambda v: v not in cmdline.HELP and "--help=" not in v)
     number = st.sampled_from(["0", "1500", "-3", " 7", "1_000", "+5", "٣"])
+    duration = st.sampled_from(["1", "1500", " 7", "500ms", "5s", "1.5s", "2m", "3 S"])
     words: list[str] = []
     for opt in draw(st.lists(st.sampled_from(cmd.options), max_size=8)):
         name = draw(st.sampled_from(opt.names))
         if not opt.takes_value:
             words.append(name)
             continue
-        value = draw(number if opt.kind == "int" else safe)
+        value = draw(number if opt.kind == "int" else duration if opt.kind == "duration" else safe)
         form = draw(st.sampled_from(["apart", "joined"]))
         if form == "apart":
             words += [name, value]

@@ -228,10 +228,10 @@ def test_url_sources_are_downloaded_once_then_uploaded(cli, profile, slack):
     assert {f.name for f in files} == {"shot.png"}
 
 
-def test_a_missing_download_is_a_failed_target(cli, profile, slack):
+def test_a_missing_download_is_bad_input(cli, profile, slack):
     with FileHost() as host:
         r = cli("push", "file", "-p", "slack", "-g", "C0001", f"{host.url}/missing.png")
-    assert (r.code, r.stdout) == (1, "0\n")
+    assert (r.code, r.stdout) == (2, "0\n")  # media checks are input errors (exit 2)
     assert "404" in r.stderr
     assert slack.calls("files.") == []
 

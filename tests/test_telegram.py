@@ -255,11 +255,11 @@ def test_an_uploaded_ogg_vorbis_voice_is_converted_to_opus(cli, tg_profile, tele
     assert kind_of(call.files["voice"].data or b"") == "ogg-opus"
 
 
-def test_missing_download_is_a_failed_target(cli, tg_profile, telegram):
+def test_missing_download_is_bad_input_before_any_send(cli, tg_profile, telegram):
     with FileHost() as host:
         r = cli("push", "image", "-p", "tg", "-u", "1", f"{host.url}/missing.png")
-    assert (r.code, r.stdout) == (1, "0\n")
-    assert "404" in r.stderr
+    assert (r.code, r.stdout) == (2, "0\n")  # media checks are input errors (exit 2)
+    assert "404" in r.stderr and not telegram.calls()
 
 
 def test_size_limits_are_checked_before_any_upload(cli, tg_profile, telegram, tmp_path):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from imcli import _redact, platforms
-from imcli.cli import complete, output
+from imcli.cli import complete, output, push_cmd
 from imcli.cli.app import accounts_app, profile_of
 from imcli.errors import ConfigError, ImcliError, UsageError
 
@@ -65,27 +65,19 @@ def list_accounts(
 ) -> None:
     """List accounts (secrets masked), the profile's first, then the environment's."""
     prof = _load(ctx, profile)
+    used = _used_accounts(prof)
     rows = []
     for acc in prof.accounts:
-        spec = platforms.get(acc.platform)
-        fields: dict[str, Any] = {}
-        for key, val in acc.raw.items():
-            if key in ("platform", "default"):
-                continue
-            f = spec.field(key)
-            if f is not None and f.secret:
-                fields[key] = _redact.mask(val)
-            elif key in ("proxy", "base_url"):  # a password in the URL's user-info
-                fields[key] = _redact.mask_url_password(val)
-            else:
-                fields[key] = val
         rows.append(
             {
                 "name": acc.name,
                 "platform": acc.platform,
                 "default": acc.is_default,
+                # the account a push to its platform uses first (rule: the default,
+                # else the first in profile order)
+                "used": acc.name in used,
                 "source": acc.source,
-                "fields": fields,
+                "fields": _masked_fields(acc),
             }
         )
     if json_out:
@@ -97,22 +89,46 @@ def list_accounts(
             "`imcli accounts add NAME --platform PLATFORM`"
         )
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    table = Table()
-    for col in ("name", "platform", "default", "source", "fields"):
-        table.add_column(col)
+    table = []
+    implicit = False
     for row in rows:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in row["fields"].items())
-        table.add_row(
-            row["name"], row["platform"], "yes" if row["default"] else "", row["source"], shown
-        )
-    # rich would read [brackets] in a value as markup: print it literally
-    with console.capture() as cap:
-        console.print(table, markup=False)
-    sys.stdout.write(_redact.redact(cap.get()))
+        mark = "yes" if row["default"] else ""
+        if row["used"] and not row["default"]:
+            mark, implicit = "(first)", True
+        table.append([row["name"], row["platform"], mark, row["source"], shown])
+    text = output.plain_table(["name", "platform", "default", "source", "fields"], table)
+    if implicit:
+        text += "\n\n(first): no account of its platform is marked default, so a push uses this one"
+    # printed as it is: a value is never read as markup
+    sys.stdout.write(_redact.redact(text) + "\n")
+
+
+def _used_accounts(prof: Any) -> set[str]:
+    """The account each platform's push would try first."""
+    used: set[str] = set()
+    for plat in dict.fromkeys(a.platform for a in prof.accounts):
+        accounts = prof.for_platform(plat)
+        defaults = [a for a in accounts if a.is_default]
+        used.add((defaults or accounts)[0].name)
+    return used
+
+
+def _masked_fields(acc: Any) -> dict[str, Any]:
+    """An account's fields as `accounts list`/`show` print them: secrets masked."""
+    spec = platforms.get(acc.platform)
+    fields: dict[str, Any] = {}
+    for key, val in acc.raw.items():
+        if key in ("platform", "default"):
+            continue
+        f = spec.field(key)
+        if f is not None and f.secret:
+            fields[key] = _redact.mask(val)
+        elif key in ("proxy", "base_url"):  # a password in the URL's user-info
+            fields[key] = _redact.mask_url_password(val)
+        else:
+            fields[key] = val
+    return fields
 
 
 def _short(v: Any) -> str:
@@ -181,44 +197,7 @@ def add_account(
     if not spec.supported:
         raise UsageError(spec.unsupported or f"{spec.name} is not supported")
     table: dict[str, Any] = {"platform": spec.name}
-    from_stdin = []
-    for pair in set_ or []:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"--set {pair!r}: write it as key=value")
-        f = spec.field(key)
-        if f is None or key == "default":
-            known = ", ".join(x.name for x in spec.all_fields() if x.name != "default")
-            raise UsageError(f"{spec.name} accounts have no field {key!r} (fields: {known})")
-        if value == "-":
-            from_stdin.append(key)
-            continue
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(f"--set {key}: the value is not valid UTF-8") from None
-        table[key] = (
-            value
-            if value.startswith("${")
-            else profile_mod.coerce_field(value, f.type, f"--set {key}")
-        )
-        if f.secret:
-            _redact.add_secret(value)
-    if len(from_stdin) > 1:
-        raise UsageError("only one --set key=- may read standard input")
-    if from_stdin:
-        try:
-            value = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise UsageError(f"--set {from_stdin[0]}=-: standard input is not UTF-8") from None
-        if not value:
-            raise UsageError(f"--set {from_stdin[0]}=-: standard input was empty")
-        f = spec.field(from_stdin[0])
-        assert f is not None
-        if f.secret:
-            _redact.add_secret(value)
-        table[from_stdin[0]] = profile_mod.coerce_field(value, f.type, f"--set {from_stdin[0]}")
+    from_stdin = _parse_pairs(spec, set_ or [], table, "--set")
     for f in spec.all_fields():
         if not f.required or f.name in table:
             continue
@@ -230,18 +209,35 @@ def add_account(
                 + (f" (or --set {f.name}=- to read it from stdin)" if f.secret else "")
             )
     if walkthrough:  # the optional fields too; Enter skips one
-        for f in spec.all_fields():
-            if f.name not in table and f.name != "default" and f.ask:
+        for f in _ask_order(spec):
+            if f.name in table or f.name == "default" or not f.ask:
+                continue
+            if f.needs and not table.get(f.needs):
+                continue  # e.g. local_server means nothing without a base_url
+            while True:
                 value = _ask_field(f, optional=True)
-                if value is not None:
-                    table[f.name] = value
+                try:
+                    profile_mod.check_table(spec, {f.name: value}, f.name)
+                except UsageError as exc:
+                    output.err(f"Error: {exc.message}")
+                    continue
+                break
+            if value is not None:
+                table[f.name] = value
+    # what a push would refuse later is refused now
+    profile_mod.check_table(spec, table, f"account {name!r}")
     if prof is None:
         prof = _load(ctx, profile, with_env=False)
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
-    if walkthrough and not default and prof.for_platform(spec.name):
-        default = typer.confirm(f"Make {name!r} the default {spec.name} account?", default=False)
+    if walkthrough and not default:
+        others = prof.for_platform(spec.name)
+        default = typer.confirm(
+            f"Make {name!r} the default {spec.name} account?"
+            + ("" if others else " (a push uses it anyway while it is the only one)"),
+            default=not any(a.is_default for a in others),
+        )
     if default:
         table["default"] = True
     # which account stops being the default is decided under the profile's lock
@@ -250,7 +246,72 @@ def add_account(
         output.err(f"imcli: {previous!r} is no longer the default {spec.name} account")
     output.err(f"imcli: added {spec.name} account {name!r} to {path}")
     if walkthrough:
+        if typer.confirm(f"Test it now (imcli accounts test {name})?", default=True):
+            raise typer.Exit(_test(ctx, [name], profile, None, 0, False))
         output.err(f"imcli: check it with `imcli accounts test {name}`")
+
+
+def _ask_order(spec: Any) -> list[Any]:
+    """The walk-through's order: every field after the field it needs (base_url before
+    Telegram's local_server, whose question mentions it)."""
+    fields = list(spec.all_fields())
+    ordered: list[Any] = []
+    for f in fields:
+        if f.needs:
+            continue
+        ordered.append(f)
+        ordered.extend(g for g in fields if g.needs == f.name)
+    return ordered + [f for f in fields if f not in ordered]
+
+
+def _parse_pairs(spec: Any, pairs: list[str], table: dict[str, Any], flag: str) -> list[str]:
+    """Read KEY=VALUE pairs into ``table`` as the fields' types (``key=${VAR}`` kept as
+    the reference, surrounding whitespace stripped); the one key whose value is ``-``
+    (read from stdin) is returned and set too."""
+    from imcli import profile as profile_mod
+
+    from_stdin = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"{flag} {pair!r}: write it as key=value")
+        f = spec.field(key)
+        if f is None or key == "default":
+            names = [x.name for x in spec.all_fields() if x.name != "default"]
+            hint = platforms.did_you_mean(key, names)
+            extra = " (use `imcli accounts default NAME`)" if key == "default" else ""
+            raise UsageError(
+                f"{spec.name} accounts have no field {key!r}{hint}{extra} (fields: {', '.join(names)})"
+            )
+        if value == "-":
+            from_stdin.append(key)
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{flag} {key}: the value is not valid UTF-8") from None
+        if f.secret:
+            _redact.add_secret(value)
+        value = value.strip()
+        table[key] = (
+            value if "${" in value else profile_mod.coerce_field(value, f.type, f"{flag} {key}")
+        )
+    if len(from_stdin) > 1:
+        raise UsageError(f"only one {flag} key=- may read standard input")
+    if from_stdin:
+        try:
+            value = sys.stdin.buffer.readline().decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError(f"{flag} {from_stdin[0]}=-: standard input is not UTF-8") from None
+        if not value:
+            raise UsageError(f"{flag} {from_stdin[0]}=-: standard input was empty")
+        f = spec.field(from_stdin[0])
+        assert f is not None
+        if f.secret:
+            _redact.add_secret(value)
+        table[from_stdin[0]] = profile_mod.coerce_field(value, f.type, f"{flag} {from_stdin[0]}")
+    return from_stdin
 
 
 def _interactive() -> bool:
@@ -269,8 +330,11 @@ def _ask_name_and_platform(prof: Any, name: str | None, platform: str | None) ->
 
         def platform_of(value: str) -> str:
             spec = platforms.find(value.strip())
-            if spec is None or not spec.supported:
-                raise typer.BadParameter(f"pick one of {choices}")
+            if spec is not None and not spec.supported:
+                raise typer.BadParameter(f"{spec.unsupported}; pick one of {choices}")
+            if spec is None:
+                hint = platforms.did_you_mean(value.strip().lower(), platforms.names_and_aliases())
+                raise typer.BadParameter(f"unknown platform{hint}; pick one of {choices}")
             return spec.name
 
         platform = typer.prompt(f"Platform ({choices})", value_proc=platform_of)
@@ -303,27 +367,20 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
 
     label = f.name + (f" - {f.help}" if f.help else "")
     label += " [optional, Enter skips]" if optional else " [required]"
-
-    def read(value: str) -> Any:
+    while True:  # asked again, with the reason (click would hide it for a hidden prompt)
+        value = str(typer.prompt(label, hide_input=f.secret, default="", show_default=False))
         value = value.strip()
         if optional and not value:
             return None
         if not value:
-            raise typer.BadParameter(f"{f.name} is required")
+            output.err(f"Error: {f.name} is required")
+            continue
         if f.secret:
             _redact.add_secret(value)
         try:
             return profile_mod.coerce_field(value, f.type, f.name)
         except UsageError as exc:
-            raise typer.BadParameter(exc.message) from None
-
-    return typer.prompt(
-        label,
-        hide_input=f.secret,
-        default="",  # so that an empty answer reaches read(), which says what is missing
-        show_default=False,
-        value_proc=read,
-    )
+            output.err(f"Error: {exc.message}")
 
 
 # -- remove / default ------------------------------------------------------------------
@@ -380,6 +437,14 @@ def default_account(
 
 
 def _missing(name: str, prof: Any) -> str:
+    from imcli import profile as profile_mod
+
+    env = next((a for a in profile_mod.load(prof.path).accounts if a.name == name), None)
+    if env is not None and env.source == "env":
+        return (
+            f"{name!r} comes from the environment, not the profile: remove or change it by "
+            f"unsetting or setting its IMCLI_{env.platform.upper()}_… variables"
+        )
     known = ", ".join(a.name for a in prof.accounts)
     if known:
         return (
@@ -389,6 +454,99 @@ def _missing(name: str, prof: Any) -> str:
         f"no account named {name!r}: {prof.path} has none; add one with "
         f"`imcli accounts add {name} --platform PLATFORM`"
     )
+
+
+# -- set / show --------------------------------------------------------------------------
+
+
+@accounts_app.command("set")
+@_guard
+def set_fields(
+    ctx: typer.Context,
+    name: ProfileAccountName,
+    pairs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="KEY=VALUE...",
+            help="Fields to change: key=value, key=- (stdin), key=${VAR}; key= removes an "
+            "optional field.",
+            show_default=False,
+        ),
+    ],
+    profile: ProfileOpt = None,
+) -> None:
+    """Change fields of an account (same rules as add; the previous profile is kept as .bak)."""
+    from imcli import profile as profile_mod
+
+    prof = _load(ctx, profile, with_env=False)
+    acc = prof.account(name)
+    if acc is None:
+        raise UsageError(_missing(name, prof))
+    spec = platforms.get(acc.platform)
+    removed = []
+    given = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if sep and key.strip() and not value.strip() and spec.field(key.strip()) is not None:
+            f = spec.field(key.strip())
+            assert f is not None
+            if f.required:
+                raise UsageError(f"{spec.name} accounts need {f.name}; give it a value")
+            removed.append(f.name)
+        else:
+            given.append(pair)
+    changes: dict[str, Any] = {}
+    _parse_pairs(spec, given, changes, "set")
+    merged = {k: v for k, v in {**acc.raw, **changes}.items() if k not in removed}
+    profile_mod.check_table(spec, merged, f"account {name!r}")
+
+    def mutate(data: dict[str, Any]) -> None:
+        table = data.get("accounts", {}).get(name)
+        if not isinstance(table, dict):
+            raise UsageError(_missing(name, prof))
+        table.update(changes)
+        for key in removed:
+            table.pop(key, None)
+
+    profile_mod.rewrite(prof.path, mutate)
+    what = ", ".join([*changes, *(f"{k} (removed)" for k in removed)]) or "nothing"
+    output.err(f"imcli: account {name!r}: changed {what} in {prof.path} (previous kept as .bak)")
+
+
+@accounts_app.command("show")
+@_guard
+def show_account(
+    ctx: typer.Context,
+    name: ProfileAccountName,
+    profile: ProfileOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print one account (secrets masked)."""
+    prof = _load(ctx, profile)
+    acc = prof.account(name)
+    if acc is None:
+        raise UsageError(_missing(name, prof))
+    fields = _masked_fields(acc)
+    used = acc.name in _used_accounts(prof)
+    if json_out:
+        row = {"name": acc.name, "platform": acc.platform, "default": acc.is_default,
+               "used": used, "source": acc.source, "fields": fields}  # fmt: skip
+        output.out(json.dumps(row, ensure_ascii=False))
+        return
+    import tomli_w
+
+    where = (
+        f"# from the environment (IMCLI_{acc.platform.upper()}_… variables)"
+        if acc.source == "env"
+        else f"# in {prof.path}"
+    )
+    body: dict[str, Any] = {"platform": acc.platform, **fields}
+    if acc.is_default:
+        body["default"] = True
+    text = tomli_w.dumps({"accounts": {acc.name: body}}).rstrip("\n")
+    if used and not acc.is_default:
+        text += "\n# no account of its platform is marked default: a push uses this one first"
+    sys.stdout.write(_redact.redact(f"{where}\n{text}") + "\n")
 
 
 # -- test --------------------------------------------------------------------------------
@@ -410,14 +568,34 @@ def test_accounts(
     profile: ProfileOpt = None,
     timeout: Annotated[
         Optional[int],
-        typer.Option("--timeout", metavar="MS", help="Time budget in ms.", show_default=False),
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="Time budget: ms (5000) or 500ms, 5s, 2m.",
+            show_default=False,
+            parser=push_cmd.duration,
+        ),
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log every HTTP request.")
-    ] = False,
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log every HTTP request; -vv adds the bodies."
+        ),
+    ] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Call each account's identity endpoint; print online/offline (exit 1 if any is offline)."""
+    raise typer.Exit(_test(ctx, names, profile, timeout, verbose, json_out))
+
+
+def _test(
+    ctx: typer.Context,
+    names: list[str] | None,
+    profile: str | None,
+    timeout: int | None,
+    verbose: int,
+    json_out: bool,
+) -> int:
     prof = _load(ctx, profile)
     if names:
         accounts = []
@@ -437,7 +615,9 @@ def test_accounts(
 
     log = (lambda line: output.err(line)) if verbose else None
     results = run_interruptibly(
-        check_accounts(accounts, prof, timeout_ms=timeout or 15_000, verbose=log)
+        check_accounts(
+            accounts, prof, timeout_ms=timeout or 15_000, verbose=log, log_bodies=verbose >= 2
+        )
     )
     if json_out:
         output.out(json.dumps(results, ensure_ascii=False))
@@ -448,4 +628,4 @@ def test_accounts(
             output.out(
                 f"{r['name']:<{width}}  {r['platform']:<8}  {state:<7}  {r['detail']}".rstrip()
             )
-    raise typer.Exit(0 if all(r["online"] for r in results) else 1)
+    return 0 if all(r["online"] for r in results) else 1

@@ -110,6 +110,19 @@ from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
 from imcli.cli import recipients_cmd as _recipients_cmd  # noqa: E402,F401
 
 
+def _full_short_help(*typers: typer.Typer) -> None:
+    """A command list shows each command's whole first paragraph, wrapped, never cut
+    with "..." (click cuts a summary it derives itself, not one it is given)."""
+    for t in typers:
+        for info in t.registered_commands:
+            doc = info.callback.__doc__ if info.callback is not None else None
+            if info.short_help is None and doc:
+                info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+
+
+_full_short_help(app, push_app, accounts_app)
+
+
 def run_app(args: list[str]) -> int:
     import os
 

@@ -17,6 +17,7 @@ Nothing here imports typer or click.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 HELP = ("-h", "--help")  # context_settings["help_option_names"] of every command
@@ -25,12 +26,14 @@ HELP = ("-h", "--help")  # context_settings["help_option_names"] of every comman
 class Opt(NamedTuple):
     names: tuple[str, ...]
     dest: str  # the typer function's parameter
-    kind: str = "str"  # "str", "int", "multiple" (a list of str) or "flag" (a bool)
+    # "str", "int", "duration" (ms, see parse_duration), "multiple" (a list of str),
+    # "flag" (a bool) or "count" (a flag counted: -vv is 2)
+    kind: str = "str"
     eager: bool = False  # answers and exits while parsing (--version, --show-completion)
 
     @property
     def takes_value(self) -> bool:
-        return self.kind != "flag"
+        return self.kind not in ("flag", "count")
 
 
 class Arg(NamedTuple):
@@ -53,8 +56,9 @@ class Command(NamedTuple):
 
 _PROFILE = Opt(("--profile",), "profile")
 _JSON = Opt(("--json",), "json_out", "flag")
-_VERBOSE = Opt(("--verbose", "-v"), "verbose", "flag")
-_TIMEOUT = Opt(("--timeout",), "timeout", "int")
+_VERBOSE = Opt(("--verbose", "-v"), "verbose", "count")
+_QUIET = Opt(("--quiet", "-q"), "quiet", "flag")
+_TIMEOUT = Opt(("--timeout",), "timeout", "duration")
 _TITLE = Opt(("--title", "-t"), "title")
 _PUSH_COMMON = (
     Opt(("--platform", "-p"), "platform"),
@@ -68,6 +72,7 @@ _PUSH_COMMON = (
     Opt(("--dry-run",), "dry_run", "flag"),
     _JSON,
     _VERBOSE,
+    _QUIET,
     Opt(("--spool",), "spool", "flag"),
 )
 _MEDIA = Command(
@@ -119,6 +124,10 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ),
     ("accounts", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
     ("accounts", "default"): Command(options=(_PROFILE,), arguments=_NAME),
+    ("accounts", "set"): Command(
+        options=(_PROFILE,), arguments=(*_NAME, Arg("pairs", required=True, nargs=-1))
+    ),
+    ("accounts", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
     ("accounts", "test"): Command(
         options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
     ),
@@ -192,7 +201,7 @@ def _walk(args: list[str], strict: bool) -> Walked | None:
         if value is None:  # a flag
             if strict and opt.eager:
                 raise _Decline
-            here[opt.dest] = True
+            here[opt.dest] = here.get(opt.dest, 0) + 1 if opt.kind == "count" else True
         elif opt.kind == "multiple":
             here.setdefault(opt.dest, []).append(value)
         else:
@@ -242,8 +251,12 @@ def _walk(args: list[str], strict: bool) -> Walked | None:
                     else:
                         pending, pending_name = opt, "-" + word[i]
                     break
-                if strict and len(word) > 2:
-                    raise _Decline  # combined flags: rare, left to click
+                if (
+                    strict
+                    and len(word) > 2
+                    and not (opt.kind == "count" and set(word[1:]) == {word[1]})
+                ):
+                    raise _Decline  # combined flags (but -vv): rare, left to click
                 store(opt, None)
             continue
         if cmd.group:
@@ -260,6 +273,22 @@ def _walk(args: list[str], strict: bool) -> Walked | None:
     if strict and pending is not None:
         raise _Decline  # "Option '-t' requires an argument."
     return Walked(path, values, positionals, pending, options_done)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m)?")
+_UNIT_MS = {None: 1, "ms": 1, "s": 1000, "m": 60_000}
+
+
+def parse_duration(text: str) -> int:
+    """A ``--timeout`` value in milliseconds: a bare number is milliseconds (``5000``);
+    ``500ms``, ``5s``, ``1.5s`` and ``2m`` are accepted too. ValueError otherwise."""
+    m = _DURATION.fullmatch(text.strip().lower())
+    if m is None:
+        raise ValueError(f"{text!r} is not a duration; give milliseconds (5000) or 500ms, 5s, 2m")
+    ms = float(m.group(1)) * _UNIT_MS[m.group(2)]
+    if ms < 1 or ms > 7 * 86_400_000:
+        raise ValueError(f"{text!r}: give a duration between 1 ms and 7 days")
+    return int(ms)
 
 
 PUSH_KINDS = ("text", "image", "voice", "video", "file", "mixed")
@@ -287,8 +316,15 @@ def parse_push(args: list[str]) -> tuple[str, dict[str, Any]] | None:
                 value = int(value)  # click's INT: int(str)
             except ValueError:
                 return None  # "Invalid value for '--timeout': 'x' is not a valid integer."
+        elif opt.kind == "duration" and value is not None:
+            try:
+                value = parse_duration(value)
+            except ValueError:
+                return None  # typer says what is wrong with it
         elif opt.kind == "flag":
             value = bool(value)
+        elif opt.kind == "count":
+            value = int(value or 0)
         kwargs[opt.dest] = value
     # --profile on the subcommand wins over the one before it (app.profile_of)
     kwargs["profile"] = kwargs["profile"] or walked.values[()].get("profile")

@@ -274,7 +274,7 @@ def flush(
     ids: list[str],
     uncertain: bool,
     json_out: bool,
-    verbose: bool,
+    verbose: int,
     timeout: int | None,
     only: Callable[[Entry], bool] | None = None,
     before_push: bool = False,

@@ -71,3 +71,39 @@ def stderr_is_tty() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def stdout_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one, else None (a pipe: no wrapping)."""
+    if not stdout_is_tty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def plain_table(
+    headers: list[str], rows: list[list[str]], center: frozenset[int] = frozenset()
+) -> str:
+    """A table as plain text: columns two spaces apart, no box drawing, no colour (what a
+    pipe gets, and what `imcli platforms` shows at any width). Columns in ``center`` are
+    centred."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            out.append(cell.center(widths[i]) if i in center else cell.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])

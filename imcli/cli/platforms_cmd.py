@@ -18,40 +18,58 @@ def show(json_out: bool = False) -> int:
     if json_out:
         output.out(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    import sys
+    output.out(render(data, output.terminal_width()))
+    return 0
 
-    from rich.console import Console
-    from rich.table import Table
 
-    console = Console(
-        highlight=False,
-        soft_wrap=False,
-        width=None if sys.stdout.isatty() else 200,
-    )
-    table = Table(title=None, show_lines=False)
-    table.add_column("platform", no_wrap=True)
-    table.add_column("aliases", no_wrap=True)
-    table.add_column("--user")
-    table.add_column("--group")
-    for kind in KINDS:
-        table.add_column(kind, justify="center", no_wrap=True)
-    table.add_column("API / reason")
+def render(data: list[dict[str, object]], width: int | None) -> str:
+    """The matrix as plain text: a table of short cells (every column readable at 80
+    columns), then one paragraph per platform with what its targets are and the API it
+    uses or why it is not supported, wrapped at ``width`` (None: not wrapped)."""
+    import textwrap
+
+    headers = ["platform", "aliases", "--user", "--group", *KINDS]
+    rows = []
+    notes = []
+    name_width = max(len(str(r["platform"])) for r in data)
     for row in data:
         kinds = row["kinds"]
         assert isinstance(kinds, dict)
-        supported = bool(row["supported"])
-        table.add_row(
-            str(row["platform"]),
-            ", ".join(row["aliases"]) or "—",  # type: ignore[arg-type]
-            str(row["user"] or "—"),
-            str(row["group"] or "—"),
-            *(("yes" if kinds[k] else "no") for k in KINDS),
-            str(row["api"])
-            if supported and row["built"]
-            else str(row["reason"] or "supported by the platform; adapter not built yet"),
+        rows.append(
+            [
+                str(row["platform"]),
+                ", ".join(row["aliases"]) or "—",  # type: ignore[arg-type]
+                "yes" if row["user"] else "no",
+                "yes" if row["group"] else "no",
+                *(("yes" if kinds[k] else "no") for k in KINDS),
+            ]
         )
-    console.print(table, markup=False)
-    return 0
+        if row["supported"] and row["built"]:
+            parts = []
+            if row["user"]:
+                parts.append(f"--user: {row['user']}")
+            if row["group"]:
+                parts.append(f"--group: {row['group']}")
+            parts.append(f"API: {row['api']}")
+            note = "; ".join(parts)
+        else:
+            note = str(row["reason"] or "supported by the platform; adapter not built yet")
+            note = note.removeprefix(f"{row['platform']}: ")
+        head = str(row["platform"]).ljust(name_width) + "  "
+        if width is None:
+            notes.append(head + note)
+        else:
+            notes.append(
+                textwrap.fill(
+                    note,
+                    width=max(width - 1, 40),
+                    initial_indent=head,
+                    subsequent_indent=" " * len(head),
+                    break_on_hyphens=False,
+                )
+            )
+    center = frozenset(range(2, len(headers)))
+    return output.plain_table(headers, rows, center) + "\n\n" + "\n".join(notes)
 
 
 def markdown_table() -> str:

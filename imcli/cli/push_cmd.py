@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
-from imcli.cli import complete, push_run
+from imcli.cli import cmdline, complete, push_run
 from imcli.cli.app import profile_of, push_app
 
 Platform = Annotated[
@@ -65,13 +65,25 @@ Account = Annotated[
         autocompletion=complete.complete_account,
     ),
 ]
+
+
+def duration(value: str) -> int:
+    """``--timeout``: milliseconds, or 500ms, 5s, 2m (the fast path reads it alike)."""
+    try:
+        return cmdline.parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 Timeout = Annotated[
     Optional[int],
     typer.Option(
         "--timeout",
-        help="Time budget in ms, retries included (default 30000 + 1000/MiB of media).",
-        metavar="MS",
+        help="Time budget, retries included: ms (5000) or 500ms, 5s, 2m "
+        "(default 30s + 1s/MiB of media).",
+        metavar="DURATION",
         show_default=False,
+        parser=duration,
     ),
 ]
 Options = Annotated[
@@ -94,7 +106,16 @@ DryRun = Annotated[
 JsonOut = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of the count.")
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP request on stderr.")]
+Verbose = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr lines for failed targets.")]
 Spool = Annotated[
     bool,
     typer.Option(
@@ -174,14 +195,15 @@ def push_text(
     profile: Profile = None,
     dry_run: DryRun = False,
     json_out: JsonOut = False,
-    verbose: Verbose = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
     spool: Spool = False,
 ) -> None:
     """Push a text message."""
     _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
           profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
-          max_parts=max_parts, spool=spool)  # fmt: skip
+          quiet=quiet, max_parts=max_parts, spool=spool)  # fmt: skip
 
 
 # -- media -----------------------------------------------------------------------------
@@ -204,13 +226,14 @@ def _media_command(kind: str, doc: str) -> None:
         profile: Profile = None,
         dry_run: DryRun = False,
         json_out: JsonOut = False,
-        verbose: Verbose = False,
+        verbose: Verbose = 0,
+        quiet: Quiet = False,
         spool: Spool = False,
     ) -> None:
         _push(ctx, kind, source=source, title=title, filename=filename, mime=mime,
               platform=platform, group=group, user=user, to=to, account=account, timeout=timeout,
               option=option, profile=profile, dry_run=dry_run, json_out=json_out,
-              verbose=verbose, spool=spool)  # fmt: skip
+              verbose=verbose, quiet=quiet, spool=spool)  # fmt: skip
 
     command.__doc__ = doc
     command.__name__ = f"push_{kind}"
@@ -257,10 +280,12 @@ def push_mixed(
     profile: Profile = None,
     dry_run: DryRun = False,
     json_out: JsonOut = False,
-    verbose: Verbose = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
     spool: Spool = False,
 ) -> None:
     """Push a mixed message: text, markdown, images, voice, video and files."""
     _push(ctx, "mixed", items_file=items_file, item=item, title=title, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose, spool=spool)  # fmt: skip
+          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
+          quiet=quiet, spool=spool)  # fmt: skip

@@ -31,7 +31,8 @@ def push(
     profile: str | None,
     dry_run: bool,
     json_out: bool,
-    verbose: bool,
+    verbose: int,
+    quiet: bool = False,
     max_parts: int | None = None,
     title: str | None = None,
     content: str | None = None,
@@ -110,7 +111,7 @@ def push(
         return _fail(exc, targets, json_out, verbose)
     except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
         return _fail(exc, targets, json_out, verbose)
-    _print_result(result, json_out)
+    _print_result(result, json_out, quiet)
     if keep:
         outbox_cmd.spool_after(req, result.platform, result.results)
     return result.exit_code
@@ -120,12 +121,18 @@ def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
     return [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
 
 
-def _print_result(result: PushResult, json_out: bool) -> None:
+def _print_result(result: PushResult, json_out: bool, quiet: bool = False) -> None:
     for note in result.notes:
         output.err(f"imcli: {note}")
+    # one line per failed target (none with --quiet); on a terminal, also one short
+    # line per target that was sent
+    tty = output.stderr_is_tty() and not result.dry_run
     for r in result.results:
-        if not r.ok and not result.dry_run:
-            output.err(output.one_line(f"{result.platform} {r.target}: {failure(r)}"))
+        if r.ok and tty and not quiet:
+            output.err(f"✓ {result.platform} {r.target}" + (f" ({r.account})" if r.account else ""))
+        elif not r.ok and not result.dry_run and not quiet:
+            line = output.one_line(f"{result.platform} {r.target}: {failure(r)}")
+            output.err(f"✗ {line}" if tty else line)
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -141,7 +148,7 @@ def failure(r: TargetResult) -> str:
     return why
 
 
-def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: bool) -> int:
+def _fail(exc: BaseException, targets: list[Target], json_out: bool, verbose: int) -> int:
     """An error found before (or instead of) sending: the count 0, one line, the status."""
     from imcli.errors import exit_code_for
 
@@ -179,11 +186,21 @@ def _text_builder(
 ) -> Callable[[dict[str, Any]], Message]:
     def build(own: dict[str, Any]) -> Message:
         text = content
-        if text == "-" or (text is None and title is None and not sys.stdin.isatty()):
+        # stdin is read for `-`, and when CONTENT is absent and stdin is not a
+        # terminal, with or without a title (a CONTENT given wins over piped stdin)
+        if text == "-" or (text is None and _stdin_is_data()):
             text = _read_stdin_text()
         return Message(kind="text", title=title, text=text or "", markdown=markdown)
 
     return build
+
+
+def _stdin_is_data() -> bool:
+    """Whether stdin may hold the message: it is open and not a terminal."""
+    try:
+        return sys.stdin is not None and not sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
 
 
 def _read_stdin_text() -> str:

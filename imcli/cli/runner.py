@@ -80,7 +80,7 @@ def _settle(loop: asyncio.AbstractEventLoop) -> None:
 def run_push_interruptibly(
     req: PushRequest,
     *,
-    verbose: bool,
+    verbose: int,
     dry_run: bool,
     json_out: bool = False,
     on_interrupt: Callable[[list[TargetResult]], None] | None = None,

@@ -17,6 +17,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -138,9 +139,9 @@ class MediaSource:
             with os.fdopen(fd, "wb") as out:
                 async with http.stream_get(self.url) as resp:
                     if resp.status_code >= 400:
-                        raise PlatformError(
-                            f"cannot download {self.spec}: HTTP {resp.status_code}",
-                            status=resp.status_code,
+                        # media imcli must download and cannot is bad input (exit 2)
+                        raise UsageError(
+                            f"{self.kind}: cannot download {self.spec}: HTTP {resp.status_code}"
                         )
                     length = resp.headers.get("content-length")
                     if length and length.isdigit() and int(length) > limit:
@@ -158,10 +159,18 @@ class MediaSource:
                                 f"{platform}: {self.spec} is over the {_human(limit)} limit"
                             )
                         out.write(chunk)
+        except PlatformError as exc:  # refused, unreachable, cut off: bad input too
+            _forget(tmp)
+            raise UsageError(f"{self.kind}: {exc.message}") from None
         except BaseException:
             _forget(tmp)
             raise
         src = replace(self, origin="file", path=Path(tmp), url=self.url, size=total, mime=mime)
+        try:
+            check_kind(src)
+        except UsageError:
+            _forget(tmp)
+            raise
         if not src.mime or not os.path.splitext(src.filename)[1]:
             smime, ext = sniff(src.head())
             src.mime = src.mime or smime
@@ -349,14 +358,15 @@ def parse(
     if filename:
         src.filename = filename
     if mime:
-        src.mime = mime
+        src.mime = check_mime(mime)
     if not src.stdin:
         _name_and_type(src, kind, bool(filename))
     return src
 
 
 def _name_and_type(src: MediaSource, kind: str, named: bool) -> None:
-    """The file name and MIME type, from what was given, else sniffed from the bytes."""
+    """The file name and MIME type, from what was given, else sniffed from the bytes;
+    then the content is checked against its kind."""
     filename = src.filename if named else None
     if not src.mime and src.filename:
         src.mime = guess_mime(src.filename)
@@ -369,6 +379,80 @@ def _name_and_type(src: MediaSource, kind: str, named: bool) -> None:
             src.filename += ext
     if not src.filename:
         src.filename = _DEFAULT_NAME.get(kind, "file")
+    if src.origin != "url":
+        check_kind(src)
+
+
+# -- is the content of its kind? (generic checks; platform formats are the adapters') --
+
+_MIME_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
+#: ISO-BMFF brands of still images (HEIC, AVIF): "ftyp" alone does not mean a video
+_IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def check_mime(mime: str) -> str:
+    """``--mime`` (or a mime_type option) must look like ``type/subtype``."""
+    value = mime.strip()
+    if not _MIME_SHAPE.fullmatch(value.split(";")[0].strip()):
+        raise UsageError(f"--mime {mime!r}: give a MIME type such as image/png or audio/ogg")
+    return value
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Text (CSV, HTML, JSON, a log) rather than binary media: no NUL byte, valid UTF-8
+    (a character cut at the end allowed), and no control characters but white space."""
+    if not head or b"\0" in head:
+        return False
+    for cut in range(4):
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    return all(c.isprintable() or c in "\t\r\n\f" for c in text)
+
+
+def content_kind(src: MediaSource) -> str | None:
+    """What the content is, coarsely: "image", "audio", "video", "text", "document"
+    or None (not recognised)."""
+    head = src.head(512)
+    if head[4:8] == b"ftyp":
+        return "image" if head[8:12] in _IMAGE_BRANDS else "video"
+    mime, _ = sniff(head)
+    if mime and head[:1] == b"\xff" and mime.startswith("audio/"):
+        mime = None  # an MPEG/ADTS frame sync is a weak signature: not enough to refuse
+    if mime:
+        top = mime.split("/")[0]
+        return top if top in ("image", "audio", "video") else "document"
+    if _looks_like_text(head):
+        return "text"
+    return None
+
+
+def check_kind(src: MediaSource) -> None:
+    """Refuse (exit 2) content that is not of its kind: a CSV or an HTML page as an
+    image, text as voice or video, a PDF as an image. Unrecognised binary content
+    passes (the platform has the last word); a `file` takes anything."""
+    if src.kind == "file" or src.size == 0:
+        return
+    found = content_kind(src)
+    name = src.filename or src.spec
+    if found == "text":
+        what = "an HTML page" if _is_html(src) else "text"
+        raise UsageError(f"{src.kind}: {name} is {what}, not {_kind_noun(src.kind)}")
+    if src.kind == "image" and found in ("audio", "video", "document"):
+        raise UsageError(f"image: {name} is not an image ({src.mime or found})")
+
+
+def _is_html(src: MediaSource) -> bool:
+    head = src.head(512).lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or (src.mime or "").endswith("html")
+
+
+def _kind_noun(kind: str) -> str:
+    return {"image": "an image", "voice": "audio", "video": "a video"}.get(kind, kind)
 
 
 def _b64(payload: str, kind: str, shown: str) -> bytes:

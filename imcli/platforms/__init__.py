@@ -56,10 +56,19 @@ def get(name: str) -> PlatformSpec:
     spec = find(name)
     if spec is None:
         known = ", ".join(s.name for s in all_specs())
+        hint = did_you_mean(name.strip().lower(), names_and_aliases())
         raise UsageError(
-            f"unknown platform {name!r}; known platforms: {known} (see `imcli platforms`)"
+            f"unknown platform {name!r}{hint}; known platforms: {known} (see `imcli platforms`)"
         )
     return spec
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+    """``" (did you mean 'telegram'?)"`` when one of ``choices`` is close to ``word``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def adapter_class(spec: PlatformSpec) -> type[Adapter]:

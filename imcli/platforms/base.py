@@ -32,6 +32,7 @@ class Field:
     help: str = ""
     default: Any = None
     ask: bool = True  # offered by the `accounts add` walk-through
+    needs: str | None = None  # a field that must be set too when this one is true
 
 
 #: Fields every platform accepts.
@@ -188,7 +189,9 @@ class Adapter:
         self.account = account
         self.http = http
         self._downloads: dict[str, MediaSource] = {}  # URL → its downloaded copy
+        self._split: dict[Any, Any] = {}  # a text's messages, split once per push
         self._download_lock: Any = None
+        self._download_errors: dict[str, UsageError] = {}
         self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
         self._playable_locks: dict[int, Any] = {}
         self._converted: list[str] = []  # temporary files of conversions
@@ -199,6 +202,15 @@ class Adapter:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
         return None
+
+    def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
+        """``split()``, made once per push for the same ``key``: a long text is split
+        for the overflow check and then sent to every target without splitting again."""
+        if key not in self._split:
+            if len(self._split) > 64:
+                self._split.clear()  # the overflow search tries many prefixes
+            self._split[key] = split()
+        return self._split[key]
 
     @classmethod
     def converts(cls, kind: str) -> bool:
@@ -383,11 +395,32 @@ class Adapter:
 
             self._download_lock = asyncio.Lock()
         async with self._download_lock:
+            failed = self._download_errors.get(src.url)
+            if failed is not None:  # fetched once per push, failed or not
+                raise failed
             got = self._downloads.get(src.url)
             if got is None:
-                got = await src.download(self.http, limit, self.spec.name)
+                try:
+                    got = await src.download(self.http, limit, self.spec.name)
+                except UsageError as exc:
+                    self._download_errors[src.url] = exc
+                    raise
                 self._downloads[src.url] = got
             return got
+
+    def download_limit(self, src: MediaSource) -> int | None:
+        """The size cap when imcli must download this URL source to upload it; None when
+        the platform fetches it itself (or the adapter downloads it its own way)."""
+        return None
+
+    async def prefetch(self, message: Message) -> None:
+        """Media checks once per push, before any send: every URL imcli must download is
+        downloaded (and its content checked) now, so that a 404 or an HTML page is one
+        error for the push, not one per target."""
+        for src in message.media_sources():
+            limit = self.download_limit(src) if src.is_url else None
+            if limit is not None:
+                await self.local_copy(src, limit)
 
     # -- fan-out ---------------------------------------------------------------
     async def deliver(
@@ -437,14 +470,7 @@ class Adapter:
                     res.error = exc.message
                     res.error_exc = exc
                 except asyncio.CancelledError:
-                    # interrupted: a send whose request was out may have been delivered
-                    if flight:
-                        res.uncertain = True
-                        res.error = (
-                            "interrupted while it was being sent; it may have been delivered"
-                        )
-                    else:
-                        res.error = "interrupted before it was sent"
+                    interrupted(res, in_flight=bool(flight))
                     raise
             if on_done is not None:
                 on_done(res)
@@ -457,7 +483,9 @@ class Adapter:
             for target in queue:
                 await one(target)
 
-        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        # when one raises, or the push is interrupted, every worker's target records
+        # its outcome before the error goes on (gather_all)
+        await gather_all([worker() for _ in range(self.concurrency)])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -468,15 +496,37 @@ class Adapter:
         return UsageError(f"{self.spec.name}: {message}")
 
 
+async def gather_all(coros: list[Any]) -> None:
+    """Run the sends concurrently; when one raises, or the push is interrupted, cancel
+    the rest and wait until every one has recorded its outcome before raising.
+
+    (``asyncio.gather`` alone ends at the first cancelled child: the others would be
+    left mid-send, and a target whose message was in flight would be reported as not
+    sent.)"""
+    import asyncio
+
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out
-    may have been delivered ("uncertain"); one not yet sent surely was not."""
+    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
+    or a message some parts of which arrived, may have been delivered ("uncertain");
+    one not yet sent surely was not."""
     res.ok = False
     if in_flight:
         res.uncertain = True
         res.error = "interrupted while it was being sent; it may have been delivered"
     elif res.message_ids:
-        res.error = "interrupted between two parts of the message"
+        # some of it arrived: not "sent", not "not sent" either
+        res.uncertain = True
+        res.error = "interrupted after some parts of the message were delivered"
     else:
         res.error = "interrupted before it was sent"
 

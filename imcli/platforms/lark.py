@@ -223,13 +223,13 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 class LarkAdapter(Adapter):
+    """Imported only to send: markup, media, tokens and http are loaded lazily."""
+
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
         if cls.converts(kind):
             return None  # converted before upload: the limit applies to the result
         return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
-
-    """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
     spec = SPEC
 
@@ -414,6 +414,9 @@ class LarkAdapter(Adapter):
         return len(_body_bytes({"content": _dumps({"text": text})}))
 
     def text_chunks(self, text: str) -> list[str]:
+        return list(self.split_once(("text_chunks", text), lambda: self._text_chunks(text)))
+
+    def _text_chunks(self, text: str) -> list[str]:
         from imcli import markup
 
         return markup.split_source(
@@ -464,6 +467,10 @@ class LarkAdapter(Adapter):
             if title:
                 await self._send_plain(target, title, message.extra, tracker)
             return
+        if title is not None and self._room(title) < POST_BODY_LIMIT // 2:
+            # a title that would leave no room for the text: its own message first
+            await self._send_plain(target, title, message.extra, tracker)
+            title = None
         if title is None and not message.markdown:
             await self._send_plain(target, text, message.extra, tracker)
             return

@@ -147,14 +147,14 @@ def parse_reply(resp: httpx.Response) -> Any:
 
 
 class QQAdapter(Adapter):
+    """Imported only to send."""
+
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
         # with shared_files the server reads the file itself: no limit of imcli's
         if cls.converts(kind):
             return None  # the limit applies to the converted file
         return None if account.get("shared_files") else BASE64_LIMIT
-
-    """Imported only to send."""
 
     spec = SPEC
     #: targets in flight per account with ``rate = 0``. Measured: 200 groups at 20 ms an

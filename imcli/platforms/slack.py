@@ -158,13 +158,13 @@ def parse_upload(resp: httpx.Response) -> None:
 
 
 class SlackAdapter(Adapter):
+    """Imported only to send: markup, media and http are loaded lazily."""
+
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
         if cls.converts(kind):
             return None  # the limit applies to the converted file
         return UPLOAD_LIMIT
-
-    """Imported only to send: markup, media and http are loaded lazily."""
 
     spec = SPEC
 
@@ -242,6 +242,9 @@ class SlackAdapter(Adapter):
         me = await self._call("auth.test")
         return f"team {me.get('team')} as {me.get('user')}"
 
+    def download_limit(self, src: MediaSource) -> int | None:
+        return UPLOAD_LIMIT  # files.upload takes bytes only: every URL is downloaded
+
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
         if message.kind == "text":
             parts = [(message.text or "", message.markdown)]
@@ -300,6 +303,15 @@ class SlackAdapter(Adapter):
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:
         """chat.postMessage payloads (without ``channel``) for a title and text parts."""
+        import copy
+
+        key = ("render_messages", title, tuple(parts))
+        made = self.split_once(key, lambda: self._render_messages(title, parts))
+        return copy.deepcopy(made)  # callers add the channel to each payload
+
+    def _render_messages(
+        self, title: str | None, parts: list[tuple[str, bool]]
+    ) -> list[dict[str, Any]]:
         from imcli import markup
 
         parts = [(t, md) for t, md in parts if t and t.strip()]

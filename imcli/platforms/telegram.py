@@ -53,6 +53,7 @@ SPEC = PlatformSpec(
             type=bool,
             default=False,
             help="base_url is a local Bot API server (uploads up to 2000 MB)",
+            needs="base_url",
         ),
     ),
     rate_limits=(Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"), Limit(20, 60.0, "group")),
@@ -228,6 +229,10 @@ class TelegramAdapter(Adapter):
 
     def render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         """HTML messages for a title and (text, is_markdown) parts, each ≤ 4096 shown chars."""
+        key = ("render_chunks", title, tuple(parts))
+        return list(self.split_once(key, lambda: self._render_chunks(title, parts)))
+
+    def _render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         from imcli import markup
 
         parts = [(t, md) for t, md in parts if t and t.strip()]
@@ -237,6 +242,10 @@ class TelegramAdapter(Adapter):
                 parts = [(title, False)]
             else:
                 heading = f"<b>{markup.escape_html(title.strip())}</b>\n"
+                if markup.telegram_visible_len(heading) > TEXT_LIMIT // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    # first, as a plain line
+                    parts, heading = [(title, False), *parts], ""
         room = TEXT_LIMIT - markup.telegram_visible_len(heading)
         chunks: list[str] = []
         for text, md in parts:
@@ -279,6 +288,9 @@ class TelegramAdapter(Adapter):
         if src.kind == "file":
             return src.extension in ("gif", "pdf", "zip")
         return True
+
+    def download_limit(self, src: MediaSource) -> int | None:
+        return None if self._by_url(src) else self._upload_limit(src.kind)
 
     def _caption(self, title: str | None) -> str | None:
         from imcli import markup

@@ -424,6 +424,14 @@ class WeixinAdapter(Adapter):
         passed through and the title becomes a ``#`` heading. Otherwise markdown items are
         rendered as plain text and the title is the first line.
         """
+        key = ("text_chunks", title, tuple(texts), markdown_out)
+        return list(
+            self.split_once(key, lambda: self._text_chunks(title, texts, markdown_out=markdown_out))
+        )
+
+    def _text_chunks(
+        self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
+    ) -> list[str]:
         from imcli import markup
 
         texts = [(t, md) for t, md in texts if t and t.strip()]
@@ -433,6 +441,9 @@ class WeixinAdapter(Adapter):
                 texts = [(title.strip(), False)]
             else:
                 heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
+                if markup.utf8_len(heading) > self.text_limit // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    texts, heading = [(title.strip(), False), *texts], ""
         room = self.text_limit - markup.utf8_len(heading)
         chunks: list[str] = []
         for text, md in texts:
@@ -622,7 +633,9 @@ class WeComAdapter(WeixinAdapter):
                             interrupted(results[t], in_flight=bool(flight))
                     raise
 
-        await asyncio.gather(*(run(b) for b in batches))
+        from imcli.platforms.base import gather_all
+
+        await gather_all([run(b) for b in batches])
 
     async def _send_batch(
         self,
