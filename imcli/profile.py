@@ -384,8 +384,11 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
 
 
 #: what a profile may hold besides accounts (an unknown key gets a warning, not an error)
-TOP_LEVEL_TABLES = ("settings", "accounts")
-SETTINGS_KEYS = ("timeout", "proxy", "max_parts", "resend_uncertain")
+TOP_LEVEL_TABLES = ("settings", "accounts", "recipients")
+SETTINGS_KEYS = (
+    "timeout", "proxy", "max_parts", "resend_uncertain",
+    "spool", "flush_on_push", "outbox_max_age",  # the outbox (push --spool)
+)  # fmt: skip
 #: IMCLI_* variables that are not account fields
 GENERAL_ENV_VARS = ("IMCLI_PROFILE", "IMCLI_CACHE_DIR")
 

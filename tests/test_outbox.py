@@ -254,7 +254,7 @@ def test_kill_9_mid_flush_loses_nothing_and_repeats_nothing_confirmed(cli, write
         telegram.reset()
         telegram.latency = 0.03
         telegram.stop()
-        targets = [a for i in range(150) for a in ("-u", str(1000 * round_ + i))]
+        targets = [a for i in range(150) for a in ("-u", str(1000 * round_ + i + 1))]
         cli("push", "text", "-p", "tg", *targets, "x", "--spool", "--timeout", "2000")
         telegram.start()
         proc = _spawn(["outbox", "flush"])
@@ -266,7 +266,7 @@ def test_kill_9_mid_flush_loses_nothing_and_repeats_nothing_confirmed(cli, write
         assert set(got.values()) <= {1}, got
         box = listed(cli)["entries"]
         waiting = {e["target"].split(":")[1]: e["state"] for e in box}
-        everyone = {str(1000 * round_ + i) for i in range(150)}
+        everyone = {str(1000 * round_ + i + 1) for i in range(150)}
         assert everyone == set(got) | set(waiting), "lost: " + str(
             everyone - set(got) - set(waiting)
         )

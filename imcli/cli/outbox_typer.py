@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from imcli.cli import outbox_cmd
+from imcli.cli import outbox_cmd, push_cmd
 from imcli.cli.app import outbox_app, profile_of
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -42,9 +42,11 @@ def flush_command(
         Optional[int],
         typer.Option(
             "--timeout",
-            help="Time budget in ms for each batch of entries (default as push).",
-            metavar="MS",
+            help="Time budget of each batch of 100 entries: ms (5000) or 500ms, 5s, 2m "
+            "(default as push).",
+            metavar="DURATION",
             show_default=False,
+            parser=push_cmd.duration,
         ),
     ] = None,
     profile: Annotated[
@@ -53,8 +55,14 @@ def flush_command(
     ] = None,
     json_out: JsonOpt = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log every HTTP request on stderr.")
-    ] = False,
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked).",
+        ),
+    ] = 0,
 ) -> None:
     """Send what waits, oldest first; print the count sent (exit status as push)."""
     raise typer.Exit(
