@@ -479,3 +479,11 @@ def test_a_bad_outbox_setting_is_a_configuration_error(cli, write_profile, teleg
         assert bad.split()[0] in r.stderr, r.stderr
         assert cli("outbox", "list").code == 0  # list needs no profile
     assert telegram.sent_messages() == []
+
+
+def test_spool_with_to_is_refused_before_anything(cli, write_profile, telegram):
+    tg(write_profile, telegram)
+    r = cli("push", "text", "--spool", "--to", "team", "hi")
+    assert r.code == 2 and r.stdout == "0\n", r.output
+    assert r.stderr.count("\n") == 1 and "--spool" in r.stderr
+    assert telegram.sent_messages() == []

@@ -85,7 +85,7 @@ def push(
         )
         if to:  # named recipients, across platforms
             if spool:  # a fallback may have reached the person: not kept (yet)
-                output.error("--spool keeps nothing of a --to push (not supported yet)")
+                raise UsageError("--spool cannot be used with --to yet (named recipients)")
             return push_to.run(req, to, json_out=json_out)
         from imcli.cli import outbox_cmd
 
