@@ -466,7 +466,7 @@ def test_a_platform_that_refuses_the_push_stops_every_platform(cli, write_profil
 
 
 def test_a_media_refusal_by_one_platform_stops_every_platform(
-    cli, write_profile, five, tmp_path, monkeypatch
+    cli, write_profile, five, tmp_path, monkeypatch, no_ffmpeg
 ):
     """Without ffmpeg, a WAV voice is refused by QQ and Telegram; Slack and WeCom are
     in the same push: none of them sees a request."""
