@@ -351,7 +351,7 @@ async def run_push(
                 notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
                 continue
             await adapter.prefetch(req.message)
-            if gate is not None:
+            if gate is not None:  # after every check and fetch, before the first send
                 await gate()
                 gate = None
             for t in pending:

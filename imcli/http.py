@@ -633,7 +633,7 @@ class HttpClient:
                 raise MaybeDeliveredError(
                     f"{err.message}; the message may have been delivered", status=err.status
                 )
-            if outcome in UNKNOWN_FATE:
+            if send and outcome in UNKNOWN_FATE:
                 maybe = True  # an earlier try may be at the platform (a retry of it is safe
                 # only for an idempotent send, or chosen with resend_uncertain)
             # retry within the budget

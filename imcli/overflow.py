@@ -54,7 +54,9 @@ def apply(
     takes_files = spec.kind_status("mixed") is None and spec.kind_status("file") is None
     if takes_files:
         notice = f"\n\n(the text is too long for {limit} messages: all of it is attached as {name})"
-        first = _longest_prefix(text, notice, lambda t: adapter.text_messages(_with(message, t)), 1)
+        first = _longest_prefix(
+            text, notice, lambda t: adapter.text_messages(_with(message, t)), 1, count
+        )
         return _attached(message, first + notice, name), None
     lines = len(text.splitlines())
 
@@ -63,7 +65,7 @@ def apply(
         return f"\n\n[… {cut} more line(s) not sent: the text is longer than {limit} messages]"
 
     kept = _longest_prefix(
-        text, None, lambda t: adapter.text_messages(_with(message, t + closing(t))), limit
+        text, None, lambda t: adapter.text_messages(_with(message, t + closing(t))), limit, count
     )
     note = (
         f"{spec.name}: the text would take {count} messages; cut to {limit} "
@@ -100,12 +102,16 @@ def _attached(message: Message, first: str, name: str) -> Message:
 _MAX_PREFIX = 400_000
 
 
-def _longest_prefix(text: str, notice: str | None, count: Callable[[str], int], limit: int) -> str:
+def _longest_prefix(
+    text: str, notice: str | None, count: Callable[[str], int], limit: int, total: int
+) -> str:
     """The longest prefix of ``text`` cut at a line end (or, when not even one line
     fits, inside the first line) for which ``count(prefix [+ notice])`` is at most
-    ``limit``."""
+    ``limit``. The whole text takes ``total`` messages: a prefix that fits is about
+    ``limit`` messages' worth of it, so much longer ones are not tried."""
     suffix = notice or ""
-    lines = text[: _MAX_PREFIX * max(1, limit)].splitlines(keepends=True)
+    span = min(_MAX_PREFIX * max(1, limit), 2 * len(text) * (limit + 1) // max(1, total) + 4096)
+    lines = text[:span].splitlines(keepends=True)
 
     def fits(prefix: str) -> bool:
         return count(prefix.rstrip("\n") + suffix) <= limit

@@ -385,6 +385,8 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
 
 #: what a profile may hold besides accounts (an unknown key gets a warning, not an error)
 TOP_LEVEL_TABLES = ("settings", "accounts", "recipients")
+#: the keys of a ``[recipients.NAME]`` table
+RECIPIENT_KEYS = ("targets", "fallback")
 SETTINGS_KEYS = (
     "timeout", "proxy", "max_parts", "resend_uncertain",
     "spool", "flush_on_push", "outbox_max_age",  # the outbox (push --spool)
@@ -428,6 +430,16 @@ def unknown_keys(path: Path, data: dict[str, Any]) -> list[str]:
                     out.append(
                         f"warning: profile {path}: unknown key {key!r} in [accounts.{name}] "
                         f"({spec.name}), ignored{hint}"
+                    )
+    recipients = data.get("recipients")
+    if isinstance(recipients, dict):  # a misspelt `fallback` would be lost silently
+        for name, table in recipients.items():
+            for key in table if isinstance(table, dict) else ():
+                if key not in RECIPIENT_KEYS:
+                    hint = did_you_mean(key, RECIPIENT_KEYS)
+                    out.append(
+                        f"warning: profile {path}: unknown key {key!r} in "
+                        f"[recipients.{name}], ignored{hint}"
                     )
     return out
 

@@ -105,15 +105,9 @@ class Recipient:
     fallback: list[str] = field(default_factory=list)
 
 
-#: the keys of a ``[recipients.NAME]`` table
-RECIPIENT_KEYS = ("targets", "fallback")
-
-
 def load_all(prof: Profile) -> dict[str, Recipient]:
-    """Every ``[recipients.NAME]`` table; ConfigError (exit 3) for a malformed one, a
-    warning for an unknown key."""
-    import difflib
-
+    """Every ``[recipients.NAME]`` table; ConfigError (exit 3) for a malformed one (an
+    unknown key gets a warning when the profile is read)."""
     from imcli.profile import FIX_PROFILE
 
     tables = prof.data.get("recipients", {})
@@ -138,29 +132,18 @@ def load_all(prof: Profile) -> dict[str, Recipient]:
                 f"{where}: recipients.{name}.fallback must be a list of recipient names "
                 f'(fallback = ["other"]){FIX_PROFILE}'
             )
-        for key in table:
-            if key not in RECIPIENT_KEYS:  # e.g. a misspelt fallback, silently lost otherwise
-                from imcli import _log
-
-                close = difflib.get_close_matches(str(key), RECIPIENT_KEYS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                _log.warn(
-                    f"warning: {where}: unknown key {key!r} in [recipients.{name}], ignored{hint}"
-                )
         out[str(name)] = Recipient(str(name), list(targets), list(fallback))
     return out
 
 
 def missing(name: str, known: Iterable[str], path: Any) -> str:
     """The message for a recipient name that is not in the profile."""
-    import difflib
+    from imcli.platforms import did_you_mean
 
     names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    listed = f" (recipients: {', '.join(names)})" if names else ""
     return (
-        f"no recipient named {name!r} in {path}{listed}{hint}"
+        f"no recipient named {name!r} in {path}{did_you_mean(name, names)}; "
+        f"recipients: {', '.join(names)} (`imcli recipients list`)"
         if names
         else f"no recipient named {name!r}: {path} has none; add one with "
         f"`imcli recipients add {name} PLATFORM:user:ID`"
@@ -299,7 +282,7 @@ class MultiResult:
     notes: list[str] = field(default_factory=list)
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     #: what to tell the user, in the order it happened: ("note", text) for a note,
-    #: ("failed", delivery) for a target that was not sent
+    #: ("target", delivery) for each target's outcome
     events: list[tuple[str, Any]] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -459,8 +442,7 @@ async def run_to(
                     tr.error = g.error.message if g.error else "not sent"
                 outcome[m.key] = Delivery(m.platform, m.recipient, tr)
                 order.append(m.key)
-                if not tr.ok:
-                    result.events.append(("failed", outcome[m.key]))
+                result.events.append(("target", outcome[m.key]))
 
     first_wave = direct + [r for name in dict.fromkeys(to) for r in the_plan.resolved[name]]
     await wave(first_wave, first=True)

@@ -761,3 +761,58 @@ def test_bad_max_parts_values(cli, write_profile, telegram):
         r = cli("push", "text", "-p", "telegram", "-u", "1", "hi")
         assert (r.code, r.stdout) == (3, "0\n") and "settings.max_parts" in r.stderr, r.output
     assert telegram.sent_messages() == []
+
+
+@pytest.mark.timeout(30)
+def test_resend_uncertain_marks_every_user_of_a_wecom_request(cli, write_profile):
+    from tests.fakes import faulty
+    from tests.fakes.faulty import NGINX_502
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake, faulty.FaultyProxy(fake.url) as proxy:
+        proxy.add(
+            "/cgi-bin/message/send",
+            faulty.delivered_then(faulty.respond(502, NGINX_502, {"Content-Type": "text/html"})),
+            times=1,
+        )
+        write_profile(
+            "[settings]\nresend_uncertain = true\n\n"
+            f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\n'
+            f'corp_secret = "{WC_SECRET}"\nagent_id = 1000002\nbase_url = "{proxy.url}"\n'
+        )
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "bob", "hi", "--json")
+        assert r.code == 0, r.output
+        out = json.loads(r.stdout)
+        assert [t.get("resent") for t in out["targets"]] == [True, True], out
+        assert [s.body["touser"] for s in fake.sent()] == ["alice|bob"] * 2  # the user's choice
+
+
+@pytest.mark.parametrize("args", [["accounts", "list"], ["accounts", "list", "--json"]])
+def test_a_closed_stdout_does_not_fail_accounts_list(tg_profile, args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "imcli", *args], stdout=None, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(1), cwd=str(ROOT),
+        env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b"internal error" not in proc.stderr and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_token_request_that_never_answers_is_not_may_have_been_delivered(cli, write_profile):
+    """Only a send can have been delivered: a token request that timed out is a plain
+    failure, whatever the retries."""
+    from tests.fakes import faulty
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(WC_CORP, WC_SECRET, 1000002) as fake, faulty.FaultyProxy(fake.url) as proxy:
+        proxy.add("/cgi-bin/gettoken", faulty.hang)
+        write_profile(
+            f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\n'
+            f'corp_secret = "{WC_SECRET}"\nagent_id = 1000002\nbase_url = "{proxy.url}"\n'
+        )
+        r = cli("push", "text", "-p", "wecom", "-u", "alice", "hi", "--json", "--timeout", "1500")
+    assert r.code == 1, r.output
+    target = json.loads(r.stdout)["targets"][0]
+    assert target["uncertain"] is False and "may have been delivered" not in r.stderr, r.output
+    assert len(proxy.hits("/cgi-bin/gettoken")) >= 2  # asked again within the budget

@@ -325,6 +325,14 @@ def test_a_recipient_that_reached_no_target_falls_back_and_says_so(cli, write_pr
     assert "falling back to 'secondary'" in plain.stderr
 
 
+def test_quiet_drops_the_failed_target_lines_but_not_the_fallback(cli, write_profile, five):
+    write_profile(accounts(five) + FALLBACK)
+    r = cli("push", "text", "--to", "primary", "-q", "db down")
+    assert (r.code, r.stdout) == (1, "2\n")
+    assert "chat not found" not in r.stderr and "channel_not_found" not in r.stderr
+    assert "falling back to 'secondary'" in r.stderr
+
+
 def test_no_fallback_when_some_target_was_reached(cli, write_profile, five):
     write_profile(accounts(five) + FALLBACK.replace('"slack:group:C0GONE"', '"slack:group:C0123"'))
     r = cli("push", "text", "--to", "primary", "--json", "db down")
@@ -466,13 +474,12 @@ def test_a_platform_that_refuses_the_push_stops_every_platform(cli, write_profil
 
 
 def test_a_media_refusal_by_one_platform_stops_every_platform(
-    cli, write_profile, five, tmp_path, monkeypatch, no_ffmpeg
+    cli, write_profile, five, tmp_path, no_ffmpeg
 ):
     """Without ffmpeg, a WAV voice is refused by QQ and Telegram; Slack and WeCom are
     in the same push: none of them sees a request."""
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200))
-    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg
     write_profile(
         accounts(five) + '[recipients.r]\ntargets = ["slack:group:C0123", "wecom:user:alice",'
         ' "qq:user:20001", "tg:user:1"]\n'
@@ -499,7 +506,7 @@ def test_a_misspelt_fallback_key_is_warned_about(cli, write_profile, five):
     write_profile(accounts(five) + ONCALL.replace("]\n", ']\nfallbacks = ["x"]\n', 1))
     r = cli("push", "text", "--to", "oncall", "x")
     assert (r.code, r.stdout) == (0, "5\n")
-    assert "unknown key 'fallbacks' in [recipients.oncall], ignored; did you mean 'fallback'" in (
+    assert "unknown key 'fallbacks' in [recipients.oncall], ignored (did you mean 'fallback'?)" in (
         r.stderr
     )
     assert len(r.stderr.splitlines()) == 1

@@ -101,7 +101,7 @@ def list_accounts(
     if implicit:
         text += "\n\n(first): no account of its platform is marked default, so a push uses this one"
     # printed as it is: a value is never read as markup
-    sys.stdout.write(_redact.redact(text) + "\n")
+    output.out(text)  # redacted; a closed or full stdout is not an error
 
 
 def _used_accounts(prof: Any) -> set[str]:
@@ -546,7 +546,7 @@ def show_account(
     text = tomli_w.dumps({"accounts": {acc.name: body}}).rstrip("\n")
     if used and not acc.is_default:
         text += "\n# no account of its platform is marked default: a push uses this one first"
-    sys.stdout.write(_redact.redact(f"{where}\n{text}") + "\n")
+    output.out(f"{where}\n{text}")  # redacted; a closed or full stdout is not an error
 
 
 # -- test --------------------------------------------------------------------------------

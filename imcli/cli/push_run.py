@@ -86,7 +86,7 @@ def push(
         if to:  # named recipients, across platforms
             if spool:  # a fallback may have reached the person: not kept (yet)
                 raise UsageError("--spool cannot be used with --to yet (named recipients)")
-            return push_to.run(req, to, json_out=json_out)
+            return push_to.run(req, to, json_out=json_out, quiet=quiet)
         from imcli.cli import outbox_cmd
 
         keep = not dry_run and outbox_cmd.spool_wanted(spool, profile)

@@ -65,7 +65,11 @@ def expand(values: list[str] | None, flag: str, stdin_taken: list[str]) -> list[
                 raise UsageError(
                     f"only one thing may read standard input ({' and '.join(stdin_taken)})"
                 )
-            out.extend(_ids(iter(sys.stdin.buffer.readline, b""), f"{flag} @- (standard input)"))
+            try:
+                stdin = sys.stdin.buffer
+            except AttributeError:  # stdin closed (<&-)
+                raise UsageError(f"{flag} @-: standard input is closed") from None
+            out.extend(_ids(iter(stdin.readline, b""), f"{flag} @- (standard input)"))
             continue
         try:
             with open(Path(name).expanduser(), "rb") as fh:
@@ -111,7 +115,7 @@ def check_stdin(
         )
 
 
-def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
+def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False) -> int:
     """Push to ``req``'s targets and the recipients ``to``; print; return the status.
     Raises ImcliError when nothing was sent (the caller prints it)."""
     from imcli import recipients
@@ -152,13 +156,20 @@ def run(req: PushRequest, to: list[str], *, json_out: bool) -> int:
             output.out(str(sent))
         output.flush()
         raise runner.Stopped(exc.exit_code) from None
-    for what, event in result.events:  # in the order they happened
+    # in the order they happened: notes, one line per failed target (none with
+    # --quiet); on a terminal, also one short line per target that was sent
+    tty = output.stderr_is_tty() and not result.dry_run
+    for what, event in result.events:
         if what == "note":
             output.err(f"imcli: {event}")
-        elif not result.dry_run:
-            tr: TargetResult = event.result
-            where = "webhook" if tr.target is None else str(tr.target)
-            output.err(output.one_line(f"{event.platform} {where}: {failure(tr)}"))
+            continue
+        tr: TargetResult = event.result
+        where = "webhook" if tr.target is None else str(tr.target)
+        if tr.ok and tty and not quiet:
+            output.err(f"✓ {event.platform} {where}" + (f" ({tr.account})" if tr.account else ""))
+        elif not tr.ok and not result.dry_run and not quiet:
+            line = output.one_line(f"{event.platform} {where}: {failure(tr)}")
+            output.err(f"✗ {line}" if tty else line)
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:

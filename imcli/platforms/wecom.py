@@ -669,6 +669,8 @@ class WeComAdapter(WeixinAdapter):
                 for t in active:
                     fail(results[t], exc, on_done)
                 return
+            if active[0] in self.http.resent:  # one request carried every user of the batch
+                self.http.resent.update(active)
             invalid, unlicensed = (
                 _user_list(reply, "invaliduser"),
                 _user_list(reply, "unlicenseduser"),
