@@ -41,13 +41,21 @@ def _load(profile: str | None) -> Profile:
 # -- the push hooks ---------------------------------------------------------------------
 
 
-def spool_wanted(flag: bool, profile: str | None) -> bool:
-    """``--spool``, else ``[settings] spool`` (not true or false: exit 3 naming it)."""
+def before_push(req: PushRequest, flag: bool) -> bool:
+    """What a push does about the outbox before it sends, with one read of the profile:
+    with ``flush_on_push = true``, flush what waits for its accounts; returns whether
+    to keep what fails (``--spool``, else ``[settings] spool``). A setting that is not
+    true or false is exit 3 naming it."""
+    if req.dry_run:
+        return False
     try:
-        prof = _load(profile)
+        prof = _load(req.profile)
     except ImcliError:
         return flag  # the push itself says what is wrong with the profile
-    return _setting(prof, "spool") or flag
+    keep = _setting(prof, "spool") or flag
+    if _setting(prof, "flush_on_push"):
+        _flush_before_push(req, prof)
+    return keep
 
 
 def spool_after(req: PushRequest, platform: str | None, results: list[TargetResult]) -> None:
@@ -79,17 +87,9 @@ def spool_after(req: PushRequest, platform: str | None, results: list[TargetResu
     output.error(line)
 
 
-def flush_before_push(req: PushRequest) -> None:
+def _flush_before_push(req: PushRequest, prof: Profile) -> None:
     """``flush_on_push = true``: what waits for the push's accounts goes first. Its count
     and failures go to stderr: stdout stays the push's count."""
-    if req.dry_run:
-        return
-    try:
-        prof = _load(req.profile)
-    except ImcliError:
-        return  # the push itself reports it
-    if not _setting(prof, "flush_on_push"):  # not true or false: exit 3 naming it
-        return
     try:
         from imcli.core import choose_accounts, resolve_platform
 

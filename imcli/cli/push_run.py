@@ -89,9 +89,7 @@ def push(
             return push_to.run(req, to, json_out=json_out, quiet=quiet)
         from imcli.cli import outbox_cmd
 
-        keep = not dry_run and outbox_cmd.spool_wanted(spool, profile)
-        if not dry_run:
-            outbox_cmd.flush_before_push(req)  # [settings] flush_on_push = true
+        keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
         from imcli.cli.progress import FanOut
 
         with FanOut(0 if dry_run else len(targets)) as bar:  # a bar on a terminal only
