@@ -17,13 +17,19 @@ from imcli.models import Message, PushRequest, PushResult, Target
 __all__ = ["push", "push_image", "push_voice", "push_video", "push_file", "push_mixed"]
 
 
-def _targets(group_code: Any, user_id: Any, to: list[str] | None = None) -> list[Target]:
+def _targets(
+    im_type: str, group_code: Any, user_id: Any, to: list[str] | None = None
+) -> list[Target]:
+    from imcli import platforms
+
     out = []
     if group_code not in (None, ""):
         out.append(Target("group", str(group_code)))
     if user_id not in (None, ""):
         out.append(Target("user", str(user_id)))
-    if not out and not to:
+    spec = platforms.find(im_type) if im_type else None
+    if not out and not to and not (spec is not None and spec.webhook):
+        # a webhook is its own target; to= names recipients of the profile
         raise UsageError(
             "no target: pass group_code for a group push, user_id for a private one, "
             "or to= a recipient of the profile"
@@ -58,7 +64,7 @@ def _run(
     message.extra = extra
     req = PushRequest(
         platform=im_type or None,
-        targets=_targets(group_code, user_id, names),
+        targets=_targets(im_type, group_code, user_id, names),
         message=message,
         account=own.get("account"),
         timeout_ms=int(timeout) if timeout is not None else None,

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from imcli import overflow, platforms
 from imcli.errors import AccountOffline, ConfigError, NoAccountError, UsageError
-from imcli.models import MEDIA_KINDS, Message, PushRequest, PushResult, Target, TargetResult
+from imcli.models import (
+    MEDIA_KINDS,
+    WEBHOOK_TARGET,
+    Message,
+    PushRequest,
+    PushResult,
+    Target,
+    TargetResult,
+)
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -126,7 +134,13 @@ def check_matrix(spec: PlatformSpec, kind: str, targets: list[Target]) -> None:
     """Refuse, before any request, what the support matrix rules out."""
     if spec.unsupported:
         raise UsageError(spec.unsupported)
-    if not targets:
+    if spec.webhook:  # the account is the destination: no -g/-u
+        for t in targets:
+            reason = spec.target_status(t.kind)
+            if reason:
+                raise UsageError(reason)
+        targets = []
+    elif not targets:
         raise UsageError("no target: give at least one -u/--user ID or -g/--group ID")
     for t in targets:
         reason = spec.target_status(t.kind)
@@ -169,7 +183,7 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
         raise NoAccountError(
             f"{spec.name}: no account configured in {profile.path}; add one with "
             f"`imcli accounts add NAME --platform {spec.name}` "
-            f"or set IMCLI_{spec.name.upper()}_… variables"
+            f"or set {spec.env_prefix}… variables"
         )
     defaults = [a for a in accounts if a.is_default]
     return defaults + [a for a in accounts if not a.is_default]
@@ -294,8 +308,13 @@ async def run_push(
         raise UsageError("--timeout must be a positive number of milliseconds")
     budget = Budget(timeout_ms / 1000)
 
-    # the same destination twice (as the platform compares ids) is one target
-    targets = list({spec.key(t): t for t in reversed(req.targets)}.values())[::-1]
+    # the same destination twice (as the platform compares ids) is one target; a webhook
+    # platform has its one implicit target
+    targets = (
+        [WEBHOOK_TARGET]
+        if spec.webhook
+        else list({spec.key(t): t for t in reversed(req.targets)}.values())[::-1]
+    )
     results = results_out if results_out is not None else {}
     for t in targets:
         results.setdefault(t, TargetResult(target=t))

@@ -18,13 +18,20 @@ MEDIA_KINDS: tuple[str, ...] = ("image", "voice", "video", "file")
 
 @dataclass(frozen=True)
 class Target:
-    """One recipient: ``user:<id>`` or ``group:<id>``."""
+    """One recipient: ``user:<id>`` or ``group:<id>``; a webhook platform's one implicit
+    target is ``webhook`` (the account is the destination)."""
 
-    kind: Literal["user", "group"]
+    kind: Literal["user", "group", "webhook"]
     id: str
 
     def __str__(self) -> str:
+        if self.kind == "webhook":
+            return "webhook"
         return f"{self.kind}:{self.id}"
+
+
+#: the one target of a push to a webhook platform
+WEBHOOK_TARGET = Target("webhook", "webhook")
 
 
 @dataclass

@@ -172,7 +172,7 @@ class Entry:
             "id": self.id,
             "platform": self.platform,
             "account": self.account,
-            "target": str(self.target),
+            "target": f"{self.target.kind}:{self.target.id}",
             "state": self.state,
             "reason": self.reason,
             "created": self.created,
@@ -186,9 +186,9 @@ class Entry:
         if not isinstance(d, dict) or d.get("v") != VERSION:
             raise ValueError("not an outbox entry of this version")
         kind, _, tid = str(d["target"]).partition(":")
-        if kind not in ("user", "group") or not tid:
+        if kind not in ("user", "group", "webhook") or not tid:
             raise ValueError(f"bad target {d['target']!r}")
-        target = Target("user" if kind == "user" else "group", tid)
+        target = Target(kind, tid)  # type: ignore[arg-type]  # checked just above
         if d["state"] not in STATES:
             raise ValueError(f"bad state {d['state']!r}")
         if not isinstance(d["message"], dict):

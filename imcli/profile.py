@@ -154,7 +154,7 @@ class Account:
         """The next step after a bad value in this account, for error messages."""
         if self.source == "env":
             return (
-                f"; fix the IMCLI_{self.platform.upper()}_… variable, "
+                f"; fix the IMCLI_{self.platform.upper().replace('-', '_')}_… variable, "
                 f"then run `imcli accounts test {self.name}`"
             )
         return f"; fix it in the profile, then run `imcli accounts test {self.name}`"
@@ -191,7 +191,7 @@ class Account:
             if val is None or val == "":
                 if f.required:
                     hint = (
-                        f"run `export IMCLI_{spec.name.upper()}_{f.name.upper()}=…`"
+                        f"run `export {spec.env_prefix}{f.name.upper()}=…`"
                         if self.source == "env"
                         else f"add {f.name} = … to [accounts.{self.name}] in the profile, "
                         f"then run `imcli accounts test {self.name}`"
@@ -202,7 +202,7 @@ class Account:
                 continue
             if not _type_ok(val, f.type):
                 where = (
-                    f"IMCLI_{spec.name.upper()}_{f.name.upper()}"
+                    f"{spec.env_prefix}{f.name.upper()}"
                     if self.source == "env"
                     else f"account {self.name!r}: {f.name}"
                 )
@@ -210,6 +210,14 @@ class Account:
                 raise ConfigError(
                     f"{where} must be {_type_name(f.type)}, got {shown}{self.fix_hint()}"
                 )
+        if spec.one_of and not any(values.get(k) not in (None, "") for k in spec.one_of):
+            names = " or ".join(spec.one_of)
+            hint = (
+                f"run `export {spec.env_prefix}{spec.one_of[0].upper()}=…`"
+                if self.source == "env"
+                else f"add {spec.one_of[0]} = … to [accounts.{self.name}] in the profile"
+            )
+            raise ConfigError(f"account {self.name!r} ({spec.name}) has no {names}; {hint}")
         rate = values.get("rate")
         if (
             isinstance(rate, float)
@@ -479,7 +487,7 @@ def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
     for spec in platforms.all_specs():
         if not spec.supported:
             continue
-        prefix = f"IMCLI_{spec.name.upper()}_"
+        prefix = spec.env_prefix
         raw: dict[str, Any] = {}
         for f in spec.all_fields():
             val = os.environ.get(prefix + f.name.upper())

@@ -192,7 +192,7 @@ def credentials(
     for path in _profile_paths(args, env, cwd):
         _profile_credentials(path, env, found)
     for spec in platforms.all_specs():
-        prefix = f"IMCLI_{spec.name.upper()}_"
+        prefix = spec.env_prefix
         for fname in spec.secret_fields():
             _distinct(found, env.get(prefix + fname.upper()))
         _url_password(found, env.get(prefix + "PROXY"))

@@ -176,8 +176,10 @@ def test_subcommands_and_options():
 
 def test_platform_names_and_aliases():
     assert words("imcli push text -p t") == ["telegram", "tg"]
-    assert words("imcli push image --platform w") == ["wechat", "wecom", "weixin", "wx", "wxwork"]
-    assert words("imcli accounts add x -p fe") == ["feishu"]
+    assert words("imcli push image --platform w") == [
+        "wechat", "wecom", "wecom-robot", "weixin", "wx", "wxwork",
+    ]  # fmt: skip
+    assert words("imcli accounts add x -p fe") == ["feishu", "feishu-robot"]
     every = words("imcli push file -p ")
     assert {"telegram", "tg", "lark", "feishu", "fs", "slack", "qq", "onebot"} <= set(every)
     assert "discord" not in every  # refused platforms are not offered
@@ -271,7 +273,7 @@ def test_zsh_and_fish_formats(profile):
     assert run_complete("fish", "imcli push text -a ", action="is-args").returncode == 0
     assert run_complete("fish", "imcli push text -a x", action="is-args").returncode == 1
     fish = run_complete("fish", "imcli push text --platform=s")
-    assert fish.stdout == "slack\tSlack\n"
+    assert fish.stdout == "slack\tSlack\nslack-webhook\tSlack incoming webhook\n"
     assert "push" in run_complete("zsh", "imcli ").stdout
     assert "push" in run_complete("fish", "imcli ").stdout
 

@@ -487,3 +487,26 @@ def test_spool_with_to_is_refused_before_anything(cli, write_profile, telegram):
     assert r.code == 2 and r.stdout == "0\n", r.output
     assert r.stderr.count("\n") == 1 and "--spool" in r.stderr
     assert telegram.sent_messages() == []
+
+
+def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):
+    """A webhook robot (the account is the destination): kept in an outage, sent once."""
+    from tests.fakes.webhooks import FakeSlackWebhook
+
+    path = "/services/T000/B000/outbox-hook-secret-01"
+    with FakeSlackWebhook(path) as fake:
+        write_profile(
+            f'[accounts.hook]\nplatform = "slack-webhook"\n'
+            f'url = "https://hooks.slack.com{path}"\nbase_url = "{fake.url}"\n'
+        )
+        fake.stop()
+        r = cli("push", "text", "-p", "slack-webhook", "deploy done", "--spool",
+                "--timeout", "2000")  # fmt: skip
+        assert r.code == 1 and "1 target(s) kept" in r.stderr, r.output
+        box = listed(cli)
+        assert [e["account"] for e in box["entries"]] == ["hook"], box
+        fake.start()
+        r = cli("outbox", "flush")
+        assert r.code == 0 and r.stdout == "1\n", r.output
+        assert fake.messages == [{"text": "deploy done"}]
+        assert listed(cli)["entries"] == []

@@ -208,6 +208,18 @@ def add_account(
                 f"{spec.name} accounts need {f.name}: give --set {f.name}=…"
                 + (f" (or --set {f.name}=- to read it from stdin)" if f.secret else "")
             )
+    if spec.one_of and not any(k in table for k in spec.one_of):
+        if _interactive() and not from_stdin:
+            first_field = spec.field(spec.one_of[0])
+            assert first_field is not None
+            table[first_field.name] = _ask_field(first_field)
+        else:
+            first, *rest = spec.one_of
+            raise UsageError(
+                f"{spec.name} accounts need {first}"
+                + "".join(f" or {r}" for r in rest)
+                + f": give --set {first}=… (or --set {first}=- to read it from stdin)"
+            )
     if walkthrough:  # the optional fields too; Enter skips one
         for f in _ask_order(spec):
             if f.name in table or f.name == "default" or not f.ask:

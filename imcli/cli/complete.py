@@ -147,7 +147,7 @@ def _env_accounts(platforms: Any) -> Candidates:
     for spec in platforms.all_specs():
         if not spec.supported:
             continue
-        prefix = f"IMCLI_{spec.name.upper()}_"
+        prefix = spec.env_prefix
         if any(
             f.name != "default" and prefix + f.name.upper() in os.environ for f in spec.all_fields()
         ):

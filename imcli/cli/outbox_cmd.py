@@ -450,7 +450,8 @@ def _flush_chunk(
 
     req = PushRequest(
         platform=first.platform,
-        targets=list(claimed),
+        # a webhook robot's entry: the account is the destination (no -g/-u)
+        targets=[t for t in claimed if t.kind != "webhook"],
         message=message,
         account=first.account,
         timeout_ms=timeout,

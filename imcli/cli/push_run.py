@@ -106,9 +106,9 @@ def push(
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
     except ImcliError as exc:
-        return _fail(exc, targets, json_out, verbose)
+        return _fail(exc, _shown_targets(platform, targets), json_out, verbose)
     except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
-        return _fail(exc, targets, json_out, verbose)
+        return _fail(exc, _shown_targets(platform, targets), json_out, verbose)
     _print_result(result, json_out, quiet)
     if keep:
         outbox_cmd.spool_after(req, result.platform, result.results)
@@ -117,6 +117,15 @@ def push(
 
 def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
     return [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
+
+
+def _shown_targets(platform: str | None, targets: list[Target]) -> list[Target]:
+    """The targets a failed push reports: a webhook platform's one implicit target."""
+    from imcli import platforms
+    from imcli.models import WEBHOOK_TARGET
+
+    spec = platforms.find(platform) if platform and not targets else None
+    return [WEBHOOK_TARGET] if spec is not None and spec.webhook else targets
 
 
 def _print_result(result: PushResult, json_out: bool, quiet: bool = False) -> None:

@@ -15,7 +15,8 @@ from imcli.errors import UsageError
 if TYPE_CHECKING:
     from imcli.platforms.base import Adapter, PlatformSpec
 
-#: the support matrix, in the order design.md §1 lists it
+#: the support matrix in its order: the app platforms, then the webhook robots
+#: (module names use ``_`` where the platform names have ``-``)
 _MODULES: tuple[str, ...] = (
     "telegram",
     "wechat",
@@ -26,6 +27,12 @@ _MODULES: tuple[str, ...] = (
     "qqbot",
     "discord",
     "dingtalk",
+    # webhook robots: the account is the destination (no -g/-u)
+    "wecom_robot",
+    "lark_robot",
+    "dingtalk_robot",
+    "discord_webhook",
+    "slack_webhook",
 )
 
 

@@ -92,6 +92,11 @@ class PlatformSpec:
     adapter: str | None = None  # "module:Class", imported only to send; None = not built yet
     user_reason: str | None = None  # why --user is refused
     group_reason: str | None = None  # why --group is refused
+    #: a webhook platform: the account is the destination, pushes take no -g/-u and
+    #: go to one implicit target (shown as ``webhook``)
+    webhook: bool = False
+    #: fields of which the account needs at least one (a webhook's ``key`` or ``url``)
+    one_of: tuple[str, ...] = ()
     formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
     #: how the platform compares destinations: targets with the same key are one
     #: destination, sent once (None: the kind and the id as written)
@@ -102,6 +107,11 @@ class PlatformSpec:
     @property
     def supported(self) -> bool:
         return self.unsupported is None
+
+    @property
+    def env_prefix(self) -> str:
+        """``IMCLI_<PLATFORM>_`` of environment accounts (a hyphen becomes ``_``)."""
+        return f"IMCLI_{self.name.upper().replace('-', '_')}_"
 
     @property
     def built(self) -> bool:
@@ -139,6 +149,11 @@ class PlatformSpec:
     def target_status(self, kind: str) -> str | None:
         if self.unsupported:
             return self.unsupported
+        if self.webhook and kind != "webhook":
+            return (
+                f"{self.name}: the webhook is the destination: drop -g/-u "
+                "(an account per webhook picks the chat)"
+            )
         if kind == "user" and self.user_target is None:
             return self.user_reason or f"{self.name}: personal (--user) push is not supported"
         if kind == "group" and self.group_target is None:
@@ -154,6 +169,7 @@ class PlatformSpec:
             "user": self.user_target if self.supported else None,
             "group": self.group_target if self.supported else None,
             "api": self.api,
+            "webhook": self.webhook,
             "reason": self.unsupported,
             "kinds": {k: self.kind_status(k) is None for k in KINDS},
             "refused": {k: r for k in KINDS if (r := self.kind_status(k))},

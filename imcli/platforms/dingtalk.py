@@ -7,5 +7,8 @@ SPEC = PlatformSpec(
     title="DingTalk",
     aliases=("dd",),
     api="DingTalk robot",
-    unsupported="dingtalk: not supported: DingTalk bots answer callbacks/webhooks only",
+    unsupported=(
+        "dingtalk: not supported: DingTalk app bots answer callbacks only; "
+        "to post to a group use `-p dingtalk-robot`"
+    ),
 )

@@ -6,5 +6,8 @@ SPEC = PlatformSpec(
     name="discord",
     title="Discord",
     api="Discord bot",
-    unsupported="discord: not supported: the bot only replies after a user writes to it",
+    unsupported=(
+        "discord: not supported: the bot only replies after a user writes to it; "
+        "to post to a channel use `-p discord-webhook`"
+    ),
 )
