@@ -1,6 +1,6 @@
 """imcli: push messages to Telegram, WeChat, QQ (OneBot v11), Lark/Feishu, Slack and WeCom.
 
-The Python API (design.md §7), with the SDK's camelCase names as aliases::
+The Python API (the SDK's functions and signatures, its camelCase names as aliases)::
 
     from imcli import push, push_image
     push("telegram", "", "123456", "Backup", "done in 42 s")   # → 1

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from imcli import _redact
 
 _seen: set[str] = set()
-_sink: Callable[[str], None] | None = None
-
-
-def set_sink(sink: Callable[[str], None] | None) -> None:
-    global _sink
-    _sink = sink
 
 
 def warn(message: str) -> None:
@@ -21,13 +14,10 @@ def warn(message: str) -> None:
     if message in _seen:
         return
     _seen.add(message)
-    if _sink is not None:
-        _sink(message)
-    else:
-        stream = sys.stderr
-        if stream is None:  # `2>&-`: print(file=None) would write to stdout
-            return
-        try:
-            print(f"imcli: {message}", file=stream)
-        except (OSError, ValueError):
-            pass  # a full or broken stderr must not fail the command
+    stream = sys.stderr
+    if stream is None:  # `2>&-`: print(file=None) would write to stdout
+        return
+    try:
+        print(f"imcli: {message}", file=stream)
+    except (OSError, ValueError):
+        pass  # a full or broken stderr must not fail the command

@@ -1,14 +1,18 @@
-"""The Python API (design.md §7), with the SDK's signatures; the CLI calls the same core.
+"""The Python API, with the SDK's signatures; the CLI calls the same core.
 
 Each function returns the number of targets sent (1 when the one target was sent) and
 otherwise raises an :mod:`imcli.errors` exception carrying the reason: UsageError (bad
 input), ConfigError (no usable account), PlatformError (the platform refused). A failed
 push's exception has a ``result`` attribute with the per-target outcome.
+
+``options`` are the CLI's ``-o KEY=VALUE`` pairs, plus ``profile``: the profile file to
+read (the CLI's ``--profile``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from imcli.errors import ConfigError, ImcliError, PlatformError, UsageError
@@ -59,7 +63,11 @@ def _run(
     from imcli.core import parse_options, run_push
 
     names = _recipient_names(to)
-    own, extra = parse_options(dict(options or {}))
+    opts = dict(options or {})
+    # ``profile`` (the profile file to read) is the API's stand-in for --profile: imcli's
+    # own, never sent to the platform as a message field
+    profile = opts.pop("profile", None)
+    own, extra = parse_options(opts)
     message: Message = message_fn(own)
     message.extra = extra
     req = PushRequest(
@@ -68,7 +76,7 @@ def _run(
         message=message,
         account=own.get("account"),
         timeout_ms=int(timeout) if timeout is not None else None,
-        profile=own.get("profile"),
+        profile=str(profile) if profile not in (None, "") else None,
     )
     if names:  # named recipients, across platforms (the CLI's --to)
         from imcli.recipients import run_to
@@ -94,7 +102,7 @@ def _multi_count_or_raise(result: Any) -> int:
     raise exc
 
 
-def _run_coro(coro: Any) -> PushResult:
+def _run_coro(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -1,7 +1,7 @@
 """The core: a PushRequest becomes one result per target.
 
-validate (matrix, targets, options, media) → choose accounts (design.md §4) → the
-platform adapter delivers to every target concurrently → targets an offline account
+validate (matrix, targets, options, media) → choose accounts (:func:`choose_accounts`)
+→ the platform adapter delivers to every target concurrently → targets an offline account
 could not reach are handed to the next account → a PushResult with the exit status.
 Both the CLI and the Python API call :func:`run_push`.
 """
@@ -170,7 +170,8 @@ def check_send_keys(spec: PlatformSpec, extra: dict[str, Any]) -> None:
 
 
 def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) -> list[Account]:
-    """design.md §4: the explicit account; else the default, then the others in order."""
+    """The accounts to try, in order: the explicit one alone; else the platform's
+    default, then its other accounts in profile order."""
     if explicit:
         acc = profile.account(explicit)
         if acc is None:
@@ -282,7 +283,8 @@ async def run_push(
     ``gate`` is awaited once, after every check and before the first send: a push to
     several platforms at once sends nothing until each has passed its checks."""
     from imcli import profile as profile_mod
-    from imcli.http import Budget, HttpClient, RateLimiter
+    from imcli.http import Budget, HttpClient
+    from imcli.ratelimit import RateLimiter
 
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)

@@ -29,8 +29,7 @@ import random
 import re
 import sys
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -42,13 +41,13 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
+from imcli.ratelimit import Clock, RateLimiter, default_clock
 
 if TYPE_CHECKING:
     import httpx
 
     from imcli.media import MediaSource
     from imcli.models import Target
-    from imcli.platforms.base import Limit
 
 T = TypeVar("T")
 
@@ -162,101 +161,17 @@ def lazy_ssl_context() -> Any:
 class Budget:
     """The whole command's time budget (``--timeout``), shared by every request."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, clock: Clock | None = None) -> None:
+        self.clock = clock or default_clock()
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.deadline = self.clock.now() + seconds
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
-
-class Window:
-    """At most ``count`` acquisitions in any ``period`` seconds (sliding window).
-
-    ``smooth`` windows also space acquisitions evenly (``period / count`` apart) instead
-    of letting a burst of ``count`` go at once: a burst leaves the client at once but
-    reaches the server spread out, and the platform counts arrivals. A small margin
-    keeps arrival times, not just departures, inside the platform's window.
-    """
-
-    MARGIN = 1.08
-    CATCH_UP = 0.05
-
-    def __init__(self, count: int, period: float, *, smooth: bool = False) -> None:
-        self.count = max(1, count)
-        self.period = period * self.MARGIN + 0.01
-        self.interval = period * self.MARGIN / self.count if smooth else 0.0
-        self._times: deque[float] = deque()
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            if self.interval:
-                now = time.monotonic()
-                if self._next > now:
-                    await asyncio.sleep(self._next - now)
-                # from when this send really leaves: a late event loop must not let the
-                # sends it held back go out in a burst to catch up. It may make up 5 % of
-                # an interval per send (still under the platform's rate), so that small
-                # delays do not add up over a 10,000-target broadcast
-                left = time.monotonic()
-                self._next = max(
-                    self._next + self.interval, left + self.interval * (1 - self.CATCH_UP)
-                )
-            while True:
-                now = time.monotonic()
-                while self._times and self._times[0] <= now - self.period:
-                    self._times.popleft()
-                if len(self._times) < self.count:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self._times[0] + self.period - now)
-
-
-class RateLimiter:
-    """The platform's limits for one account: per account, per chat, per group."""
-
-    def __init__(self, limits: tuple[Limit, ...], rate: float | None) -> None:
-        from imcli.platforms.base import Limit
-
-        if rate is not None:
-            if rate <= 0:
-                limits = ()
-            else:
-                count, period = (int(rate), int(rate) / rate) if rate >= 1 else (1, 1 / rate)
-                limits = (Limit(count, period, "account"),) + tuple(
-                    lim for lim in limits if lim.scope != "account"
-                )
-        self.limits = limits
-        self._windows: dict[tuple[str, str], Window] = {}
-
-    def _window(self, lim: Limit, key: str) -> Window:
-        k = (f"{lim.scope}/{lim.count}/{lim.period}", key)
-        w = self._windows.get(k)
-        if w is None:
-            w = self._windows[k] = Window(lim.count, lim.period, smooth=lim.scope == "account")
-        return w
-
-    async def acquire(self, target: Target | None) -> None:
-        # the target's own windows first: a slot of the shared per-account pace is taken
-        # only when the send can go at once, never held while one chat waits its turn
-        for lim in self.limits:
-            if target is not None and (
-                lim.scope == "chat" or (lim.scope == "group" and target.kind == "group")
-            ):
-                await self._window(lim, str(target)).acquire()
-        for lim in self.limits:
-            if lim.scope == "account":
-                await self._window(lim, "").acquire()
+        return self.deadline - self.clock.now()
 
 
 def backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt) * (0.5 + random.random() / 2)
 
 
 #: what a request is: ``call`` sends no message (token, identity, upload); ``send`` sends
@@ -327,7 +242,7 @@ def _retryable_outcome(exc: RetryableError) -> Outcome:
 
 #: the sends of the running task whose request is out and whose answer is not read yet
 #: (the fan-out sets one list per target; an interrupt then knows what was in flight)
-_IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
     "imcli_in_flight", default=None
 )
 
@@ -370,15 +285,17 @@ class HttpClient:
         base_url: str | None = None,
         resend_uncertain: bool = False,
         log_bodies: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self.platform = platform
+        self.clock = clock or budget.clock  # every wait: rate limits, backoff, the budget
         self.log_bodies = log_bodies  # -vv: request and response bodies too
         self.resend_uncertain = resend_uncertain
         self.resent: set[Target] = set()  # targets a send that may have arrived was repeated for
         self.base_url = base_url
         self.budget = budget
         self.proxy = proxy
-        self.limiter = limiter or RateLimiter((), 0)
+        self.limiter = limiter or RateLimiter((), 0, clock=self.clock)
         self.verbose = verbose
         self.dry_run = dry_run
         self.dry_reply = dry_reply
@@ -480,12 +397,12 @@ class HttpClient:
         connect_failures = 0
         maybe = False  # an earlier try of this send may have been delivered
         last: PlatformError | None = None  # the failure a retry is under way for
-        flight = _IN_FLIGHT.get() if send else None
+        flight = IN_FLIGHT.get() if send else None
         while True:
             if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
                 try:
-                    await asyncio.wait_for(
+                    await self.clock.wait_for(
                         self.limiter.acquire(target), max(0.0, self.budget.remaining())
                     )
                 except asyncio.TimeoutError:
@@ -559,7 +476,7 @@ class HttpClient:
                             f"(gave up after {tries})",
                             reason="unreachable",
                         ) from None
-                    await asyncio.sleep(wait)
+                    await self.clock.sleep(wait)
                     continue
                 except httpx.TimeoutException as exc:
                     self._log(method, url, None, started, type(exc).__name__)
@@ -647,7 +564,7 @@ class HttpClient:
             if decision == "resend" and target is not None:
                 self.resent.add(target)
             last = err
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
 
     async def _attempt(
         self, method: str, url: str, remaining: float, kwargs: dict[str, Any]
@@ -997,6 +914,3 @@ def retry_after_header(resp: httpx.Response, name: str = "retry-after") -> float
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-AsyncFn = Callable[[], Awaitable[T]]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from imcli.media import MediaSource
 
-Kind = Literal["text", "image", "voice", "video", "file", "mixed"]
 KINDS: tuple[str, ...] = ("text", "image", "voice", "video", "file", "mixed")
 MEDIA_KINDS: tuple[str, ...] = ("image", "voice", "video", "file")
 

@@ -15,10 +15,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imcli import _redact
 from imcli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from imcli.platforms.base import PlatformSpec
 
 #: ``${VAR}``, ``${VAR:-default}`` (unset or empty) and ``${VAR-default}`` (unset)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
@@ -310,11 +313,13 @@ def _tomllib() -> Any:
     return tomllib
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The profile's TOML as a dict; ConfigError (naming the file) when it cannot be read."""
     tomllib = _tomllib()
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {path}: invalid TOML: {exc}{FIX_PROFILE}") from None
     except UnicodeDecodeError as exc:
@@ -338,7 +343,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
             raise ConfigError(f"profile {path} is not a file; give the path of a TOML file")
     except OSError as exc:  # e.g. a name too long, a directory on the way not searchable
         raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
-    data = _load_toml(path) if exists else {}
+    data = read_toml(path) if exists else {}
     accounts: list[Account] = []
     warnings: list[str] = []
     tables = data.get("accounts", {})
@@ -389,6 +394,30 @@ def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = Tru
     if with_env:
         warnings.extend(unknown_env_vars())
     return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
+
+
+def env_values(spec: PlatformSpec) -> dict[str, str]:
+    """The ``IMCLI_<PLATFORM>_<FIELD>`` variables set for a platform: field → raw value
+    (``default`` is not taken from the environment)."""
+    prefix = spec.env_prefix
+    out: dict[str, str] = {}
+    for f in spec.all_fields():
+        val = os.environ.get(prefix + f.name.upper())
+        if val is not None and f.name != "default":
+            out[f.name] = val
+    return out
+
+
+def env_account_names() -> list[tuple[str, str]]:
+    """(name, platform) of each account the environment makes, its values not read (for
+    completion, which must not register or coerce secrets)."""
+    from imcli import platforms
+
+    return [
+        (f"env-{spec.name}", spec.name)
+        for spec in platforms.all_specs()
+        if spec.supported and env_values(spec)
+    ]
 
 
 #: what a profile may hold besides accounts (an unknown key gets a warning, not an error)
@@ -459,7 +488,7 @@ def env_var_names() -> list[str]:
     names = list(GENERAL_ENV_VARS)
     for spec in platforms.all_specs():
         if spec.supported:
-            names += [f"IMCLI_{spec.name.upper()}_{f.name.upper()}" for f in spec.all_fields()
+            names += [f"{spec.env_prefix}{f.name.upper()}" for f in spec.all_fields()
                       if f.name != "default"]  # fmt: skip
     return names
 
@@ -489,16 +518,15 @@ def _env_accounts(platforms_with_default: set[str]) -> list[Account]:
             continue
         prefix = spec.env_prefix
         raw: dict[str, Any] = {}
-        for f in spec.all_fields():
-            val = os.environ.get(prefix + f.name.upper())
-            if val is None or f.name == "default":
-                continue
+        for name, val in env_values(spec).items():
+            f = spec.field(name)
+            assert f is not None
             if f.secret:
                 _redact.add_secret(val)
             try:
-                raw[f.name] = _coerce(val, f.type, prefix + f.name.upper())
+                raw[name] = _coerce(val, f.type, prefix + name.upper())
             except ConfigError:
-                raw[f.name] = val  # refused when this account is used, not on every load
+                raw[name] = val  # refused when this account is used, not on every load
         if not raw:
             continue
         raw["platform"] = spec.name
@@ -739,7 +767,7 @@ def append_account(path: Path, name: str, table: dict[str, Any]) -> str | None:
         old = _read_bytes(real)
         current: dict[str, Any] = {}
         if old:
-            current = _load_toml(real)
+            current = read_toml(real)
             if name in current.get("accounts", {}):
                 raise UsageError(
                     f"account {name!r} already exists in {path}; remove it first "
@@ -823,7 +851,7 @@ def rewrite(path: Path, mutate: Any) -> None:
     import tomli_w
 
     with _locked(path) as real:
-        data = _load_toml(real) if real.exists() else {}
+        data = read_toml(real) if real.exists() else {}
         mutate(data)
         _atomic_write(real, tomli_w.dumps(data).encode(), backup=True, expect=data)
 
@@ -840,7 +868,7 @@ def append_table(path: Path, section: str, name: str, table: dict[str, Any], exi
 
     with _locked(path) as real:
         old = _read_bytes(real)
-        current = _load_toml(real) if old else {}
+        current = read_toml(real) if old else {}
         tables = current.get(section, {})
         if not isinstance(tables, dict):
             raise ConfigError(

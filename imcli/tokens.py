@@ -1,5 +1,8 @@
 """Access tokens platforms hand out (Lark, WeCom, WeChat), cached across runs.
 
+:class:`TokenAuth` is the one token mechanism of an adapter: the platform gives only the
+request that fetches a token and the call that uses one.
+
 Cached in ``platformdirs.user_cache_dir("imcli")``, one 0600 JSON file per set of
 credentials (keyed by platform, base_url, app id and a hash of the secret, never the
 account name), under a file lock held while a token is fetched, so two cron runs
@@ -18,9 +21,12 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from imcli import _fs, _log, _redact
+from imcli.errors import PlatformError
+
+T = TypeVar("T")
 
 #: a token is not reused when it expires within this many seconds
 EARLY = 300.0
@@ -212,3 +218,77 @@ async def _acquire(flock: Any) -> None:
             if time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(0.02)
+
+
+class TokenAuth:
+    """One account's access token during one push.
+
+    * fetched once for the whole push (concurrent targets wait for the one fetch), from
+      the cross-run :class:`TokenCache` when it holds a fresh one;
+    * a failed fetch is remembered: the other targets of the push get the same error
+      without asking the platform again;
+    * :meth:`call` makes an authorised request; when the platform says the token is no
+      longer valid, one new token is fetched (once for every target that saw the old one
+      rejected) and the request is made again, once.
+
+    ``key`` (the cache key, see :func:`cache_key`) is asked for on first use; ``fetch``
+    asks the platform for a token (``stale``: the token just rejected, or None) and
+    returns it with its lifetime in seconds; ``budget`` (the push's time budget) bounds
+    the wait for another run's lock on the cache.
+    """
+
+    def __init__(
+        self,
+        key: Callable[[], str],
+        fetch: Callable[[str | None], Awaitable[tuple[str, float]]],
+        *,
+        cache: bool = True,
+        budget: Any = None,
+    ) -> None:
+        self._key = key
+        self._fetch = fetch
+        self._use_cache = cache
+        self._budget = budget
+        self._cache: TokenCache | None = None
+        self._token: str | None = None
+        self._error: PlatformError | None = None
+        self._lock = asyncio.Lock()
+
+    def cache(self) -> TokenCache:
+        if self._cache is None:
+            self._cache = TokenCache(self._key(), enabled=self._use_cache, budget=self._budget)
+        return self._cache
+
+    async def token(self, stale: str | None = None) -> str:
+        """The token; with ``stale``, a new one unless someone already renewed it."""
+        async with self._lock:
+            if self._error is not None:
+                raise self._error  # failed once: the other targets need not ask again
+            if self._token is not None and self._token != stale:
+                return self._token
+
+            async def fetch() -> tuple[str, float]:
+                return await self._fetch(stale)
+
+            try:
+                self._token = await self.cache().get(fetch, stale=stale)
+            except PlatformError as exc:
+                self._error = exc
+                raise
+            return self._token
+
+    async def call(
+        self,
+        request: Callable[[str], Awaitable[T]],
+        rejected: Callable[[PlatformError], bool],
+    ) -> T:
+        """``await request(token)``; renewed once when ``rejected(error)`` says the
+        platform refused the token itself (the second refusal is raised as it is)."""
+        token = await self.token()
+        try:
+            return await request(token)
+        except PlatformError as exc:
+            if not rejected(exc):
+                raise
+        token = await self.token(stale=token)
+        return await request(token)

@@ -1,5 +1,6 @@
-"""Real media for the tests, made by the ffmpeg of imageio-ffmpeg (the test extra), and
-what a received file really is (mutagen tells Ogg/Opus from Ogg/Vorbis).
+"""Media for the tests: a small PNG and files of it, real clips made by the ffmpeg of
+imageio-ffmpeg (the test extra), and what a received file really is (mutagen tells
+Ogg/Opus from Ogg/Vorbis).
 
 Each clip is one second long and made once per test session.
 """
@@ -7,6 +8,7 @@ Each clip is one second long and made once per test session.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tempfile
 from functools import cache
@@ -89,3 +91,15 @@ def kind_of(data: bytes) -> str:
         has_video = b"vide" in data[:200_000]
         return "mp4" if has_video else "m4a"
     return f"unknown({name or data[:12]!r})"
+
+
+#: a PNG signature and 1 KiB of every byte value (1032 bytes): the fakes and imcli judge a
+#: file by its first bytes, as the real servers do
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def media_file(folder: Path, name: str, data: bytes | None = None) -> Path:
+    """``folder/name`` holding ``data`` (else 2000 random bytes)."""
+    p = folder / name
+    p.write_bytes(data if data is not None else os.urandom(2000))
+    return p

@@ -9,7 +9,8 @@ and any ``subprocess`` a test starts that runs imcli) is scanned for every crede
 the test set up (secret fields of the profiles, ``${VAR}`` values, ``IMCLI_*`` secrets,
 ``--set`` secrets, proxy passwords, tokens the fake servers handed out), raw and URL- or
 JSON-encoded. A leak fails the test at the run that printed it. The session ends with a
-summary line: "secrets check: N outputs, M bytes scanned, K credentials, 0 leaks".
+summary line: "secrets check: N outputs, M bytes scanned, K credentials, 0 leaks", added
+up over the pytest-xdist workers when the suite runs in several.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class SecretsSweep:
     scanned: int = 0  # bytes
     credentials: set[str] = field(default_factory=set)
     leaks: list[str] = field(default_factory=list)
+    this_test: set[str] = field(default_factory=set)  # credentials looked for in this test
 
 
 SWEEP = SecretsSweep()
@@ -218,11 +220,32 @@ def credentials(
     return found
 
 
+#: credentials whose tail is the secret part, which must not show even alone: a Telegram
+#: bot token ``<bot id>:<secret>``, a Slack token ``xoxb-<team>-<bot>-<secret>``
+_SECRET_TAIL = re.compile(r"\d+:(?P<tail>.+)|xox[a-z]-(?:[^-]+-)+(?P<slack>[^-]+)")
+
+
 def _forms(secret: str) -> set[str]:
+    whole = [secret]
+    m = _SECRET_TAIL.fullmatch(secret)
+    tail = m and (m.group("tail") or m.group("slack"))
+    if tail and len(tail) >= MIN_SECRET_LEN:
+        whole.append(tail)
     return {
-        secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
-        json.dumps(secret)[1:-1],
-    }  # fmt: skip
+        form
+        for s in whole
+        for form in (s, quote(s, safe=""), quote(s), quote_plus(s), json.dumps(s)[1:-1])
+    }
+
+
+def assert_swept(*secrets: str) -> None:
+    """Fail unless the automatic secrets check looked for each of ``secrets`` in the
+    outputs of this test's imcli runs (each output was scanned for them then: a leak would
+    already have failed the run that printed it)."""
+    for secret in secrets:
+        assert len(secret.strip()) >= MIN_SECRET_LEN, f"{secret[:3]}…: too short to be checked"
+    missing = [f"{s[:3]}…" for s in secrets if s.strip() not in SWEEP.this_test]
+    assert not missing, f"the secrets check never looked for {missing}"
 
 
 def check_no_secret(what: Iterable[str], creds: set[str], **streams: str | bytes | None) -> None:
@@ -231,6 +254,7 @@ def check_no_secret(what: Iterable[str], creds: set[str], **streams: str | bytes
     command = " ".join(str(a) for a in what)
     SWEEP.outputs += 1
     SWEEP.credentials |= creds
+    SWEEP.this_test |= creds
     for name, text in streams.items():
         if text is None:
             continue
@@ -255,10 +279,45 @@ def _is_imcli(args: Any) -> bool:
     return any(w == "imcli" or w.startswith("imcli.") or "imcli" in w for w in words)
 
 
+def _credential_digests() -> list[str]:
+    import hashlib
+
+    return sorted(hashlib.sha256(c.encode()).hexdigest() for c in SWEEP.credentials)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its part of the sweep to the controller (the
+    credentials as digests: several workers see the same ones)."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["secrets_sweep"] = {
+            "outputs": SWEEP.outputs,
+            "scanned": SWEEP.scanned,
+            "credentials": _credential_digests(),
+            "leaks": list(SWEEP.leaks),
+        }
+
+
+_WORKER_DIGESTS: set[str] = set()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller adds up what each worker scanned (pytest-xdist's hook)."""
+    part = getattr(node, "workeroutput", {}).get("secrets_sweep")
+    if part is None:
+        return
+    SWEEP.outputs += part["outputs"]
+    SWEEP.scanned += part["scanned"]
+    _WORKER_DIGESTS.update(part["credentials"])
+    SWEEP.leaks.extend(part["leaks"])
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    credentials = len(_WORKER_DIGESTS | set(_credential_digests()))
     terminalreporter.write_line(
         f"secrets check: {SWEEP.outputs} outputs, {SWEEP.scanned} bytes scanned, "
-        f"{len(SWEEP.credentials)} credentials, {len(SWEEP.leaks)} leaks"
+        f"{credentials} credentials, {len(SWEEP.leaks)} leaks"
     )
 
 
@@ -268,6 +327,7 @@ def _secrets_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from tests.fakes.base import FakeServer
 
     _FAKES.clear()
+    SWEEP.this_test.clear()
     start = FakeServer.start
 
     def tracked_start(self: Any) -> Any:
@@ -300,6 +360,43 @@ def _secrets_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(subprocess.Popen, "communicate", popen_communicate)
     yield
     _FAKES.clear()
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """imcli's waits (rate-limit windows, retry backoff, Retry-After, the time budget) in
+    this process go through a clock that skips them instead of sleeping: the rules are
+    checked in the clock's time (``clock.now()``, and ``Recorded.arrived`` of the fake
+    servers). A test marked ``real_clock`` keeps the system's clock (a fake server that
+    enforces a rate limit on real arrival times)."""
+    from imcli import ratelimit
+    from tests._clock import VirtualClock
+    from tests.fakes import base
+
+    if request.node.get_closest_marker("real_clock"):
+        yield ratelimit.SYSTEM_CLOCK
+        return
+    virtual = VirtualClock()
+    monkeypatch.setattr(base, "clock", virtual.now)
+    previous = ratelimit.set_default_clock(virtual)
+    try:
+        yield virtual
+    finally:
+        ratelimit.set_default_clock(previous)
+
+
+def now() -> float:
+    """The time on the clock imcli waits with (see the ``clock`` fixture): what a test
+    measures imcli's waits and time budget in."""
+    from imcli import ratelimit
+
+    return ratelimit.default_clock().now()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: imcli waits on the system clock (see the clock fixture)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 
 from imcli.cli import cmdline
 from tests import _strategies as S
-from tests.conftest import TG_TOKEN
+from tests._media import PNG
+from tests.conftest import TG_TOKEN, now
 from tests.fakes.onebot import FakeOneBot
 
 #: bad inputs generated per strategy (printed at the end of the module's run)
@@ -60,7 +61,6 @@ FUZZ = settings(
     ],
 )
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
 SEND_PATH = re.compile(r"/(send|upload)[^/]*$", re.IGNORECASE)
 ERROR_LINE = re.compile(r"^(imcli: |\w+ (user|group):)")
 
@@ -196,7 +196,9 @@ def flags(args: tuple[str, ...] | list[str]) -> set[str]:
 
 
 def check(r: Any, args: tuple[str, ...] | list[str], w: World) -> None:
-    """The contract for any input (design.md §5)."""
+    """The contract for any input: exit 0, 1, 2 or 3, never a traceback; nothing sent on
+    a usage error (2) and nothing delivered on a configuration error (3); one ``imcli:``
+    line per error; a push prints the count (or one JSON object)."""
     where = (
         f"argv={list(args)!r}\nexit={r.code}\nstdout={r.stdout[:500]!r}\nstderr={r.stderr[:1500]!r}"
     )
@@ -416,7 +418,7 @@ def test_empty_text_is_refused(cli, world, tty, stdin):
 
 def test_a_huge_text_of_several_megabytes(cli, world):
     huge = ("a line of a long log, with some words in it\n" * 100_000).encode()  # 4.4 MB
-    t0 = time.monotonic()
+    t0 = now()
     # by default (--max-parts 10) the first part and the whole text attached: 2 requests
     r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--dry-run", "--json", input=huge)
     assert r.code == 0, r.stderr[-500:]
@@ -431,12 +433,14 @@ def test_a_huge_text_of_several_megabytes(cli, world):
     assert all(len(q["body"]["text"]) <= 4096 for q in parts)
     assert world.requests() == []
     # for real: one message a second to one chat, so the budget runs out: exit 1, one line
-    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "1500", "--max-parts", "0",
+    # (6 s on the tests' clock, where the waits are skipped: room for splitting 4.4 MB on a
+    # loaded machine, while 1000 parts would take 1000 s)
+    r = run(cli, "push", "text", "-p", "tg", "-u", "1", "--timeout", "6000", "--max-parts", "0",
             input=huge)  # fmt: skip
     assert (r.code, r.stdout) == (1, "0\n"), r.stderr
     assert r.stderr.count("\n") == 1 and "telegram user:1: partly sent: " in r.stderr
-    assert 1 <= len(world.delivered()) <= 3  # it stopped: the rest was not sent
-    assert time.monotonic() - t0 < 20
+    assert 1 <= len(world.delivered()) <= 6  # it stopped: the rest was not sent
+    assert now() - t0 < 20
 
 
 @pytest.mark.parametrize(
@@ -714,9 +718,9 @@ def test_a_var_loop_is_not_followed(cli, world, monkeypatch):
             f'[accounts.loop]\nplatform = "telegram"\ntoken = "${{{var}}}"\n'
             f'base_url = "{world.telegram.api_url}"\n'
         )
-        t0 = time.monotonic()
+        t0 = now()
         r = run(cli, "push", "text", "-p", "tg", "-u", "1", "hi")
-        assert time.monotonic() - t0 < 10
+        assert now() - t0 < 10
         assert (r.code, r.stdout) == (3, "0\n"), r.stderr  # the credentials were rejected
         assert "imcli accounts test" in r.stderr and "${" not in r.stderr
         paths = [q.path for q in world.requests()]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import ROOT, TG_TOKEN
 
 # -- basics ---------------------------------------------------------------------------------
@@ -354,11 +355,30 @@ def test_python_api_returns_the_count_and_raises_with_the_reason(tg_profile, tel
     assert [m.fields["text"] for m in telegram.sent_messages()] == ["<b>Title</b>\nbody"]
 
 
+def test_python_api_profile_option_chooses_the_profile_and_is_not_sent(
+    write_profile, telegram, tmp_path, monkeypatch
+):
+    import imcli
+
+    other = tmp_path / "other.toml"
+    other.write_text(
+        f'[accounts.elsewhere]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{telegram.api_url}"\n'
+    )
+    other.chmod(0o600)
+    write_profile("")  # the default profile ($IMCLI_PROFILE) has no account
+    assert imcli.push("tg", "", "55", "", "hi", options={"profile": str(other)}) == 1
+    [sent] = telegram.sent_messages()
+    assert "profile" not in sent.fields  # imcli's own option, not a sendMessage field
+    with pytest.raises(imcli.ConfigError):
+        imcli.push("tg", "", "55", "", "hi")  # without it: the empty default profile
+
+
 def test_python_api_media_and_mixed(tg_profile, telegram, tmp_path):
     import imcli
 
     img = tmp_path / "a.png"
-    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 50)
+    img.write_bytes(PNG)
     assert imcli.push_image("tg", "-100", "", "cap", str(img)) == 1
     assert imcli.pushMixed("tg", "", "7", "", [{"type": "text", "text": "hi"}]) == 1
     methods = [m.method for m in telegram.sent_messages()]

@@ -1,4 +1,4 @@
-"""Shell completion (design.md §8): the committed scripts, what they complete, the fast path."""
+"""Shell completion: the committed scripts, what they complete, the fast path."""
 
 from __future__ import annotations
 

@@ -9,14 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._media import PNG
 from tests.fakes.base import Reply
 from tests.fakes.onebot import FakeOneBot
 from tests.fakes.wechat import RATE_LIMITED as WECHAT_RATE_LIMITED
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wecom import RATE_LIMITED as WECOM_RATE_LIMITED
 from tests.fakes.wecom import FakeWeCom
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 # ----------------------------------------------------------------------------- OneBot

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests._media import PNG
 from tests.fakes.base import Reply
 from tests.fakes.lark import FakeLark
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-test-token"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 # -- Slack ---------------------------------------------------------------------------------

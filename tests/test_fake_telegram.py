@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._media import PNG
 from tests.fakes.base import FilePart, Reply
 from tests.fakes.telegram import (
     MAX_PHOTO_UPLOAD,
@@ -21,7 +22,6 @@ from tests.fakes.telegram import (
 )
 
 TOKEN = "123:ABC"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 @pytest.fixture(scope="module")

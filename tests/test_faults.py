@@ -13,14 +13,13 @@ never repeated (the proxy counts the requests).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.conftest import TG_TOKEN
+from tests.conftest import TG_TOKEN, now
 from tests.fakes import faulty
 from tests.fakes.base import FakeServer
 from tests.fakes.faulty import NGINX_413, NGINX_502, FaultyProxy
@@ -261,10 +260,10 @@ def env_for(write_profile: Any) -> Iterator[Callable[..., Env]]:
 
 
 def push(cli: Any, p: Platform, targets: list[str], timeout_ms: int = TIMEOUT_MS) -> Any:
-    t0 = time.monotonic()
+    t0 = now()
     r = cli("push", "text", "-p", p.name, *targets, "fault test", "--json",
             "--timeout", str(timeout_ms))  # fmt: skip
-    r.elapsed = time.monotonic() - t0
+    r.elapsed = now() - t0
     return r
 
 
@@ -405,6 +404,7 @@ def test_a_fault_fails_only_its_own_target(cli, env_for, name, fault):
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("name", [p.name for p in PLATFORMS if p.more_bad is not None])
+@pytest.mark.real_clock  # real faults spend the budget in real time
 def test_faults_that_use_up_the_budget_fail_only_their_own_targets(cli, env_for, name):
     """One push, five bad targets each with its own fault, all at once, and a good one."""
     env = env_for(name)
@@ -466,6 +466,7 @@ def test_an_unreachable_account_hands_its_targets_to_the_next(cli, write_profile
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("name", [p.name for p in PLATFORMS])
+@pytest.mark.real_clock  # the proxy closes idle connections in real time
 def test_a_pooled_connection_the_server_closed_is_replaced(cli, env_for, name):
     # rate = 2: the second send leaves ~0.5 s after the first, long after the proxy
     # closed the idle connection (0.2 s, no "Connection: close"); the client must notice

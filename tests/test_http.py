@@ -11,10 +11,10 @@ import pytest
 
 from imcli import _redact
 from imcli.errors import AccountOffline, ImcliError, MaybeDeliveredError, RetryableError
-from imcli.http import Budget, HttpClient, RateLimiter, Window, json_reply
+from imcli.http import Budget, HttpClient, json_reply
 from imcli.models import Target
-from imcli.platforms.base import Limit
-from tests.conftest import TG_TOKEN
+from imcli.ratelimit import Limit, RateLimiter, Window
+from tests.conftest import TG_TOKEN, now
 from tests.fakes.base import FakeServer, Recorded, Reply
 from tests.fakes.telegram import FakeTelegram
 
@@ -38,19 +38,34 @@ def run(coro):
 # -- rate limits -------------------------------------------------------------------------------
 
 
-def test_window_never_allows_more_than_count_in_any_period():
+def _window_stamps(clock) -> list[float]:
     async def go():
-        w = Window(5, 0.2)
+        w = Window(5, 0.2, clock=clock)
         stamps = []
         for _ in range(16):
             await w.acquire()
-            stamps.append(time.monotonic())
+            stamps.append(clock.now())
         return stamps
 
-    stamps = run(go())
+    return run(go())
+
+
+def test_window_never_allows_more_than_count_in_any_period(clock):
+    stamps = _window_stamps(clock)
     for i in range(len(stamps) - 5):
         assert stamps[i + 5] - stamps[i] >= 0.2
     assert stamps[-1] - stamps[0] < 0.2 * 3 * 1.2  # and no slower than it must be
+    assert clock.slept >= 0.2 * 3  # the waits were the clock's, not real sleeps
+
+
+@pytest.mark.real_clock
+def test_window_keeps_its_limit_on_the_system_clock():
+    from imcli.ratelimit import SYSTEM_CLOCK
+
+    stamps = _window_stamps(SYSTEM_CLOCK)
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 0.2
+    assert stamps[-1] - stamps[0] < 0.2 * 3 * 1.2
 
 
 def test_rate_zero_removes_every_limit_and_rate_replaces_the_account_limit():
@@ -63,37 +78,38 @@ def test_rate_zero_removes_every_limit_and_rate_replaces_the_account_limit():
     assert Limit(1, 2.0, "account") in slow
 
 
-def test_per_chat_limit_spaces_the_parts_sent_to_one_chat():
+def test_per_chat_limit_spaces_the_parts_sent_to_one_chat(clock):
     async def go():
         rl = RateLimiter((Limit(1, 0.2, "chat"),), None)
         t = Target("user", "1")
         other = Target("user", "2")
-        t0 = time.monotonic()
+        t0 = clock.now()
         await rl.acquire(t)
         await rl.acquire(other)  # another chat is not held back
-        mid = time.monotonic() - t0
+        mid = clock.now() - t0
         await rl.acquire(t)
-        return mid, time.monotonic() - t0
+        return mid, clock.now() - t0
 
     mid, total = run(go())
     assert mid < 0.05 and total >= 0.2
 
 
-def test_group_limit_applies_only_to_groups():
+def test_group_limit_applies_only_to_groups(clock):
     async def go():
         rl = RateLimiter((Limit(1, 0.3, "group"),), None)
-        t0 = time.monotonic()
+        t0 = clock.now()
         for _ in range(3):
             await rl.acquire(Target("user", "1"))
-        users = time.monotonic() - t0
+        users = clock.now() - t0
         await rl.acquire(Target("group", "-1"))
         await rl.acquire(Target("group", "-1"))
-        return users, time.monotonic() - t0
+        return users, clock.now() - t0
 
     users, total = run(go())
     assert users < 0.05 and total >= 0.3
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_fan_out_to_telegram_provokes_no_429(cli, write_profile):
     with FakeTelegram(enforce_rate=True, enforce_chat_rate=True) as tg:
         write_profile(
@@ -159,6 +175,53 @@ def test_a_send_is_retried_after_429_within_the_budget():
         assert len(srv.calls("/send")) == 2
 
 
+def test_retry_after_is_waited_on_the_clock_not_slept_through(clock):
+    with Echo() as srv:
+        srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "3"}))
+
+        async def go():
+            http = HttpClient(platform="t", budget=Budget(5))
+            try:
+                return await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True
+                )
+            finally:
+                await http.aclose()
+
+        t0 = time.monotonic()
+        assert run(go())["ok"] is True
+        first, second = srv.calls("/send")
+        assert second.arrived - first.arrived >= 3.0  # in the clock's time
+        assert clock.slept > 2.9 and time.monotonic() - t0 < 2.5  # skipped, not slept
+
+
+def test_a_send_held_by_the_rate_limit_past_the_budget_is_not_sent(clock):
+    with Echo() as srv:
+
+        async def go():
+            http = HttpClient(
+                platform="t", budget=Budget(1.5), limiter=RateLimiter((Limit(1, 10, "chat"),), None)
+            )
+            to = Target("user", "1")
+            try:
+                await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True, target=to
+                )
+                await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True, target=to
+                )
+            finally:
+                await http.aclose()
+
+        with pytest.raises(ImcliError) as info:
+            run(go())
+        assert str(info.value) == (
+            "the --timeout budget ran out while waiting for the rate limit; not sent"
+        )
+        assert len(srv.calls("/send")) == 1
+        assert clock.slept >= 1.0  # waited until the budget was gone, on the clock
+
+
 def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
     with Echo() as srv:
         srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "30"}))
@@ -170,10 +233,10 @@ def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
             finally:
                 await http.aclose()
 
-        t0 = time.monotonic()
+        t0 = now()
         with pytest.raises(RetryableError) as info:
             run(go())
-        assert time.monotonic() - t0 < 5  # not the 30 s Retry-After
+        assert now() - t0 < 5  # not the 30 s Retry-After
         assert str(info.value) == (
             "slow down (not retried: the time budget (--timeout) ends sooner)"
         )
@@ -200,10 +263,10 @@ def test_a_retry_cut_short_by_the_budget_keeps_the_real_reason():
             finally:
                 await http.aclose()
 
-        t0 = time.monotonic()
+        t0 = now()
         with pytest.raises(RetryableError) as info:
             run(go())
-        assert time.monotonic() - t0 < 4
+        assert now() - t0 < 4
         assert str(info.value) == "slow down (not retried: the time budget (--timeout) ends sooner)"
         assert len(srv.calls("/send")) == 1
 

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._media import PNG
 from tests.conftest import ROOT, TG_TOKEN
 from tests.fakes.telegram import FakeTelegram, every_url_ok
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 def _blocks(markdown: str) -> list[tuple[int, str]]:

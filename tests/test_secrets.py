@@ -322,6 +322,29 @@ def test_the_sweep_catches_a_leak_in_any_form():
     del conftest.SWEEP.leaks[before:]  # planted above: not leaks of imcli's
 
 
+def test_the_sweep_catches_the_secret_part_of_a_token_alone():
+    from tests import conftest
+
+    before = len(conftest.SWEEP.leaks)
+    slack = "xoxb-1111-2222-TESTslacktoken"
+    creds = {TG_TOKEN, slack}
+    check_no_secret(["imcli", "x"], creds, stdout="bot123456:***/sendMessage xoxb-***")
+    for leaked in (TG_TOKEN.split(":", 1)[1], "TESTslacktoken"):
+        with pytest.raises(AssertionError, match="secret leak"):
+            check_no_secret(["imcli", "x"], creds, stdout="", stderr=f"oops …{leaked}\n")
+    assert len(conftest.SWEEP.leaks) == before + 2
+    del conftest.SWEEP.leaks[before:]  # planted above: not leaks of imcli's
+
+
+def test_assert_swept_fails_for_a_credential_the_sweep_never_looked_for(cli, tg_profile):
+    from tests.conftest import TG_TOKEN, assert_swept
+
+    with pytest.raises(AssertionError, match="never looked for"):
+        assert_swept(TG_TOKEN)  # no imcli run yet in this test
+    cli("accounts", "list")
+    assert_swept(TG_TOKEN)
+
+
 def test_the_sweep_registers_profile_env_and_set_credentials(tmp_path, monkeypatch):
     from tests.conftest import credentials
 

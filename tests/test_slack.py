@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG
+from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-1111-2222-TESTslacktoken"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
@@ -31,12 +32,6 @@ def profile(write_profile: Any, slack: FakeSlack) -> Path:
     return write_profile(
         f'[accounts.team]\nplatform = "slack"\ntoken = "{TOKEN}"\nbase_url = "{slack.url}"\n'
     )
-
-
-def no_secret(*texts: str) -> None:
-    for t in texts:
-        assert TOKEN not in t
-        assert "TESTslacktoken" not in t
 
 
 def methods(slack: FakeSlack) -> list[str]:
@@ -321,7 +316,7 @@ def test_invalid_auth_fails_over_to_the_next_account(cli, write_profile, slack):
     assert len(slack.posted_messages()) == 2
     assert "old" in r.stderr and "invalid_auth" in r.stderr
     assert "xoxb-revoked-token-0000" not in r.output
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 @pytest.mark.parametrize("code", ["not_authed", "account_inactive", "token_revoked"])
@@ -340,7 +335,7 @@ def test_accounts_test_uses_auth_test(cli, profile, slack):
     assert r.code == 0, r.output
     assert "team Test Workspace as imcli-bot" in r.stdout
     assert methods(slack) == ["auth.test"]
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path):
@@ -356,7 +351,7 @@ def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path
     ):
         assert step in r.stderr
     assert "a.png" in r.stderr
-    no_secret(r.output)
+    assert_swept(TOKEN)
     r = cli("push", "text", "-p", "slack", "-g", "C0123", "hi", "--dry-run", "--json")
     plan = json.loads(r.stdout)
     assert plan["sent"] == 1 and plan["requests"][0]["body"] == {
@@ -365,7 +360,7 @@ def test_dry_run_sends_nothing_and_masks_the_token(cli, profile, slack, tmp_path
         "mrkdwn": False,
     }
     assert slack.requests == []
-    no_secret(r.output)
+    assert_swept(TOKEN)
 
 
 def test_verbose_shows_requests_but_never_the_token(cli, profile, slack, tmp_path, monkeypatch):
@@ -382,10 +377,10 @@ def test_verbose_shows_requests_but_never_the_token(cli, profile, slack, tmp_pat
         cli("accounts", "test", "-v"),
     ]
     assert "POST http://127.0.0.1:" in outputs[0].stderr and "chat.postMessage" in outputs[0].stderr
-    for r in outputs:
-        no_secret(r.stdout, r.stderr)
+    assert_swept(TOKEN)  # every output above was scanned for them
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_fan_out_keeps_to_one_message_per_second_per_channel(cli, profile, slack):
     slack.enforce_channel_rate = True
     long_text = "\n".join("z" * 100 for _ in range(500))  # two messages to one channel

@@ -7,7 +7,7 @@ im/v1/images and im/v1/files, WeCom's and WeChat's media/upload; OneBot has no u
 media sits inline in the message). ``early=`` rules strike while the body is still on its
 way (a reset in the middle of an upload).
 
-What every test holds imcli to (design.md §5, §6): the push ends within ``--timeout`` plus a
+What every test holds imcli to (the error and retry rules): the push ends within ``--timeout`` plus a
 margin, with no traceback and one stderr line per failed target naming the problem; a
 definite answer is never repeated (the proxy counts the requests); a transient fault is
 retried within the budget and, when it passes, the file arrives whole (the fake's sha256
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import now
 from tests.fakes import faulty
 from tests.fakes.faulty import NGINX_413, NGINX_502, FaultyProxy, Request
 from tests.test_faults import BY_NAME, MARGIN, Platform, check_clean
@@ -117,10 +117,10 @@ def sha(path: Path) -> str:
 def push(
     cli: Any, name: str, kind: str, targets: list[str], path: Path, timeout_ms: int = TIMEOUT_MS
 ) -> Any:
-    t0 = time.monotonic()
+    t0 = now()
     r = cli("push", kind, "-p", name, *targets, str(path), "--json",
             "--timeout", str(timeout_ms))  # fmt: skip
-    r.elapsed = time.monotonic() - t0
+    r.elapsed = now() - t0
     return r
 
 

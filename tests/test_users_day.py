@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._media import PNG
 from tests._pty import Terminal
 from tests.conftest import ROOT, TG_TOKEN
 from tests.fakes.base import Recorded, Reply
@@ -21,8 +22,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 def texts(telegram) -> list[str]:

@@ -531,6 +531,7 @@ def test_discord_errors_are_named_and_an_unknown_webhook_is_offline(cli, write_p
 
 
 @pytest.mark.parametrize("platform", ["wecom-robot", "dingtalk-robot"])
+@pytest.mark.real_clock  # the limiter's wait is measured on the system clock
 def test_wecom_and_dingtalk_robots_hold_20_messages_a_minute(platform):
     """The 21st send of a minute waits (the robot would answer 45009/410100): checked on
     the limiter the push builds from the spec, without sleeping through the minute."""
@@ -558,6 +559,7 @@ def test_wecom_and_dingtalk_robots_hold_20_messages_a_minute(platform):
     assert held  # the twenty-first waits for the minute
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_a_rate_setting_paces_a_robot_and_the_fake_sees_no_refusal(cli, write_profile):
     with FakeWeComRobot(WECOM_KEY, per_minute=3) as fake:
         fake.window.period = 1.0  # a robot that takes 3 a second
@@ -597,6 +599,8 @@ def test_env_accounts_turn_the_hyphen_into_an_underscore(cli, monkeypatch, dingt
     assert (r.code, r.stdout) == (0, "1\n"), r.stderr
     r = cli("accounts", "list")
     assert "env-dingtalk-robot" in r.stdout and "env-wecom-robot" in r.stdout
+    # The variables are the ones imcli reads: none draws the "names no imcli setting" warning.
+    assert "warning" not in r.stderr, r.stderr
     no_token(r.stdout, r.stderr)
 
 
@@ -801,6 +805,7 @@ def test_discord_long_title_is_cut_to_the_embed_limit(cli, profile, discord):
     assert len(title) == 256 and title.endswith("…")
 
 
+@pytest.mark.real_clock  # the fake counts arrivals on the system clock
 def test_slack_long_text_is_split_at_40000_and_sections_at_3000(cli, profile, slack):
     text = "\n".join(f"row {i} " + "z" * 200 for i in range(250))  # ~52,000 characters
     r = cli("push", "text", "-p", "slack-webhook", text)

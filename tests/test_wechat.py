@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -12,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG, media_file
+from tests.conftest import assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.wechat import RATE_LIMITED, SYSTEM_BUSY, FakeWeChat
 
 APP_ID = "wx0123456789abcdef"
 SECRET = "wechat-test-secret"
 ALICE, BOB = "o-alice-openid", "o-bob-openid"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEMPLATE = 'template_id = "tmpl-alert"\n'
 FIELDS = 'template_fields = {title = "thing1", content = "thing2", time = "time3"}\n'
 
@@ -39,19 +39,6 @@ def account(fake: FakeWeChat, name: str = "mp", *, secret: str = SECRET, extra: 
 @pytest.fixture
 def profile(write_profile: Any, wechat: FakeWeChat) -> Path:
     return write_profile(account(wechat))
-
-
-def no_secret(fake: FakeWeChat, *texts: str) -> None:
-    for t in texts:
-        assert SECRET not in t
-        for token in list(fake.tokens):
-            assert token not in t
-
-
-def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
-    p = tmp_path / name
-    p.write_bytes(data if data is not None else os.urandom(2000))
-    return p
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -379,7 +366,7 @@ def test_accounts_test_gets_a_token(cli, profile, wechat):
     assert r.code == 0, r.output
     assert "online" in r.stdout and APP_ID in r.stdout
     assert wechat.token_requests == 1
-    no_secret(wechat, r.stdout, r.stderr)
+    assert_swept(SECRET, *wechat.tokens)
 
 
 def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, wechat):
@@ -395,7 +382,7 @@ def test_verbose_never_shows_a_secret(cli, write_profile, wechat):
     r = cli("push", "text", "-p", "wechat", "-u", ALICE, "-u", BOB, "hi", "-v")
     assert r.code == 0, r.stderr
     assert "POST http://127.0.0.1" in r.stderr
-    no_secret(wechat, r.stdout, r.stderr)
+    assert_swept(SECRET, *wechat.tokens)
 
 
 def test_platforms_json_shows_wechat_with_all_but_file(cli):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from tests._media import PNG, media_file
+from tests.conftest import assert_swept
 from tests.fakes.wecom import RATE_LIMITED, SYSTEM_BUSY, FakeWeCom
 
 CORP_ID = "ww0123456789abcdef"
 SECRET = "wecom-test-secret"
 AGENT = 1000002
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
@@ -35,20 +35,6 @@ def account(fake: FakeWeCom, name: str = "corp", *, secret: str = SECRET, extra:
 @pytest.fixture
 def profile(write_profile: Any, wecom: FakeWeCom) -> Path:
     return write_profile(account(wecom))
-
-
-def no_secret(fake: FakeWeCom, *texts: str) -> None:
-    tokens = [t for t in fake.tokens]
-    for t in texts:
-        assert SECRET not in t
-        for token in tokens:
-            assert token not in t
-
-
-def media_file(tmp_path: Path, name: str, data: bytes | None = None) -> Path:
-    p = tmp_path / name
-    p.write_bytes(data if data is not None else os.urandom(2000))
-    return p
 
 
 # -- text --------------------------------------------------------------------------------------
@@ -317,7 +303,7 @@ def test_accounts_test_gets_a_token(cli, profile, wecom):
     assert r.code == 0, r.output
     assert "online" in r.stdout and f"agent {AGENT}" in r.stdout
     assert wecom.token_requests == 1
-    no_secret(wecom, r.stdout, r.stderr)
+    assert_swept(SECRET, *wecom.tokens)
 
 
 def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, wecom, tmp_path):
@@ -338,7 +324,7 @@ def test_dry_run_sends_nothing_and_shows_no_secret(cli, profile, wecom, tmp_path
 def test_verbose_masks_the_secret_and_the_token_in_urls(cli, profile, wecom):
     r = cli("push", "text", "-p", "wecom", "-u", "alice", "-u", "ghost", "hi", "-v")
     assert "GET http://127.0.0.1" in r.stderr and "/cgi-bin/message/send" in r.stderr
-    no_secret(wecom, r.stdout, r.stderr)
+    assert_swept(SECRET, *wecom.tokens)
 
 
 def test_platforms_json_shows_wecom_for_users_with_every_kind(cli):

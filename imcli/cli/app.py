@@ -1,4 +1,5 @@
-"""The typer application: every command of design.md §2, and how errors are printed."""
+"""The typer application: every command (push, accounts, platforms), and how errors are
+printed (one line, the exit code of the error's class)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shell completion (design.md §8).
+"""Shell completion: platform names, account names and options for bash, zsh and fish.
 
 The scripts in ``completions/`` are typer's (click's machinery, typer's templates), printed
 by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by
@@ -73,11 +73,12 @@ def account_candidates(
         return _unique(found)
     try:
         from imcli import platforms
+        from imcli.profile import env_account_names
     except Exception:  # noqa: BLE001
         return []
     if env_vars:
         try:
-            found.extend(_env_accounts(platforms))
+            found.extend(env_account_names())
         except Exception:  # noqa: BLE001
             pass
     only = platforms.find(platform) if platform else None
@@ -93,12 +94,12 @@ def recipient_candidates(profile: str | None) -> Candidates:
     """The profile's recipient names, each with its targets as the description. Never
     raises: a profile that cannot be read offers no recipients."""
     try:
-        from imcli.profile import _load_toml, resolve_path
+        from imcli.profile import read_toml, resolve_path
 
         path = resolve_path(profile)
         if not path.is_file():
             return []
-        tables = _load_toml(path).get("recipients", {})
+        tables = read_toml(path).get("recipients", {})
         if not isinstance(tables, dict):
             return []
         out: Candidates = []
@@ -126,12 +127,12 @@ def _unique(found: Candidates) -> Candidates:
 
 
 def _profile_accounts(profile: str | None) -> Candidates:
-    from imcli.profile import _load_toml, resolve_path
+    from imcli.profile import read_toml, resolve_path
 
     path = resolve_path(profile)
     if not path.is_file():
         return []
-    tables = _load_toml(path).get("accounts", {})
+    tables = read_toml(path).get("accounts", {})
     if not isinstance(tables, dict):
         return []
     return [
@@ -139,20 +140,6 @@ def _profile_accounts(profile: str | None) -> Candidates:
         for name, table in tables.items()
         if isinstance(table, dict)
     ]
-
-
-def _env_accounts(platforms: Any) -> Candidates:
-    """The names imcli.profile._env_accounts would make, without reading the values."""
-    out: Candidates = []
-    for spec in platforms.all_specs():
-        if not spec.supported:
-            continue
-        prefix = spec.env_prefix
-        if any(
-            f.name != "default" and prefix + f.name.upper() in os.environ for f in spec.all_fields()
-        ):
-            out.append((f"env-{spec.name}", spec.name))
-    return out
 
 
 # -- the fast path -----------------------------------------------------------------------

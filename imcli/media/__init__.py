@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from imcli.errors import PlatformError, UsageError
 from imcli.media.probe import sniff
 
-__all__ = ["MediaSource", "as_dict", "guess_mime", "is_private_url", "parse", "sniff"]
+__all__ = ["MediaSource", "guess_mime", "is_private_url", "parse", "sniff"]
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -160,16 +160,16 @@ class MediaSource:
                             )
                         out.write(chunk)
         except PlatformError as exc:  # refused, unreachable, cut off: bad input too
-            _forget(tmp)
+            forget(tmp)
             raise UsageError(f"{self.kind}: {exc.message}") from None
         except BaseException:
-            _forget(tmp)
+            forget(tmp)
             raise
         src = replace(self, origin="file", path=Path(tmp), url=self.url, size=total, mime=mime)
         try:
             check_kind(src)
         except UsageError:
-            _forget(tmp)
+            forget(tmp)
             raise
         if not src.mime or not os.path.splitext(src.filename)[1]:
             smime, ext = sniff(src.head())
@@ -179,7 +179,8 @@ class MediaSource:
         return src
 
 
-def _forget(tmp: str) -> None:
+def forget(tmp: str) -> None:
+    """Remove a temporary file imcli made (a download, a conversion); gone already is fine."""
     try:
         os.unlink(tmp)
     except OSError:
@@ -222,7 +223,7 @@ async def fill_stdin(sources: list[MediaSource], limit: int | None, platform: st
                         )
                     out.write(chunk)
         except BaseException:
-            _forget(tmp)
+            forget(tmp)
             raise
         src.path, src.size = Path(tmp), total
         _name_and_type(src, src.kind, src.named)
@@ -475,7 +476,3 @@ def is_private_url(url: str) -> bool:
     except ValueError:
         return "." not in host
     return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-
-
-def as_dict(src: MediaSource) -> dict[str, Any]:
-    return {"source": src.spec, "filename": src.filename, "mime": src.mime, "size": src.size}

@@ -8,12 +8,13 @@ an ``Adapter`` subclass with its payloads and send logic. This module is cheap t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import KINDS, Message, Target, TargetResult
+from imcli.ratelimit import Limit as Limit  # platform specs declare their limits with it
 
 if TYPE_CHECKING:
     from imcli.http import HttpClient
@@ -48,18 +49,6 @@ COMMON_FIELDS: tuple[Field, ...] = (
         ask=False,
     ),
 )
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most ``count`` sends per ``period`` seconds, per ``scope``.
-
-    scope: ``account`` (per bot/app), ``chat`` (per target) or ``group`` (group targets only).
-    """
-
-    count: int
-    period: float
-    scope: str = "account"
 
 
 @dataclass(frozen=True)
@@ -180,6 +169,62 @@ class PlatformSpec:
         }
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class OncePerPush(Generic[K, V]):
+    """What an adapter works out once per push and every target reuses (a download, an
+    upload's media id, an opened DM channel, an encoded file), per key.
+
+    The first target to ask for a key computes it; targets asking for the same key
+    meanwhile wait for that one result; other keys never wait on it. With
+    ``remember_errors``, a failure (an :class:`ImcliError`) is kept too and raised to every
+    later asker without trying again; a UsageError or ConfigError never is (it stops the
+    whole push). Without it, the next asker tries again.
+    """
+
+    def __init__(self, *, remember_errors: bool = False) -> None:
+        self.remember_errors = remember_errors
+        self._done: dict[K, V | ImcliError] = {}
+        self._locks: dict[K, Any] = {}
+
+    def lock(self, key: K) -> Any:
+        """The key's own ``asyncio.Lock`` (for an adapter that decides itself what to keep)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            import asyncio
+
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        async with self.lock(key):
+            if key in self._done:
+                done = self._done[key]
+                if isinstance(done, ImcliError):
+                    raise done
+                return done
+            try:
+                value = await compute()
+            except (UsageError, ConfigError):
+                raise
+            except ImcliError as exc:
+                if self.remember_errors:
+                    self._done[key] = exc
+                raise
+            self._done[key] = value
+            return value
+
+    def values(self) -> list[V]:
+        """Every value computed so far (not the failures)."""
+        return [v for v in self._done.values() if not isinstance(v, ImcliError)]
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._locks.clear()
+
+
 class SendTracker:
     """What one target's delivery has done so far (shared with the core for failover)."""
 
@@ -257,14 +302,14 @@ class Adapter:
 
     async def aclose(self) -> None:
         """Release anything the adapter holds (temporary files, …)."""
-        from imcli.media import _forget
+        from imcli.media import forget
 
         for src in self._downloads.values():
             if src.path is not None:
-                _forget(str(src.path))
+                forget(str(src.path))
         self._downloads.clear()
         for path in self._converted:
-            _forget(path)
+            forget(path)
         self._converted.clear()
 
     # -- formats (the spec's ``formats``) ---------------------------------------------------
@@ -458,12 +503,12 @@ class Adapter:
         offline: list[AccountOffline] = []
 
         async def one(target: Target) -> None:
-            from imcli.http import _IN_FLIGHT
+            from imcli.http import IN_FLIGHT
 
             res = results[target]
             tracker = SendTracker(res)
             flight: list[Any] = []
-            _IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
+            IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
             async with sem:
                 if offline:
                     res.error_exc = offline[0]
@@ -510,6 +555,13 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
+    """Each media source with how to name it in an error (``item 3: image`` in mixed)."""
+    if message.kind != "mixed":
+        return [(src.kind, src) for src in message.media_sources()]
+    return [(f"item {i}: {it.type}", it.media) for i, it in enumerate(message.items) if it.media]
 
 
 async def gather_all(coros: list[Any]) -> None:

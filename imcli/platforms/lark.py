@@ -50,19 +50,17 @@ from imcli.platforms.base import (
     Field,
     Formats,
     Limit,
+    OncePerPush,
     PlatformSpec,
     SendTracker,
     upload_failed,
 )
 
 if TYPE_CHECKING:
-    import asyncio
-
     import httpx
 
     from imcli.media import MediaSource
     from imcli.models import Item, Message, Target
-    from imcli.tokens import TokenCache
 
 SPEC = PlatformSpec(
     name="lark",
@@ -225,39 +223,33 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 class LarkAdapter(Adapter):
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
+    spec = SPEC
+
     @classmethod
     def media_limit(cls, account: Any, kind: str) -> int | None:
         if cls.converts(kind):
             return None  # converted before upload: the limit applies to the result
         return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
 
-    spec = SPEC
-
     def __init__(self, account: Any, http: Any) -> None:
-        import asyncio
+        from imcli.tokens import TokenAuth, cache_key
 
         super().__init__(account, http)
-        self._cache: TokenCache | None = None
-        self._token: str | None = None
-        self._token_error: PlatformError | None = None
-        self._token_lock = asyncio.Lock()
-        self._keys: dict[int, str | BaseException] = {}
-        self._media_locks: dict[int, asyncio.Lock] = {}
-
-    # -- token -----------------------------------------------------------------------
-    def _tokens(self) -> TokenCache:
-        if self._cache is None:
-            from imcli.tokens import TokenCache, cache_key
-
-            key = cache_key(
+        self.auth = TokenAuth(
+            lambda: cache_key(
                 "lark",
                 self.base_url(),
                 str(self.account.get("app_id")),
                 str(self.account.get("app_secret")),
-            )
-            self._cache = TokenCache(key, enabled=not self.http.dry_run, budget=self.http.budget)
-        return self._cache
+            ),
+            lambda stale: self._fetch_token(),
+            cache=not http.dry_run,
+            budget=http.budget,
+        )
+        # id(source) → image_key / file_key; a failed upload fails every target alike
+        self._keys: OncePerPush[int, str] = OncePerPush(remember_errors=True)
 
+    # -- token -----------------------------------------------------------------------
     async def _fetch_token(self) -> tuple[str, float]:
         body = {
             "app_id": str(self.account.get("app_id")),
@@ -271,24 +263,6 @@ class LarkAdapter(Adapter):
             parse=parse_token,
         )
         return result
-
-    async def _access_token(self, stale: str | None = None) -> str:
-        """The tenant token; with ``stale``, a new one unless someone already renewed it.
-
-        One lock per adapter: concurrent targets wait here, so one token is fetched
-        (and one refresh made) for the whole push.
-        """
-        async with self._token_lock:
-            if self._token_error is not None:
-                raise self._token_error  # failed once: the other targets need not ask again
-            if self._token is not None and self._token != stale:
-                return self._token
-            try:
-                self._token = await self._tokens().get(self._fetch_token, stale=stale)
-            except PlatformError as exc:
-                self._token_error = exc
-                raise
-            return self._token
 
     async def _api(
         self,
@@ -304,36 +278,36 @@ class LarkAdapter(Adapter):
         describe: Any = None,
     ) -> dict[str, Any]:
         """One authorised call; a rejected token is renewed once and the call repeated."""
-        token = await self._access_token()
-        for attempt in range(2):
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            raw = _body_bytes(body)
+            kwargs["content"] = lambda raw=raw: _once(raw)
+            kwargs["describe"] = describe if describe is not None else body
+        else:
+            kwargs.update(data=data, files=files, describe=describe)
+
+        async def request(token: str) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {token}"}
-            kwargs: dict[str, Any] = {}
             if body is not None:
-                raw = _body_bytes(body)
                 headers["Content-Type"] = _JSON
                 headers["Content-Length"] = str(len(raw))
-                kwargs["content"] = lambda raw=raw: _once(raw)
-                kwargs["describe"] = describe if describe is not None else body
-            else:
-                kwargs.update(data=data, files=files, describe=describe)
-            try:
-                result: dict[str, Any] = await self.http.request(
-                    "POST",
-                    self.base_url() + path,
-                    params=params,
-                    headers=headers,
-                    parse=parse_reply,
-                    send=send,
-                    idempotent=idempotent,
-                    target=target,
-                    **kwargs,
-                )
-                return result
-            except _TokenRejected as exc:
-                if attempt:
-                    raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
-                token = await self._access_token(stale=token)
-        raise AssertionError("unreachable")
+            result: dict[str, Any] = await self.http.request(
+                "POST",
+                self.base_url() + path,
+                params=params,
+                headers=headers,
+                parse=parse_reply,
+                send=send,
+                idempotent=idempotent,
+                target=target,
+                **kwargs,
+            )
+            return result
+
+        try:
+            return await self.auth.call(request, lambda exc: isinstance(exc, _TokenRejected))
+        except _TokenRejected as exc:  # the new token was refused too: a plain error
+            raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         path = url.split("?", 1)[0]
@@ -485,14 +459,6 @@ class LarkAdapter(Adapter):
             await self._send(target, "text", {"text": chunk}, extra, tracker)
 
     # -- media -----------------------------------------------------------------------
-    def _lock(self, src: MediaSource) -> asyncio.Lock:
-        lock = self._media_locks.get(id(src))
-        if lock is None:
-            import asyncio
-
-            lock = self._media_locks[id(src)] = asyncio.Lock()
-        return lock
-
     async def _prepare(self, src: MediaSource) -> MediaSource:
         """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
         return await self.playable(src)
@@ -503,27 +469,16 @@ class LarkAdapter(Adapter):
     async def _upload(self, src: MediaSource) -> str:
         """The image_key / file_key for a source, prepared and uploaded once per push
         (a failure, too, is remembered: the other targets fail alike without retrying)."""
-        from imcli.errors import ImcliError
 
-        key = id(src)
-        async with self._lock(src):
-            done = self._keys.get(key)
-            if isinstance(done, BaseException):
-                raise done
-            if done is not None:
-                return done
+        async def upload() -> str:
+            local = await self._prepare(src)
+            await self.auth.token()  # a token problem is not an upload problem
             try:
-                local = await self._prepare(src)
-                await self._access_token()  # a token problem is not an upload problem
-                try:
-                    result = await self._upload_now(local)
-                except PlatformError as exc:
-                    raise upload_failed(exc) from None
-            except ImcliError as exc:
-                self._keys[key] = exc
-                raise
-            self._keys[key] = result
-            return result
+                return await self._upload_now(local)
+            except PlatformError as exc:
+                raise upload_failed(exc) from None
+
+        return await self._keys.get(id(src), upload)
 
     async def _upload_now(self, src: MediaSource) -> str:
         from imcli.media import probe

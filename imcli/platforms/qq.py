@@ -38,7 +38,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, ImcliError, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    OncePerPush,
+    PlatformSpec,
+    SendTracker,
+    labelled_sources,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -166,8 +175,7 @@ class QQAdapter(Adapter):
         import asyncio
 
         super().__init__(account, http)
-        self._b64: dict[int, str] = {}
-        self._b64_lock = asyncio.Lock()
+        self._b64: OncePerPush[int, str] = OncePerPush()  # id(source) → base64://…
         self._app: str | None = None  # the server's app_name, asked once per push
         self._app_lock = asyncio.Lock()
         self._server_files: dict[int, str | ImcliError] = {}  # id(source) → path there
@@ -213,7 +221,6 @@ class QQAdapter(Adapter):
 
     # -- the adapter interface ----------------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        from imcli.platforms.wecom import labelled_sources
 
         for what, src in labelled_sources(message):
             self.check_format(src, what)
@@ -278,17 +285,15 @@ class QQAdapter(Adapter):
 
         if self.http.dry_run:
             return f"base64://<{src.describe()}>"
-        async with self._b64_lock:
-            got = self._b64.get(id(src))
-            if got is None:
 
-                def encode() -> str:
-                    with src.open() as fh:
-                        return "base64://" + base64.b64encode(fh.read()).decode("ascii")
+        def encode() -> str:
+            with src.open() as fh:
+                return "base64://" + base64.b64encode(fh.read()).decode("ascii")
 
-                got = await asyncio.to_thread(encode)
-                self._b64[id(src)] = got
-            return got
+        async def encoded() -> str:
+            return await asyncio.to_thread(encode)
+
+        return await self._b64.get(id(src), encoded)
 
     async def _segment(self, src: MediaSource) -> dict[str, Any]:
         if src.kind == "voice":

@@ -50,14 +50,13 @@ from imcli.platforms.base import (
     Field,
     Formats,
     Limit,
+    OncePerPush,
     PlatformSpec,
     SendTracker,
     upload_failed,
 )
 
 if TYPE_CHECKING:
-    import asyncio
-
     import httpx
 
     from imcli.media import MediaSource
@@ -169,10 +168,8 @@ class SlackAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-
         super().__init__(account, http)
-        self._dms: dict[str, str] = {}  # user id → D… channel, for this push
-        self._dm_locks: dict[str, asyncio.Lock] = {}
+        self._dms: OncePerPush[str, str] = OncePerPush()  # user id → D… channel
 
     # -- plumbing --------------------------------------------------------------------
     def _auth(self) -> dict[str, str]:
@@ -274,26 +271,21 @@ class SlackAdapter(Adapter):
         tid = target.id.strip()
         if not _USER_ID.match(tid):
             return tid
-        lock = self._dm_locks.get(tid)
-        if lock is None:
-            import asyncio
 
-            lock = self._dm_locks[tid] = asyncio.Lock()
-        async with lock:
-            if tid in self._dms:
-                return self._dms[tid]
-            try:
-                reply = await self._call("conversations.open", form={"users": tid}, target=target)
-            except PlatformError as exc:
-                if exc.code == "missing_scope" and not for_upload:
-                    return tid  # chat.postMessage opens the DM itself
-                raise
+        async def open_dm() -> str:
+            reply = await self._call("conversations.open", form={"users": tid}, target=target)
             channel = reply.get("channel")
             cid = channel.get("id") if isinstance(channel, dict) else None
             if not isinstance(cid, str) or not cid:
                 raise PlatformError("conversations.open returned no channel id")
-            self._dms[tid] = cid
             return cid
+
+        try:
+            return await self._dms.get(tid, open_dm)
+        except PlatformError as exc:
+            if exc.code == "missing_scope" and not for_upload:
+                return tid  # chat.postMessage opens the DM itself
+            raise
 
     # -- text ------------------------------------------------------------------------
     def text_messages(self, message: Message) -> int:

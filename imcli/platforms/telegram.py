@@ -17,7 +17,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    OncePerPush,
+    PlatformSpec,
+    SendTracker,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -76,7 +84,6 @@ METHODS: dict[str, tuple[str, str, str | None]] = {
 }
 UPLOAD_LIMITS = {"image": 10 * MB, "voice": 50 * MB, "video": 50 * MB, "file": 50 * MB}
 LOCAL_SERVER_LIMIT = 2000 * MB
-URL_LIMITS = {"image": 5 * MB, "voice": 1 * MB, "video": 20 * MB, "file": 20 * MB}
 #: descriptions meaning "Telegram could not fetch the URL you gave": upload instead
 _URL_FAILED = re.compile(
     r"failed to get HTTP URL content|wrong file identifier/HTTP URL specified|"
@@ -134,10 +141,11 @@ class TelegramAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-
         super().__init__(account, http)
         self._file_ids: dict[int, str] = {}  # id(source) → Telegram file_id after one upload
-        self._upload_locks: dict[int, Any] = {}
+        # one upload of a source at a time: the first upload is also the first target's
+        # send, so only its lock is shared (a failed upload is tried again by the next target)
+        self._uploads: OncePerPush[int, str] = OncePerPush()
 
     # -- plumbing --------------------------------------------------------------------
     def _url(self, method: str) -> str:
@@ -337,7 +345,7 @@ class TelegramAdapter(Adapter):
         """Upload the file for the first target; the others get Telegram's file_id."""
         import asyncio
 
-        lock = self._upload_locks.setdefault(id(src), asyncio.Lock())
+        lock = self._uploads.lock(id(src))
         try:  # another target's upload of the file may be under way: its file_id serves
             await asyncio.wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
         except asyncio.TimeoutError:

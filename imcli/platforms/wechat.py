@@ -41,8 +41,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError, UsageError
-from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker
-from imcli.platforms.wecom import Part, WeixinAdapter, labelled_sources
+from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker, labelled_sources
+from imcli.platforms.weixin import Part, WeixinAdapter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -94,8 +94,8 @@ UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
 BUSY = frozenset({-1})
-#: 45009 "reach max api daily quota limit": the day's calls are used up (it is design.md's
-#: rate-limit code, so it is retried, but once only: waiting seconds does not restore it)
+#: 45009 "reach max api daily quota limit": the day's calls are used up (a rate-limit
+#: code, so it is retried, but once only: waiting seconds does not restore it)
 QUOTA = frozenset({45009})
 WINDOW_CLOSED = 45015
 #: 45047 "out of response count limit": the customer-service messages allowed after the

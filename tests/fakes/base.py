@@ -27,6 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+#: the clock arrivals are stamped with (``Recorded.arrived``): the tests' ``clock`` fixture
+#: points it at the clock imcli waits with, so that a wait imcli skipped shows between arrivals
+clock: Callable[[], float] = time.monotonic
+
 KEEP_LIMIT = 4 * 1024 * 1024  # file parts larger than this are hashed, not kept
 RAW_PART = "<raw>"  # the key of a raw body in Recorded.files (see FakeServer.raw_paths)
 
@@ -317,7 +321,7 @@ class FakeServer:
             query=query,
             headers=headers,
             content_type=ctype,
-            arrived=time.monotonic(),
+            arrived=clock(),
         )
         if headers.get("transfer-encoding", "").lower() == "chunked":
             chunks: Iterator[bytes] = iter(_Chunked(h.rfile))

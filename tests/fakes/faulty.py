@@ -286,7 +286,9 @@ def _read_head(reader: Any, number: int) -> Request | None:
             break
         name, _, value = h.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
-    return Request(method, target, headers, b"", number, arrived=time.monotonic())
+    from tests.fakes import base  # its clock: the one imcli waits with (see base.clock)
+
+    return Request(method, target, headers, b"", number, arrived=base.clock())
 
 
 def _read_body(reader: Any, headers: dict[str, str], already: int) -> bytes:

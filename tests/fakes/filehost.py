@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from tests._media import PNG
 from tests.fakes.base import FakeServer, Recorded, Reply
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 class FileHost(FakeServer):

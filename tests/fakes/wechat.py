@@ -21,19 +21,18 @@ Stricter than the real API: ``media_id`` must come from this fake's uploads (or
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.base import FilePart, Recorded, Reply
 from tests.fakes.content import media_format
+from tests.fakes.weixin import FakeWeixin, WeixinMedia
 
 MEDIA_LIMITS = {
     "image": 2 * 1024 * 1024,
@@ -123,22 +122,22 @@ def template_shown(key: str, value: str) -> str:
     return first[:cap]
 
 
-@dataclass
-class WeChatMedia:
-    media_id: str
-    type: str
-    filename: str | None
-    size: int
-    sha256: str
-    data: bytes | None
+WeChatMedia = WeixinMedia
 
 
 def _rid() -> str:
     return "-".join(secrets.token_hex(4) for _ in range(3))
 
 
-class FakeWeChat(FakeServer):
+class FakeWeChat(FakeWeixin):
     """``api.weixin.qq.com`` for one Official Account."""
+
+    token_bytes = 96
+    unknown_token = (
+        40001,
+        "invalid credential, access_token is invalid or not latest, could get access_token "
+        "by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r",
+    )
 
     def __init__(
         self,
@@ -151,7 +150,7 @@ class FakeWeChat(FakeServer):
         ip_blocked: bool = False,
         check_formats: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(ip_blocked=ip_blocked, check_formats=check_formats)
         self.app_id = app_id
         self.app_secret = app_secret
         self.followers: set[str] = set(followers)
@@ -159,25 +158,19 @@ class FakeWeChat(FakeServer):
         #: followers whose customer-service message quota is used up (45047)
         self.quota_used: set[str] = set()
         self.templates: set[str] = set(templates)
-        self.ip_blocked = ip_blocked
-        self.check_formats = check_formats
-        self.token_requests = 0
-        self.tokens: dict[str, str] = {}  # token -> "valid" | "expired"
-        self.stable_token: str | None = None
         self._stable_issued = 0.0
-        self.media: dict[str, WeChatMedia] = {}
         self._sent: list[WeChatSent] = []
         self._templates_sent: list[WeChatTemplateSent] = []
         self._msgids = itertools.count(2_000_000_001)
-        self._state = threading.Lock()
-
-    def __enter__(self) -> FakeWeChat:  # base.FakeServer.__enter__ is typed as FakeServer
-        self.start()
-        return self
 
     @property
-    def base_url(self) -> str:
-        return self.url
+    def stable_token(self) -> str | None:
+        """The token stable_token hands out while it is valid."""
+        return self.current_token
+
+    @stable_token.setter
+    def stable_token(self, token: str | None) -> None:
+        self.current_token = token
 
     # -- helpers for tests -----------------------------------------------------------------------
     def sent(self) -> list[WeChatSent]:
@@ -189,35 +182,9 @@ class FakeWeChat(FakeServer):
         with self._state:
             return list(self._templates_sent)
 
-    def issue_token(self) -> str:
-        """A valid token without an HTTP round trip (not counted in ``token_requests``)."""
-        token = secrets.token_urlsafe(96)
-        with self._state:
-            self.tokens[token] = "valid"
-        return token
-
-    def expire_all_tokens(self) -> None:
-        """Every token issued so far answers 42001; the next stable_token call issues a new one."""
-        with self._state:
-            for token in self.tokens:
-                self.tokens[token] = "expired"
-            self.stable_token = None
-
-    def add_media(self, kind: str, data: bytes = b"0123456789", filename: str | None = None) -> str:
-        media_id = self._new_media_id()
-        with self._state:
-            self.media[media_id] = WeChatMedia(
-                media_id, kind, filename, len(data), hashlib.sha256(data).hexdigest(), data
-            )
-        return media_id
-
     # -- reply shapes ----------------------------------------------------------------------------
-    @staticmethod
-    def _err(code: int, msg: str) -> Reply:
+    def _err(self, code: int, msg: str) -> Reply:
         return Reply(json={"errcode": code, "errmsg": f"{msg} rid: {_rid()}"})
-
-    def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
-        return self._err(47001, "data format error")
 
     # -- dispatch ----------------------------------------------------------------------------------
     def handle(self, req: Recorded) -> Reply:
@@ -287,45 +254,7 @@ class FakeWeChat(FakeServer):
             self._stable_issued = time.monotonic()
         return Reply(json={"access_token": token, "expires_in": 7200})
 
-    def _check_token(self, req: Recorded) -> Reply | None:
-        token = req.query.get("access_token")
-        if not token:
-            return self._err(41001, "access_token missing")
-        with self._state:
-            state = self.tokens.get(token)
-        if state is None:
-            return self._err(
-                40001,
-                "invalid credential, access_token is invalid or not latest, could get access_token "
-                "by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r",
-            )
-        if state == "expired":
-            return self._err(42001, "access_token expired")
-        return None
-
     # -- messages --------------------------------------------------------------------------------------
-    @staticmethod
-    def _body(req: Recorded) -> Any:
-        if req.json is not None:
-            return req.json
-        if not req.body:
-            return None
-        try:  # WeChat reads the body as JSON whatever the Content-Type says
-            return json.loads(req.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return ...
-
-    def _json_body(self, req: Recorded) -> dict[str, Any] | Reply:
-        denied = self._check_token(req)
-        if denied is not None:
-            return denied
-        body = self._body(req)
-        if body is None:
-            return self._err(44002, "empty post data")
-        if body is ... or not isinstance(body, dict):
-            return self._err(47001, "data format error")
-        return body
-
     def _recipient(self, touser: Any, *, window: bool) -> Reply | None:
         if touser is None or touser == "":
             return self._err(40003, "invalid openid")
@@ -422,10 +351,6 @@ class FakeWeChat(FakeServer):
         return Reply(json={"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     # -- media/upload ----------------------------------------------------------------------------------
-    @staticmethod
-    def _new_media_id() -> str:
-        return secrets.token_urlsafe(48)
-
     def _media_upload(self, req: Recorded) -> Reply:
         denied = self._check_token(req)
         if denied is not None:
@@ -441,22 +366,17 @@ class FakeWeChat(FakeServer):
         if part.size > MEDIA_LIMITS[kind]:
             code, msg = OVERSIZE[kind]
             return self._err(code, msg)
-        if self.check_formats:
-            name = part.filename or ""
-            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if ext not in MEDIA_FORMATS[kind]:
+        formats = MEDIA_FORMATS[kind]
+        if self.check_formats and formats is not None:
+            if self._extension(part) not in formats:
                 return self._err(40005, "invalid file type")
             # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
             # .jpg does not play (stricter than the server, which may take the bytes and
             # leave the client to fail on them)
             found = media_format(part.data)
-            if found is not None and found not in MEDIA_FORMATS[kind]:
+            if found is not None and found not in formats:
                 return self._err(40005, "invalid file type")
-        media_id = self._new_media_id()
-        with self._state:
-            self.media[media_id] = WeChatMedia(
-                media_id, kind, part.filename, part.size, part.sha256, part.data
-            )
+        media_id = self._keep(kind, part)
         created = int(time.time())
         if kind == "thumb":
             return Reply(json={"type": "thumb", "thumb_media_id": media_id, "created_at": created})

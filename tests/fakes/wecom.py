@@ -20,19 +20,18 @@ text/markdown content over 2048 bytes is refused with 45002 ``content size out o
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import random
 import secrets
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.base import FilePart, Recorded, Reply
 from tests.fakes.content import media_format
+from tests.fakes.weixin import FakeWeixin, WeixinMedia
 
 TEXT_LIMIT = 2048  # bytes, text and markdown content
 MEDIA_LIMITS = {  # bytes, per upload type
@@ -66,18 +65,13 @@ class WeComSent:
     invaliduser: list[str]
 
 
-@dataclass
-class WeComMedia:
-    media_id: str
-    type: str
-    filename: str | None
-    size: int
-    sha256: str
-    data: bytes | None
+WeComMedia = WeixinMedia
 
 
-class FakeWeCom(FakeServer):
+class FakeWeCom(FakeWeixin):
     """``qyapi.weixin.qq.com`` for one corp and one app (agent)."""
+
+    unknown_token = (40014, "invalid access_token")
 
     def __init__(
         self,
@@ -89,7 +83,7 @@ class FakeWeCom(FakeServer):
         ip_blocked: bool = False,
         check_formats: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(ip_blocked=ip_blocked, check_formats=check_formats)
         self.corp_id = corp_id
         self.corp_secret = corp_secret
         self.agent_id = agent_id
@@ -97,52 +91,14 @@ class FakeWeCom(FakeServer):
         #: members without a basic interface license (基础接口许可): the send answers
         #: errcode 0 and lists them in ``unlicenseduser``; they receive nothing
         self.unlicensed: set[str] = set()
-        self.ip_blocked = ip_blocked
-        self.check_formats = check_formats
-        self.token_requests = 0
-        self.tokens: dict[str, str] = {}  # token -> "valid" | "expired"
-        self.current_token: str | None = None  # what gettoken hands out while it is valid
         self._current_issued = 0.0
-        self.media: dict[str, WeComMedia] = {}
         self._sent: list[WeComSent] = []
         self._msgids = itertools.count(1)
-        self._state = threading.Lock()
-
-    def __enter__(self) -> FakeWeCom:  # base.FakeServer.__enter__ is typed as FakeServer
-        self.start()
-        return self
-
-    @property
-    def base_url(self) -> str:
-        return self.url
 
     # -- helpers for tests -----------------------------------------------------------------------
     def sent(self) -> list[WeComSent]:
         with self._state:
             return list(self._sent)
-
-    def issue_token(self) -> str:
-        """A valid token without an HTTP round trip (not counted in ``token_requests``)."""
-        token = secrets.token_urlsafe(48)
-        with self._state:
-            self.tokens[token] = "valid"
-        return token
-
-    def expire_all_tokens(self) -> None:
-        """Every token issued so far answers 42001; the next gettoken issues a new one."""
-        with self._state:
-            for token in self.tokens:
-                self.tokens[token] = "expired"
-            self.current_token = None
-
-    def add_media(self, kind: str, data: bytes = b"0123456789", filename: str | None = None) -> str:
-        """Registers a media_id as if it had been uploaded."""
-        media_id = self._new_media_id()
-        with self._state:
-            self.media[media_id] = WeComMedia(
-                media_id, kind, filename, len(data), hashlib.sha256(data).hexdigest(), data
-            )
-        return media_id
 
     # -- reply shapes ----------------------------------------------------------------------------
     def _err(self, code: int, msg: str, *, warning: bool = False, **extra: Any) -> Reply:
@@ -154,9 +110,6 @@ class FakeWeCom(FakeServer):
         body = {"errcode": code, "errmsg": text}
         body.update(extra)
         return Reply(json=body, headers={"Error-Code": str(code), "Error-Msg": text})
-
-    def bad_body(self, rec: Recorded, exc: Exception) -> Reply:
-        return self._err(47001, "data format error")
 
     # -- dispatch ----------------------------------------------------------------------------------
     def handle(self, req: Recorded) -> Reply:
@@ -202,38 +155,11 @@ class FakeWeCom(FakeServer):
             self._current_issued = time.monotonic()
         return Reply(json={"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
 
-    def _check_token(self, req: Recorded) -> Reply | None:
-        token = req.query.get("access_token")
-        if not token:
-            return self._err(41001, "access_token missing")
-        with self._state:
-            state = self.tokens.get(token)
-        if state is None:
-            return self._err(40014, "invalid access_token")
-        if state == "expired":
-            return self._err(42001, "access_token expired")
-        return None
-
     # -- message/send ------------------------------------------------------------------------------
-    def _body(self, req: Recorded) -> Any:
-        if req.json is not None:
-            return req.json
-        if not req.body:
-            return None
-        try:  # WeCom reads the body as JSON whatever the Content-Type says
-            return json.loads(req.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return ...
-
     def _message_send(self, req: Recorded) -> Reply:
-        denied = self._check_token(req)
-        if denied is not None:
-            return denied
-        body = self._body(req)
-        if body is None:
-            return self._err(44002, "empty post data")
-        if body is ... or not isinstance(body, dict):
-            return self._err(47001, "data format error")
+        body = self._json_body(req)
+        if isinstance(body, Reply):
+            return body
 
         agentid = body.get("agentid")
         if agentid is None:
@@ -346,12 +272,7 @@ class FakeWeCom(FakeServer):
             return self._err(code, msg)
         formats = MEDIA_FORMATS[kind]
         if self.check_formats and formats is not None:
-            ext = (
-                (part.filename or "").rsplit(".", 1)[-1].lower()
-                if "." in (part.filename or "")
-                else ""
-            )
-            if ext not in formats:
+            if self._extension(part) not in formats:
                 return self._err(40004, "invalid media type")
             # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
             # .jpg does not play (stricter than the server, which may take the bytes and
@@ -359,11 +280,7 @@ class FakeWeCom(FakeServer):
             found = media_format(part.data)
             if found is not None and found not in formats:
                 return self._err(40004, "invalid media type")
-        media_id = self._new_media_id()
-        with self._state:
-            self.media[media_id] = WeComMedia(
-                media_id, kind, part.filename, part.size, part.sha256, part.data
-            )
+        media_id = self._keep(kind, part)
         return Reply(
             json={
                 "errcode": 0,

@@ -1,0 +1,348 @@
+"""What WeCom and WeChat share: the ``?access_token=`` calls with errcode replies, the
+media uploads and the messages of a push (:class:`WeixinAdapter`, which each platform's
+adapter subclasses, declaring its limits, formats and errcodes).
+
+Both answer ``{errcode, errmsg, ...}`` (errcode 0 or absent: ok), judge an upload's format
+by its file name's extension, and take a push as a list of messages that is the same for
+every target (:class:`Part`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from imcli.errors import (
+    AccountOffline,
+    ConfigError,
+    ImcliError,
+    PlatformError,
+    RetryableError,
+    UsageError,
+)
+from imcli.platforms.base import Adapter, OncePerPush, labelled_sources, upload_failed
+
+if TYPE_CHECKING:
+    import httpx
+
+    from imcli.media import MediaSource
+    from imcli.models import Message, Target, TargetResult
+
+
+def upload_name(src: MediaSource) -> str:
+    """The file name to upload as: WeCom and WeChat judge the format by its extension,
+    so it is the content's (a JPEG named ``shot`` goes as ``shot.jpg``)."""
+    from imcli.media import probe
+
+    return probe.extension_for(src)
+
+
+def errcode_reply(
+    resp: httpx.Response,
+    *,
+    credentials: frozenset[int],
+    busy: frozenset[int],
+    clean: Callable[[str], str],
+    accept: frozenset[int] = frozenset(),
+    quota: frozenset[int] = frozenset(),
+) -> dict[str, Any]:
+    """``{errcode, errmsg, ...}`` replies (WeCom and WeChat); errcode 0 or absent is ok."""
+    from imcli.http import json_reply, retry_after_header
+
+    if resp.status_code == 429 or resp.status_code >= 500:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        raise RetryableError(
+            f"HTTP {resp.status_code}" + (f": {data}" if isinstance(data, dict) else ""),
+            retry_after=retry_after_header(resp),
+            status=resp.status_code,
+        )
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    code = data.get("errcode", 0)
+    if code in (0, None) or code in accept:
+        return data
+    text = f"{clean(str(data.get('errmsg') or 'error'))} ({code})"
+    if code in busy:
+        raise RetryableError(text, code=code, status=resp.status_code)
+    if code in quota:  # a quota that waiting seconds will not restore: one retry only
+        raise RetryableError(text, code=code, status=resp.status_code, retries=1)
+    if code in credentials:
+        raise AccountOffline(text, reason="credentials", code=code, status=resp.status_code)
+    raise PlatformError(text, code=code, status=resp.status_code)
+
+
+class Part:
+    """One message of a push, the same for every target: ``{msgtype, <msgtype>: {...}}``."""
+
+    def __init__(self, msgtype: str, content: dict[str, Any]) -> None:
+        self.msgtype = msgtype
+        self.content = content
+
+    def body(self) -> dict[str, Any]:
+        return {"msgtype": self.msgtype, self.msgtype: dict(self.content)}
+
+
+class WeixinAdapter(Adapter):
+    """What WeCom and WeChat share: the cached access_token, errcode replies, uploads."""
+
+    # what each platform declares
+    text_limit: ClassVar[int]  # UTF-8 bytes of one text message
+    upload_limits: ClassVar[dict[str, int]]  # kind → bytes
+    token_invalid: ClassVar[frozenset[int]]  # errcodes: the token is no longer valid
+    credentials: ClassVar[frozenset[int]]  # errcodes: the credentials are refused
+    busy: ClassVar[frozenset[int]]  # errcodes: come back later
+    quota: ClassVar[frozenset[int]] = frozenset()
+    min_size: ClassVar[int] = 1  # bytes
+
+    @classmethod
+    def media_limit(cls, account: Any, kind: str) -> int | None:
+        if cls.converts(kind):
+            return None  # the limit applies to the converted file
+        return cls.upload_limits.get(kind)
+
+    def __init__(self, account: Any, http: Any) -> None:
+        from imcli.tokens import TokenAuth, cache_key
+
+        super().__init__(account, http)
+        self.auth = TokenAuth(
+            lambda: cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret()),
+            self.fetch_token,
+            cache=not http.dry_run,
+            budget=http.budget,
+        )
+        # (upload type, source) → media_id; a failed upload fails every target alike
+        self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
+
+    # -- what subclasses provide ---------------------------------------------------------
+    def app_id(self) -> str:
+        raise NotImplementedError
+
+    def app_secret(self) -> str:
+        raise NotImplementedError
+
+    async def fetch_token(self, stale: str | None) -> tuple[str, float]:
+        """Ask the platform for a token: (token, lifetime in seconds)."""
+        raise NotImplementedError
+
+    def clean(self, errmsg: str) -> str:
+        return errmsg.strip()
+
+    # -- replies -----------------------------------------------------------------------------
+    def parse(self, accept: frozenset[int] = frozenset()) -> Callable[[httpx.Response], Any]:
+        def parse(resp: httpx.Response) -> dict[str, Any]:
+            return errcode_reply(
+                resp,
+                credentials=self.credentials,
+                busy=self.busy,
+                clean=self.clean,
+                accept=accept,
+                quota=self.quota,
+            )
+
+        return parse
+
+    # -- the access token ------------------------------------------------------------------------
+    def _token_reply(self, resp: httpx.Response) -> dict[str, Any]:
+        """A token endpoint's answer: any refusal other than "later" is the credentials."""
+        try:
+            return self.parse()(resp)  # type: ignore[no-any-return]
+        except PlatformError as exc:
+            if exc.code is None or isinstance(exc, (AccountOffline, RetryableError)):
+                raise  # "later", or no errcode at all (a proxy's page): not the credentials
+            raise AccountOffline(exc.message, reason="credentials", code=exc.code) from None
+
+    async def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        files: Callable[[], Any] | None = None,
+        send: bool = False,
+        target: Target | None = None,
+        describe: Any = None,
+        accept: frozenset[int] = frozenset(),
+    ) -> dict[str, Any]:
+        """A call with ``?access_token=``; a token the platform rejects is renewed once."""
+        url = self.base_url() + path
+
+        async def request(token: str) -> dict[str, Any]:
+            result: dict[str, Any] = await self.http.request(
+                method,
+                url,
+                params={"access_token": token, **(params or {})},
+                json=json,
+                files=files,
+                parse=self.parse(accept),
+                send=send,
+                target=target,
+                describe=describe,
+            )
+            return result
+
+        return await self.auth.call(request, lambda exc: exc.code in self.token_invalid)
+
+    # -- media -------------------------------------------------------------------------------
+    def check_media(self, message: Message) -> None:
+        """Sizes and formats, before anything is sent (exit 2, naming the limit). A URL
+        is checked the same way once downloaded, before it is uploaded."""
+        for what, src in labelled_sources(message):
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue  # checked once downloaded or converted
+            src.check_size(self.upload_limits[src.kind], self.spec.name, what)
+            if src.size is not None and src.size < self.min_size:
+                raise UsageError(
+                    f"{self.spec.name}: {what} {src.filename or src.spec} is {src.size} bytes; "
+                    f"{self.spec.name} takes media of at least {self.min_size} bytes"
+                )
+
+    def size_limit(self, src: MediaSource) -> int:
+        return self.upload_limits[src.kind]
+
+    async def upload(self, src: MediaSource, upload_type: str) -> str:
+        """The media_id of ``src``: downloaded and uploaded once per push."""
+
+        async def upload() -> str:
+            return await self._upload(src, upload_type)
+
+        return await self._media.get((upload_type, id(src)), upload)
+
+    async def _upload(self, src: MediaSource, upload_type: str) -> str:
+        local = await self.playable(src)
+        name = upload_name(local)
+        mime = local.mime or "application/octet-stream"
+
+        def files() -> dict[str, Any]:
+            return {"media": (name, local.open(), mime)}
+
+        await self.auth.token()  # a token problem is not an upload problem
+        try:
+            reply = await self.api(
+                "POST",
+                "/cgi-bin/media/upload",
+                params={"type": upload_type},
+                files=None if local.is_url else files,
+                describe={"media": local},
+            )
+        except PlatformError as exc:
+            raise upload_failed(exc) from None
+        media_id = reply.get("media_id") or reply.get("thumb_media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise PlatformError(f"{self.spec.name}: the upload answered no media_id")
+        return media_id
+
+    # -- the messages of a push ------------------------------------------------------------
+    async def parts(self, message: Message) -> list[Part]:
+        """Every message of the push, uploads done (once)."""
+        out: list[Part] = []
+        if message.kind == "text":
+            out += self._text_parts(message.title, [(message.text or "", message.markdown)])
+        elif message.kind == "mixed":
+            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
+            title = message.title
+            if texts:
+                out += self._text_parts(title, texts)
+                title = None
+            for it in message.items:
+                if it.is_text or it.media is None:
+                    continue
+                out += await self._media_parts(it.media, it.caption or title)
+                title = None
+        else:
+            assert message.media is not None
+            out += await self._media_parts(message.media, message.title)
+        return out
+
+    async def parts_or_fail(
+        self,
+        targets: list[Target],
+        message: Message,
+        results: dict[Target, TargetResult],
+        on_done: Callable[[TargetResult], None] | None,
+    ) -> list[Part] | None:
+        """The push's messages (uploads done once); if that fails, every target fails
+        with the reason (an offline account's targets then go to the next account)."""
+        try:
+            return await self.parts(message)
+        except (UsageError, ConfigError):
+            raise
+        except ImcliError as exc:
+            for t in targets:
+                fail(results[t], exc, on_done)
+            return None
+
+    def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
+        raise NotImplementedError
+
+    def text_messages(self, message: Message) -> int:
+        return len(self._text_parts(message.title, [(message.text or "", message.markdown)]))
+
+    async def _media_parts(self, src: MediaSource, title: str | None) -> list[Part]:
+        raise NotImplementedError
+
+    # -- text --------------------------------------------------------------------------------
+
+    def text_chunks(
+        self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
+    ) -> list[str]:
+        """Messages of at most ``text_limit`` UTF-8 bytes: the title first, then the texts.
+
+        ``markdown_out``: the platform renders markdown (WeCom ``markdown``); the source is
+        passed through and the title becomes a ``#`` heading. Otherwise markdown items are
+        rendered as plain text and the title is the first line.
+        """
+        key = ("text_chunks", title, tuple(texts), markdown_out)
+        return list(
+            self.split_once(key, lambda: self._text_chunks(title, texts, markdown_out=markdown_out))
+        )
+
+    def _text_chunks(
+        self, title: str | None, texts: list[tuple[str, bool]], *, markdown_out: bool
+    ) -> list[str]:
+        from imcli import markup
+
+        texts = [(t, md) for t, md in texts if t and t.strip()]
+        heading = ""
+        if title and title.strip():
+            if not texts:
+                texts = [(title.strip(), False)]
+            else:
+                heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
+                if markup.utf8_len(heading) > self.text_limit // 2:
+                    # a title that would leave no room for the text: its own message(s)
+                    texts, heading = [(title.strip(), False), *texts], ""
+        room = self.text_limit - markup.utf8_len(heading)
+        chunks: list[str] = []
+        for text, md in texts:
+            render = markup.to_plain_text if md and not markdown_out else _keep
+            for piece in markup.split_source(
+                text, markdown=md, render=render, limit=room, measure=markup.utf8_len
+            ):
+                joined = chunks[-1] + "\n\n" + piece if chunks else ""
+                if chunks and markup.utf8_len(joined) <= room:
+                    chunks[-1] = joined
+                else:
+                    chunks.append(piece)
+        if chunks and heading:
+            chunks[0] = heading + chunks[0]
+        return chunks
+
+
+def _keep(text: str) -> str:
+    return text
+
+
+def fail(
+    res: TargetResult, exc: ImcliError, on_done: Callable[[TargetResult], None] | None
+) -> None:
+    res.ok = False
+    res.error = exc.message
+    res.error_exc = exc
+    if on_done is not None:
+        on_done(res)
