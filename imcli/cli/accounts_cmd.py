@@ -53,6 +53,10 @@ def _load(ctx: typer.Context, profile: str | None, *, with_env: bool = True) -> 
     return prof
 
 
+#: the same, for the other profile commands (recipients)
+guard = _guard
+load_profile = _load
+
 # -- list --------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from imcli.cli import complete, output
-from imcli.cli.accounts_cmd import ProfileOpt, _guard, _load
+from imcli.cli.accounts_cmd import ProfileOpt, guard, load_profile
 from imcli.cli.app import recipients_app
 from imcli.errors import ImcliError, UsageError
 
@@ -53,14 +53,14 @@ def _rows(prof: Any, rec: Any) -> list[dict[str, Any]]:
 
 
 @recipients_app.command("list")
-@_guard
+@guard
 def list_recipients(
     ctx: typer.Context, profile: ProfileOpt = None, json_out: JsonOpt = False
 ) -> None:
     """List the named recipients: their targets and fallbacks."""
     from imcli import recipients
 
-    prof = _load(ctx, profile)
+    prof = load_profile(ctx, profile)
     table = recipients.load_all(prof)
     if json_out:
         output.out(
@@ -91,14 +91,14 @@ def list_recipients(
 
 
 @recipients_app.command("show")
-@_guard
+@guard
 def show_recipient(
     ctx: typer.Context, name: RecipientName, profile: ProfileOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Show one recipient: each target with its platform and the account it goes with."""
     from imcli import recipients
 
-    prof = _load(ctx, profile)
+    prof = load_profile(ctx, profile)
     table = recipients.load_all(prof)
     rec = table.get(name)
     if rec is None:
@@ -124,7 +124,7 @@ def show_recipient(
 
 
 @recipients_app.command("add")
-@_guard
+@guard
 def add_recipient(
     ctx: typer.Context,
     name: Annotated[
@@ -158,7 +158,7 @@ def add_recipient(
     from imcli import recipients
 
     profile_mod.check_name(name, "recipient")
-    prof = _load(ctx, profile, with_env=True)
+    prof = load_profile(ctx, profile, with_env=True)
     table = recipients.load_all(prof)
     if name in table:
         raise UsageError(f"recipient {name!r} already exists in {prof.path}; remove it first")
@@ -184,13 +184,13 @@ def add_recipient(
 
 
 @recipients_app.command("remove")
-@_guard
+@guard
 def remove_recipient(ctx: typer.Context, name: RecipientName, profile: ProfileOpt = None) -> None:
     """Remove a recipient (the previous profile is kept as profile.toml.bak)."""
     from imcli import profile as profile_mod
     from imcli import recipients
 
-    prof = _load(ctx, profile, with_env=False)
+    prof = load_profile(ctx, profile, with_env=False)
     table = recipients.load_all(prof)
     if name not in table:
         raise UsageError(recipients.missing(name, table, prof.path))
