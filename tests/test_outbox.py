@@ -235,7 +235,7 @@ def test_ten_concurrent_flushes_send_each_entry_once(cli, write_profile, telegra
         assert p.returncode == 0, err
         counts.append(int(out))
     got = received(telegram)
-    assert sum(counts) == 60, counts
+    assert sum(counts) == 60, (counts, listed(cli), len(got))
     assert len(got) == 60 and set(got.values()) == {1}, got
     assert listed(cli)["entries"] == []
     root = outbox_dir(isolated_env)

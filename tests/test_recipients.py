@@ -247,6 +247,7 @@ def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypa
     assert both < slowest + latency  # not one after another (that is 7 x 0.4 = 2.8 s)
 
 
+@pytest.mark.real_clock  # QQ's 2/s is measured on the fake's real arrival times
 def test_each_platform_keeps_its_own_rate_limit(cli, write_profile, five):
     """QQ sends 2/s: four QQ targets take over a second, while the Telegram target of
     the same push goes at once."""

@@ -71,8 +71,8 @@ def _settle(loop: asyncio.AbstractEventLoop) -> None:
         return
     for t in pending:
         t.cancel()
-    try:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    try:  # a task that ignores its cancellation must not keep the process: 2 s at most
+        loop.run_until_complete(asyncio.wait(pending, timeout=2.0))
     except BaseException:  # noqa: BLE001 - a second signal: the count is still printed
         pass
 
