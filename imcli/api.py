@@ -32,8 +32,9 @@ def _targets(
     if user_id not in (None, ""):
         out.append(Target("user", str(user_id)))
     spec = platforms.find(im_type) if im_type else None
-    if not out and not to and not (spec is not None and spec.webhook):
-        # a webhook is its own target; to= names recipients of the profile
+    if (
+        not out and not to and not (spec is not None and spec.webhook)
+    ):  # a webhook is its own target
         raise UsageError(
             "no target: pass group_code for a group push, user_id for a private one, "
             "or to= a recipient of the profile"

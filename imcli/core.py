@@ -190,7 +190,7 @@ def choose_accounts(spec: PlatformSpec, profile: Profile, explicit: str | None) 
     return defaults + [a for a in accounts if not a.is_default]
 
 
-async def _fill_stdin(
+async def fill_stdin(
     message: Message, spec: PlatformSpec, adapter_cls: Any, candidates: list[Account]
 ) -> None:
     """Media from standard input is read now that the platform is known, no further
@@ -302,7 +302,7 @@ async def run_push(
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
 
-    await _fill_stdin(req.message, spec, adapter_cls, candidates)
+    await fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )

@@ -90,9 +90,9 @@ def parse_entry(text: str) -> Entry:
 
 
 def takes_no_targets(spec: PlatformSpec) -> bool:
-    """A supported platform with neither personal nor group targets: its account is the
-    destination (a webhook), so a push to it names no ``-u``/``-g``."""
-    return spec.supported and spec.user_target is None and spec.group_target is None
+    """A webhook platform: its account is the destination, so a push to it names no
+    ``-u``/``-g``."""
+    return spec.supported and spec.webhook
 
 
 # -- the profile's [recipients] -----------------------------------------------------------
@@ -511,7 +511,7 @@ async def _read_stdin_once(base: PushRequest, groups: list[_Group], prof: Profil
         return
     spec = platforms.get(groups[0].platform)
     candidates = core.choose_accounts(spec, prof, groups[0].account)
-    await core._fill_stdin(base.message, spec, platforms.adapter_class(spec), candidates)
+    await core.fill_stdin(base.message, spec, platforms.adapter_class(spec), candidates)
 
 
 async def _run_groups(

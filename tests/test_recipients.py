@@ -28,12 +28,14 @@ from tests.fakes.lark import FakeLark
 from tests.fakes.onebot import FakeOneBot
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.fakes.webhooks import FakeDingTalkRobot
 from tests.fakes.wecom import FakeWeCom
 
 SLACK_TOKEN = "xoxb-test-token"
 CORP_SECRET = "wecom-test-secret"
 LARK_SECRET = "test-app-secret"
 QQ_TOKEN = "onebot-TEST-access-token"
+DD_TOKEN, DD_SECRET = "dingtalk-token-0001", "SEC-dingtalk-secret-0001"
 
 
 @dataclass
@@ -43,9 +45,10 @@ class Five:
     wecom: FakeWeCom
     qq: FakeOneBot
     lark: FakeLark
+    dingtalk: FakeDingTalkRobot  # a webhook robot: the account is the destination
 
     def all(self) -> list[Any]:
-        return [self.telegram, self.slack, self.wecom, self.qq, self.lark]
+        return [self.telegram, self.slack, self.wecom, self.qq, self.lark, self.dingtalk]
 
     def requests(self) -> int:
         return sum(len(f.requests) for f in self.all())
@@ -59,8 +62,9 @@ def five() -> Iterator[Five]:
         FakeWeCom(corp_secret=CORP_SECRET) as wc,
         FakeOneBot(access_token=QQ_TOKEN) as qq,
         FakeLark(app_secret=LARK_SECRET, unknown_receive_ids=["oc_gone"]) as lk,
+        FakeDingTalkRobot(DD_TOKEN, DD_SECRET) as dd,
     ):
-        yield Five(tg, sl, wc, qq, lk)  # type: ignore[arg-type]
+        yield Five(tg, sl, wc, qq, lk, dd)  # type: ignore[arg-type]
 
 
 def accounts(f: Five) -> str:
@@ -92,6 +96,12 @@ platform = "lark"
 app_id = "cli_test_app"
 app_secret = "{LARK_SECRET}"
 base_url = "{f.lark.url}"
+
+[accounts.ops-dd]
+platform = "dingtalk-robot"
+url = "https://oapi.dingtalk.com/robot/send?access_token={DD_TOKEN}"
+secret = "{DD_SECRET}"
+base_url = "{f.dingtalk.url}"
 """
 
 
@@ -99,6 +109,10 @@ ONCALL = """
 [recipients.oncall]
 targets = ["telegram:user:1001", "slack:group:C0123", "wecom:user:alice",
            "qq@home-qq:group:30001", "lark:group:oc_team"]
+
+[recipients.everyone]  # the five platforms and a webhook robot
+targets = ["telegram:user:1001", "slack:group:C0123", "wecom:user:alice",
+           "qq@home-qq:group:30001", "lark:group:oc_team", "dingtalk-robot@ops-dd"]
 """
 
 
@@ -115,6 +129,7 @@ def delivered(f: Five) -> dict[str, list[str]]:
         "wecom": [u for m in f.wecom.sent() for u in m.touser],
         "qq": [f"{s.action}:{s.target}" for s in f.qq.sent()],
         "lark": [m.receive_id for m in f.lark.sent_messages()],
+        "dingtalk-robot": [m["msgtype"] for m in f.dingtalk.messages],
     }
 
 
@@ -162,60 +177,56 @@ def test_malformed_entries_say_what_is_wrong_and_the_format(text, why):
     assert "PLATFORM[@ACCOUNT]:user|group:ID" in info.value.message
 
 
-def test_a_webhook_entry_resolves_to_its_account_on_a_platform_without_user_or_group(
-    monkeypatch, tmp_path
-):
-    """A platform that takes no -u/-g (a webhook: the account is the destination) takes
-    `PLATFORM@ACCOUNT` alone, and refuses a user/group id or a missing account."""
-    from imcli import platforms, recipients
-    from imcli.platforms.base import PlatformSpec
+def test_a_webhook_entry_resolves_to_its_account(tmp_path):
+    """A webhook platform takes no -u/-g (the account is the destination): the entry is
+    `PLATFORM@ACCOUNT` alone; a user/group id or a missing account is refused."""
+    from imcli import recipients
     from imcli.profile import Account, Profile
 
-    hook = PlatformSpec(name="hook-robot", title="A webhook", adapter="x:Y")
-    real_get = platforms.get
-    monkeypatch.setattr(
-        platforms, "get", lambda name: hook if name == "hook-robot" else real_get(name)
-    )
     prof = Profile(
         path=tmp_path / "p.toml", exists=False, data={},
-        accounts=[Account("ops", "hook-robot", {"platform": "hook-robot"})],
+        accounts=[Account("ops", "dingtalk-robot", {"platform": "dingtalk-robot"}),
+                  Account("t", "telegram", {"platform": "telegram"})],
     )  # fmt: skip
-    r = recipients.resolve_entry("hook-robot@ops", "oncall", prof, "text")
-    assert (r.platform, r.account, r.target) == ("hook-robot", "ops", None)
-    assert recipients.takes_no_targets(hook)
-    with pytest.raises(UsageError, match="personal .* not supported"):
-        recipients.resolve_entry("hook-robot@ops:user:1", "oncall", prof, "text")
+    r = recipients.resolve_entry("dd-robot@ops", "oncall", prof, "text")
+    assert (r.platform, r.account, r.target) == ("dingtalk-robot", "ops", None)
+    with pytest.raises(UsageError, match="the webhook is the destination: drop -g/-u"):
+        recipients.resolve_entry("dingtalk-robot@ops:group:1", "oncall", prof, "text")
     with pytest.raises(UsageError, match="needs user:ID or group:ID"):
-        recipients.resolve_entry("telegram@ops", "oncall", prof, "text")
+        recipients.resolve_entry("telegram@t", "oncall", prof, "text")
+    with pytest.raises(UsageError, match="account 't' is a telegram account, not dingtalk-robot"):
+        recipients.resolve_entry("dingtalk-robot@t", "oncall", prof, "text")
 
 
 # -- five platforms in one push ------------------------------------------------------------
 
 
-def test_a_recipient_on_five_platforms_gets_each_target_exactly_once(cli, profile, five):
-    r = cli("push", "text", "--to", "oncall", "--json", "disk full")
+def test_a_recipient_on_five_platforms_and_a_webhook_gets_each_exactly_once(cli, profile, five):
+    r = cli("push", "text", "--to", "everyone", "--json", "disk full")
     assert r.code == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["sent"], out["failed"], out["fallbacks"]) == (5, 0, [])
+    assert (out["sent"], out["failed"], out["fallbacks"]) == (6, 0, [])
     rows = {(t["platform"], t["target"], t["account"], t["recipient"]) for t in out["targets"]}
     assert rows == {
-        ("telegram", "user:1001", "ops-bot", "oncall"),
-        ("slack", "group:C0123", "team", "oncall"),
-        ("wecom", "user:alice", "corp", "oncall"),
-        ("qq", "group:30001", "home-qq", "oncall"),
-        ("lark", "group:oc_team", "feishu", "oncall"),
+        ("telegram", "user:1001", "ops-bot", "everyone"),
+        ("slack", "group:C0123", "team", "everyone"),
+        ("wecom", "user:alice", "corp", "everyone"),
+        ("qq", "group:30001", "home-qq", "everyone"),
+        ("lark", "group:oc_team", "feishu", "everyone"),
+        ("dingtalk-robot", "webhook", "ops-dd", "everyone"),
     }
     assert delivered(five) == {
         "telegram": ["1001"], "slack": ["C0123"], "wecom": ["alice"],
-        "qq": ["send_group_msg:30001"], "lark": ["oc_team"],
+        "qq": ["send_group_msg:30001"], "lark": ["oc_team"], "dingtalk-robot": ["text"],
     }  # fmt: skip
     assert r.stderr == ""
 
 
-def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypatch, tmp_path):
-    """Every fake answers after 0.4 s. One after another the five pushes would take
-    seven answers (WeCom and Lark fetch a token first); concurrently, about as long as
-    the slowest platform alone (Lark: token + send)."""
+@pytest.mark.real_clock  # wall time and arrivals on the system clock
+def test_the_six_platforms_are_pushed_concurrently(cli, profile, five, monkeypatch, tmp_path):
+    """Every fake answers after 0.4 s. One after another the six pushes (five platforms
+    and a webhook robot) would take eight answers (WeCom and Lark fetch a token first);
+    concurrently, about as long as the slowest platform alone (Lark: token + send)."""
     latency = 0.4
     for f in five.all():
         f.latency = latency
@@ -233,21 +244,21 @@ def test_the_five_platforms_are_pushed_concurrently(cli, profile, five, monkeypa
     assert (r1.code, r1.stdout) == (0, "1\n")
     for f in five.all():
         f.reset()
-    both, r5 = timed("push", "text", "--to", "oncall", "all five")
-    assert (r5.code, r5.stdout) == (0, "5\n"), r5.stderr
+    both, r6 = timed("push", "text", "--to", "everyone", "all six")
+    assert (r6.code, r6.stdout) == (0, "6\n"), r6.stderr
     sends = [
         five.telegram.calls("sendMessage"), five.slack.calls("chat.postMessage"),
         five.wecom.calls("message/send"), five.qq.calls("send_group_msg"),
-        five.lark.calls("im/v1/messages"),
+        five.lark.calls("im/v1/messages"), five.dingtalk.calls("robot/send"),
     ]  # fmt: skip
-    assert [len(s) for s in sends] == [1] * 5
+    assert [len(s) for s in sends] == [1] * 6
     firsts = [min(f.requests, key=lambda q: q.arrived).arrived for f in five.all()]
-    print(f"\nwall time: five platforms {both:.3f} s, the slowest (lark) alone {slowest:.3f} s")
+    print(f"\nwall time: six platforms {both:.3f} s, the slowest (lark) alone {slowest:.3f} s")
     assert max(firsts) - min(firsts) < latency  # every platform's first request at once
-    assert both < slowest + latency  # not one after another (that is 7 x 0.4 = 2.8 s)
+    assert both < slowest + latency  # not one after another (that is 8 x 0.4 = 3.2 s)
 
 
-@pytest.mark.real_clock  # QQ's 2/s is measured on the fake's real arrival times
+@pytest.mark.real_clock  # concurrent sends: arrivals on the system clock
 def test_each_platform_keeps_its_own_rate_limit(cli, write_profile, five):
     """QQ sends 2/s: four QQ targets take over a second, while the Telegram target of
     the same push goes at once."""
@@ -261,7 +272,7 @@ def test_each_platform_keeps_its_own_rate_limit(cli, write_profile, five):
     qq_times = sorted(q.arrived for q in five.qq.calls("send_"))
     tg_time = five.telegram.calls("sendMessage")[0].arrived
     assert len(qq_times) == 4
-    assert qq_times[-1] - qq_times[0] >= 1.0  # 2 per second
+    assert qq_times[-1] - qq_times[0] >= 1.4  # 4 sends at 2/s: three gaps of 0.5 s
     assert tg_time < qq_times[-1] - 0.5  # not held behind QQ's pace
 
 
@@ -650,7 +661,7 @@ def test_remove_rewrites_and_keeps_a_backup(cli, write_profile, five, profile_pa
     names = [
         x["name"] for x in json.loads(cli("recipients", "list", "--json").stdout)["recipients"]
     ]
-    assert names == ["primary", "secondary"]
+    assert names == ["everyone", "primary", "secondary"]
     r = cli("recipients", "remove", "oncall")
     assert r.code == 2 and "no recipient named 'oncall'" in r.stderr
 
@@ -659,13 +670,16 @@ def test_list_and_show(cli, write_profile, five):
     write_profile(accounts(five) + ONCALL + FALLBACK)
     r = cli("recipients", "list")
     assert r.code == 0
-    assert r.stdout.splitlines()[1].startswith("primary    telegram:user:4040, slack:group:C0GONE")
+    assert r.stdout.splitlines()[2].startswith("primary    telegram:user:4040, slack:group:C0GONE")
+    assert r.stdout.splitlines()[1].endswith(", dingtalk-robot@ops-dd")
     assert "(fallback: secondary)" in r.stdout
     r = cli("recipients", "show", "oncall", "--json")
     rows = json.loads(r.stdout)["targets"]
     assert rows[3] == {"entry": "qq@home-qq:group:30001", "platform": "qq",
                        "account": "home-qq", "target": "group:30001", "error": None}  # fmt: skip
     assert rows[0]["account"] == "ops-bot"  # the platform's first choice
+    r = cli("recipients", "show", "everyone")
+    assert "dingtalk-robot@ops-dd   dingtalk-robot webhook (ops-dd)" in r.stdout
     r = cli("recipients", "show", "primary")
     assert "telegram:user:4040  telegram user:4040 (ops-bot)" in r.stdout
     assert r.stdout.rstrip().endswith("fallback: secondary")

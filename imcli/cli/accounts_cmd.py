@@ -29,7 +29,7 @@ ProfileAccountName = Annotated[
 ]
 
 
-def _guard(fn: Any) -> Any:
+def guard(fn: Any) -> Any:
     """Print ImcliError as one line with its exit status."""
     import functools
 
@@ -44,7 +44,7 @@ def _guard(fn: Any) -> Any:
     return wrapper
 
 
-def _load(ctx: typer.Context, profile: str | None, *, with_env: bool = True) -> Any:
+def load_profile(ctx: typer.Context, profile: str | None, *, with_env: bool = True) -> Any:
     from imcli import profile as profile_mod
 
     prof = profile_mod.load(profile_of(ctx, profile), with_env=with_env)
@@ -53,22 +53,18 @@ def _load(ctx: typer.Context, profile: str | None, *, with_env: bool = True) -> 
     return prof
 
 
-#: the same, for the other profile commands (recipients)
-guard = _guard
-load_profile = _load
-
 # -- list --------------------------------------------------------------------------------
 
 
 @accounts_app.command("list")
-@_guard
+@guard
 def list_accounts(
     ctx: typer.Context,
     profile: ProfileOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List accounts (secrets masked), the profile's first, then the environment's."""
-    prof = _load(ctx, profile)
+    prof = load_profile(ctx, profile)
     used = _used_accounts(prof)
     rows = []
     for acc in prof.accounts:
@@ -145,7 +141,7 @@ def _short(v: Any) -> str:
 
 
 @accounts_app.command("add")
-@_guard
+@guard
 def add_account(
     ctx: typer.Context,
     name: Annotated[
@@ -188,7 +184,7 @@ def add_account(
     walkthrough = (name is None or platform is None) and not set_ and _interactive()
     prof = None
     if walkthrough:
-        prof = _load(ctx, profile, with_env=False)  # read once: its names are asked about
+        prof = load_profile(ctx, profile, with_env=False)  # read once: its names are asked about
         name, platform = _ask_name_and_platform(prof, name, platform)
     elif name is None or platform is None:
         raise UsageError(
@@ -243,7 +239,7 @@ def add_account(
     # what a push would refuse later is refused now
     profile_mod.check_table(spec, table, f"account {name!r}")
     if prof is None:
-        prof = _load(ctx, profile, with_env=False)
+        prof = load_profile(ctx, profile, with_env=False)
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
@@ -403,7 +399,7 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
 
 
 @accounts_app.command("remove")
-@_guard
+@guard
 def remove_account(
     ctx: typer.Context,
     name: ProfileAccountName,
@@ -412,7 +408,7 @@ def remove_account(
     """Remove an account (the previous profile is kept as profile.toml.bak)."""
     from imcli import profile as profile_mod
 
-    prof = _load(ctx, profile, with_env=False)
+    prof = load_profile(ctx, profile, with_env=False)
     if prof.account(name) is None:
         raise UsageError(_missing(name, prof))
 
@@ -424,7 +420,7 @@ def remove_account(
 
 
 @accounts_app.command("default")
-@_guard
+@guard
 def default_account(
     ctx: typer.Context,
     name: ProfileAccountName,
@@ -433,7 +429,7 @@ def default_account(
     """Make an account its platform's default."""
     from imcli import profile as profile_mod
 
-    prof = _load(ctx, profile, with_env=False)
+    prof = load_profile(ctx, profile, with_env=False)
     acc = prof.account(name)
     if acc is None:
         raise UsageError(_missing(name, prof))
@@ -476,7 +472,7 @@ def _missing(name: str, prof: Any) -> str:
 
 
 @accounts_app.command("set")
-@_guard
+@guard
 def set_fields(
     ctx: typer.Context,
     name: ProfileAccountName,
@@ -494,7 +490,7 @@ def set_fields(
     """Change fields of an account (same rules as add; the previous profile is kept as .bak)."""
     from imcli import profile as profile_mod
 
-    prof = _load(ctx, profile, with_env=False)
+    prof = load_profile(ctx, profile, with_env=False)
     acc = prof.account(name)
     if acc is None:
         raise UsageError(_missing(name, prof))
@@ -530,7 +526,7 @@ def set_fields(
 
 
 @accounts_app.command("show")
-@_guard
+@guard
 def show_account(
     ctx: typer.Context,
     name: ProfileAccountName,
@@ -538,7 +534,7 @@ def show_account(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print one account (secrets masked)."""
-    prof = _load(ctx, profile)
+    prof = load_profile(ctx, profile)
     acc = prof.account(name)
     if acc is None:
         raise UsageError(_missing(name, prof))
@@ -569,7 +565,7 @@ def show_account(
 
 
 @accounts_app.command("test")
-@_guard
+@guard
 def test_accounts(
     ctx: typer.Context,
     names: Annotated[
@@ -612,7 +608,7 @@ def _test(
     verbose: int,
     json_out: bool,
 ) -> int:
-    prof = _load(ctx, profile)
+    prof = load_profile(ctx, profile)
     if names:
         accounts = []
         for n in names:
