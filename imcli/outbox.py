@@ -361,8 +361,7 @@ class Outbox:
             if lock is None:
                 continue  # a live flush is sending it
             try:
-                if not path.exists():  # sent meanwhile: its lock file goes too
-                    _unlink(self.locks / f"{path.stem}.lock")
+                if not path.exists():  # sent meanwhile
                     continue
                 back = self.entries / path.name
                 if back.exists():  # returned already; the rename out was all that was left
@@ -403,8 +402,6 @@ class Outbox:
         try:
             os.replace(self.entries / f"{entry.id}.json", self.sending / f"{entry.id}.json")
         except FileNotFoundError:  # sent meanwhile by another flush
-            if not (self.sending / f"{entry.id}.json").exists():
-                _unlink(self.locks / f"{entry.id}.lock")
             lock.release()
             return None
         except BaseException:
