@@ -63,6 +63,9 @@ class PlatformError(ImcliError):
     """The platform (or the network on the way to it) refused a request (exit 1)."""
 
     exit_code = 1
+    #: surely not delivered, for a reason that may pass (no connection, the platform
+    #: busy, the time budget ran out): worth sending again later (``--spool``)
+    transient = False
 
     def __init__(self, message: str, *, code: Any = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -72,6 +75,8 @@ class PlatformError(ImcliError):
 
 class RetryableError(PlatformError):
     """The platform asked us to come back later: 429, 5xx, a busy code."""
+
+    transient = True
 
     def __init__(
         self,
@@ -90,6 +95,8 @@ class RetryableError(PlatformError):
 class MaybeDeliveredError(PlatformError):
     """A send was written but its answer never came: it may have been delivered."""
 
+    transient = False
+
 
 class AccountOffline(PlatformError):
     """The account cannot send: its credentials were rejected or it is unreachable.
@@ -100,6 +107,7 @@ class AccountOffline(PlatformError):
     def __init__(self, message: str, *, reason: str = "credentials", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.reason = reason
+        self.transient = reason == "unreachable"
 
 
 class Interrupted(ImcliError):

@@ -407,16 +407,21 @@ class HttpClient:
                     )
                 except asyncio.TimeoutError:
                     if last is not None:  # the real cause, not the wait that ended the retry
-                        raise _gave_up(last, attempt, budget=True, maybe=maybe) from None
-                    raise PlatformError(
-                        "the --timeout budget ran out while waiting for the rate limit; not sent"
+                        raise _transient(
+                            _gave_up(last, attempt, budget=True, maybe=maybe)
+                        ) from None
+                    raise _transient(
+                        PlatformError(
+                            "the --timeout budget ran out while waiting for the rate limit; "
+                            "not sent"
+                        )
                     ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
                 if last is not None:
-                    raise _gave_up(last, attempt, budget=True, maybe=maybe)
-                raise PlatformError(
-                    "the --timeout budget ran out before this request could be made"
+                    raise _transient(_gave_up(last, attempt, budget=True, maybe=maybe))
+                raise _transient(
+                    PlatformError("the --timeout budget ran out before this request could be made")
                 )
             opened: list[IO[bytes]] = []
             kwargs: dict[str, Any] = {"params": params, "headers": headers}
@@ -555,7 +560,7 @@ class HttpClient:
             limit = getattr(err, "retries", None)
             out_of_time = wait >= self.budget.remaining()
             if out_of_time or attempt > (8 if limit is None else limit):
-                raise _gave_up(err, attempt, budget=out_of_time, maybe=maybe)
+                raise _transient(_gave_up(err, attempt, budget=out_of_time, maybe=maybe))
             if decision == "resend" and target is not None:
                 self.resent.add(target)
             last = err
@@ -831,6 +836,14 @@ def _gave_up(err: PlatformError, tries: int, *, budget: bool, maybe: bool = Fals
         return MaybeDeliveredError(
             f"{err.message}; an earlier try may have been delivered", status=err.status
         )
+    return err
+
+
+def _transient(err: PlatformError) -> PlatformError:
+    """``err`` marked as worth trying later: a request the rule said to retry that ran out
+    of tries or time surely did not deliver (unless an earlier try may have)."""
+    if not isinstance(err, MaybeDeliveredError):
+        err.transient = True
     return err
 
 

@@ -424,7 +424,10 @@ def env_account_names() -> list[tuple[str, str]]:
 TOP_LEVEL_TABLES = ("settings", "accounts", "recipients")
 #: the keys of a ``[recipients.NAME]`` table
 RECIPIENT_KEYS = ("targets", "fallback")
-SETTINGS_KEYS = ("timeout", "proxy", "max_parts", "resend_uncertain")
+SETTINGS_KEYS = (
+    "timeout", "proxy", "max_parts", "resend_uncertain",
+    "spool", "flush_on_push", "outbox_max_age",  # the outbox (push --spool)
+)  # fmt: skip
 #: IMCLI_* variables that are not account fields
 GENERAL_ENV_VARS = ("IMCLI_PROFILE", "IMCLI_CACHE_DIR")
 

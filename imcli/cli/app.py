@@ -43,9 +43,16 @@ recipients_app = typer.Typer(
     context_settings=CONTEXT,
     no_args_is_help=True,
 )
+outbox_app = typer.Typer(
+    help="Pushes kept for later (push --spool): list, flush, drop.",
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
 app.add_typer(push_app, name="push")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(recipients_app, name="recipients")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _version(value: bool) -> None:
@@ -99,6 +106,7 @@ def platforms_command(
 
 # the subcommands register themselves on import
 from imcli.cli import accounts_cmd as _accounts_cmd  # noqa: E402,F401
+from imcli.cli import outbox_typer as _outbox_typer  # noqa: E402,F401
 from imcli.cli import push_cmd as _push_cmd  # noqa: E402,F401
 from imcli.cli import recipients_cmd as _recipients_cmd  # noqa: E402,F401
 from imcli.cli import run_cmd as _run_cmd  # noqa: E402,F401

@@ -73,6 +73,7 @@ _PUSH_COMMON = (
     _JSON,
     _VERBOSE,
     _QUIET,
+    Opt(("--spool",), "spool", "flag"),
 )
 _MEDIA = Command(
     options=(_TITLE, Opt(("--filename",), "filename"), Opt(("--mime",), "mime"), *_PUSH_COMMON),
@@ -153,6 +154,15 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         arguments=(Arg("name", required=True), Arg("targets", required=True, nargs=-1)),
     ),
     ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
+    ("outbox",): Command(group=True),
+    ("outbox", "list"): Command(options=(_JSON,)),
+    ("outbox", "flush"): Command(
+        options=(Opt(("--uncertain",), "uncertain", "flag"), _TIMEOUT, _PROFILE, _JSON, _VERBOSE),
+        arguments=(Arg("ids", nargs=-1),),
+    ),
+    ("outbox", "drop"): Command(
+        options=(Opt(("--all",), "all_", "flag"),), arguments=(Arg("ids", nargs=-1),)
+    ),
 }
 
 #: options taking a value, per command (what completion needs to know)

@@ -116,6 +116,13 @@ Verbose = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr lines for failed targets.")]
+Spool = Annotated[
+    bool,
+    typer.Option(
+        "--spool",
+        help="Keep targets that failed for a passing reason in the outbox (imcli outbox flush).",
+    ),
+]
 Title = Annotated[
     Optional[str],
     typer.Option(
@@ -190,12 +197,13 @@ def push_text(
     json_out: JsonOut = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
+    spool: Spool = False,
 ) -> None:
     """Push a text message."""
     _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
           profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
-          quiet=quiet, max_parts=max_parts)  # fmt: skip
+          quiet=quiet, max_parts=max_parts, spool=spool)  # fmt: skip
 
 
 # -- media -----------------------------------------------------------------------------
@@ -220,11 +228,12 @@ def _media_command(kind: str, doc: str) -> None:
         json_out: JsonOut = False,
         verbose: Verbose = 0,
         quiet: Quiet = False,
+        spool: Spool = False,
     ) -> None:
         _push(ctx, kind, source=source, title=title, filename=filename, mime=mime,
               platform=platform, group=group, user=user, to=to, account=account, timeout=timeout,
               option=option, profile=profile, dry_run=dry_run, json_out=json_out,
-              verbose=verbose, quiet=quiet)  # fmt: skip
+              verbose=verbose, quiet=quiet, spool=spool)  # fmt: skip
 
     command.__doc__ = doc
     command.__name__ = f"push_{kind}"
@@ -273,9 +282,10 @@ def push_mixed(
     json_out: JsonOut = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
+    spool: Spool = False,
 ) -> None:
     """Push a mixed message: text, markdown, images, voice, video and files."""
     _push(ctx, "mixed", items_file=items_file, item=item, title=title, platform=platform,
           group=group, user=user, to=to, account=account, timeout=timeout, option=option,
           profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
-          quiet=quiet)  # fmt: skip
+          quiet=quiet, spool=spool)  # fmt: skip

@@ -43,6 +43,7 @@ def push(
     items_file: str | None = None,
     item: list[str] | None = None,
     to: list[str] | None = None,
+    spool: bool = False,
 ) -> int:
     """Push one message; returns the exit status. ``profile`` is the one that applies
     (the subcommand's ``--profile``, else the one before it)."""
@@ -83,10 +84,25 @@ def push(
             max_parts=max_parts,
         )
         if to:  # named recipients, across platforms
+            if spool:  # a fallback may have reached the person: not kept (yet)
+                raise UsageError("--spool cannot be used with --to yet (named recipients)")
             return push_to.run(req, to, json_out=json_out, quiet=quiet)
-        result = runner.run_push_interruptibly(
-            req, verbose=verbose, dry_run=dry_run, json_out=json_out
-        )
+        from imcli.cli import outbox_cmd
+
+        keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
+        from imcli.cli.progress import FanOut
+
+        with FanOut(0 if dry_run else len(targets)) as bar:  # a bar on a terminal only
+
+            def interrupted(partial: list[TargetResult]) -> None:
+                bar.close()  # before the count is printed
+                if keep:  # what was not sent is kept before the count is printed
+                    outbox_cmd.spool_after(req, None, partial)
+
+            result = runner.run_push_interruptibly(
+                req, verbose=verbose, dry_run=dry_run, json_out=json_out, on_result=bar.done,
+                on_interrupt=interrupted,
+            )  # fmt: skip
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
     except ImcliError as exc:
@@ -94,6 +110,8 @@ def push(
     except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
         return _fail(exc, _shown_targets(platform, targets), json_out, verbose)
     _print_result(result, json_out, quiet)
+    if keep:
+        outbox_cmd.spool_after(req, result.platform, result.results)
     return result.exit_code
 
 

@@ -536,7 +536,17 @@ class Adapter:
             if on_done is not None:
                 on_done(res)
 
-        await gather_all([one(t) for t in targets])
+        # a fixed pool of workers takes the targets in order: a 10,000-target fan-out
+        # holds `concurrency` tasks, not 10,000 (memory stays flat)
+        queue = iter(targets)
+
+        async def worker() -> None:
+            for target in queue:
+                await one(target)
+
+        # when one raises, or the push is interrupted, every worker's target records
+        # its outcome before the error goes on (gather_all)
+        await gather_all([worker() for _ in range(self.concurrency)])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:

@@ -233,6 +233,7 @@ class FakeServer:
         self.tls: tuple[str, str] | None = None  # (certfile, keyfile): serve HTTPS
         self.host = "127.0.0.1"  # another loopback address (127.0.0.2) where a test needs one
         self.before: Callable[[Recorded], Reply | None] | None = None
+        self._port = 0  # 0 until the first start: any free port
 
     # -- life cycle --------------------------------------------------------------
     def start(self) -> FakeServer:
@@ -250,7 +251,10 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
-        self._httpd = _Server((self.host, 0), Handler)
+        # a server stopped and started again listens on the same port: between the two it
+        # refuses connections (an outage), then the clients find it again (recovery)
+        self._httpd = _Server((self.host, self._port), Handler)
+        self._port = self._httpd.server_address[1]
         if self.tls is not None:  # serve HTTPS with this (certfile, keyfile)
             import ssl
 

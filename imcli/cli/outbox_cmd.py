@@ -1,0 +1,499 @@
+"""`imcli outbox list|flush|drop`, and the two hooks `push` calls: spool what could
+not go out (``--spool`` / ``[settings] spool = true``) and flush what waits first
+(``[settings] flush_on_push = true``).
+
+No typer here: the push fast path calls the hooks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from imcli.cli import output
+from imcli.errors import ConfigError, ImcliError, UsageError
+from imcli.models import PushRequest, Target, TargetResult
+
+if TYPE_CHECKING:
+    from imcli.outbox import Entry, Outbox
+    from imcli.profile import Profile
+
+#: entries sent by one run of the core at most: a flush killed (-9) mid-way leaves at
+#: most this many entries "may have been delivered" (the others were confirmed or wait)
+CHUNK = 100
+
+
+def _setting(prof: Profile, key: str) -> bool:
+    value = prof.settings.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"profile {prof.path}: settings.{key} must be true or false")
+    return value
+
+
+def _load(profile: str | None) -> Profile:
+    from imcli import profile as profile_mod
+
+    return profile_mod.load(profile)
+
+
+# -- the push hooks ---------------------------------------------------------------------
+
+
+def before_push(req: PushRequest, flag: bool) -> bool:
+    """What a push does about the outbox before it sends, with one read of the profile:
+    with ``flush_on_push = true``, flush what waits for its accounts; returns whether
+    to keep what fails (``--spool``, else ``[settings] spool``). A setting that is not
+    true or false is exit 3 naming it."""
+    if req.dry_run:
+        return False
+    try:
+        prof = _load(req.profile)
+    except ImcliError:
+        return flag  # the push itself says what is wrong with the profile
+    keep = _setting(prof, "spool") or flag
+    if _setting(prof, "flush_on_push"):
+        _flush_before_push(req, prof)
+    return keep
+
+
+def spool_after(req: PushRequest, platform: str | None, results: list[TargetResult]) -> None:
+    """Keep the targets of a push that failed for a reason that may pass (and those that
+    may have been delivered, as ``uncertain``); one stderr line says so."""
+    from imcli import outbox
+    from imcli.core import resolve_platform
+
+    waiting = outbox.waiting_of(results)
+    if not waiting or req.dry_run:
+        return
+    try:
+        prof = _load(req.profile)
+        name = resolve_platform(platform or req.platform, req.account, prof).name
+        waiting = [(t, acc or req.account, s, why) for t, acc, s, why in waiting]
+        ids = outbox.Outbox().spool(name, req.message, waiting)
+    except ImcliError as exc:
+        output.error(f"outbox: not kept: {exc.message}")
+        return
+    except OSError as exc:
+        output.error(f"outbox: not kept: {exc.strerror or exc}")
+        return
+    maybe = sum(1 for w in waiting if w[2] == "uncertain")
+    line = f"outbox: {len(ids)} target(s) kept for `imcli outbox flush` (push {ids[0].rsplit('-', 1)[0]})"
+    if maybe:
+        line += (
+            f"; {maybe} of them may have been delivered (sent again only by `flush --uncertain`)"
+        )
+    output.error(line)
+
+
+def _flush_before_push(req: PushRequest, prof: Profile) -> None:
+    """``flush_on_push = true``: what waits for the push's accounts goes first. Its count
+    and failures go to stderr: stdout stays the push's count."""
+    try:
+        from imcli.core import choose_accounts, resolve_platform
+
+        spec = resolve_platform(req.platform, req.account, prof)
+        names = {a.name for a in choose_accounts(spec, prof, req.account)}
+    except ImcliError:
+        return  # the push itself reports it
+
+    def mine(e: Entry) -> bool:
+        return e.platform == spec.name and (e.account is None or e.account in names)
+
+    flush(profile=req.profile, ids=[], uncertain=False, json_out=False, verbose=req.verbose,
+          timeout=req.timeout_ms, only=mine, before_push=True)  # fmt: skip
+
+
+# -- list -----------------------------------------------------------------------------
+
+
+def _age(seconds: float) -> str:
+    s = int(seconds)
+    if s < 90:
+        return f"{s}s"
+    if s < 5400:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def list_entries(*, json_out: bool) -> int:
+    from imcli.outbox import Outbox
+
+    box = Outbox()
+    try:
+        entries, corrupt = box.scan()
+    except ImcliError as exc:
+        output.error(exc.message)
+        return exc.exit_code
+    now = time.time()
+    if json_out:
+        output.out(
+            json.dumps(
+                {
+                    "path": str(box.root),
+                    "entries": [
+                        {
+                            "id": e.id,
+                            "platform": e.platform,
+                            "account": e.account,
+                            "target": str(e.target),
+                            "state": e.state,
+                            "reason": e.reason,
+                            "created": e.created,
+                            "age_s": round(e.age(now), 1),
+                            "tries": e.tries,
+                            "kind": e.message.get("kind"),
+                        }
+                        for e in entries
+                    ],  # fmt: skip
+                    "corrupt": [{"id": c.id, "why": c.why} for c in corrupt],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if not entries and not corrupt:
+        output.err(f"imcli: the outbox is empty ({box.root})")
+        return 0
+    for e in entries:
+        account = e.account or "-"
+        output.out(
+            output.one_line(
+                f"{e.id}  {e.state:<9}  {_age(e.age(now)):>4}  tries {e.tries}  "
+                f"{e.platform} {e.target} ({account})  {e.message.get('kind')}: {e.reason}"
+            )
+        )
+    for c in corrupt:
+        output.out(output.one_line(f"{c.id}  corrupt    set aside: {c.why}"))
+    return 0
+
+
+# -- drop -----------------------------------------------------------------------------
+
+
+def drop(ids: list[str], *, all_: bool) -> int:
+    from imcli.outbox import Outbox
+
+    if not ids and not all_:
+        output.error("outbox drop: give the ID of an entry (imcli outbox list), or --all")
+        output.out("0")
+        return 2
+    box = Outbox()
+    entries, corrupt = box.scan()
+    known = [e.id for e in entries] + [c.id for c in corrupt]
+    chosen: list[str] = []
+    code = 0
+    if all_:
+        chosen = known
+    else:
+        for i in ids:
+            match = [k for k in known if k == i or k.rsplit("-", 1)[0] == i]
+            if not match:
+                output.error(f"outbox: no entry {i} (see `imcli outbox list`)")
+                code = 2
+            chosen += match
+    dropped = 0
+    for entry_id in dict.fromkeys(chosen):
+        if box.drop(entry_id):
+            dropped += 1
+        else:
+            output.error(f"outbox: {entry_id} is being sent by a flush; not dropped")
+            code = code or 1
+    box.collect_media()
+    output.out(str(dropped))
+    return code
+
+
+# -- flush ----------------------------------------------------------------------------
+
+
+class _Flush:
+    """The outcome of one flush: counts, rows for --json, the exit status."""
+
+    def __init__(self, box: Outbox, json_out: bool, quiet_stdout: bool) -> None:
+        self.box = box
+        self.json_out = json_out
+        self.sent = 0
+        self.failed = 0
+        self.uncertain = 0
+        self.rows: list[dict[str, Any]] = []
+        self.code = 0
+
+    def fail(self, code: int) -> None:
+        # the worst wins: 3 (configuration) over 1 (a send failed)
+        if code == 3 or self.code == 0:
+            self.code = code
+
+    def row(self, e: Entry, ok: bool, error: str | None, state: str) -> None:
+        if self.json_out:
+            self.rows.append({"id": e.id, "platform": e.platform, "target": str(e.target),
+                              "account": e.account, "ok": ok, "error": error,
+                              "uncertain": state == "uncertain", "outcome": state})  # fmt: skip
+
+    def settle(self, e: Entry, lock: Any, r: TargetResult) -> None:
+        """One result: sent → removed; failed for good → removed (said so); else back."""
+        from imcli.outbox import classify
+
+        if r.ok:
+            self.box.done(e, lock)
+            self.sent += 1
+            self.row(e, True, None, "sent")
+            return
+        where = f"{e.platform} {e.target} ({e.id})"
+        c = classify(r)
+        self.fail(1)
+        if c is None:
+            self.box.done(e, lock)
+            self.failed += 1
+            output.err(
+                output.one_line(f"{where}: {r.error or 'not sent'} (removed from the outbox)")
+            )
+            self.row(e, False, r.error, "removed")
+            return
+        state, reason = c
+        e.tries += 1
+        e.last_try = time.time()
+        e.reason = reason
+        if state == "uncertain":
+            e.state = "uncertain"
+            self.uncertain += 1
+            output.err(output.one_line(f"{where}: {reason} (kept as uncertain)"))
+        else:
+            self.failed += 1
+            output.err(output.one_line(f"{where}: {reason} (waits in the outbox)"))
+        self.box.put_back(e, lock)
+        self.row(e, False, reason, e.state)
+
+
+def flush(
+    *,
+    profile: str | None,
+    ids: list[str],
+    uncertain: bool,
+    json_out: bool,
+    verbose: int,
+    timeout: int | None,
+    only: Callable[[Entry], bool] | None = None,
+    before_push: bool = False,
+) -> int:
+    """Send what waits, oldest first; print the count (or JSON); return the exit status
+    (as push: 0 all sent, 1 something failed, 2/3 before anything was sent)."""
+    from imcli.cli import runner
+    from imcli.errors import Interrupted
+    from imcli.outbox import Outbox, max_age_of, select
+
+    def say(line: str) -> None:
+        if not before_push:
+            output.out(line)
+
+    box = Outbox()
+    st = _Flush(box, json_out, before_push)
+    try:
+        prof = _load(profile)
+        max_age = max_age_of(prof.settings, prof.path)
+        entries, _ = box.scan()
+    except ImcliError as exc:
+        output.error(exc.message)
+        say("0")
+        return exc.exit_code
+    chosen, unknown = select(entries, ids, uncertain=uncertain)
+    for wrong in unknown:
+        output.error(f"outbox: no entry {wrong} (see `imcli outbox list`)")
+        st.fail(2)
+    if only is not None:
+        chosen = [e for e in chosen if only(e)]
+    now = time.time()
+    live: list[Entry] = []
+    for e in chosen:  # too old: dropped, a line each
+        if e.age(now) <= max_age:
+            live.append(e)
+            continue
+        lock = box.claim(e)
+        if lock is None:
+            continue
+        box.done(e, lock)
+        st.fail(1)
+        st.row(e, False, "older than outbox_max_age", "expired")
+        output.error(
+            output.one_line(
+                f"outbox: dropped {e.id} ({e.platform} {e.target}): waited {_age(e.age(now))}, "
+                f"longer than outbox_max_age ({_age(max_age)}); last error: {e.reason}"
+            )
+        )
+    groups: dict[tuple[str, str | None, str], list[Entry]] = {}
+    for e in live:  # oldest first: dicts keep the order of the first entry of each group
+        groups.setdefault((e.push, e.account, e.platform), []).append(e)
+    log = (lambda line: output.err(line)) if verbose else None
+    signals = _Signals()
+    try:
+        for group in groups.values():
+            for i in range(0, len(group), CHUNK):
+                signals.check()
+                _flush_chunk(box, st, group[i : i + CHUNK], timeout, profile, log, runner,
+                             signals)  # fmt: skip
+        signals.check()
+    except Interrupted as exc:
+        box.collect_media()
+        output.error(f"interrupted; {st.sent} outbox entr{'y' if st.sent == 1 else 'ies'} sent")
+        say(_summary(st))
+        output.flush()
+        return exc.exit_code
+    finally:
+        signals.restore()
+    box.collect_media()
+    if before_push:
+        if st.sent:
+            output.error(f"outbox: {st.sent} waiting message(s) sent before this push")
+    else:
+        say(_summary(st))
+    return st.code
+
+
+class _Signals:
+    """SIGINT/SIGTERM between two batches (while entries are claimed or settled) are
+    noted and honoured at the next safe point; during a batch the event loop's own
+    handlers stop it (and each batch's end puts the default handlers back, so they are
+    noted again before every batch)."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.got: list[int] = []
+        self.saved: dict[int, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.saved[sig] = signal.getsignal(sig)
+            except ValueError:  # pragma: no cover - not the main thread
+                pass
+        self.arm()
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.got.append(signum)
+
+    def arm(self) -> None:
+        import signal
+
+        for sig in self.saved:
+            try:
+                signal.signal(sig, self._note)
+            except ValueError:  # pragma: no cover
+                pass
+
+    def check(self) -> None:
+        from imcli.errors import Interrupted
+
+        self.arm()
+        if self.got:
+            raise Interrupted(self.got[0])
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, TypeError):  # pragma: no cover
+                pass
+
+
+def _summary(st: _Flush) -> str:
+    if st.json_out:
+        return json.dumps(
+            {"sent": st.sent, "failed": st.failed, "uncertain": st.uncertain, "targets": st.rows},
+            ensure_ascii=False,
+        )
+    return str(st.sent)
+
+
+def _flush_chunk(
+    box: Outbox,
+    st: _Flush,
+    chunk: list[Entry],
+    timeout: int | None,
+    profile: str | None,
+    log: Any,
+    runner: Any,
+    signals: _Signals,
+) -> None:
+    from imcli.core import run_push
+    from imcli.errors import Interrupted
+    from imcli.outbox import message_from_json
+
+    claimed: dict[Target, tuple[Entry, Any]] = {}
+    for e in chunk:
+        lock = box.claim(e)
+        if lock is not None:
+            claimed[e.target] = (e, lock)
+    if not claimed:
+        return
+    first = next(iter(claimed.values()))[0]
+    try:
+        message = message_from_json(first.message, box.root)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        for e, lock in claimed.values():
+            box._set_aside(box.sending / f"{e.id}.json", f"{type(exc).__name__}: {exc}")
+            lock.release()
+        output.error(f"outbox: {first.push}: set aside: {exc}")
+        st.fail(1)
+        return
+    settled: set[Target] = set()
+
+    def on_result(r: TargetResult) -> None:
+        # a confirmed send leaves the outbox at once: a kill later cannot repeat it
+        if r.ok and r.target in claimed and r.target not in settled:
+            settled.add(r.target)
+            e, lock = claimed[r.target]
+            st.settle(e, lock, r)
+
+    req = PushRequest(
+        platform=first.platform,
+        # a webhook robot's entry: the account is the destination (no -g/-u)
+        targets=[t for t in claimed if t.kind != "webhook"],
+        message=message,
+        account=first.account,
+        timeout_ms=timeout,
+        profile=profile,
+    )
+    results: dict[Target, TargetResult] = {}
+
+    def finish() -> None:
+        for t, (e, lock) in claimed.items():
+            if t in settled:
+                continue
+            settled.add(t)
+            r = results.get(t) or TargetResult(target=t, error="not sent")
+            if not r.ok and not r.error and not r.uncertain:
+                r.error = "interrupted before it was sent"
+            st.settle(e, lock, r)
+
+    try:
+        if signals.got:  # a signal while the entries were claimed: none was sent
+            raise Interrupted(signals.got[0])
+        result = runner.run_interruptibly(
+            run_push(req, verbose=log, results_out=results, on_result=on_result)
+        )
+    except Interrupted:
+        finish()
+        raise
+    except (UsageError, ConfigError) as exc:
+        # nothing of this chunk was sent: every entry waits again, the reason told once
+        for t, (e, lock) in claimed.items():
+            if t not in settled:
+                e.tries += 1
+                e.reason = exc.message
+                e.last_try = time.time()
+                box.put_back(e, lock)
+        output.error(f"outbox: {first.platform} ({first.push}): {exc.message}")
+        st.fail(exc.exit_code)
+        return
+    except BaseException:
+        finish()
+        raise
+    for note in result.notes:
+        output.error(note)
+    for r in result.results:
+        results[r.target] = r
+    finish()

@@ -1,0 +1,514 @@
+"""The outbox: `push --spool` keeps what could not go out, `imcli outbox list|flush|drop`.
+
+Against the real fakes: an outage is a fake server that is stopped (its port refuses
+connections) and started again on the same port. Pacing is not under test here, so the
+accounts set ``rate = 0`` (no client-side pacing) unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, TG_TOKEN
+
+
+def outbox_dir(home: Path) -> Path:
+    return home / "home" / ".local" / "share" / "imcli" / "outbox"
+
+
+def tg(write_profile: Any, fake: Any, extra: str = "", settings: str = "") -> Path:
+    head = f"[settings]\n{settings}\n" if settings else ""
+    return write_profile(
+        f'{head}[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{fake.api_url}"\nrate = 0\n{extra}'
+    )
+
+
+def listed(cli: Any) -> dict[str, Any]:
+    r = cli("outbox", "list", "--json")
+    assert r.code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def received(fake: Any) -> Counter[str]:
+    return Counter(str(m.chat_id) for m in fake.sent_messages())
+
+
+def _spawn(args: list[str], **kw: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "imcli", *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=str(ROOT), env=dict(os.environ), **kw,
+    )  # fmt: skip
+
+
+# -- an outage ------------------------------------------------------------------------------
+
+
+def test_an_outage_is_kept_and_flushed_exactly_once(cli, write_profile, telegram, isolated_env):
+    tg(write_profile, telegram)
+    telegram.stop()  # the platform is down: connections are refused
+    r = cli("push", "text", "-p", "tg", "-u", "11", "-g", "-22", "disk full", "--spool",
+            "--timeout", "3000")  # fmt: skip
+    assert r.code == 1, r.output
+    assert r.stdout == "0\n"
+    assert "2 target(s) kept" in r.stderr, r.stderr
+    box = listed(cli)
+    assert [(e["target"], e["state"], e["tries"]) for e in box["entries"]] == [
+        ("group:-22", "pending", 1),
+        ("user:11", "pending", 1),
+    ], box
+    assert "cannot connect" in box["entries"][0]["reason"]
+    assert box["entries"][0]["account"] == "bot"
+    # files 0600, folders 0700, and no secret in the entry
+    root = outbox_dir(isolated_env)
+    for p in [root, *root.rglob("*")]:
+        want = 0o700 if p.is_dir() else 0o600
+        assert p.stat().st_mode & 0o777 == want, p
+    for p in root.rglob("*.json"):
+        assert TG_TOKEN not in p.read_text() and TG_TOKEN.split(":")[1] not in p.read_text()
+
+    r = cli("outbox", "flush", "--timeout", "3000")  # still down: both wait, one more try
+    assert r.code == 1 and r.stdout == "0\n", r.output
+    assert [e["tries"] for e in listed(cli)["entries"]] == [2, 2]
+
+    telegram.start()  # recovered, same port
+    r = cli("outbox", "flush")
+    assert r.code == 0 and r.stdout == "2\n", r.output
+    assert received(telegram) == Counter({"11": 1, "-22": 1})
+    assert [m.fields["text"] for m in telegram.sent_messages()] == ["disk full", "disk full"]
+    assert listed(cli)["entries"] == []
+    r = cli("outbox", "flush")  # nothing waits: nothing is sent again
+    assert r.code == 0 and r.stdout == "0\n", r.output
+    assert len(telegram.sent_messages()) == 2
+    assert not list((root / "media").iterdir())
+
+
+def test_spool_in_settings_and_definite_failures_are_not_kept(cli, write_profile, isolated_env):
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram(unknown_chats=[404]) as fake:
+        tg(write_profile, fake, settings="spool = true")
+        busy = fake.error(429, "Too Many Requests: retry after 30", 30)
+        fake.before = lambda req: busy if str(req.field("chat_id")) == "5" else None
+        r = cli("push", "text", "-p", "tg", "-u", "404", "-u", "5", "hello", "--timeout", "2000")
+        assert r.code == 1, r.output
+        assert "chat not found" in r.stderr
+        entries = listed(cli)["entries"]
+        # chat 404 failed for good (not kept); 5 met a 429 past the budget (kept)
+        assert [(e["target"], e["state"]) for e in entries] == [("user:5", "pending")], entries
+        assert "429" in entries[0]["reason"] or "Too Many" in entries[0]["reason"]
+        fake.before = None
+        r = cli("outbox", "flush")
+        assert r.code == 0 and r.stdout == "1\n", r.output
+        assert received(fake) == Counter({"5": 1})
+
+
+def test_without_spool_nothing_is_kept(cli, write_profile, telegram):
+    tg(write_profile, telegram)
+    telegram.stop()
+    r = cli("push", "text", "-p", "tg", "-u", "1", "hi", "--timeout", "2000")
+    assert r.code == 1
+    assert listed(cli)["entries"] == []
+    telegram.start()
+
+
+def test_media_is_copied_and_a_url_stays_a_url(cli, write_profile, telegram, tmp_path):
+    tg(write_profile, telegram)
+    img = tmp_path / "chart.png"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 2000)
+    telegram.stop()
+    r = cli("push", "image", "-p", "tg", "-u", "7", str(img), "-t", "cpu", "--spool",
+            "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    r = cli("push", "image", "-p", "tg", "-u", "8", "https://example.com/a.png", "--spool",
+            "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    img.unlink()  # the original is gone: the outbox has its own copy
+    telegram.start()
+    r = cli("outbox", "flush")
+    assert r.code == 0 and r.stdout == "2\n", r.output
+    photos = {str(c.field("chat_id")): c for c in telegram.calls("sendPhoto")}
+    assert photos["7"].files["photo"].size == 2008
+    assert photos["7"].field("caption") == "cpu"
+    assert photos["8"].field("photo") == "https://example.com/a.png"
+
+
+# -- list, drop, corrupt entries, old entries -------------------------------------------------
+
+
+def test_drop_and_a_corrupt_entry(cli, write_profile, telegram, isolated_env):
+    tg(write_profile, telegram)
+    telegram.stop()
+    for chat in ("1", "2", "3"):
+        assert cli("push", "text", "-p", "tg", "-u", chat, "m" + chat, "--spool",
+                   "--timeout", "2000").code == 1  # fmt: skip
+    telegram.start()
+    ids = [e["id"] for e in listed(cli)["entries"]]
+    assert len(ids) == 3
+    # one entry is damaged (a disk that filled up mid-way, a hand edit)
+    bad = outbox_dir(isolated_env) / "entries" / f"{ids[1]}.json"
+    bad.write_text('{"v": 1, "id": "')
+    # and a stray file that is not JSON at all
+    (outbox_dir(isolated_env) / "entries" / "zzz-000000.json").write_bytes(b"\xff\xfe")
+    r = cli("outbox", "list")
+    assert r.code == 0, r.output
+    assert "corrupt" in r.stdout and ids[1] in r.stdout
+    box = listed(cli)
+    assert [e["id"] for e in box["entries"]] == [ids[0], ids[2]]
+    assert sorted(c["id"] for c in box["corrupt"]) == sorted([ids[1], "zzz-000000"])
+    r = cli("outbox", "drop", ids[0])
+    assert r.code == 0 and r.stdout == "1\n", r.output
+    r = cli("outbox", "drop", "nope-1")
+    assert r.code == 2 and "no entry nope-1" in r.stderr
+    r = cli("outbox", "flush")  # the corrupt one never stops the others
+    assert r.code == 0 and r.stdout == "1\n", r.output
+    assert received(telegram) == Counter({"3": 1})
+    r = cli("outbox", "drop", "--all")
+    assert r.code == 0 and r.stdout == "2\n", r.output
+    assert listed(cli) == {"path": str(outbox_dir(isolated_env)), "entries": [], "corrupt": []}
+    r = cli("outbox", "drop")
+    assert r.code == 2
+
+
+def test_entries_older_than_max_age_are_dropped_on_flush(cli, write_profile, telegram,
+                                                         isolated_env):  # fmt: skip
+    tg(write_profile, telegram, settings='outbox_max_age = "1h"')
+    telegram.stop()
+    for chat in ("1", "2"):
+        cli("push", "text", "-p", "tg", "-u", chat, "x", "--spool", "--timeout", "2000")
+    telegram.start()
+    entries = listed(cli)["entries"]
+    old = outbox_dir(isolated_env) / "entries" / f"{entries[0]['id']}.json"
+    data = json.loads(old.read_text())
+    data["created"] -= 2 * 3600
+    old.write_text(json.dumps(data))
+    r = cli("outbox", "flush")
+    assert r.code == 1, r.output
+    assert r.stdout == "1\n"
+    assert f"dropped {entries[0]['id']}" in r.stderr and "outbox_max_age" in r.stderr
+    assert received(telegram) == Counter({"2": 1})
+    assert listed(cli)["entries"] == []
+
+
+def test_flush_on_push_sends_what_waits_first(cli, write_profile, telegram):
+    tg(write_profile, telegram, settings="flush_on_push = true")
+    telegram.stop()
+    cli("push", "text", "-p", "tg", "-u", "1", "first", "--spool", "--timeout", "2000")
+    telegram.start()
+    r = cli("push", "text", "-p", "tg", "-u", "2", "second")
+    assert r.code == 0 and r.stdout == "1\n", r.output  # stdout: this push's count only
+    assert "1 waiting message(s) sent before this push" in r.stderr
+    assert [(str(m.chat_id), m.fields["text"]) for m in telegram.sent_messages()] == [
+        ("1", "first"),
+        ("2", "second"),
+    ]
+
+
+# -- concurrency and crashes ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.real_clock  # the outage push waits on real time, as the flushes do
+def test_ten_concurrent_flushes_send_each_entry_once(cli, write_profile, telegram, isolated_env):
+    tg(write_profile, telegram)
+    telegram.latency = 0.02
+    telegram.stop()
+    targets = [a for i in range(60) for a in ("-u", str(100 + i))]
+    r = cli("push", "text", "-p", "tg", *targets, "hello", "--spool", "--timeout", "2000")
+    assert r.code == 1 and "60 target(s) kept" in r.stderr, r.output
+    assert {e["state"] for e in listed(cli)["entries"]} == {"pending"}
+    telegram.start()
+    procs = [_spawn(["outbox", "flush"]) for _ in range(10)]
+    counts = []
+    for p in procs:
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err
+        counts.append(int(out))
+    got = received(telegram)
+    assert sum(counts) == 60, (counts, listed(cli), len(got))
+    assert len(got) == 60 and set(got.values()) == {1}, got
+    assert listed(cli)["entries"] == []
+    root = outbox_dir(isolated_env)
+    assert not list((root / "sending").iterdir())
+
+
+@pytest.mark.timeout(240)
+def test_kill_9_mid_flush_loses_nothing_and_repeats_nothing_confirmed(cli, write_profile,
+                                                                     telegram):  # fmt: skip
+    """kill -9 at random moments of a flush, then flush again, several rounds: every
+    target got at most one message; one that got none still waits; one whose fate the
+    dead flush never learned waits as "uncertain" and only `flush --uncertain` sends it."""
+    tg(write_profile, telegram)
+    rng = random.Random()
+    for round_ in range(4):
+        telegram.reset()
+        telegram.latency = 0.03
+        telegram.stop()
+        targets = [a for i in range(150) for a in ("-u", str(1000 * round_ + i + 1))]
+        cli("push", "text", "-p", "tg", *targets, "x", "--spool", "--timeout", "2000")
+        telegram.start()
+        proc = _spawn(["outbox", "flush"])
+        time.sleep(rng.uniform(0.3, 1.5))
+        proc.kill()
+        proc.communicate(timeout=30)
+        time.sleep(0.2)
+        got = received(telegram)
+        assert set(got.values()) <= {1}, got
+        box = listed(cli)["entries"]
+        waiting = {e["target"].split(":")[1]: e["state"] for e in box}
+        everyone = {str(1000 * round_ + i + 1) for i in range(150)}
+        assert everyone == set(got) | set(waiting), "lost: " + str(
+            everyone - set(got) - set(waiting)
+        )
+        # delivered and still waiting: only as uncertain (a plain flush does not repeat it)
+        assert all(waiting[t] == "uncertain" for t in set(got) & set(waiting))
+        r = cli("outbox", "flush")
+        assert r.code in (0, 1), r.output
+        got = received(telegram)
+        assert set(got.values()) <= {1}, got  # nothing confirmed was sent twice
+        left = listed(cli)["entries"]
+        assert all(e["state"] == "uncertain" for e in left), left
+        assert everyone == set(got) | {e["target"].split(":")[1] for e in left}
+        cli("outbox", "drop", "--all")
+
+
+@pytest.mark.timeout(240)
+def test_an_interrupted_1000_target_fan_out_is_finished_by_flush(cli, write_profile, telegram):
+    """SIGTERM in the middle of a 1,000-target push with --spool, then `outbox flush`:
+    every target received exactly one message, except those reported uncertain (at most
+    one, and only those)."""
+    telegram.latency = 0.05
+    tg(write_profile, telegram, extra="")
+    id_file = Path(os.environ["IMCLI_PROFILE"]).with_name("ids.txt")
+    id_file.write_text("".join(f"{5000 + i}\n" for i in range(1000)))
+    proc = _spawn(["push", "text", "-p", "tg", "-u", f"@{id_file}", "broadcast", "--spool",
+                   "--json", "--timeout", "120000"])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(telegram.sent_messages()) < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (proc.returncode, err)
+    result = json.loads(out)
+    uncertain = {t["target"].split(":")[1] for t in result["targets"] if t["uncertain"]}
+    sent = {t["target"].split(":")[1] for t in result["targets"] if t["ok"]}
+    assert 100 <= len(sent) < 1000, len(sent)
+    box = listed(cli)["entries"]
+    assert {e["target"].split(":")[1] for e in box} == {
+        str(5000 + i) for i in range(1000)
+    } - sent, "the outbox holds exactly the targets not surely sent"
+    assert {e["target"].split(":")[1] for e in box if e["state"] == "uncertain"} == uncertain
+    time.sleep(0.3)
+    before = received(telegram)
+    assert {t for t in before if t not in sent} <= uncertain, sorted(set(before) - sent - uncertain)
+    r = cli("outbox", "flush")
+    assert r.code == 0, r.output
+    assert int(r.stdout) == 1000 - len(sent) - len(uncertain)
+    got = received(telegram)
+    everyone = {str(5000 + i) for i in range(1000)}
+    # exactly one message each, except the uncertain ones: at most one (not resent)
+    assert {t for t in everyone if got[t] != 1} <= uncertain, sorted(
+        (t, got[t]) for t in everyone if got[t] != 1 and t not in uncertain
+    )
+    assert all(got[t] <= 1 for t in uncertain)
+    assert {e["target"].split(":")[1] for e in listed(cli)["entries"]} == uncertain
+
+
+# -- uncertain entries, a budget that runs out ------------------------------------------------
+
+
+def test_an_uncertain_send_waits_for_flush_uncertain(cli, write_profile, telegram):
+    from tests.fakes.base import Reply
+
+    tg(write_profile, telegram)
+    # a gateway answers 502 after passing the message on: it may have been delivered
+    telegram.queue(r"sendMessage", Reply(502, body=b"<html>502 Bad Gateway</html>"))
+    r = cli("push", "text", "-p", "tg", "-u", "9", "maybe", "--spool")
+    assert r.code == 1, r.output
+    assert "may have been delivered" in r.stderr
+    entries = listed(cli)["entries"]
+    assert [(e["target"], e["state"]) for e in entries] == [("user:9", "uncertain")]
+    r = cli("outbox", "flush")  # a plain flush never repeats it
+    assert r.code == 0 and r.stdout == "0\n", r.output
+    assert telegram.sent_messages() == []
+    assert len(listed(cli)["entries"]) == 1
+    r = cli("outbox", "flush", "--uncertain", "--json")
+    assert r.code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["sent"] == 1 and out["targets"][0]["target"] == "user:9", out
+    assert received(telegram) == Counter({"9": 1})
+    assert listed(cli)["entries"] == []
+
+
+@pytest.mark.timeout(120)
+def test_a_budget_exhausted_fan_out_leaves_exactly_its_unsent_targets(cli, write_profile,
+                                                                      telegram):  # fmt: skip
+    """60 targets at 20/s with a 1.5 s budget: what was not sent when the budget ended
+    waits in the outbox, and a flush sends exactly those."""
+    profile = tg(write_profile, telegram)
+    profile.write_text(profile.read_text().replace("rate = 0", "rate = 20"))
+    targets = [a for i in range(60) for a in ("-u", str(300 + i))]
+    r = cli("push", "text", "-p", "tg", *targets, "news", "--spool", "--timeout", "1500",
+            "--json")  # fmt: skip
+    assert r.code == 1, r.output
+    out = json.loads(r.stdout)
+    sent = {t["target"] for t in out["targets"] if t["ok"]}
+    assert 10 <= len(sent) < 60, len(sent)
+    assert out["uncertain"] == 0
+    waiting = {e["target"] for e in listed(cli)["entries"]}
+    assert waiting == {f"user:{300 + i}" for i in range(60)} - sent
+    r = cli("outbox", "flush")
+    assert r.code == 0 and int(r.stdout) == 60 - len(sent), r.output
+    got = received(telegram)
+    assert len(got) == 60 and set(got.values()) == {1}
+
+
+# -- the progress bar -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_large_fan_out_shows_a_progress_bar_on_a_terminal_only(write_profile, telegram,
+                                                                 cli):  # fmt: skip
+    from tests._pty import Terminal
+
+    tg(write_profile, telegram)
+    telegram.latency = 0.02
+    targets = [a for i in range(30) for a in ("-u", str(700 + i))]
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", PYTHONPATH=str(ROOT))
+    term = Terminal([sys.executable, "-m", "imcli", "push", "text", "-p", "tg", *targets, "hi"],
+                    env, cwd=str(ROOT))  # fmt: skip
+    assert term.wait(30) == 0
+    shown = term.plain(term.output)
+    assert "sent, 0 failed" in shown and "/30" in shown, shown
+    assert shown.rstrip().endswith("30"), shown  # the count, after the bar went away
+    # in a pipe: no bar, only the count
+    r = cli("push", "text", "-p", "tg", *targets, "hi")
+    assert r.code == 0 and r.stdout == "30\n" and r.stderr == "", r.output
+    # 20 targets or fewer: no bar on a terminal either
+    term = Terminal([sys.executable, "-m", "imcli", "push", "text", "-p", "tg", *targets[:40],
+                     "hi"], env, cwd=str(ROOT))  # fmt: skip
+    assert term.wait(30) == 0
+    assert "failed" not in term.plain(term.output)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
+    """A flush stopped by SIGTERM: exit 143 and the count so far; what it did not send
+    waits as pending (only sends in flight come back uncertain); the next flush finishes."""
+    tg(write_profile, telegram)
+    telegram.stop()
+    targets = [a for i in range(300) for a in ("-u", str(9000 + i))]
+    cli("push", "text", "-p", "tg", *targets, "x", "--spool", "--timeout", "2000")
+    telegram.start()
+    telegram.latency = 0.05
+    proc = _spawn(["outbox", "flush"])
+    deadline = time.monotonic() + 30
+    while len(telegram.sent_messages()) < 60 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    time.sleep(0.3)
+    got = received(telegram)
+    assert int(out) <= len(got) < 300
+    left = listed(cli)["entries"]
+    pending = {e["target"].split(":")[1] for e in left if e["state"] == "pending"}
+    maybe = {e["target"].split(":")[1] for e in left if e["state"] == "uncertain"}
+    assert not pending & set(got), "a delivered entry waits as pending: it would be sent twice"
+    assert len(maybe) <= 64
+    assert {str(9000 + i) for i in range(300)} == set(got) | pending | maybe
+    r = cli("outbox", "flush")
+    assert r.code == 0 and int(r.stdout) == len(pending), r.output
+    got = received(telegram)
+    assert set(got.values()) == {1} and len(got) + len(maybe - set(got)) == 300
+
+
+def test_flush_by_id_and_a_mixed_message_with_options(cli, write_profile, telegram, tmp_path):
+    tg(write_profile, telegram)
+    img = tmp_path / "a.png"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"y" * 500)
+    telegram.stop()
+    r = cli("push", "mixed", "-p", "tg", "-u", "1", "-u", "2", "--item", "text=*hello*",
+            "--item", f"image={img}", "-t", "Report", "-o", "disable_notification=true",
+            "--spool", "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    r = cli("push", "text", "-p", "tg", "-u", "3", "later", "--markdown", "--spool",
+            "--timeout", "2000")  # fmt: skip
+    assert r.code == 1, r.output
+    telegram.start()
+    entries = listed(cli)["entries"]
+    assert [e["kind"] for e in entries] == ["mixed", "mixed", "text"]
+    push_id = entries[0]["id"].rsplit("-", 1)[0]
+    r = cli("outbox", "flush", entries[2]["id"])  # just that one
+    assert r.code == 0 and r.stdout == "1\n", r.output
+    assert received(telegram) == Counter({"3": 1})
+    assert telegram.sent_messages()[0].fields.get("parse_mode") == "HTML"
+    r = cli("outbox", "flush", push_id)  # a push id: all of its entries
+    assert r.code == 0 and r.stdout == "2\n", r.output
+    got = received(telegram)
+    assert got["1"] >= 1 and got["2"] >= 1
+    for chat in ("1", "2"):
+        sent = [m for m in telegram.sent_messages() if str(m.chat_id) == chat]
+        assert all(str(m.fields.get("disable_notification")).lower() == "true" for m in sent)
+        assert any(m.method in ("sendPhoto", "sendMediaGroup") for m in sent), sent
+    assert listed(cli)["entries"] == []
+    r = cli("outbox", "flush", "nosuch-000001")
+    assert r.code == 2 and "no entry nosuch-000001" in r.stderr and r.stdout == "0\n"
+
+
+def test_a_bad_outbox_setting_is_a_configuration_error(cli, write_profile, telegram):
+    tg(write_profile, telegram, settings='outbox_max_age = "soon"')
+    r = cli("outbox", "flush")
+    assert r.code == 3 and r.stdout == "0\n", r.output
+    assert "outbox_max_age" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    for bad in ('flush_on_push = "yes"', "spool = 1"):
+        tg(write_profile, telegram, settings=bad)
+        r = cli("push", "text", "-p", "tg", "-u", "1", "hi")
+        assert r.code == 3 and r.stdout == "0\n", r.output
+        assert bad.split()[0] in r.stderr, r.stderr
+        assert cli("outbox", "list").code == 0  # list needs no profile
+    assert telegram.sent_messages() == []
+
+
+def test_spool_with_to_is_refused_before_anything(cli, write_profile, telegram):
+    tg(write_profile, telegram)
+    r = cli("push", "text", "--spool", "--to", "team", "hi")
+    assert r.code == 2 and r.stdout == "0\n", r.output
+    assert r.stderr.count("\n") == 1 and "--spool" in r.stderr
+    assert telegram.sent_messages() == []
+
+
+def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):
+    """A webhook robot (the account is the destination): kept in an outage, sent once."""
+    from tests.fakes.webhooks import FakeSlackWebhook
+
+    path = "/services/T000/B000/outbox-hook-secret-01"
+    with FakeSlackWebhook(path) as fake:
+        write_profile(
+            f'[accounts.hook]\nplatform = "slack-webhook"\n'
+            f'url = "https://hooks.slack.com{path}"\nbase_url = "{fake.url}"\n'
+        )
+        fake.stop()
+        r = cli("push", "text", "-p", "slack-webhook", "deploy done", "--spool",
+                "--timeout", "2000")  # fmt: skip
+        assert r.code == 1 and "1 target(s) kept" in r.stderr, r.output
+        box = listed(cli)
+        assert [e["account"] for e in box["entries"]] == ["hook"], box
+        fake.start()
+        r = cli("outbox", "flush")
+        assert r.code == 0 and r.stdout == "1\n", r.output
+        assert fake.messages == [{"text": "deploy done"}]
+        assert listed(cli)["entries"] == []
