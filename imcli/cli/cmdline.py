@@ -121,8 +121,8 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--strict",), "strict", "flag"),
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
-            # every TARGETS option of push but --to (named recipients: not wired into run yet)
-            *(o for o in _PUSH_COMMON if o.dest != "to"),
+            # every TARGETS option of push but --to and --spool (not wired into run yet)
+            *(o for o in _PUSH_COMMON if o.dest not in ("to", "spool")),
         ),
         arguments=(Arg("command", nargs=-1),),
     ),
