@@ -803,3 +803,49 @@ def test_attach_log_is_refused_for_a_robot_that_takes_no_files(imcli_run, write_
     r = imcli_run("-a", "hook", "--attach-log", "--", "sh", "-c", f"touch {marker}")
     assert r.code == 2 and "slack-webhook: an incoming webhook cannot upload files" in r.stderr
     assert not marker.exists()
+
+
+# -- named recipients (--to) ---------------------------------------------------------------------
+
+
+def _two_platforms(tg: FakeTelegram, slack: FakeSlack, extra: str = "") -> str:
+    return (
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\nbase_url = "{tg.url}"\n\n'
+        f'[accounts.team]\nplatform = "slack"\ntoken = "{SLACK_TOKEN}"\nbase_url = "{slack.url}"\n\n'
+        '[recipients.oncall]\ntargets = ["telegram:user:42", "slack:group:C0123"]\n' + extra
+    )
+
+
+def test_to_pushes_the_outcome_to_every_target_of_a_recipient(imcli_run, write_profile):
+    with FakeTelegram() as tg, FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        write_profile(_two_platforms(tg, slack))
+        r = imcli_run("--to", "oncall", "-t", "backup.sh", "--", "sh", "-c", "echo oops; exit 2")
+        assert r.code == 2, r.stderr
+        assert r.out == b"oops\n" and r.err == b"", r.stderr  # stdout stays the job's
+        [tg_text] = texts(tg)
+        assert "backup.sh failed (exit 2)" in tg_text and "oops" in tg_text
+        [post] = [q for q in slack.requests if q.path.endswith("chat.postMessage")]
+        assert post.json["channel"] == "C0123" and "backup.sh failed (exit 2)" in str(post.json)
+
+
+def test_to_falls_back_and_a_bad_entry_runs_nothing(imcli_run, write_profile, tmp_path):
+    with FakeTelegram(unknown_chats=[4040]) as tg, FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        # the primary's only target is a chat Telegram does not know: the fallback gets it
+        write_profile(
+            _two_platforms(tg, slack, 'fallback = ["team"]\n\n')
+            .replace('targets = ["telegram:user:42", "slack:group:C0123"]',
+                     'targets = ["telegram:user:4040"]')
+            + '[recipients.team]\ntargets = ["slack:group:C0123"]\n'
+        )  # fmt: skip
+        r = imcli_run("--to", "oncall", "--", "sh", "-c", "exit 1")
+        assert r.code == 1, r.stderr
+        posts = [q for q in slack.requests if q.path.endswith("chat.postMessage")]
+        assert len(posts) == 1 and "falling back to 'team'" in r.stderr, r.stderr
+        # a recipient entry the matrix rules out: exit 2 before the job runs
+        write_profile(
+            _two_platforms(tg, slack) + '\n[recipients.bad]\ntargets = ["wecom:group:G1"]\n'
+        )
+        marker = tmp_path / "ran"
+        r = imcli_run("--to", "bad", "--", "sh", "-c", f"touch {marker}")
+        assert r.code == 2 and "wecom: group push is not supported" in r.stderr, r.stderr
+        assert not marker.exists()

@@ -121,8 +121,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--strict",), "strict", "flag"),
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
-            # every TARGETS option of push but --to and --spool (not wired into run yet)
-            *(o for o in _PUSH_COMMON if o.dest not in ("to", "spool")),
+            # every TARGETS option of push but --spool (an outbox entry needs a message
+            # that outlives the job's log)
+            *(o for o in _PUSH_COMMON if o.dest != "spool"),
         ),
         arguments=(Arg("command", nargs=-1),),
     ),

@@ -17,6 +17,7 @@ from imcli.cli.push_cmd import (
     Profile,
     Quiet,
     Timeout,
+    To,
     User,
     Verbose,
 )
@@ -105,6 +106,7 @@ def run_command(
     platform: Platform = None,
     group: Group = None,
     user: User = None,
+    to: To = None,
     account: Account = None,
     timeout: Timeout = None,
     option: Options = None,
@@ -126,7 +128,7 @@ def run_command(
         run_job.run(
             command=command, on=on, title=title, tail=tail, attach_log=attach_log,
             markdown=markdown, strict=strict, max_runtime=max_runtime, grace=grace,
-            platform=platform, group=group, user=user, account=account, timeout=timeout,
+            platform=platform, to=to, group=group, user=user, account=account, timeout=timeout,
             option=option, profile=profile_of(ctx, profile), dry_run=dry_run,
             json_out=json_out, verbose=verbose, quiet=quiet,
         )

@@ -21,12 +21,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from imcli.cli import output
 from imcli.cli.job import Outcome, signal_name
 from imcli.errors import ConfigError, ImcliError, UsageError
 from imcli.models import Item, Message, PushRequest, PushResult, Target
+
+if TYPE_CHECKING:
+    from imcli.recipients import MultiResult
+
+#: what a push of the outcome gives: one platform's result, or (--to) several platforms'
+Pushed = Union[PushResult, "MultiResult"]
 
 ON_CHOICES = ("failure", "always", "success")
 DEFAULT_TAIL = 40
@@ -222,6 +228,7 @@ def run(
     option: list[str] | None,
     profile: str | None,
     dry_run: bool,
+    to: list[str] | None = None,
     json_out: bool,
     verbose: int,
     quiet: bool = False,
@@ -234,7 +241,7 @@ def run(
         settings = _check(
             argv=argv, on=on, tail=tail, attach_log=attach_log, max_runtime=max_runtime,
             grace=grace, platform=platform, group=group, user=user, account=account,
-            timeout=timeout, option=option, profile=profile,
+            timeout=timeout, option=option, profile=profile, to=to,
         )  # fmt: skip
     except ImcliError as exc:
         output.error(exc.message)
@@ -265,7 +272,7 @@ def run(
             output.error(f"{argv[0]}: {outcome.start_error}")
         wanted = on or "failure"
         push = wanted == "always" or (wanted == "failure") == verdict.failed
-        result: PushResult | None = None
+        result: Pushed | None = None
         push_error: BaseException | None = None
         interrupted: int | None = None
         if push:
@@ -348,6 +355,7 @@ class _Settings:
     timeout_ms: int | None
     extra: dict[str, Any]
     profile: str | None
+    to: list[str]
 
 
 def _check(
@@ -365,6 +373,7 @@ def _check(
     timeout: int | None,
     option: list[str] | None,
     profile: str | None,
+    to: list[str] | None = None,
 ) -> _Settings:
     """Everything that can be checked before CMD runs; UsageError for a line that can
     never push."""
@@ -385,12 +394,29 @@ def _check(
     if account and own.get("account") and own["account"] != account:
         raise UsageError("--account and -o account_id name different accounts")
     account = account or own.get("account")
-    _check_platform(platform, account, profile, targets, attach_log)
+    to = list(dict.fromkeys(to or []))
+    if to:
+        _check_recipients(to, profile, attach_log)
+    if not to or targets or platform or account:
+        _check_platform(platform, account, profile, targets, attach_log)
     return _Settings(
         tail=DEFAULT_TAIL if tail is None else tail, max_runtime=limit, grace=grace_s,
         targets=targets, platform=platform, account=account, timeout_ms=timeout,
-        extra=extra, profile=profile,
+        extra=extra, profile=profile, to=to,
     )  # fmt: skip
+
+
+def _check_recipients(to: list[str], profile: str | None, attach_log: bool) -> None:
+    """Every entry of every recipient (fallbacks included) is checked against the matrix
+    before CMD runs, as ``push --to`` checks them before it sends."""
+    from imcli import profile as profile_mod
+    from imcli import recipients
+
+    try:
+        prof = profile_mod.load(profile)
+    except ConfigError:
+        return  # the push will say what is wrong; the job runs all the same
+    recipients.plan(prof, to, "mixed" if attach_log else "text")
 
 
 def _check_platform(
@@ -437,7 +463,7 @@ def _push(
     verbose: int,
     quiet: bool = False,
     dry_run: bool = False,
-) -> tuple[PushResult | None, BaseException | None, int | None]:
+) -> tuple[Pushed | None, BaseException | None, int | None]:
     """(result, the error that stopped it, the signal that interrupted it); every error
     is on stderr already."""
     from imcli.cli import runner
@@ -459,6 +485,8 @@ def _push(
     results: dict[Target, TargetResult] = {}
     log = (lambda line: output.err(line)) if verbose else None
     dry = (lambda line: output.err(f"dry-run: {line}")) if dry_run else None
+    if settings.to:
+        return _push_to(req, settings.to, log=log, dry=dry, quiet=quiet, dry_run=dry_run)
     try:
         result = runner.run_interruptibly(
             run_push(req, verbose=log, dry_log=dry, results_out=results)
@@ -491,12 +519,56 @@ def _push(
     return result, None, None
 
 
+def _push_to(
+    req: PushRequest,
+    to: list[str],
+    *,
+    log: Any,
+    dry: Any,
+    quiet: bool,
+    dry_run: bool,
+) -> tuple[Pushed | None, BaseException | None, int | None]:
+    """The outcome pushed to ``req``'s targets and the named recipients (with their
+    fallbacks), as ``push --to`` does; stdout stays CMD's, so every line goes to stderr."""
+    from imcli import recipients
+    from imcli.cli import runner
+    from imcli.cli.push_run import failure
+    from imcli.errors import Interrupted
+
+    progress: recipients.Progress = []
+    try:
+        result = runner.run_interruptibly(
+            recipients.run_to(req, to, verbose=log, dry_log=dry, progress=progress)
+        )
+    except Interrupted as exc:
+        sent = sum(1 for _, res in progress for r in res.values() if r.ok)
+        maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
+        total = sum(len(res) for _, res in progress)
+        line = f"interrupted while pushing; {sent} of {total} target(s) sent"
+        if maybe:
+            line += f", {maybe} more may have been delivered"
+        output.error(line)
+        return None, exc, exc.exit_code - 128
+    except ImcliError as exc:
+        output.error(exc.message)
+        return None, exc, None
+    if not dry_run:
+        for what, event in result.events:
+            if what == "note":
+                output.err(f"imcli: {event}")
+            elif not event.result.ok and not quiet:  # -q: no line per failed target
+                tr = event.result
+                where = "webhook" if tr.target is None else str(tr.target)
+                output.err(output.one_line(f"imcli: {event.platform} {where}: {failure(tr)}"))
+    return result, None, None
+
+
 def _json(
     o: Outcome,
     v: Verdict,
     status: int,
     pushed: bool,
-    result: PushResult | None,
+    result: Pushed | None,
     error: BaseException | None,
 ) -> dict[str, Any]:
     push: dict[str, Any] | None = None
