@@ -411,6 +411,11 @@ def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
     telegram.stop()
     targets = [a for i in range(300) for a in ("-u", str(9000 + i))]
     cli("push", "text", "-p", "tg", *targets, "x", "--spool", "--timeout", "2000")
+    # on a loaded machine a send to the stopped fake can end without an answer: such an
+    # entry waits as uncertain already, and a plain flush leaves it alone
+    before = {
+        e["target"].split(":")[1] for e in listed(cli)["entries"] if e["state"] == "uncertain"
+    }
     telegram.start()
     telegram.latency = 0.05
     proc = _spawn(["outbox", "flush"])
@@ -428,7 +433,7 @@ def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
     pending = {e["target"].split(":")[1] for e in left if e["state"] == "pending"}
     maybe = {e["target"].split(":")[1] for e in left if e["state"] == "uncertain"}
     assert not pending & set(got), "a delivered entry waits as pending: it would be sent twice"
-    assert len(maybe) <= 64
+    assert len(maybe - before) <= 64  # only the sends in flight at the signal (64 workers)
     assert {str(9000 + i) for i in range(300)} == set(got) | pending | maybe
     r = cli("outbox", "flush")
     assert r.code == 0 and int(r.stdout) == len(pending), r.output
