@@ -115,6 +115,19 @@ def check_stdin(
         )
 
 
+def interrupted_counts(progress: Any, what: str) -> tuple[int, int, int]:
+    """(sent, may have been delivered, targets) of an interrupted ``--to`` push, said on
+    stderr: the count is what surely arrived; sends in flight may have arrived too."""
+    sent = sum(1 for _, res in progress for r in res.values() if r.ok)
+    maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
+    total = sum(len(res) for _, res in progress)
+    line = f"{what}; {sent} of {total} target(s) sent"
+    if maybe:
+        line += f", {maybe} more may have been delivered"
+    output.error(line)
+    return sent, maybe, total
+
+
 def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False) -> int:
     """Push to ``req``'s targets and the recipients ``to``; print; return the status.
     Raises ImcliError when nothing was sent (the caller prints it)."""
@@ -131,14 +144,7 @@ def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False)
             recipients.run_to(req, to, verbose=log, dry_log=dry, progress=progress)
         )
     except Interrupted as exc:
-        # the count is what surely arrived; sends in flight may have been delivered too
-        sent = sum(1 for _, results in progress for r in results.values() if r.ok)
-        maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
-        total = sum(len(results) for _, results in progress)
-        line = f"interrupted; {sent} of {total} target(s) sent"
-        if maybe:
-            line += f", {maybe} more may have been delivered"
-        output.error(line)
+        sent, maybe, _ = interrupted_counts(progress, "interrupted")
         if json_out:
             rows: list[dict[str, Any]] = []
             for platform, results in progress:

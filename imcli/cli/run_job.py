@@ -531,7 +531,7 @@ def _push_to(
     """The outcome pushed to ``req``'s targets and the named recipients (with their
     fallbacks), as ``push --to`` does; stdout stays CMD's, so every line goes to stderr."""
     from imcli import recipients
-    from imcli.cli import runner
+    from imcli.cli import push_to, runner
     from imcli.cli.push_run import failure
     from imcli.errors import Interrupted
 
@@ -541,13 +541,7 @@ def _push_to(
             recipients.run_to(req, to, verbose=log, dry_log=dry, progress=progress)
         )
     except Interrupted as exc:
-        sent = sum(1 for _, res in progress for r in res.values() if r.ok)
-        maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
-        total = sum(len(res) for _, res in progress)
-        line = f"interrupted while pushing; {sent} of {total} target(s) sent"
-        if maybe:
-            line += f", {maybe} more may have been delivered"
-        output.error(line)
+        push_to.interrupted_counts(progress, "interrupted while pushing")
         return None, exc, exc.exit_code - 128
     except ImcliError as exc:
         output.error(exc.message)
