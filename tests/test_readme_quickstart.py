@@ -36,7 +36,10 @@ def readme_setup_and_quick_start() -> tuple[str, str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = _blocks(readme)
     quick = readme.index("## Quick start")
-    setup = blocks[0][1]
+    # the first block's first line installs imcli and runs it; its second runs the tests
+    install, tests = blocks[0][1].splitlines()[:2]
+    assert "pip install -e '.[test]'" in tests and "pytest" in tests
+    setup = install + "\n"
     start = next(text for at, text in blocks if at > quick)
     return setup, start
 
