@@ -872,7 +872,7 @@ class NotJSON(PlatformError):
     """An answer that is not JSON (a proxy's HTML page, a truncated body)."""
 
 
-def _snippet(resp: httpx.Response) -> tuple[str, bool]:
+def snippet(resp: httpx.Response) -> tuple[str, bool]:
     """The start of a non-JSON answer on one line, and whether it is an HTML page (then
     its title, e.g. a proxy's "502 Bad Gateway", stands for it)."""
 
@@ -892,17 +892,17 @@ def json_reply(resp: httpx.Response) -> Any:
     try:
         return resp.json()
     except ValueError:
-        snippet, html = _snippet(resp)
-        snippet = snippet or resp.reason_phrase
+        start, html = snippet(resp)
+        start = start or resp.reason_phrase
         if resp.status_code == 429 or resp.status_code >= 500:
             raise RetryableError(
-                f"HTTP {resp.status_code}: {snippet}" + (" (an HTML page)" if html else ""),
+                f"HTTP {resp.status_code}: {start}" + (" (an HTML page)" if html else ""),
                 retry_after=retry_after_header(resp),
                 status=resp.status_code,
             ) from None
         what = "an HTML page, not a JSON answer" if html else "not a JSON answer"
         raise NotJSON(
-            f"HTTP {resp.status_code}: {snippet} ({what})", status=resp.status_code
+            f"HTTP {resp.status_code}: {start} ({what})", status=resp.status_code
         ) from None
 
 

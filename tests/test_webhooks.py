@@ -912,3 +912,46 @@ def test_a_missing_url_is_one_error_before_any_send(cli, profile, wecom, discord
             assert r.stdout == "0\n" and r.code != 0
             assert "404" in r.stderr
     assert not wecom.messages and not discord.messages
+
+
+@pytest.mark.parametrize(
+    "platform, path",
+    [
+        ("slack-webhook", "/services/T000/B000/ABCDEFGHIJKLMNOPQRSTUVWX"),
+        ("discord-webhook", "/api/webhooks/1/ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+    ],
+)
+def test_an_error_page_echoing_the_url_is_masked_before_it_is_cut(
+    cli, write_profile, platform, path
+):
+    """A proxy or gateway that answers a plain-text error quoting the request line: the
+    webhook's secret straddles the 200-character cut, and no part of it may show."""
+    import http.server
+    import threading
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the handler's name
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = ("x" * 160 + " " + self.path).encode()
+            self.send_response(400)
+            self.send_header("content-type", "text/plain")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        write_profile(f'[accounts.hook]\nplatform = "{platform}"\nurl = "{url}"\n')
+        r = cli("push", "text", "-a", "hook", "--json", "hi")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.code == 1, r.stderr
+    secret = path.rsplit("/", 1)[1]
+    for n in range(8, len(secret) + 1):  # not even a part of it
+        assert secret[:n] not in r.stdout + r.stderr, (n, r.stderr)

@@ -136,7 +136,10 @@ class DiscordWebhookAdapter(WebhookAdapter):
                 data = json_reply(resp)  # raises: a 200 that is not the message
             return data if isinstance(data, dict) else {}
         if not isinstance(data, dict):
-            text = " ".join(resp.text[:200].split()) or resp.reason_phrase
+            from imcli.http import snippet
+
+            # masked before it is cut: the webhook token across the cut must not leave half
+            text = snippet(resp)[0] or resp.reason_phrase
             raise PlatformError(f"HTTP {resp.status_code}: {text}", status=resp.status_code)
         code = data.get("code")
         text = (

@@ -70,7 +70,10 @@ def parse_reply(resp: httpx.Response) -> None:
     status_check(resp)
     if resp.status_code == 200:
         return
-    code = " ".join(resp.text[:200].split()) or f"HTTP {resp.status_code}"
+    from imcli.http import snippet
+
+    # masked before it is cut: a webhook url's secret across the cut must not leave half
+    code = snippet(resp)[0] or f"HTTP {resp.status_code}"
     text = f"{code} ({resp.status_code})"
     if code in GONE:
         raise AccountOffline(text, reason="credentials", code=code, status=resp.status_code)
