@@ -517,3 +517,21 @@ def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):
         assert r.code == 0 and r.stdout == "1\n", r.output
         assert fake.messages == [{"text": "deploy done"}]
         assert listed(cli)["entries"] == []
+
+
+def test_media_from_stdin_is_never_kept(cli, write_profile, telegram, isolated_env):
+    """Media read from standard input never outlives the process on disk: --spool with
+    it is exit 2 before anything is sent; `spool = true` keeps nothing of such a push."""
+    tg(write_profile, telegram, settings="spool = true")
+    telegram.stop()
+    r = cli("push", "file", "-p", "tg", "-u", "1", "--spool", "-", "--filename", "a.txt",
+            input="hello\n")  # fmt: skip
+    assert (r.code, r.stdout) == (2, "0\n"), r.output
+    assert "--spool cannot keep media read from standard input" in r.stderr
+    r = cli("push", "file", "-p", "tg", "-u", "1", "-", "--filename", "a.txt", "--timeout", "2000",
+            input="hello\n")  # fmt: skip
+    assert r.code == 1, r.output
+    assert "not kept (media read from standard input)" in r.stderr
+    assert listed(cli)["entries"] == []
+    media = outbox_dir(isolated_env) / "media"
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*")), "left on disk"

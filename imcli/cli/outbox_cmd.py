@@ -48,11 +48,22 @@ def before_push(req: PushRequest, flag: bool) -> bool:
     true or false is exit 3 naming it."""
     if req.dry_run:
         return False
+    # media read from standard input never outlives the process on disk, so the outbox
+    # cannot keep it: refused with --spool, not kept with `spool = true`
+    from_stdin = any(src.stdin for src in req.message.media_sources())
+    if flag and from_stdin:
+        raise UsageError(
+            "--spool cannot keep media read from standard input (it is never left on disk); "
+            "give it as a file path"
+        )
     try:
         prof = _load(req.profile)
     except ImcliError:
         return flag  # the push itself says what is wrong with the profile
     keep = _setting(prof, "spool") or flag
+    if keep and from_stdin:
+        output.err("imcli: spool = true: what fails is not kept (media read from standard input)")
+        keep = False
     if _setting(prof, "flush_on_push"):
         _flush_before_push(req, prof)
     return keep
