@@ -161,6 +161,9 @@ class Entry:
     tries: int = 0
     last_try: float | None = None
     message: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the profile the push read (its real path): its account names mean something only
+    #: there, and a webhook account is the destination itself
+    profile: str | None = None
 
     @property
     def push(self) -> str:
@@ -179,6 +182,7 @@ class Entry:
             "tries": self.tries,
             "last_try": self.last_try,
             "message": self.message,
+            "profile": self.profile,
         }
 
     @classmethod
@@ -198,6 +202,7 @@ class Entry:
             account=None if d.get("account") is None else str(d["account"]),
             target=target, state=str(d["state"]), reason=str(d.get("reason") or ""),
             created=float(d["created"]), tries=int(d.get("tries") or 0),
+            profile=None if d.get("profile") is None else str(d["profile"]),
             last_try=None if d.get("last_try") is None else float(d["last_try"]),
             message=d["message"],
         )  # fmt: skip
@@ -285,6 +290,7 @@ class Outbox:
         platform: str,
         message: Message,
         waiting: list[tuple[Target, str | None, str, str]],
+        profile: str | None = None,
     ) -> list[str]:
         """Write one entry per ``(target, account, state, reason)``; returns their ids.
         Local media are copied once for the push (at most MAX_MEDIA bytes: UsageError)."""
@@ -316,6 +322,7 @@ class Outbox:
                 entry = Entry(
                     id=f"{push}-{n:06d}", platform=platform, account=account, target=target,
                     state=state, reason=reason, created=now, tries=1, last_try=now, message=body,
+                    profile=profile,
                 )  # fmt: skip
                 self._write(
                     self.entries / f"{entry.id}.json",

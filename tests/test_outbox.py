@@ -535,3 +535,30 @@ def test_media_from_stdin_is_never_kept(cli, write_profile, telegram, isolated_e
     assert listed(cli)["entries"] == []
     media = outbox_dir(isolated_env) / "media"
     assert not media.exists() or not any(p.is_file() for p in media.rglob("*")), "left on disk"
+
+
+def test_an_entry_is_flushed_only_with_the_profile_it_was_kept_from(
+    cli, write_profile, telegram, tmp_path
+):
+    """Account names mean something in one profile only: an entry kept from profile A is
+    not sent by a flush with profile B (whose `bot` may be another bot, or for a webhook
+    robot another group); the flush says which profile to use."""
+    tg(write_profile, telegram)
+    telegram.stop()
+    other = tmp_path / "other.toml"
+    other.write_text(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "http://127.0.0.1:9"\nrate = 0\n',
+        encoding="utf-8",
+    )
+    other.chmod(0o600)
+    r = cli("push", "text", "-p", "tg", "-u", "5", "--spool", "--timeout", "2000", "hi")
+    assert r.code == 1, r.output
+    r = cli("outbox", "flush", "--profile", str(other))
+    assert (r.code, r.stdout) == (0, "0\n"), r.output
+    assert "1 entry kept from the profile" in r.stderr and "flush with --profile" in r.stderr
+    assert [e["state"] for e in listed(cli)["entries"]] == ["pending"]
+    telegram.start()
+    r = cli("outbox", "flush")  # the profile it was kept from
+    assert (r.code, r.stdout) == (0, "1\n"), r.output
+    assert received(telegram) == {"5": 1}

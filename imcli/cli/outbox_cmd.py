@@ -32,6 +32,12 @@ def _setting(prof: Profile, key: str) -> bool:
     return value
 
 
+def _real(path: Any) -> str:
+    import os
+
+    return str(os.path.realpath(path))
+
+
 def _load(profile: str | None) -> Profile:
     from imcli import profile as profile_mod
 
@@ -82,7 +88,7 @@ def spool_after(req: PushRequest, platform: str | None, results: list[TargetResu
         prof = _load(req.profile)
         name = resolve_platform(platform or req.platform, req.account, prof).name
         waiting = [(t, acc or req.account, s, why) for t, acc, s, why in waiting]
-        ids = outbox.Outbox().spool(name, req.message, waiting)
+        ids = outbox.Outbox().spool(name, req.message, waiting, profile=_real(prof.path))
     except ImcliError as exc:
         output.error(f"outbox: not kept: {exc.message}")
         return
@@ -316,6 +322,20 @@ def flush(
         st.fail(2)
     if only is not None:
         chosen = [e for e in chosen if only(e)]
+    # an entry is sent only with the profile it was kept from: elsewhere its account name
+    # may be another account (a webhook account is another destination)
+    mine = _real(prof.path)
+    elsewhere: dict[str, int] = {}
+    for e in chosen:
+        if e.profile is not None and e.profile != mine:
+            elsewhere[e.profile] = elsewhere.get(e.profile, 0) + 1
+    if elsewhere:
+        chosen = [e for e in chosen if e.profile is None or e.profile == mine]
+        for path, n in elsewhere.items() if not before_push else ():
+            output.error(
+                f"outbox: {n} entr{'y' if n == 1 else 'ies'} kept from the profile {path} "
+                f"left waiting; flush with --profile {path}"
+            )
     now = time.time()
     live: list[Entry] = []
     for e in chosen:  # too old: dropped, a line each
