@@ -97,16 +97,18 @@ def bare_var(value: Any) -> str | None:
     return None
 
 
-def check_table(spec: Any, table: dict[str, Any], where: str) -> None:
+def check_table(spec: Any, table: dict[str, Any], where: str, name: str | None = None) -> None:
     """Refuse (UsageError) what `accounts add`/`set` would store that a push would only
     refuse later: ``$VAR`` without braces, a base_url or proxy that is not a usable URL,
-    a field set to true without the field it needs (Telegram local_server: base_url)."""
+    a field set to true without the field it needs (Telegram local_server: base_url), a
+    negative or infinite rate, and (given the account's ``name``, a whole table) a webhook
+    account whose url or key is not of its platform's shape."""
     for key, val in table.items():
-        name = bare_var(val)
-        if name is not None:
+        var = bare_var(val)
+        if var is not None:
             raise UsageError(
-                f"{where}: {key} contains ${name} without braces, which would be sent as "
-                f"written; store a reference as '${{{name}}}' (in single quotes), or give "
+                f"{where}: {key} contains ${var} without braces, which would be sent as "
+                f"written; store a reference as '${{{var}}}' (in single quotes), or give "
                 "the value itself"
             )
     for key in ("base_url", "proxy"):
@@ -120,6 +122,23 @@ def check_table(spec: Any, table: dict[str, Any], where: str) -> None:
             raise UsageError(
                 f"{where}: {f.name} = true needs {f.needs} (e.g. --set {f.needs}=http://127.0.0.1:8081)"
             )
+    rate = table.get("rate")
+    number = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+    if number and not (0 <= rate < float("inf")):  # type: ignore[operator]  # nan fails too
+        raise UsageError(f"{where}: rate must be messages per second, 0 for no limit; got {rate!r}")
+    if name is not None and spec.webhook and not any("${" in str(v) for v in table.values()):
+        _check_destination(spec, table, name)
+
+
+def _check_destination(spec: Any, table: dict[str, Any], name: str) -> None:
+    """A webhook account's destination, worked out as a push works it out."""
+    from imcli import platforms
+
+    adapter: Any = platforms.adapter_class(spec)(Account(name, spec.name, dict(table)), None)  # type: ignore[arg-type]  # no request is made
+    try:
+        adapter.destination()
+    except ConfigError as exc:
+        raise UsageError(exc.message.split("; fix it in the profile")[0]) from None
 
 
 def url_problem(key: str, url: str) -> str | None:

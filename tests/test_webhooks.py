@@ -955,3 +955,37 @@ def test_an_error_page_echoing_the_url_is_masked_before_it_is_cut(
     secret = path.rsplit("/", 1)[1]
     for n in range(8, len(secret) + 1):  # not even a part of it
         assert secret[:n] not in r.stdout + r.stderr, (n, r.stderr)
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (("dh", "--platform", "discord-webhook", "--set", "url=notaurl"),
+         "url must be an http(s) URL"),
+        (("lr", "--platform", "lark-robot", "--set", "url=https://example.com/hook"),
+         "url is not a custom bot webhook"),
+        (("dh", "--platform", "discord-webhook", "--set",
+          "url=https://discord.com/api/webhooks/1/TOKENabc", "--set", "rate=-1"),
+         "rate must be messages per second"),
+    ],
+)  # fmt: skip
+def test_accounts_add_refuses_a_webhook_a_push_would_refuse(cli, tmp_path, args, error):
+    """Nothing is stored that only fails at push time: the webhook's shape is worked out
+    as a push works it out (without showing the URL, which is the secret)."""
+    path = tmp_path / "p.toml"
+    r = cli("accounts", "add", "--profile", str(path), *args)
+    assert r.code == 2 and error in r.stderr, r.stderr
+    assert not path.exists() or "[accounts." not in path.read_text()
+    assert "TOKENabc" not in r.stderr
+
+
+def test_accounts_set_refuses_a_webhook_url_of_another_shape(cli, tmp_path):
+    path = tmp_path / "p.toml"
+    good = "url=https://open.feishu.cn/open-apis/bot/v2/hook/abc"
+    r = cli("accounts", "add", "--profile", str(path), "lr", "--platform", "lark-robot",
+            "--set", good)  # fmt: skip
+    assert r.code == 0, r.stderr
+    before = path.read_bytes()
+    r = cli("accounts", "set", "--profile", str(path), "lr", "url=https://example.com/hook")
+    assert r.code == 2 and "url is not a custom bot webhook" in r.stderr, r.stderr
+    assert path.read_bytes() == before

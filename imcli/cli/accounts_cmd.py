@@ -237,7 +237,7 @@ def add_account(
             if value is not None:
                 table[f.name] = value
     # what a push would refuse later is refused now
-    profile_mod.check_table(spec, table, f"account {name!r}")
+    profile_mod.check_table(spec, table, f"account {name!r}", name)
     if prof is None:
         prof = load_profile(ctx, profile, with_env=False)
     path = prof.path
@@ -510,7 +510,7 @@ def set_fields(
     changes: dict[str, Any] = {}
     _parse_pairs(spec, given, changes, "set")
     merged = {k: v for k, v in {**acc.raw, **changes}.items() if k not in removed}
-    profile_mod.check_table(spec, merged, f"account {name!r}")
+    profile_mod.check_table(spec, merged, f"account {name!r}", name)
 
     def mutate(data: dict[str, Any]) -> None:
         table = data.get("accounts", {}).get(name)
