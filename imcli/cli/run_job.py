@@ -493,7 +493,8 @@ def _push(
         )
     except Interrupted as exc:
         partial = PushResult(platform="", results=list(results.values()))
-        line = f"interrupted while pushing; {partial.sent} of {len(req.targets)} target(s) sent"
+        total = max(len(req.targets), len(results))  # a webhook's one target is implicit
+        line = f"interrupted while pushing; {partial.sent} of {total} target(s) sent"
         if partial.uncertain:
             line += f", {partial.uncertain} more may have been delivered"
         output.error(line)
