@@ -562,3 +562,11 @@ def test_an_entry_is_flushed_only_with_the_profile_it_was_kept_from(
     r = cli("outbox", "flush")  # the profile it was kept from
     assert (r.code, r.stdout) == (0, "1\n"), r.output
     assert received(telegram) == {"5": 1}
+
+
+def test_list_and_drop_accept_profile_as_every_subcommand_does(cli, write_profile, telegram):
+    path = tg(write_profile, telegram)
+    r = cli("outbox", "list", "--profile", str(path), "--json")
+    assert r.code == 0 and json.loads(r.stdout)["entries"] == [], r.output
+    r = cli("outbox", "drop", "--all", "--profile", str(path))
+    assert (r.code, r.stdout) == (0, "0\n"), r.output

@@ -156,13 +156,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ),
     ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
     ("outbox",): Command(group=True),
-    ("outbox", "list"): Command(options=(_JSON,)),
+    ("outbox", "list"): Command(options=(_JSON, _PROFILE)),
     ("outbox", "flush"): Command(
         options=(Opt(("--uncertain",), "uncertain", "flag"), _TIMEOUT, _PROFILE, _JSON, _VERBOSE),
         arguments=(Arg("ids", nargs=-1),),
     ),
     ("outbox", "drop"): Command(
-        options=(Opt(("--all",), "all_", "flag"),), arguments=(Arg("ids", nargs=-1),)
+        options=(Opt(("--all",), "all_", "flag"), _PROFILE), arguments=(Arg("ids", nargs=-1),)
     ),
 }
 

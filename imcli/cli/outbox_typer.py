@@ -21,8 +21,21 @@ Ids = Annotated[
 ]
 
 
+#: --profile on list and drop: accepted as on every subcommand; the outbox is one for
+#: every profile (each entry names the profile it was kept from)
+SharedProfile = Annotated[
+    Optional[str],
+    typer.Option(
+        "--profile",
+        help="Accepted as everywhere; the outbox is shared by every profile.",
+        metavar="PATH",
+        show_default=False,
+    ),
+]
+
+
 @outbox_app.command("list")
-def list_command(json_out: JsonOpt = False) -> None:
+def list_command(json_out: JsonOpt = False, profile: SharedProfile = None) -> None:
     """What waits in the outbox: age, why, how many tries; corrupt entries set aside."""
     raise typer.Exit(outbox_cmd.list_entries(json_out=json_out))
 
@@ -81,6 +94,7 @@ def flush_command(
 def drop_command(
     ids: Ids = None,
     all_: Annotated[bool, typer.Option("--all", help="Drop every entry.")] = False,
+    profile: SharedProfile = None,
 ) -> None:
     """Remove entries without sending them; print how many."""
     raise typer.Exit(outbox_cmd.drop(list(ids or []), all_=all_))
