@@ -135,15 +135,25 @@ def _print_result(result: PushResult, json_out: bool, quiet: bool = False) -> No
     # line per target that was sent
     tty = output.stderr_is_tty() and not result.dry_run
     for r in result.results:
-        if r.ok and tty and not quiet:
-            output.err(f"✓ {result.platform} {r.target}" + (f" ({r.account})" if r.account else ""))
-        elif not r.ok and not result.dry_run and not quiet:
-            line = output.one_line(f"{result.platform} {r.target}: {failure(r)}")
-            output.err(f"✗ {line}" if tty else line)
+        target_line(result.platform, str(r.target), r, tty=tty, quiet=quiet, dry=result.dry_run)
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         output.out(str(result.sent))
+
+
+def target_line(
+    platform: str, where: str, r: TargetResult, *, tty: bool, quiet: bool, dry: bool
+) -> None:
+    """A target's stderr line: its failure (``✗`` first on a terminal), or on a terminal
+    ``✓`` for one that was sent; none with --quiet, no failure line in a dry run."""
+    if quiet:
+        return
+    if r.ok and tty:
+        output.err(f"✓ {platform} {where}" + (f" ({r.account})" if r.account else ""))
+    elif not r.ok and not dry:
+        line = output.one_line(f"{platform} {where}: {failure(r)}")
+        output.err(f"✗ {line}" if tty else line)
 
 
 def failure(r: TargetResult) -> str:

@@ -133,7 +133,7 @@ def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False)
     Raises ImcliError when nothing was sent (the caller prints it)."""
     from imcli import recipients
     from imcli.cli import runner
-    from imcli.cli.push_run import failure
+    from imcli.cli.push_run import target_line
     from imcli.errors import Interrupted
 
     progress: recipients.Progress = []
@@ -171,11 +171,7 @@ def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False)
             continue
         tr: TargetResult = event.result
         where = "webhook" if tr.target is None else str(tr.target)
-        if tr.ok and tty and not quiet:
-            output.err(f"✓ {event.platform} {where}" + (f" ({tr.account})" if tr.account else ""))
-        elif not tr.ok and not result.dry_run and not quiet:
-            line = output.one_line(f"{event.platform} {where}: {failure(tr)}")
-            output.err(f"✗ {line}" if tty else line)
+        target_line(event.platform, where, tr, tty=tty, quiet=quiet, dry=result.dry_run)
     if json_out:
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
