@@ -25,34 +25,23 @@ app = typer.Typer(
     context_settings=CONTEXT,
     no_args_is_help=True,
 )
-push_app = typer.Typer(
-    help="Send a message to one or more targets.",
-    rich_markup_mode=None,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
+
+
+def _group(name: str, help: str) -> typer.Typer:
+    """A command group under ``imcli``: plain help, -h, a short help when called bare."""
+    group = typer.Typer(
+        help=help, rich_markup_mode=None, context_settings=CONTEXT, no_args_is_help=True
+    )
+    app.add_typer(group, name=name)
+    return group
+
+
+push_app = _group("push", "Send a message to one or more targets.")
+accounts_app = _group("accounts", "List, add, remove, choose and test accounts in the profile.")
+recipients_app = _group(
+    "recipients", "List, show, add and remove named recipients (push --to NAME)."
 )
-accounts_app = typer.Typer(
-    help="List, add, remove, choose and test accounts in the profile.",
-    rich_markup_mode=None,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
-)
-recipients_app = typer.Typer(
-    help="List, show, add and remove named recipients (push --to NAME).",
-    rich_markup_mode=None,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
-)
-outbox_app = typer.Typer(
-    help="Pushes kept for later (push --spool): list, flush, drop.",
-    rich_markup_mode=None,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
-)
-app.add_typer(push_app, name="push")
-app.add_typer(accounts_app, name="accounts")
-app.add_typer(recipients_app, name="recipients")
-app.add_typer(outbox_app, name="outbox")
+outbox_app = _group("outbox", "Pushes kept for later (push --spool): list, flush, drop.")
 
 
 def _version(value: bool) -> None:

@@ -34,6 +34,7 @@ cannot be started). Put CMD after --: imcli run -p tg -u ID -- ./backup.sh --ful
 @app.command(
     "run",
     help=HELP,
+    short_help="Run CMD; push its outcome when it ends.",
     context_settings={"allow_interspersed_args": False},
     no_args_is_help=True,
 )
