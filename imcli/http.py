@@ -41,7 +41,7 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
-from imcli.ratelimit import Clock, RateLimiter, default_clock
+from imcli.ratelimit import Clock, RateLimiter, Slot, default_clock
 
 if TYPE_CHECKING:
     import httpx
@@ -399,11 +399,12 @@ class HttpClient:
         last: PlatformError | None = None  # the failure a retry is under way for
         flight = IN_FLIGHT.get() if send else None
         while True:
+            slot: Slot | None = None  # this try's places in the rate-limit windows
             if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
                 try:
-                    await self.clock.wait_for(
-                        self.limiter.acquire(target), max(0.0, self.budget.remaining())
+                    slot = await self.clock.wait_for(
+                        self.limiter.hold(target), max(0.0, self.budget.remaining())
                     )
                 except asyncio.TimeoutError:
                     if last is not None:  # the real cause, not the wait that ended the retry
@@ -418,6 +419,8 @@ class HttpClient:
                     ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
+                if slot is not None:
+                    slot.done(sent=False)
                 if last is not None:
                     raise _transient(_gave_up(last, attempt, budget=True, maybe=maybe))
                 raise _transient(
@@ -535,6 +538,9 @@ class HttpClient:
                         _landed(flight, target)
                         return result
                 finally:
+                    if slot is not None:
+                        # the send arrived by now, if at all: the windows count it from here
+                        slot.done()
                     for fh in opened:
                         fh.close()
             except asyncio.CancelledError:

@@ -14,8 +14,8 @@ that it never sleeps through a real rate-limit window.
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from imcli.models import Target
 
 T = TypeVar("T")
+
+#: added to a wait for a window to clear, so that float rounding never lands a send a hair
+#: inside the platform's period
+_EPSILON = 1e-6
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,20 @@ def set_default_clock(clock: Clock | None) -> Clock:
 
 
 class Window:
-    """At most ``count`` acquisitions in any ``period`` seconds (sliding window).
+    """At most ``count`` sends reach the platform in any ``period`` seconds.
 
-    ``smooth`` windows also space acquisitions evenly (``period / count`` apart) instead
-    of letting a burst of ``count`` go at once: a burst leaves the client at once but
-    reaches the server spread out, and the platform counts arrivals. A small margin
-    keeps arrival times, not just departures, inside the platform's window.
+    The platform counts arrivals, and a send arrives at some unknown moment between the
+    instant it leaves (after :meth:`take` returns) and the instant its answer is read
+    (:meth:`settle`). So a send holds its place in the window from :meth:`take` until
+    ``period`` seconds after its answer: the send that takes the place over leaves after
+    that, so it arrives at least ``period`` after the one before it did, however the
+    network or the event loop delayed either. This needs no safety margin on the rate: the
+    only cost is the answer's round trip once per ``count`` sends.
+
+    ``smooth`` windows also space sends ``period / count`` apart instead of letting
+    ``count`` go at once (a platform may count a burst against the sender even inside its
+    limit).
     """
-
-    MARGIN = 1.08
-    CATCH_UP = 0.05
 
     def __init__(
         self, count: int, period: float, *, smooth: bool = False, clock: Clock | None = None
@@ -90,36 +98,69 @@ class Window:
         import asyncio
 
         self.count = max(1, count)
-        self.period = period * self.MARGIN + 0.01
-        self.interval = period * self.MARGIN / self.count if smooth else 0.0
+        self.period = period
+        self.interval = period / self.count if smooth else 0.0
         self.clock = clock or default_clock()
-        self._times: deque[float] = deque()
-        self._next = 0.0
+        self._busy = 0  # sends taken whose answer is not read yet
+        self._answered: list[float] = []  # heap: when the answers of the last sends came
+        self._due = 0.0  # the smooth schedule's next slot
         self._lock = asyncio.Lock()
+        self._settled = asyncio.Event()
 
-    async def acquire(self) -> None:
+    async def take(self) -> None:
+        """Wait for a place in the window and hold it: :meth:`settle` once sent."""
         clock = self.clock
         async with self._lock:
-            if self.interval:
-                now = clock.now()
-                if self._next > now:
-                    await clock.sleep(self._next - now)
-                # from when this send really leaves: a late event loop must not let the
-                # sends it held back go out in a burst to catch up. It may make up 5 % of
-                # an interval per send (still under the platform's rate), so that small
-                # delays do not add up over a 10,000-target broadcast
-                left = clock.now()
-                self._next = max(
-                    self._next + self.interval, left + self.interval * (1 - self.CATCH_UP)
-                )
             while True:
                 now = clock.now()
-                while self._times and self._times[0] <= now - self.period:
-                    self._times.popleft()
-                if len(self._times) < self.count:
-                    self._times.append(now)
-                    return
-                await clock.sleep(self._times[0] + self.period - now)
+                answered = self._answered
+                while answered and answered[0] + self.period <= now:
+                    heapq.heappop(answered)
+                if self._busy + len(answered) < self.count:
+                    break
+                if answered:  # the oldest answer leaves the window first
+                    await clock.sleep(answered[0] + self.period - now + _EPSILON)
+                else:  # every place is held by a send in flight: wait for an answer
+                    self._settled.clear()
+                    await self._settled.wait()
+            if self.interval:
+                now = clock.now()
+                if self._due > now:
+                    await clock.sleep(self._due - now)
+                    now = clock.now()
+                # a send that left less than half an interval late keeps the schedule (the
+                # next one goes that much sooner), so that an event loop's small delays do
+                # not add up over a long broadcast; after a pause the schedule starts anew
+                late = now - self._due
+                self._due = (self._due if late < self.interval / 2 else now) + self.interval
+            self._busy += 1
+
+    def settle(self, sent: bool = True) -> None:
+        """The send that held a place was answered (or failed) by now; ``sent=False``: it
+        never left, its place is free at once."""
+        self._busy -= 1
+        if sent:
+            heapq.heappush(self._answered, self.clock.now())
+        self._settled.set()
+
+    async def acquire(self) -> None:
+        """A place for a send whose answer is not followed: it counts as arrived now."""
+        await self.take()
+        self.settle()
+
+
+class Slot:
+    """The places one send holds in its windows, until :meth:`done`."""
+
+    def __init__(self) -> None:
+        self.windows: list[Window] = []
+
+    def done(self, sent: bool = True) -> None:
+        """The send's answer was read (or it failed or was given up) by now; ``sent=False``:
+        it never left. Only the first call counts."""
+        windows, self.windows = self.windows, []
+        for w in windows:
+            w.settle(sent)
 
 
 class RateLimiter:
@@ -153,14 +194,30 @@ class RateLimiter:
             )
         return w
 
+    async def hold(self, target: Target | None) -> Slot:
+        """Places for one send in each of its windows, held until the returned slot's
+        :meth:`Slot.done` (call it when the send's answer is read, or it failed)."""
+        slot = Slot()
+        try:
+            # the target's own windows first: a place in the shared per-account pace is
+            # taken only when the send can go at once, never held while one chat waits
+            for lim in self.limits:
+                if target is not None and (
+                    lim.scope == "chat" or (lim.scope == "group" and target.kind == "group")
+                ):
+                    w = self._window(lim, str(target))
+                    await w.take()
+                    slot.windows.append(w)
+            for lim in self.limits:
+                if lim.scope == "account":
+                    w = self._window(lim, "")
+                    await w.take()
+                    slot.windows.append(w)
+        except BaseException:
+            slot.done(sent=False)  # interrupted or out of time while waiting: never sent
+            raise
+        return slot
+
     async def acquire(self, target: Target | None) -> None:
-        # the target's own windows first: a slot of the shared per-account pace is taken
-        # only when the send can go at once, never held while one chat waits its turn
-        for lim in self.limits:
-            if target is not None and (
-                lim.scope == "chat" or (lim.scope == "group" and target.kind == "group")
-            ):
-                await self._window(lim, str(target)).acquire()
-        for lim in self.limits:
-            if lim.scope == "account":
-                await self._window(lim, "").acquire()
+        """Places for a send whose answer is not followed: it counts as arrived now."""
+        (await self.hold(target)).done()

@@ -55,7 +55,7 @@ def test_window_never_allows_more_than_count_in_any_period(clock):
     for i in range(len(stamps) - 5):
         assert stamps[i + 5] - stamps[i] >= 0.2
     assert stamps[-1] - stamps[0] < 0.2 * 3 * 1.2  # and no slower than it must be
-    assert clock.slept >= 0.2 * 3  # the waits were the clock's, not real sleeps
+    assert clock.slept >= 0.2 * 3 * 0.9  # the waits were the clock's, not real sleeps
 
 
 @pytest.mark.real_clock
@@ -122,6 +122,52 @@ def test_fan_out_to_telegram_provokes_no_429(cli, write_profile):
         assert (r.code, r.stdout) == (0, "45\n"), r.stderr
         assert tg.too_many == 0
         assert 1.0 <= elapsed < 4.0  # paced at 30/s: about 1.5 s; unpaced it would be 429s
+
+
+def _tg_fan_out(cli, write_profile, tg, n: int) -> tuple[float, object]:
+    write_profile(
+        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\nbase_url = "{tg.api_url}"\n'
+    )
+    targets = [a for i in range(n) for a in ("-u", str(7000 + i))]
+    started = now()
+    r = cli("push", "text", "-p", "tg", *targets, "hi", "--timeout", "120s")
+    return now() - started, r
+
+
+def test_a_fan_out_at_telegrams_limit_keeps_its_pace_without_a_429(cli, write_profile, clock):
+    """300 chats at 30/s, counted by the fake on the skip-ahead clock as Telegram counts
+    them (any 1 s window of arrivals): no 429, and no 31 arrivals within a second. (The
+    pace itself is measured on the system clock by bench row 7: on this clock every wait
+    skipped while a request is in flight adds to that request's round trip, which the
+    limiter waits on once per 30 sends.)"""
+    with FakeTelegram(enforce_rate=True, enforce_chat_rate=True, clock=clock.now) as tg:
+        elapsed, r = _tg_fan_out(cli, write_profile, tg, 300)
+        assert (r.code, r.stdout) == (0, "300\n"), r.stderr
+        assert tg.too_many == 0
+        arrived = sorted(c.arrived for c in tg.calls("sendMessage"))
+        assert all(b - a >= 1.0 for a, b in zip(arrived, arrived[30:]))
+        assert 300 / 30 - 1 <= elapsed <= 300 / 30 * 1.6, elapsed
+
+
+def test_a_fan_out_provokes_no_429_however_the_network_delays_arrivals(
+    cli, write_profile, clock
+):
+    """Each request reaches the fake after a random delay of up to 150 ms (a congested
+    network, a busy event loop): a pacer that leaves a margin on the rate gets 429s when a
+    send is held back more than the margin while a later one is not; a place held until
+    the answer is read cannot."""
+    import random
+
+    rng = random.Random(18)
+
+    def jitter(req):
+        time.sleep(rng.random() * 0.15)  # before the fake stamps the arrival
+
+    with FakeTelegram(enforce_rate=True, clock=clock.now) as tg:
+        tg.before = jitter
+        elapsed, r = _tg_fan_out(cli, write_profile, tg, 150)
+        assert (r.code, r.stdout) == (0, "150\n"), r.stderr
+        assert tg.too_many == 0
 
 
 # -- retries -----------------------------------------------------------------------------------
