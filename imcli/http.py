@@ -399,7 +399,7 @@ class HttpClient:
         last: PlatformError | None = None  # the failure a retry is under way for
         flight = IN_FLIGHT.get() if send else None
         while True:
-            slot: Slot | None = None  # this try's places in the rate-limit windows
+            slot = Slot()  # this try's places in the rate-limit windows (none yet)
             if send and self.budget.remaining() > 0:
                 # waiting for a rate-limit slot spends the same budget as everything else
                 try:
@@ -419,8 +419,7 @@ class HttpClient:
                     ) from None
             remaining = self.budget.remaining()
             if remaining <= 0:
-                if slot is not None:
-                    slot.done(sent=False)
+                slot.done(sent=False)
                 if last is not None:
                     raise _transient(_gave_up(last, attempt, budget=True, maybe=maybe))
                 raise _transient(
@@ -538,9 +537,8 @@ class HttpClient:
                         _landed(flight, target)
                         return result
                 finally:
-                    if slot is not None:
-                        # the send arrived by now, if at all: the windows count it from here
-                        slot.done()
+                    # the send arrived by now, if at all: the windows count it from here
+                    slot.done()
                     for fh in opened:
                         fh.close()
             except asyncio.CancelledError:

@@ -263,6 +263,8 @@ class Delivery:
     platform: str
     recipient: str | None
     result: TargetResult
+    #: sent by a fallback wave (standing in for a recipient none of whose targets was reached)
+    fallback: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = self.result.to_json()
@@ -284,6 +286,8 @@ class MultiResult:
     #: what to tell the user, in the order it happened: ("note", text) for a note,
     #: ("target", delivery) for each target's outcome
     events: list[tuple[str, Any]] = field(default_factory=list)
+    #: recipients none of whose targets was reached, reached through a fallback
+    rescued: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -361,8 +365,18 @@ class _Group:
     error: ImcliError | None = None
 
 
-#: what an interrupted push has sent so far: (platform, results) per group started
-Progress = list[tuple[str, dict[Target, TargetResult]]]
+@dataclass
+class Started:
+    """A group whose core push began: where it goes, and its results so far."""
+
+    platform: str
+    account: str | None
+    fallback: bool  # a fallback wave's group
+    results: dict[Target, TargetResult]
+
+
+#: what an interrupted push has sent so far: every group started
+Progress = list[Started]
 
 
 async def run_to(
@@ -440,7 +454,7 @@ async def run_to(
                     tr = TargetResult(target=m.target)  # type: ignore[arg-type]
                     tr.account = m.account
                     tr.error = g.error.message if g.error else "not sent"
-                outcome[m.key] = Delivery(m.platform, m.recipient, tr)
+                outcome[m.key] = Delivery(m.platform, m.recipient, tr, fallback=not first)
                 order.append(m.key)
                 result.events.append(("target", outcome[m.key]))
 
@@ -486,8 +500,8 @@ async def run_to(
         return False
 
     for name in dict.fromkeys(to):
-        if not reached(name):
-            await escalate(name)
+        if not reached(name) and await escalate(name):
+            result.rescued.append(name)
 
     result.deliveries = [outcome[k] for k in dict.fromkeys(order)]
     result.exit_code = _exit_code(result, codes)
@@ -544,7 +558,7 @@ async def _run_groups(
             max_parts=base.max_parts,
         )
         if progress is not None:
-            progress.append((g.platform, g.results))
+            progress.append(Started(g.platform, g.account, not first, g.results))
         try:
             g.pushed = await run_push(
                 req, profile=prof, verbose=verbose, dry_log=dry_log, results_out=g.results,

@@ -488,12 +488,100 @@ def test_a_bad_outbox_setting_is_a_configuration_error(cli, write_profile, teleg
     assert telegram.sent_messages() == []
 
 
-def test_spool_with_to_is_refused_before_anything(cli, write_profile, telegram):
-    tg(write_profile, telegram)
-    r = cli("push", "text", "--spool", "--to", "team", "hi")
-    assert r.code == 2 and r.stdout == "0\n", r.output
-    assert r.stderr.count("\n") == 1 and "--spool" in r.stderr
-    assert telegram.sent_messages() == []
+# -- --to: named recipients ------------------------------------------------------------------
+
+SLACK_TOKEN = "xoxb-outbox-test-token"
+
+
+def two_platforms(
+    write_profile: Any, tgf: Any, slack: Any, recipients: str, settings: str = ""
+) -> None:
+    head = f"[settings]\n{settings}\n" if settings else ""
+    write_profile(
+        f'{head}[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
+        f'base_url = "{tgf.api_url}"\nrate = 0\n\n'
+        f'[accounts.team]\nplatform = "slack"\ntoken = "{SLACK_TOKEN}"\nbase_url = "{slack.url}"\n'
+        f"\n{recipients}"
+    )
+
+
+def slack_got(slack: Any) -> Counter[str]:
+    return Counter(m.channel for m in slack.posted_messages())
+
+
+def test_a_push_to_recipients_keeps_each_target_that_failed_and_flush_sends_it_there(
+    cli, write_profile
+):
+    """--spool with --to: a target that failed for a reason that may pass is kept as itself
+    (platform, account, target), whichever recipient named it; one sent or failed for good
+    is not. The flush sends it there and nowhere else."""
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram(unknown_chats=[404]) as tgf, FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        two_platforms(
+            write_profile, tgf, slack,
+            '[recipients.ops]\ntargets = ["telegram:user:11", "slack:group:C0ALERTS", '
+            '"telegram:user:404"]\n',
+        )  # fmt: skip
+        slack.stop()  # Slack is down; Telegram is up
+        r = cli("push", "text", "--spool", "--to", "ops", "-p", "slack", "-u", "C0DIRECT",
+                "disk full", "--timeout", "3000")  # fmt: skip
+        assert (r.code, r.stdout) == (1, "1\n"), r.output
+        assert "2 target(s) kept" in r.stderr, r.stderr
+        entries = listed(cli)["entries"]
+        assert sorted((e["platform"], e["target"], e["account"], e["state"]) for e in entries) == [
+            ("slack", "group:C0ALERTS", "team", "pending"),
+            ("slack", "user:C0DIRECT", "team", "pending"),
+        ], entries
+        assert received(tgf) == Counter({"11": 1})
+
+        r = cli("outbox", "flush", "--timeout", "3000")  # still down: both wait
+        assert (r.code, r.stdout) == (1, "0\n"), r.output
+        slack.start()
+        r = cli("outbox", "flush")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output
+        assert slack_got(slack) == Counter({"C0ALERTS": 1, "C0DIRECT": 1})
+        assert [m.text for m in slack.posted_messages()] == ["disk full", "disk full"]
+        assert received(tgf) == Counter({"11": 1})  # nothing sent twice
+        assert listed(cli)["entries"] == []
+
+
+def test_a_recipient_reached_through_its_fallback_is_not_kept(cli, write_profile):
+    """A fallback stands in for a recipient now: when it reached the person, the
+    recipient's own failed targets are not kept (a flush would reach them twice). When
+    the fallback failed too, the recipient's own targets are kept, not the fallback's:
+    the flush delivers where the message was meant to go, once."""
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram() as tgf, FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        two_platforms(
+            write_profile, tgf, slack,
+            '[recipients.primary]\ntargets = ["slack:group:C0ALERTS"]\nfallback = ["backup"]\n'
+            '[recipients.backup]\ntargets = ["telegram:user:21"]\n',
+            settings="spool = true",
+        )  # fmt: skip
+        slack.stop()
+        r = cli("push", "text", "--to", "primary", "db down", "--timeout", "3000")
+        assert (r.code, r.stdout) == (1, "1\n"), r.output
+        assert "falling back to 'backup'" in r.stderr
+        assert "kept" not in r.stderr and listed(cli)["entries"] == []
+        assert received(tgf) == Counter({"21": 1})
+
+        tgf.stop()  # both down now
+        r = cli("push", "text", "--to", "primary", "db down again", "--timeout", "3000")
+        assert (r.code, r.stdout) == (1, "0\n"), r.output
+        entries = listed(cli)["entries"]
+        assert [(e["platform"], e["target"]) for e in entries] == [("slack", "group:C0ALERTS")]
+        tgf.start()
+        slack.start()
+        r = cli("outbox", "flush")
+        assert (r.code, r.stdout) == (0, "1\n"), r.output
+        assert [(m.channel, m.text) for m in slack.posted_messages()] == [
+            ("C0ALERTS", "db down again")
+        ]
+        assert received(tgf) == Counter({"21": 1})  # the fallback is not run again
 
 
 def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):

@@ -87,21 +87,59 @@ def spool_after(req: PushRequest, platform: str | None, results: list[TargetResu
     try:
         prof = _load(req.profile)
         name = resolve_platform(platform or req.platform, req.account, prof).name
-        waiting = [(t, acc or req.account, s, why) for t, acc, s, why in waiting]
-        ids = outbox.Outbox().spool(name, req.message, waiting, profile=_real(prof.path))
     except ImcliError as exc:
         output.error(f"outbox: not kept: {exc.message}")
         return
-    except OSError as exc:
-        output.error(f"outbox: not kept: {exc.strerror or exc}")
+    _keep(req, prof, [(name, t, acc or req.account, s, why) for t, acc, s, why in waiting])
+
+
+#: what the outbox keeps of one target: (platform, target, account, state, reason)
+Kept = tuple[str, Target, "str | None", str, str]
+
+
+def spool_rows(req: PushRequest, rows: list[Kept]) -> None:
+    """Keep ``rows`` (a push to several platforms: ``--to``); one stderr line says so."""
+    if not rows or req.dry_run:
         return
-    maybe = sum(1 for w in waiting if w[2] == "uncertain")
-    line = f"outbox: {len(ids)} target(s) kept for `imcli outbox flush` (push {ids[0].rsplit('-', 1)[0]})"
+    try:
+        prof = _load(req.profile)
+    except ImcliError as exc:
+        output.error(f"outbox: not kept: {exc.message}")
+        return
+    _keep(req, prof, rows)
+
+
+def _keep(req: PushRequest, prof: Profile, rows: list[Kept]) -> None:
+    """One outbox push per platform (an entry names its platform; media are copied once
+    per platform)."""
+    from imcli import outbox
+
+    by_platform: dict[str, list[tuple[Target, str | None, str, str]]] = {}
+    for platform, target, account, state, reason in rows:
+        by_platform.setdefault(platform, []).append((target, account, state, reason))
+    ids: list[str] = []
+    try:
+        box = outbox.Outbox()
+        for platform, waiting in by_platform.items():
+            ids += box.spool(platform, req.message, waiting, profile=_real(prof.path))
+    except ImcliError as exc:
+        output.error(f"outbox: not kept{_but(ids)}: {exc.message}")
+        return
+    except OSError as exc:
+        output.error(f"outbox: not kept{_but(ids)}: {exc.strerror or exc}")
+        return
+    maybe = sum(1 for row in rows if row[3] == "uncertain")
+    pushes = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] for i in ids))
+    line = f"outbox: {len(ids)} target(s) kept for `imcli outbox flush` (push {pushes})"
     if maybe:
         line += (
             f"; {maybe} of them may have been delivered (sent again only by `flush --uncertain`)"
         )
     output.error(line)
+
+
+def _but(ids: list[str]) -> str:
+    return f" (but {len(ids)} kept before that)" if ids else ""
 
 
 def _flush_before_push(req: PushRequest, prof: Profile) -> None:

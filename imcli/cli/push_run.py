@@ -83,13 +83,11 @@ def push(
             profile=profile,
             max_parts=max_parts,
         )
-        if to:  # named recipients, across platforms
-            if spool:  # a fallback may have reached the person: not kept (yet)
-                raise UsageError("--spool cannot be used with --to yet (named recipients)")
-            return push_to.run(req, to, json_out=json_out, quiet=quiet)
         from imcli.cli import outbox_cmd
 
         keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
+        if to:  # named recipients, across platforms
+            return push_to.run(req, to, json_out=json_out, quiet=quiet, keep=keep)
         from imcli.cli.progress import FanOut
 
         with FanOut(0 if dry_run else len(targets)) as bar:  # a bar on a terminal only

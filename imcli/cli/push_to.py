@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imcli.cli import output
 from imcli.errors import UsageError
-from imcli.models import PushRequest, TargetResult
+from imcli.models import WEBHOOK_TARGET, PushRequest, TargetResult
+
+if TYPE_CHECKING:
+    from imcli.cli.outbox_cmd import Kept
+    from imcli.recipients import MultiResult, Progress
 
 
 def is_file_ref(value: str) -> bool:
@@ -118,9 +122,9 @@ def check_stdin(
 def interrupted_counts(progress: Any, what: str) -> tuple[int, int, int]:
     """(sent, may have been delivered, targets) of an interrupted ``--to`` push, said on
     stderr: the count is what surely arrived; sends in flight may have arrived too."""
-    sent = sum(1 for _, res in progress for r in res.values() if r.ok)
-    maybe = sum(1 for _, res in progress for r in res.values() if r.maybe_delivered)
-    total = sum(len(res) for _, res in progress)
+    sent = sum(1 for g in progress for r in g.results.values() if r.ok)
+    maybe = sum(1 for g in progress for r in g.results.values() if r.maybe_delivered)
+    total = sum(len(g.results) for g in progress)
     line = f"{what}; {sent} of {total} target(s) sent"
     if maybe:
         line += f", {maybe} more may have been delivered"
@@ -128,11 +132,14 @@ def interrupted_counts(progress: Any, what: str) -> tuple[int, int, int]:
     return sent, maybe, total
 
 
-def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False) -> int:
+def run(
+    req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False, keep: bool = False
+) -> int:
     """Push to ``req``'s targets and the recipients ``to``; print; return the status.
-    Raises ImcliError when nothing was sent (the caller prints it)."""
+    Raises ImcliError when nothing was sent (the caller prints it). ``keep``: what failed
+    for a reason that may pass goes to the outbox (:func:`kept_of`)."""
     from imcli import recipients
-    from imcli.cli import runner
+    from imcli.cli import outbox_cmd, runner
     from imcli.cli.push_run import target_line
     from imcli.errors import Interrupted
 
@@ -145,13 +152,15 @@ def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False)
         )
     except Interrupted as exc:
         sent, maybe, _ = interrupted_counts(progress, "interrupted")
+        if keep:  # what was not sent is kept before the count is printed
+            outbox_cmd.spool_rows(req, kept_of_progress(progress))
         if json_out:
             rows: list[dict[str, Any]] = []
-            for platform, results in progress:
-                for r in results.values():
+            for g in progress:
+                for r in g.results.values():
                     if not r.ok and not r.error:
                         r.error = "interrupted"
-                    rows.append({**r.to_json(), "platform": platform})
+                    rows.append({**r.to_json(), "platform": g.platform})
             output.out(
                 json.dumps(
                     {"sent": sent, "failed": len(rows) - sent, "uncertain": maybe, "targets": rows},
@@ -176,4 +185,45 @@ def run(req: PushRequest, to: list[str], *, json_out: bool, quiet: bool = False)
         output.out(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         output.out(str(result.sent))
+    if keep:
+        outbox_cmd.spool_rows(req, kept_of(result))
     return result.exit_code
+
+
+# -- what the outbox keeps of a push to named recipients ------------------------------------
+#
+# Each target that failed for a reason that may pass (or may have been delivered) is kept
+# as itself (platform, account, target), as a push with -u/-g keeps it; a flush sends it
+# there, and never runs a recipient's fallbacks again. Fallbacks stand in for a recipient
+# now: the targets a fallback wave sent to are never kept, and neither are the targets of a
+# recipient that a fallback reached (flushing them would reach that person twice).
+
+
+def kept_of(result: MultiResult) -> list[Kept]:
+    from imcli import outbox
+
+    rescued = set(result.rescued)
+    rows: list[Kept] = []
+    for d in result.deliveries:
+        if d.fallback or (d.recipient is not None and d.recipient in rescued):
+            continue
+        c = outbox.classify(d.result)
+        if c is not None:
+            rows.append((d.platform, d.result.target or WEBHOOK_TARGET, d.result.account, *c))
+    return rows
+
+
+def kept_of_progress(progress: Progress) -> list[Kept]:
+    """An interrupted push: what the first wave had not sent (a fallback wave's targets
+    are not kept)."""
+    from imcli import outbox
+
+    rows: list[Kept] = []
+    for g in progress:
+        if g.fallback:
+            continue
+        for r in g.results.values():
+            c = outbox.classify(r)
+            if c is not None:
+                rows.append((g.platform, r.target, r.account or g.account, *c))
+    return rows
