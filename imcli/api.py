@@ -7,6 +7,11 @@ push's exception has a ``result`` attribute with the per-target outcome.
 
 ``options`` are the CLI's ``-o KEY=VALUE`` pairs, plus ``profile``: the profile file to
 read (the CLI's ``--profile``).
+
+``spool=True`` (the CLI's ``--spool``; None, the default: the profile's ``[settings]
+spool``) keeps in the outbox the targets that failed for a reason that may pass, for
+``imcli outbox flush``; the exception then says so, and its ``kept`` attribute lists the
+outbox entries.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def _run(
     options: dict[str, Any] | None,
     timeout: int | None,
     to: str | list[str] | tuple[str, ...] | None = None,
+    spool: bool | None = None,
 ) -> int:
     from imcli.core import parse_options, run_push
 
@@ -79,15 +85,70 @@ def _run(
         timeout_ms=int(timeout) if timeout is not None else None,
         profile=str(profile) if profile not in (None, "") else None,
     )
+    if spool not in (None, True, False):
+        raise UsageError("spool= takes True or False")
+    if spool and any(src.stdin for src in message.media_sources()):
+        raise UsageError(
+            "spool cannot keep media read from standard input (it is never left on disk)"
+        )
     if names:  # named recipients, across platforms (the CLI's --to)
         from imcli.recipients import run_to
 
-        return _multi_count_or_raise(_run_coro(run_to(req, names)))
+        multi = _run_coro(run_to(req, names))
+        rows = multi.kept() if multi.exit_code and spool is not False else []
+        return _multi_count_or_raise(multi, _keep(rows, req, spool))
     result = _run_coro(run_push(req))
-    return _count_or_raise(result)
+    rows = []
+    if result.exit_code and spool is not False:
+        from imcli.outbox import waiting_of
+
+        rows = [(result.platform, t, acc or req.account, state, why)
+                for t, acc, state, why in waiting_of(result.results)]  # fmt: skip
+    return _count_or_raise(result, _keep(rows, req, spool))
 
 
-def _multi_count_or_raise(result: Any) -> int:
+class _Kept:
+    """What the outbox kept of a failed push: the entry ids, or why nothing was."""
+
+    def __init__(self, ids: list[str], error: str | None = None) -> None:
+        self.ids = ids
+        self.error = error
+
+    def note(self) -> str:
+        if self.error:
+            return f"outbox: not kept: {self.error}"
+        if self.ids:
+            return f"outbox: {len(self.ids)} target(s) kept for `imcli outbox flush`"
+        return ""
+
+
+def _keep(rows: list[Any], req: PushRequest, spool: bool | None) -> _Kept:
+    """Spool ``rows`` of a failed push when ``spool`` (None: ``[settings] spool``) says so."""
+    if not rows:
+        return _Kept([])
+    import os
+
+    from imcli import outbox
+    from imcli import profile as profile_mod
+
+    try:
+        prof = profile_mod.load(req.profile)
+        if spool is None:
+            spool = prof.settings.get("spool", False)
+            if not isinstance(spool, bool):
+                raise ConfigError(f"profile {prof.path}: settings.spool must be true or false")
+            if any(src.stdin for src in req.message.media_sources()):
+                return _Kept([])  # never left on disk
+        if not spool:
+            return _Kept([])
+        return _Kept(outbox.keep(rows, req.message, os.path.realpath(prof.path)))
+    except ImcliError as exc:
+        return _Kept([], exc.message)
+    except OSError as exc:
+        return _Kept([], exc.strerror or str(exc))
+
+
+def _multi_count_or_raise(result: Any, kept: _Kept | None = None) -> int:
     """As :func:`_count_or_raise`, for a push to named recipients (a MultiResult)."""
     if result.exit_code == 0:
         return int(result.sent)
@@ -96,10 +157,12 @@ def _multi_count_or_raise(result: Any) -> int:
         for d in result.deliveries
         if not d.result.ok
     )
-    text = " ".join([reason, *result.notes]).strip()
+    kept = kept or _Kept([])
+    text = " ".join([reason, *result.notes, kept.note()]).strip()
     exc: ImcliError = ConfigError(text) if result.exit_code == 3 else PlatformError(text)
     exc.result = result
     exc.sent = result.sent
+    exc.kept = tuple(kept.ids)
     raise exc
 
 
@@ -115,18 +178,20 @@ def _run_coro(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _count_or_raise(result: PushResult) -> int:
+def _count_or_raise(result: PushResult, kept: _Kept | None = None) -> int:
     if result.exit_code == 0:
         return result.sent
+    kept = kept or _Kept([])
     failed = [r for r in result.results if not r.ok]
     reason = "; ".join(f"{result.platform} {r.target}: {r.error or 'not sent'}" for r in failed)
     exc: ImcliError
     if result.exit_code == 3:
-        exc = ConfigError(" ".join([reason, *result.notes]).strip())
+        exc = ConfigError(" ".join([reason, *result.notes, kept.note()]).strip())
     else:
-        exc = PlatformError(reason)
+        exc = PlatformError(" ".join([reason, kept.note()]).strip())
     exc.result = result
     exc.sent = result.sent
+    exc.kept = tuple(kept.ids)
     raise exc
 
 
@@ -140,16 +205,18 @@ def push(
     timeout: int | None = None,
     *,
     to: str | list[str] | None = None,
+    spool: bool | None = None,
 ) -> int:
     """Push text. When ``content`` is empty the title is the text. ``to``: a named
-    recipient of the profile (or a list), besides or instead of the group/user."""
+    recipient of the profile (or a list), besides or instead of the group/user.
+    ``spool``: keep what failed for a reason that may pass in the outbox (module doc)."""
     markdown = bool((options or {}).get("markdown"))
     opts = {k: v for k, v in (options or {}).items() if k != "markdown"}
 
     def build(own: dict[str, Any]) -> Message:
         return Message(kind="text", title=title or None, text=content or "", markdown=markdown)
 
-    return _run(im_type, group_code, user_id, build, opts, timeout, to)
+    return _run(im_type, group_code, user_id, build, opts, timeout, to, spool)
 
 
 def _media(kind: str) -> Any:
@@ -163,6 +230,7 @@ def _media(kind: str) -> Any:
         timeout: int | None = None,
         *,
         to: str | list[str] | None = None,
+        spool: bool | None = None,
     ) -> int:
         def build(own: dict[str, Any]) -> Message:
             from imcli import media
@@ -170,7 +238,7 @@ def _media(kind: str) -> Any:
             src = media.parse(source, kind, filename=own.get("filename"), mime=own.get("mime"))
             return Message(kind=kind, title=title or None, media=src)
 
-        return _run(im_type, group_code, user_id, build, options, timeout, to)
+        return _run(im_type, group_code, user_id, build, options, timeout, to, spool)
 
     send.__name__ = f"push_{kind}"
     send.__doc__ = f"Push {'an' if kind[0] in 'aeiou' else 'a'} {kind} from a URL, path, base64:// or data: URI."
@@ -193,6 +261,7 @@ def push_mixed(
     timeout: int | None = None,
     *,
     to: str | list[str] | None = None,
+    spool: bool | None = None,
 ) -> int:
     """Push a mixed message; ``items`` in the SDK's shape (text/markdown/image/voice/video/file)."""
 
@@ -201,7 +270,7 @@ def push_mixed(
 
         return Message(kind="mixed", title=title or None, items=parse_items(items))
 
-    return _run(im_type, group_code, user_id, build, options, timeout, to)
+    return _run(im_type, group_code, user_id, build, options, timeout, to, spool)
 
 
 # the SDK's camelCase names

@@ -28,6 +28,8 @@ class ImcliError(Exception):
     #: for a failed push raised by the Python API: the per-target outcome and the count
     result: Any = None
     sent: int = 0
+    #: the outbox entries the Python API kept of a failed push (``spool=``)
+    kept: tuple[str, ...] = ()
 
     def __init__(self, message: str, *args: Any) -> None:
         self.message = _redact.redact(str(message))

@@ -519,6 +519,24 @@ def waiting_of(results: Iterable[TargetResult]) -> list[tuple[Target, str | None
     return out
 
 
+#: what the outbox keeps of one target: (platform, target, account, state, reason)
+Kept = tuple[str, Target, "str | None", str, str]
+
+
+def keep(rows: list[Kept], message: Message, profile: str | None) -> list[str]:
+    """Spool ``rows``: one outbox push per platform (an entry names its platform; media
+    are copied once per platform). Returns the entry ids; ConfigError/UsageError when
+    they cannot be kept."""
+    by_platform: dict[str, list[tuple[Target, str | None, str, str]]] = {}
+    for platform, target, account, state, reason in rows:
+        by_platform.setdefault(platform, []).append((target, account, state, reason))
+    box = Outbox()
+    ids: list[str] = []
+    for platform, waiting in by_platform.items():
+        ids += box.spool(platform, message, waiting, profile=profile)
+    return ids
+
+
 def select(
     entries: list[Entry], ids: list[str], *, uncertain: bool
 ) -> tuple[list[Entry], list[str]]:

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import ConfigError, ImcliError, NoAccountError, UsageError
-from imcli.models import PushRequest, PushResult, Target, TargetResult
+from imcli.models import WEBHOOK_TARGET, PushRequest, PushResult, Target, TargetResult
 
 if TYPE_CHECKING:
+    from imcli.outbox import Kept
     from imcli.platforms.base import PlatformSpec
     from imcli.profile import Profile
 
@@ -306,6 +307,26 @@ class MultiResult:
         """Targets that may have been delivered (not counted in ``sent``)."""
         return sum(1 for d in self.deliveries if d.result.maybe_delivered)
 
+    def kept(self) -> list[Kept]:
+        """What the outbox keeps of this push (``--spool``): each target that failed for a
+        reason that may pass (or may have been delivered), as itself -- platform,
+        account, target -- so a flush sends it there and never runs a recipient's
+        fallbacks again. A fallback stands in for a recipient now: the targets a fallback
+        wave sent to are never kept, and neither are those of a recipient that a fallback
+        reached (flushing them would reach that person twice)."""
+        from imcli import outbox
+
+        rescued = set(self.rescued)
+        rows: list[Kept] = []
+        for d in self.deliveries:
+            if d.fallback or (d.recipient is not None and d.recipient in rescued):
+                continue
+            c = outbox.classify(d.result)
+            if c is not None:
+                target = d.result.target or WEBHOOK_TARGET
+                rows.append((d.platform, target, d.result.account, *c))
+        return rows
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "sent": self.sent,
@@ -377,6 +398,23 @@ class Started:
 
 #: what an interrupted push has sent so far: every group started
 Progress = list[Started]
+
+
+def kept_of_progress(progress: Progress) -> list[Kept]:
+    """What the outbox keeps of an interrupted push (``--spool``): what the first wave
+    had not sent, as :meth:`MultiResult.kept` keeps it (a fallback wave's targets are
+    not kept)."""
+    from imcli import outbox
+
+    rows: list[Kept] = []
+    for g in progress:
+        if g.fallback:
+            continue
+        for r in g.results.values():
+            c = outbox.classify(r)
+            if c is not None:
+                rows.append((g.platform, r.target, r.account or g.account, *c))
+    return rows
 
 
 async def run_to(

@@ -584,6 +584,35 @@ def test_a_recipient_reached_through_its_fallback_is_not_kept(cli, write_profile
         assert received(tgf) == Counter({"21": 1})  # the fallback is not run again
 
 
+def test_the_python_api_spools_as_the_cli_does(cli, write_profile, telegram):
+    """spool=True keeps what failed for a reason that may pass, the exception says so and
+    lists the entries; spool=None follows `spool = true` in [settings]; spool=False keeps
+    nothing whatever the profile says."""
+    import imcli
+
+    path = tg(write_profile, telegram, settings="spool = true")
+    opts = {"profile": str(path)}
+    telegram.stop()
+    with pytest.raises(imcli.PlatformError) as info:
+        imcli.push("tg", "", "31", "t", "api down", options=opts, timeout=2000, spool=False)
+    assert info.value.kept == () and listed(cli)["entries"] == []
+    with pytest.raises(imcli.PlatformError) as info:
+        imcli.push("tg", "-32", "", None, "api spooled", options=opts, timeout=2000, spool=True)
+    assert len(info.value.kept) == 1 and "kept for `imcli outbox flush`" in str(info.value)
+    with pytest.raises(imcli.PlatformError) as info:  # the profile's spool = true
+        imcli.push("tg", "", "33", None, "by the setting", options=opts, timeout=2000)
+    assert len(info.value.kept) == 1
+    entries = listed(cli)["entries"]
+    assert set(info.value.kept) <= {e["id"] for e in entries}
+    assert sorted(e["target"] for e in entries) == ["group:-32", "user:33"], entries
+    telegram.start()
+    r = cli("outbox", "flush")
+    assert (r.code, r.stdout) == (0, "2\n"), r.output
+    assert received(telegram) == Counter({"-32": 1, "33": 1})
+    assert imcli.push("tg", "", "34", None, "up again", options=opts, spool=True) == 1
+    assert listed(cli)["entries"] == []
+
+
 def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):
     """A webhook robot (the account is the destination): kept in an outage, sent once."""
     from tests.fakes.webhooks import FakeSlackWebhook

@@ -17,7 +17,7 @@ from imcli.errors import ConfigError, ImcliError, UsageError
 from imcli.models import PushRequest, Target, TargetResult
 
 if TYPE_CHECKING:
-    from imcli.outbox import Entry, Outbox
+    from imcli.outbox import Entry, Kept, Outbox
     from imcli.profile import Profile
 
 #: entries sent by one run of the core at most: a flush killed (-9) mid-way leaves at
@@ -93,10 +93,6 @@ def spool_after(req: PushRequest, platform: str | None, results: list[TargetResu
     _keep(req, prof, [(name, t, acc or req.account, s, why) for t, acc, s, why in waiting])
 
 
-#: what the outbox keeps of one target: (platform, target, account, state, reason)
-Kept = tuple[str, Target, "str | None", str, str]
-
-
 def spool_rows(req: PushRequest, rows: list[Kept]) -> None:
     """Keep ``rows`` (a push to several platforms: ``--to``); one stderr line says so."""
     if not rows or req.dry_run:
@@ -110,23 +106,15 @@ def spool_rows(req: PushRequest, rows: list[Kept]) -> None:
 
 
 def _keep(req: PushRequest, prof: Profile, rows: list[Kept]) -> None:
-    """One outbox push per platform (an entry names its platform; media are copied once
-    per platform)."""
     from imcli import outbox
 
-    by_platform: dict[str, list[tuple[Target, str | None, str, str]]] = {}
-    for platform, target, account, state, reason in rows:
-        by_platform.setdefault(platform, []).append((target, account, state, reason))
-    ids: list[str] = []
     try:
-        box = outbox.Outbox()
-        for platform, waiting in by_platform.items():
-            ids += box.spool(platform, req.message, waiting, profile=_real(prof.path))
+        ids = outbox.keep(rows, req.message, _real(prof.path))
     except ImcliError as exc:
-        output.error(f"outbox: not kept{_but(ids)}: {exc.message}")
+        output.error(f"outbox: not kept: {exc.message}")
         return
     except OSError as exc:
-        output.error(f"outbox: not kept{_but(ids)}: {exc.strerror or exc}")
+        output.error(f"outbox: not kept: {exc.strerror or exc}")
         return
     maybe = sum(1 for row in rows if row[3] == "uncertain")
     pushes = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] for i in ids))
@@ -136,10 +124,6 @@ def _keep(req: PushRequest, prof: Profile, rows: list[Kept]) -> None:
             f"; {maybe} of them may have been delivered (sent again only by `flush --uncertain`)"
         )
     output.error(line)
-
-
-def _but(ids: list[str]) -> str:
-    return f" (but {len(ids)} kept before that)" if ids else ""
 
 
 def _flush_before_push(req: PushRequest, prof: Profile) -> None:

@@ -13,15 +13,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imcli.cli import output
 from imcli.errors import UsageError
-from imcli.models import WEBHOOK_TARGET, PushRequest, TargetResult
-
-if TYPE_CHECKING:
-    from imcli.cli.outbox_cmd import Kept
-    from imcli.recipients import MultiResult, Progress
+from imcli.models import PushRequest, TargetResult
 
 
 def is_file_ref(value: str) -> bool:
@@ -153,7 +149,7 @@ def run(
     except Interrupted as exc:
         sent, maybe, _ = interrupted_counts(progress, "interrupted")
         if keep:  # what was not sent is kept before the count is printed
-            outbox_cmd.spool_rows(req, kept_of_progress(progress))
+            outbox_cmd.spool_rows(req, recipients.kept_of_progress(progress))
         if json_out:
             rows: list[dict[str, Any]] = []
             for g in progress:
@@ -186,44 +182,5 @@ def run(
     else:
         output.out(str(result.sent))
     if keep:
-        outbox_cmd.spool_rows(req, kept_of(result))
+        outbox_cmd.spool_rows(req, result.kept())
     return result.exit_code
-
-
-# -- what the outbox keeps of a push to named recipients ------------------------------------
-#
-# Each target that failed for a reason that may pass (or may have been delivered) is kept
-# as itself (platform, account, target), as a push with -u/-g keeps it; a flush sends it
-# there, and never runs a recipient's fallbacks again. Fallbacks stand in for a recipient
-# now: the targets a fallback wave sent to are never kept, and neither are the targets of a
-# recipient that a fallback reached (flushing them would reach that person twice).
-
-
-def kept_of(result: MultiResult) -> list[Kept]:
-    from imcli import outbox
-
-    rescued = set(result.rescued)
-    rows: list[Kept] = []
-    for d in result.deliveries:
-        if d.fallback or (d.recipient is not None and d.recipient in rescued):
-            continue
-        c = outbox.classify(d.result)
-        if c is not None:
-            rows.append((d.platform, d.result.target or WEBHOOK_TARGET, d.result.account, *c))
-    return rows
-
-
-def kept_of_progress(progress: Progress) -> list[Kept]:
-    """An interrupted push: what the first wave had not sent (a fallback wave's targets
-    are not kept)."""
-    from imcli import outbox
-
-    rows: list[Kept] = []
-    for g in progress:
-        if g.fallback:
-            continue
-        for r in g.results.values():
-            c = outbox.classify(r)
-            if c is not None:
-                rows.append((g.platform, r.target, r.account or g.account, *c))
-    return rows
