@@ -849,3 +849,58 @@ def test_to_falls_back_and_a_bad_entry_runs_nothing(imcli_run, write_profile, tm
         r = imcli_run("--to", "bad", "--", "sh", "-c", f"touch {marker}")
         assert r.code == 2 and "wecom: group push is not supported" in r.stderr, r.stderr
         assert not marker.exists()
+
+
+# -- --spool: the outcome waits in the outbox ---------------------------------------------------
+
+
+def test_spool_keeps_the_outcome_and_its_log_for_outbox_flush(
+    imcli_run, tg_profile, telegram, cli
+):
+    """The platform is down when the job ends: with --spool the outcome (its attached log
+    copied into the outbox, the temporary log itself deleted) waits, imcli still exits
+    with the job's status, and `outbox flush` delivers it once, log included."""
+    import json
+
+    job = "for i in $(seq 1 300); do echo line-$i; done; exit 5"
+    telegram.stop()
+    r = imcli_run(*TG, "--attach-log", "--timeout", "2s", "--", "sh", "-c", job)
+    assert r.code == 5 and "kept" not in r.stderr  # without --spool nothing is kept
+    r = imcli_run(*TG, "--attach-log", "--timeout", "2s", "--spool", "--", "sh", "-c", job)
+    assert r.code == 5, r.stderr
+    assert r.out.count(b"\n") == 300  # stdout stays the job's
+    assert "outbox: 1 target(s) kept" in r.stderr, r.stderr
+    [entry] = json.loads(cli("outbox", "list", "--json").stdout)["entries"]
+    assert (entry["target"], entry["state"], entry["kind"]) == ("user:4242", "pending", "mixed")
+    telegram.start()
+    r = cli("outbox", "flush")
+    assert (r.code, r.stdout) == (0, "1\n"), r.output
+    msgs = telegram.sent_messages()
+    assert [m.method for m in msgs] == ["sendMessage", "sendDocument"]
+    assert "✗ sh failed (exit 5)" in msgs[0].fields["text"]
+    doc = msgs[1].fields["document"]
+    log = b"".join(b"line-%d\n" % i for i in range(1, 301))
+    assert doc.filename == "sh.log" and doc.sha256 == hashlib.sha256(log).hexdigest()
+    assert cli("outbox", "flush").stdout == "0\n" and len(telegram.sent_messages()) == 2
+
+
+def test_spool_setting_applies_to_run_and_to_its_recipients(imcli_run, write_profile, cli):
+    """`spool = true` in [settings] keeps a run's outcome too, also one pushed --to a
+    named recipient (each target that failed, as push --to keeps it)."""
+    import json
+
+    with FakeTelegram() as tg:
+        write_profile(
+            f'[settings]\nspool = true\n[accounts.ops-bot]\nplatform = "telegram"\n'
+            f'token = "{TG_TOKEN}"\nbase_url = "{tg.api_url}"\n'
+            '[recipients.oncall]\ntargets = ["telegram:user:51", "telegram:group:-52"]\n'
+        )
+        tg.stop()
+        r = imcli_run("--to", "oncall", "--timeout", "2s", "--", "sh", "-c", "exit 4")
+        assert r.code == 4 and "outbox: 2 target(s) kept" in r.stderr, r.stderr
+        entries = json.loads(cli("outbox", "list", "--json").stdout)["entries"]
+        assert sorted(e["target"] for e in entries) == ["group:-52", "user:51"]
+        tg.start()
+        r = cli("outbox", "flush")
+        assert (r.code, r.stdout) == (0, "2\n"), r.output
+        assert sorted(m.chat_id for m in tg.sent_messages()) == [-52, 51]

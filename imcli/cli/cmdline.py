@@ -121,9 +121,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--strict",), "strict", "flag"),
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
-            # every TARGETS option of push but --spool (an outbox entry needs a message
-            # that outlives the job's log)
-            *(o for o in _PUSH_COMMON if o.dest != "spool"),
+            *_PUSH_COMMON,  # every TARGETS option of push
         ),
         arguments=(Arg("command", nargs=-1),),
     ),

@@ -16,6 +16,7 @@ from imcli.cli.push_cmd import (
     Platform,
     Profile,
     Quiet,
+    Spool,
     Timeout,
     To,
     User,
@@ -31,6 +32,76 @@ cannot be started). Put CMD after --: imcli run -p tg -u ID -- ./backup.sh --ful
 """
 
 
+# the options only `run` has (the TARGETS options are push's own, from push_cmd)
+Command = Annotated[
+    Optional[list[str]],
+    typer.Argument(metavar="-- CMD [ARGS...]", help="The command to run.", show_default=False),
+]
+On = Annotated[
+    Optional[str],
+    typer.Option(
+        "--on",
+        help="When to push: failure (default), always, or success.",
+        metavar="WHEN",
+        show_default=False,
+    ),
+]
+JobTitle = Annotated[
+    Optional[str],
+    typer.Option(
+        "--title",
+        "-t",
+        help="The job's name in the title (default: CMD's file name).",
+        metavar="NAME",
+        show_default=False,
+    ),
+]
+Tail = Annotated[
+    Optional[int],
+    typer.Option(
+        "--tail",
+        help="Lines of output in the message (default 40).",
+        metavar="N",
+        show_default=False,
+    ),
+]
+AttachLog = Annotated[
+    bool,
+    typer.Option("--attach-log", help="Attach the whole output (its last 10 MiB) as a file."),
+]
+MarkdownOutput = Annotated[
+    bool,
+    typer.Option("--markdown", help="CMD prints CommonMark: render it instead of a code block."),
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Exit 1 when CMD succeeded but the push failed.")
+]
+MaxRuntime = Annotated[
+    Optional[str],
+    typer.Option(
+        "--max-runtime",
+        help="Stop CMD past this (SIGTERM, then SIGKILL after --grace): 30s, 5m, 2h.",
+        metavar="DURATION",
+        show_default=False,
+    ),
+]
+Grace = Annotated[
+    Optional[str],
+    typer.Option(
+        "--grace",
+        help="Between SIGTERM and SIGKILL past --max-runtime (default 10s).",
+        metavar="DURATION",
+        show_default=False,
+    ),
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Run nothing; show what a failure of CMD would push.")
+]
+JsonOutcome = Annotated[
+    bool, typer.Option("--json", help="CMD's outcome and the push's result as JSON on stderr.")
+]
+
+
 @app.command(
     "run",
     help=HELP,
@@ -40,70 +111,15 @@ cannot be started). Put CMD after --: imcli run -p tg -u ID -- ./backup.sh --ful
 )
 def run_command(
     ctx: typer.Context,
-    command: Annotated[
-        Optional[list[str]],
-        typer.Argument(metavar="-- CMD [ARGS...]", help="The command to run.", show_default=False),
-    ] = None,
-    on: Annotated[
-        Optional[str],
-        typer.Option(
-            "--on",
-            help="When to push: failure (default), always, or success.",
-            metavar="WHEN",
-            show_default=False,
-        ),
-    ] = None,
-    title: Annotated[
-        Optional[str],
-        typer.Option(
-            "--title",
-            "-t",
-            help="The job's name in the title (default: CMD's file name).",
-            metavar="NAME",
-            show_default=False,
-        ),
-    ] = None,
-    tail: Annotated[
-        Optional[int],
-        typer.Option(
-            "--tail",
-            help="Lines of output in the message (default 40).",
-            metavar="N",
-            show_default=False,
-        ),
-    ] = None,
-    attach_log: Annotated[
-        bool,
-        typer.Option("--attach-log", help="Attach the whole output (its last 10 MiB) as a file."),
-    ] = False,
-    markdown: Annotated[
-        bool,
-        typer.Option(
-            "--markdown", help="CMD prints CommonMark: render it instead of a code block."
-        ),
-    ] = False,
-    strict: Annotated[
-        bool,
-        typer.Option("--strict", help="Exit 1 when CMD succeeded but the push failed."),
-    ] = False,
-    max_runtime: Annotated[
-        Optional[str],
-        typer.Option(
-            "--max-runtime",
-            help="Stop CMD past this (SIGTERM, then SIGKILL after --grace): 30s, 5m, 2h.",
-            metavar="DURATION",
-            show_default=False,
-        ),
-    ] = None,
-    grace: Annotated[
-        Optional[str],
-        typer.Option(
-            "--grace",
-            help="Between SIGTERM and SIGKILL past --max-runtime (default 10s).",
-            metavar="DURATION",
-            show_default=False,
-        ),
-    ] = None,
+    command: Command = None,
+    on: On = None,
+    title: JobTitle = None,
+    tail: Tail = None,
+    attach_log: AttachLog = False,
+    markdown: MarkdownOutput = False,
+    strict: Strict = False,
+    max_runtime: MaxRuntime = None,
+    grace: Grace = None,
     platform: Platform = None,
     group: Group = None,
     user: User = None,
@@ -112,16 +128,11 @@ def run_command(
     timeout: Timeout = None,
     option: Options = None,
     profile: Profile = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Run nothing; show what a failure of CMD would push."),
-    ] = False,
-    json_out: Annotated[
-        bool,
-        typer.Option("--json", help="CMD's outcome and the push's result as JSON on stderr."),
-    ] = False,
+    dry_run: DryRun = False,
+    json_out: JsonOutcome = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
+    spool: Spool = False,
 ) -> None:
     from imcli.cli import run_job
 
@@ -131,6 +142,6 @@ def run_command(
             markdown=markdown, strict=strict, max_runtime=max_runtime, grace=grace,
             platform=platform, to=to, group=group, user=user, account=account, timeout=timeout,
             option=option, profile=profile_of(ctx, profile), dry_run=dry_run,
-            json_out=json_out, verbose=verbose, quiet=quiet,
+            json_out=json_out, verbose=verbose, quiet=quiet, spool=spool,
         )
     )  # fmt: skip

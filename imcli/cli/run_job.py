@@ -232,6 +232,7 @@ def run(
     json_out: bool,
     verbose: int,
     quiet: bool = False,
+    spool: bool = False,
 ) -> int:
     """Run CMD and push its outcome; returns imcli's exit status."""
     import os
@@ -241,25 +242,51 @@ def run(
         settings = _check(
             argv=argv, on=on, tail=tail, attach_log=attach_log, max_runtime=max_runtime,
             grace=grace, platform=platform, group=group, user=user, account=account,
-            timeout=timeout, option=option, profile=profile, to=to,
+            timeout=timeout, option=option, profile=profile, to=to, spool=spool,
         )  # fmt: skip
     except ImcliError as exc:
         output.error(exc.message)
         return exc.exit_code
     name = title.strip() if title and title.strip() else os.path.basename(argv[0]) or argv[0]
-    host = _host()
-    grace_text = grace or f"{DEFAULT_GRACE:g}s"
+    j = _Job(
+        argv=argv, name=name, host=_host(), on=on or "failure", markdown=markdown,
+        strict=strict, max_runtime=max_runtime, grace=grace or f"{DEFAULT_GRACE:g}s",
+        attach_log=attach_log, json_out=json_out, verbose=verbose, quiet=quiet,
+    )  # fmt: skip
     if dry_run:
-        return _dry_run(settings, argv, name, host, title, markdown, max_runtime, grace_text,
+        return _dry_run(settings, argv, j.name, j.host, title, markdown, max_runtime, j.grace,
                         json_out, verbose, attach_log)  # fmt: skip
+    return _run_and_report(settings, j)
+
+
+@dataclass
+class _Job:
+    """What ``run`` was asked besides the push's own settings: the job and its report."""
+
+    argv: list[str]
+    name: str  # the job's name in the title
+    host: str
+    on: str  # failure, always or success
+    markdown: bool  # CMD prints CommonMark
+    strict: bool
+    max_runtime: str | None  # as written, for the message
+    grace: str  # as written, for the message
+    attach_log: bool
+    json_out: bool
+    verbose: int
+    quiet: bool
+
+
+def _run_and_report(settings: _Settings, j: _Job) -> int:
+    """Run CMD, then push its outcome (:func:`_report`); its log never outlives this."""
     from imcli.cli import job
 
     restore = _exit_on_signals()
     try:
         outcome = job.run(
-            argv,
+            j.argv,
             tail_lines=settings.tail,
-            log_limit=LOG_LIMIT if attach_log else None,
+            log_limit=LOG_LIMIT if j.attach_log else None,
             max_runtime=settings.max_runtime,
             grace=settings.grace,
         )
@@ -267,50 +294,59 @@ def run(
         restore()
         raise
     try:
-        verdict = judge(outcome, max_runtime)
-        if verdict.failed and outcome.started is False:
-            output.error(f"{argv[0]}: {outcome.start_error}")
-        wanted = on or "failure"
-        push = wanted == "always" or (wanted == "failure") == verdict.failed
-        result: Pushed | None = None
-        push_error: BaseException | None = None
-        interrupted: int | None = None
-        if push:
-            # the log goes when the message cannot show the whole output
-            shows_all = outcome.lines <= len(outcome.tail) and outcome.total_bytes <= TAIL_CHARS
-            attached = _log_name(name) if outcome.log_path and not shows_all else None
-            body = body_for(outcome, markdown_output=markdown, attached=attached,
-                            max_runtime=max_runtime, grace=grace_text)  # fmt: skip
-            try:
-                message = _message(
-                    title_for(outcome, verdict, name, host), body, attached, outcome.log_path
-                )
-            except ImcliError as exc:
-                output.error(exc.message)
-                push_error = exc
-            else:
-                result, push_error, interrupted = _push(
-                    settings, message, verbose=verbose, quiet=quiet
-                )
-        status = verdict.status
-        if interrupted is not None and status == 0:
-            status = 128 + interrupted
-        failed_push = push and (result is None or result.exit_code != 0)
-        if failed_push and not (quiet and result is not None):  # -q: no target lines
-            output.error(
-                f"the push of {argv[0]}'s outcome failed; exiting with its status {status}"
-                + (" (--strict: 1)" if strict and status == 0 else "")
-            )
-        if failed_push and strict and status == 0:
-            status = 1
-        if json_out:
-            output.err(json.dumps(_json(outcome, verdict, status, push, result, push_error),
-                                  ensure_ascii=False))  # fmt: skip
-        return status
+        return _report(outcome, settings, j)
     finally:
         restore()
         if outcome.log_path:
             job.forget(outcome.log_path)
+
+
+def _report(outcome: Outcome, settings: _Settings, j: _Job) -> int:
+    """Push the outcome when ``--on`` says so; returns the exit status: CMD's, never
+    masked by a failed push (but ``--strict``)."""
+    verdict = judge(outcome, j.max_runtime)
+    if verdict.failed and outcome.started is False:
+        output.error(f"{j.argv[0]}: {outcome.start_error}")
+    push = j.on == "always" or (j.on == "failure") == verdict.failed
+    result: Pushed | None = None
+    push_error: BaseException | None = None
+    interrupted: int | None = None
+    if push:
+        result, push_error, interrupted = _push_outcome(outcome, verdict, settings, j)
+    status = verdict.status
+    if interrupted is not None and status == 0:
+        status = 128 + interrupted
+    failed_push = push and (result is None or result.exit_code != 0)
+    if failed_push and not (j.quiet and result is not None):  # -q: no target lines
+        output.error(
+            f"the push of {j.argv[0]}'s outcome failed; exiting with its status {status}"
+            + (" (--strict: 1)" if j.strict and status == 0 else "")
+        )
+    if failed_push and j.strict and status == 0:
+        status = 1
+    if j.json_out:
+        output.err(json.dumps(_json(outcome, verdict, status, push, result, push_error),
+                              ensure_ascii=False))  # fmt: skip
+    return status
+
+
+def _push_outcome(
+    outcome: Outcome, verdict: Verdict, settings: _Settings, j: _Job
+) -> tuple[Pushed | None, BaseException | None, int | None]:
+    """The message for the outcome, pushed (see :func:`_push`)."""
+    # the log goes when the message cannot show the whole output
+    shows_all = outcome.lines <= len(outcome.tail) and outcome.total_bytes <= TAIL_CHARS
+    attached = _log_name(j.name) if outcome.log_path and not shows_all else None
+    body = body_for(outcome, markdown_output=j.markdown, attached=attached,
+                    max_runtime=j.max_runtime, grace=j.grace)  # fmt: skip
+    try:
+        message = _message(
+            title_for(outcome, verdict, j.name, j.host), body, attached, outcome.log_path
+        )
+    except ImcliError as exc:
+        output.error(exc.message)
+        return None, exc, None
+    return _push(settings, message, verbose=j.verbose, quiet=j.quiet)
 
 
 def _exit_on_signals() -> Any:
@@ -356,6 +392,7 @@ class _Settings:
     extra: dict[str, Any]
     profile: str | None
     to: list[str]
+    spool: bool = False  # --spool: what fails for a reason that may pass is kept
 
 
 def _check(
@@ -374,6 +411,7 @@ def _check(
     option: list[str] | None,
     profile: str | None,
     to: list[str] | None = None,
+    spool: bool = False,
 ) -> _Settings:
     """Everything that can be checked before CMD runs; UsageError for a line that can
     never push."""
@@ -402,7 +440,7 @@ def _check(
     return _Settings(
         tail=DEFAULT_TAIL if tail is None else tail, max_runtime=limit, grace=grace_s,
         targets=targets, platform=platform, account=account, timeout_ms=timeout,
-        extra=extra, profile=profile, to=to,
+        extra=extra, profile=profile, to=to, spool=spool,
     )  # fmt: skip
 
 
@@ -465,11 +503,9 @@ def _push(
     dry_run: bool = False,
 ) -> tuple[Pushed | None, BaseException | None, int | None]:
     """(result, the error that stopped it, the signal that interrupted it); every error
-    is on stderr already."""
-    from imcli.cli import runner
-    from imcli.core import run_push
-    from imcli.errors import Interrupted
-    from imcli.models import TargetResult
+    is on stderr already. With ``--spool`` (or ``[settings] spool``) what failed for a
+    reason that may pass is kept in the outbox, as ``push`` keeps it."""
+    from imcli.cli import outbox_cmd
 
     message.extra = dict(settings.extra)
     req = PushRequest(
@@ -482,11 +518,29 @@ def _push(
         verbose=verbose,
         profile=settings.profile,
     )
-    results: dict[Target, TargetResult] = {}
     log = (lambda line: output.err(line)) if verbose else None
     dry = (lambda line: output.err(f"dry-run: {line}")) if dry_run else None
+    try:
+        keep = outbox_cmd.before_push(req, settings.spool)  # spool? flush_on_push first
+    except ImcliError as exc:
+        output.error(exc.message)
+        return None, exc, None
     if settings.to:
-        return _push_to(req, settings.to, log=log, dry=dry, quiet=quiet, dry_run=dry_run)
+        return _push_to(req, settings.to, log=log, dry=dry, quiet=quiet, dry_run=dry_run,
+                        keep=keep)  # fmt: skip
+    return _push_one(req, log=log, dry=dry, quiet=quiet, keep=keep)
+
+
+def _push_one(
+    req: PushRequest, *, log: Any, dry: Any, quiet: bool, keep: bool
+) -> tuple[Pushed | None, BaseException | None, int | None]:
+    """The outcome pushed to one platform's targets (``-p/-u/-g``)."""
+    from imcli.cli import outbox_cmd, runner
+    from imcli.core import run_push
+    from imcli.errors import Interrupted
+    from imcli.models import TargetResult
+
+    results: dict[Target, TargetResult] = {}
     try:
         result = runner.run_interruptibly(
             run_push(req, verbose=log, dry_log=dry, results_out=results)
@@ -498,26 +552,35 @@ def _push(
         if partial.uncertain:
             line += f", {partial.uncertain} more may have been delivered"
         output.error(line)
+        if keep:
+            outbox_cmd.spool_after(req, None, partial.results)
         return None, exc, exc.exit_code - 128
     except ImcliError as exc:
         output.error(exc.message)
         return None, exc, None
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback with -v
-        if verbose:
+        if req.verbose:
             import traceback
 
             output.err("".join(traceback.format_exception(exc)).rstrip())
         output.error(f"internal error: {type(exc).__name__}: {exc}")
         return None, exc, None
-    if not dry_run:
-        for note in result.notes:
-            output.err(f"imcli: {note}")
-        from imcli.cli.push_run import failure
-
-        for r in result.results:
-            if not r.ok and not quiet:  # -q: no line per failed target
-                output.err(output.one_line(f"imcli: {result.platform} {r.target}: {failure(r)}"))
+    if not req.dry_run:
+        _say_failures(result, quiet)
+    if keep:
+        outbox_cmd.spool_after(req, result.platform, result.results)
     return result, None, None
+
+
+def _say_failures(result: PushResult, quiet: bool) -> None:
+    """The push's notes, and a line per target that failed (none with ``-q``)."""
+    from imcli.cli.push_run import failure
+
+    for note in result.notes:
+        output.err(f"imcli: {note}")
+    for r in result.results:
+        if not r.ok and not quiet:  # -q: no line per failed target
+            output.err(output.one_line(f"imcli: {result.platform} {r.target}: {failure(r)}"))
 
 
 def _push_to(
@@ -528,11 +591,12 @@ def _push_to(
     dry: Any,
     quiet: bool,
     dry_run: bool,
+    keep: bool = False,
 ) -> tuple[Pushed | None, BaseException | None, int | None]:
     """The outcome pushed to ``req``'s targets and the named recipients (with their
     fallbacks), as ``push --to`` does; stdout stays CMD's, so every line goes to stderr."""
     from imcli import recipients
-    from imcli.cli import push_to, runner
+    from imcli.cli import outbox_cmd, push_to, runner
     from imcli.cli.push_run import failure
     from imcli.errors import Interrupted
 
@@ -543,6 +607,8 @@ def _push_to(
         )
     except Interrupted as exc:
         push_to.interrupted_counts(progress, "interrupted while pushing")
+        if keep:
+            outbox_cmd.spool_rows(req, recipients.kept_of_progress(progress))
         return None, exc, exc.exit_code - 128
     except ImcliError as exc:
         output.error(exc.message)
@@ -555,6 +621,8 @@ def _push_to(
                 tr = event.result
                 where = "webhook" if tr.target is None else str(tr.target)
                 output.err(output.one_line(f"imcli: {event.platform} {where}: {failure(tr)}"))
+    if keep:
+        outbox_cmd.spool_rows(req, result.kept())
     return result, None, None
 
 
