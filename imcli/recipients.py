@@ -433,36 +433,75 @@ async def run_to(
 
     core.validate_message(base.message)
     prof = profile if profile is not None else profile_mod.load(base.profile)
-    kind = base.message.kind
-    direct: list[Resolved] = []
-    if base.targets or base.platform or base.account:
-        spec = core.resolve_platform(base.platform, base.account, prof)
-        if base.targets:
-            core.check_matrix(spec, kind, base.targets)
-            direct = [Resolved(None, str(t), spec.name, base.account, t) for t in base.targets]
-        elif takes_no_targets(spec):
-            core.check_matrix(spec, kind, [])
-            direct = [Resolved(None, spec.name, spec.name, base.account, None)]
-        else:
-            raise UsageError(
-                "-p/--platform and -a/--account apply to -u/-g targets: give -u/-g too, "
-                "or leave them out (a recipient names its own platforms and accounts)"
-            )
-        core.choose_accounts(spec, prof, base.account)  # the account resolves, or exit 3
-    the_plan = plan(prof, to, kind)
+    direct = _direct(base, prof)
+    the_plan = plan(prof, to, base.message.kind)
     if base.timeout_ms is not None and base.timeout_ms <= 0:
         raise UsageError("--timeout must be a positive number of milliseconds")
+    push = _Push(base, prof, the_plan, verbose, dry_log, progress)
+    names = list(dict.fromkeys(to))
+    await push.wave(direct + [r for name in names for r in the_plan.resolved[name]], first=True)
+    push.tried.update(names)
+    for name in names:
+        if not push.reached(name) and await push.escalate(name):
+            push.result.rescued.append(name)
+    return push.finish()
 
-    outcome: dict[Key, Delivery] = {}
-    order: list[Key] = []
-    result = MultiResult(deliveries=[], dry_run=base.dry_run)
-    codes: list[int] = []
 
-    async def wave(members: list[Resolved], first: bool) -> None:
+def _direct(base: PushRequest, prof: Profile) -> list[Resolved]:
+    """The command line's own -p/-u/-g targets of a ``--to`` push, checked as a push
+    checks them (the account must resolve: exit 3 otherwise)."""
+    from imcli import core
+
+    if not (base.targets or base.platform or base.account):
+        return []
+    kind = base.message.kind
+    spec = core.resolve_platform(base.platform, base.account, prof)
+    if base.targets:
+        core.check_matrix(spec, kind, base.targets)
+        direct = [Resolved(None, str(t), spec.name, base.account, t) for t in base.targets]
+    elif takes_no_targets(spec):
+        core.check_matrix(spec, kind, [])
+        direct = [Resolved(None, spec.name, spec.name, base.account, None)]
+    else:
+        raise UsageError(
+            "-p/--platform and -a/--account apply to -u/-g targets: give -u/-g too, "
+            "or leave them out (a recipient names its own platforms and accounts)"
+        )
+    core.choose_accounts(spec, prof, base.account)  # the account resolves, or exit 3
+    return direct
+
+
+class _Push:
+    """One push to named recipients: its waves (the first, then each fallback's), every
+    destination's outcome (each destination goes once), and the recipients tried."""
+
+    def __init__(
+        self,
+        base: PushRequest,
+        prof: Profile,
+        the_plan: Plan,
+        verbose: Logger | None,
+        dry_log: Logger | None,
+        progress: Progress | None,
+    ) -> None:
+        self.base = base
+        self.prof = prof
+        self.plan = the_plan
+        self.verbose = verbose
+        self.dry_log = dry_log
+        self.progress = progress
+        self.outcome: dict[Key, Delivery] = {}
+        self.order: list[Key] = []
+        self.result = MultiResult(deliveries=[], dry_run=base.dry_run)
+        self.codes: list[int] = []
+        self.tried: set[str] = set()  # recipients whose targets were (or are being) sent
+
+    async def wave(self, members: list[Resolved], first: bool) -> None:
+        """Send to ``members`` not tried yet: one core push per (platform, account)."""
         fresh: list[Resolved] = []
         seen: set[Key] = set()
         for m in members:  # a destination already tried, or named twice, goes once
-            if m.key not in outcome and m.key not in seen:
+            if m.key not in self.outcome and m.key not in seen:
                 seen.add(m.key)
                 fresh.append(m)
         if not fresh:
@@ -473,77 +512,73 @@ async def run_to(
                 (m.platform, m.account), _Group(m.platform, m.account, members=[])
             )
             g.members.append(m)
-        await _read_stdin_once(base, list(groups.values()), prof)
-        await _run_groups(list(groups.values()), base, prof, verbose, dry_log, progress, first)
+        await _read_stdin_once(self.base, list(groups.values()), self.prof)
+        await _run_groups(list(groups.values()), self.base, self.prof, self.verbose,
+                          self.dry_log, self.progress, first)  # fmt: skip
         for g in groups.values():
-            if g.pushed is not None:
-                result.plan.extend(g.pushed.plan)
-                for text in g.pushed.notes:
-                    result.note(text)
-                codes.append(g.pushed.exit_code)
-            elif g.error is not None:
-                result.note(f"{g.platform}: {g.error.message}")
-                codes.append(1)
-            for m in g.members:
-                tr = g.results.get(m.target) if m.target is not None else None
-                if m.target is None and g.pushed is not None and g.pushed.results:
-                    tr = g.pushed.results[0]
-                if tr is None:
-                    tr = TargetResult(target=m.target)  # type: ignore[arg-type]
-                    tr.account = m.account
-                    tr.error = g.error.message if g.error else "not sent"
-                outcome[m.key] = Delivery(m.platform, m.recipient, tr, fallback=not first)
-                order.append(m.key)
-                result.events.append(("target", outcome[m.key]))
+            self._record(g, first)
 
-    first_wave = direct + [r for name in dict.fromkeys(to) for r in the_plan.resolved[name]]
-    await wave(first_wave, first=True)
+    def _record(self, g: _Group, first: bool) -> None:
+        """A group's notes and exit code, and each member's outcome, in order."""
+        result = self.result
+        if g.pushed is not None:
+            result.plan.extend(g.pushed.plan)
+            for text in g.pushed.notes:
+                result.note(text)
+            self.codes.append(g.pushed.exit_code)
+        elif g.error is not None:
+            result.note(f"{g.platform}: {g.error.message}")
+            self.codes.append(1)
+        for m in g.members:
+            tr = g.results.get(m.target) if m.target is not None else None
+            if m.target is None and g.pushed is not None and g.pushed.results:
+                tr = g.pushed.results[0]
+            if tr is None:
+                tr = TargetResult(target=m.target)  # type: ignore[arg-type]
+                tr.account = m.account
+                tr.error = g.error.message if g.error else "not sent"
+            self.outcome[m.key] = Delivery(m.platform, m.recipient, tr, fallback=not first)
+            self.order.append(m.key)
+            result.events.append(("target", self.outcome[m.key]))
 
-    tried: set[str] = set(dict.fromkeys(to))
+    def _sent(self, name: str) -> list[Delivery]:
+        """The outcomes of recipient ``name``'s targets that were tried."""
+        return [self.outcome[r.key] for r in self.plan.resolved[name] if r.key in self.outcome]
 
-    def reached(name: str) -> bool:
-        return any(outcome[r.key].result.ok for r in the_plan.resolved[name] if r.key in outcome)
+    def reached(self, name: str) -> bool:
+        return any(d.result.ok for d in self._sent(name))
 
-    async def escalate(name: str) -> bool:
+    async def escalate(self, name: str) -> bool:
         """Try ``name``'s fallbacks in order until one reaches a target; True if one did."""
-        for fb in the_plan.recipients[name].fallback:
-            if fb in tried:
+        for fb in self.plan.recipients[name].fallback:
+            if fb in self.tried:
                 continue
-            tried.add(fb)
-            n = len(the_plan.resolved[name])
+            self.tried.add(fb)
+            n = len(self.plan.resolved[name])
             # a send that may have arrived is not a reached target: escalating to another
             # recipient is not a resend (the same target is never sent twice)
-            maybe = sum(
-                1
-                for r in the_plan.resolved[name]
-                if r.key in outcome and outcome[r.key].result.maybe_delivered
-            )
-            result.note(
+            maybe = sum(1 for d in self._sent(name) if d.result.maybe_delivered)
+            self.result.note(
                 f"{name}: none of its {n} target{'s' if n != 1 else ''} was reached"
                 + (f" ({maybe} may have been delivered)" if maybe else "")
                 + f"; falling back to {fb!r}"
             )
-            await wave(the_plan.resolved[fb], first=False)
-            ok = reached(fb)
-            total = len(the_plan.resolved[fb])
-            sent = sum(
-                1 for r in the_plan.resolved[fb] if r.key in outcome and outcome[r.key].result.ok
-            )
-            result.fallbacks.append(
+            await self.wave(self.plan.resolved[fb], first=False)
+            total = len(self.plan.resolved[fb])
+            sent = sum(1 for d in self._sent(fb) if d.result.ok)
+            self.result.fallbacks.append(
                 {"recipient": name, "fallback": fb, "sent": sent, "targets": total}
             )
-            result.note(f"fallback {fb!r}: {sent} of {total} target(s) sent")
-            if ok or await escalate(fb):
+            self.result.note(f"fallback {fb!r}: {sent} of {total} target(s) sent")
+            if self.reached(fb) or await self.escalate(fb):
                 return True
         return False
 
-    for name in dict.fromkeys(to):
-        if not reached(name) and await escalate(name):
-            result.rescued.append(name)
-
-    result.deliveries = [outcome[k] for k in dict.fromkeys(order)]
-    result.exit_code = _exit_code(result, codes)
-    return result
+    def finish(self) -> MultiResult:
+        result = self.result
+        result.deliveries = [self.outcome[k] for k in dict.fromkeys(self.order)]
+        result.exit_code = _exit_code(result, self.codes)
+        return result
 
 
 def _exit_code(result: MultiResult, codes: list[int]) -> int:
@@ -578,54 +613,74 @@ async def _run_groups(
     """One core push per group, concurrently, behind one gate."""
     import asyncio
 
-    from imcli.core import run_push
-
     gate = _Gate(len(groups))
     refused: list[tuple[int, ImcliError]] = []
 
     async def one(i: int, g: _Group) -> None:
-        req = PushRequest(
-            platform=g.platform,
-            targets=[m.target for m in g.members if m.target is not None],
-            message=base.message,
-            account=g.account,
-            timeout_ms=base.timeout_ms,
-            dry_run=base.dry_run,
-            verbose=base.verbose,
-            profile=base.profile,
-            max_parts=base.max_parts,
-        )
         if progress is not None:
             progress.append(Started(g.platform, g.account, not first, g.results))
-        try:
-            g.pushed = await run_push(
-                req, profile=prof, verbose=verbose, dry_log=dry_log, results_out=g.results,
-                gate=gate.wait,
-            )  # fmt: skip
-        except _Aborted:
-            return
-        except ImcliError as exc:
-            if not gate.event.is_set():
-                gate.fail()
-                names = ", ".join(
-                    dict.fromkeys(repr(m.recipient) for m in g.members if m.recipient)
-                )
-                if names:  # say which recipient's targets the refusal is about
-                    exc.reword(f"to {names}: {exc.message}")
-                refused.append((i, exc))
-            else:  # refused after the others began to send: this group's targets failed
-                g.error = exc
-        except BaseException:
-            gate.fail()
-            raise
+        exc = await _push_group(g, base, prof, verbose, dry_log, gate)
+        if exc is not None:
+            refused.append((i, exc))
 
     await asyncio.gather(*(one(i, g) for i, g in enumerate(groups)))
     if refused:
-        _, exc = min(refused, key=lambda pair: pair[0])
-        if first:
-            raise exc  # nothing was sent anywhere: the push itself is refused
-        for i, err in refused:  # a fallback wave: the push already sent elsewhere
-            groups[i].error = err
-        for g in groups:
-            if g.error is None and g.pushed is None:
-                g.error = UsageError(f"not sent: {exc.message}")
+        _refused(groups, refused, first)
+
+
+async def _push_group(
+    g: _Group,
+    base: PushRequest,
+    prof: Profile,
+    verbose: Logger | None,
+    dry_log: Logger | None,
+    gate: _Gate,
+) -> ImcliError | None:
+    """The group's core push; returns the error that refused it before any group sent
+    (then no group sends); one after that is the group's own failure (``g.error``)."""
+    from imcli.core import run_push
+
+    req = PushRequest(
+        platform=g.platform,
+        targets=[m.target for m in g.members if m.target is not None],
+        message=base.message,
+        account=g.account,
+        timeout_ms=base.timeout_ms,
+        dry_run=base.dry_run,
+        verbose=base.verbose,
+        profile=base.profile,
+        max_parts=base.max_parts,
+    )
+    try:
+        g.pushed = await run_push(
+            req, profile=prof, verbose=verbose, dry_log=dry_log, results_out=g.results,
+            gate=gate.wait,
+        )  # fmt: skip
+    except _Aborted:
+        return None
+    except ImcliError as exc:
+        if gate.event.is_set():  # refused after the others began to send
+            g.error = exc
+            return None
+        gate.fail()
+        names = ", ".join(dict.fromkeys(repr(m.recipient) for m in g.members if m.recipient))
+        if names:  # say which recipient's targets the refusal is about
+            exc.reword(f"to {names}: {exc.message}")
+        return exc
+    except BaseException:
+        gate.fail()
+        raise
+    return None
+
+
+def _refused(groups: list[_Group], refused: list[tuple[int, ImcliError]], first: bool) -> None:
+    """A group refused before sending: in the first wave the push itself is refused
+    (nothing was sent anywhere); in a fallback wave, its groups failed."""
+    _, exc = min(refused, key=lambda pair: pair[0])
+    if first:
+        raise exc
+    for i, err in refused:  # a fallback wave: the push already sent elsewhere
+        groups[i].error = err
+    for g in groups:
+        if g.error is None and g.pushed is None:
+            g.error = UsageError(f"not sent: {exc.message}")

@@ -854,9 +854,7 @@ def test_to_falls_back_and_a_bad_entry_runs_nothing(imcli_run, write_profile, tm
 # -- --spool: the outcome waits in the outbox ---------------------------------------------------
 
 
-def test_spool_keeps_the_outcome_and_its_log_for_outbox_flush(
-    imcli_run, tg_profile, telegram, cli
-):
+def test_spool_keeps_the_outcome_and_its_log_for_outbox_flush(imcli_run, tg_profile, telegram, cli):
     """The platform is down when the job ends: with --spool the outcome (its attached log
     copied into the outbox, the temporary log itself deleted) waits, imcli still exits
     with the job's status, and `outbox flush` delivers it once, log included."""

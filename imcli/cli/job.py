@@ -389,68 +389,100 @@ def run(
     grace: float,
 ) -> Outcome:
     """Run ``argv`` to its end (see the module doc); never raises for CMD's sake."""
-    outcome = Outcome(argv=list(argv))
-    tail = Tail(tail_lines)
-    ring = RingLog(log_limit) if log_limit else None
+    job = _Run(argv, tail_lines, log_limit)
     sinks = {"stdout": _Sink(sys.stdout), "stderr": _Sink(sys.stderr)}
-    for stream in (sys.stdout, sys.stderr):  # what imcli printed before goes first
+    _flush_own_output()
+    start = time.monotonic()
+    try:
+        job.forward_signals()
+        proc = job.start()
+        if proc is None:
+            return job.outcome
+        assert proc.stdout is not None and proc.stderr is not None
+        pipes = [(proc.stdout, sinks["stdout"]), (proc.stderr, sinks["stderr"])]
+        reader: _Reader = (
+            _SelectReader(pipes, job.record)
+            if os.name == "posix"
+            else _ThreadReader(pipes, job.record)
+        )
+        _supervise(proc, reader, job.outcome, start, max_runtime, grace, job.own_group)
+        job.collect(proc, reader)
+        return job.outcome
+    finally:
+        job.clean_up()
+
+
+def _flush_own_output() -> None:
+    """What imcli printed before CMD's output goes first."""
+    for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    start = time.monotonic()
 
-    proc: subprocess.Popen[bytes] | None = None
-    own_group = False
 
-    def on_signal(signum: int, frame: Any) -> None:
+class _Run:
+    """One run of CMD: its process, what it printed (tail and log), the signals imcli
+    passes on to it, and what is undone at the end."""
+
+    def __init__(self, argv: list[str], tail_lines: int, log_limit: int | None) -> None:
+        self.argv = list(argv)
+        self.outcome = Outcome(argv=list(argv))
+        self.tail = Tail(tail_lines)
+        self.ring: RingLog | None = RingLog(log_limit) if log_limit else None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.own_group = False
+        self.previous: dict[int, Any] = {}
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        outcome, proc = self.outcome, self.proc
         if outcome.forwarded is None:
             outcome.forwarded = signum
         if proc is None or proc.returncode is not None:
             return
-        if not own_group and signum == signal.SIGINT and _keyboard_reaches_child():
+        if not self.own_group and signum == signal.SIGINT and _keyboard_reaches_child():
             return
-        if _send(proc, signum, own_group):
+        if _send(proc, signum, self.own_group):
             outcome.passed_on = True
 
-    previous: dict[int, Any] = {}
-    try:
+    def forward_signals(self) -> None:
         for sig in FORWARDED:
             try:
                 if signal.getsignal(sig) == signal.SIG_IGN:
                     continue  # ignored (nohup): CMD inherits that
-                previous[sig] = signal.signal(sig, on_signal)
+                self.previous[sig] = signal.signal(sig, self.on_signal)
             except (ValueError, OSError):  # not the main thread
                 pass
+
+    def start(self) -> subprocess.Popen[bytes] | None:
+        """CMD started (in its own process group where the keyboard does not reach it
+        anyway), or None with the outcome saying why it could not be."""
         try:
-            own_group = hasattr(os, "setpgid") and not _keyboard_reaches_child()
-            proc = subprocess.Popen(
-                argv,
+            self.own_group = hasattr(os, "setpgid") and not _keyboard_reaches_child()
+            self.proc = subprocess.Popen(
+                self.argv,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                preexec_fn=os.setpgrp if own_group else None,  # noqa: PLW1509
+                preexec_fn=os.setpgrp if self.own_group else None,  # noqa: PLW1509
             )
         except OSError as exc:
-            outcome.started = False
-            outcome.start_error = _start_error(exc)
-            outcome.returncode = 127 if isinstance(exc, FileNotFoundError) else 126
-            return outcome
+            self.outcome.started = False
+            self.outcome.start_error = _start_error(exc)
+            self.outcome.returncode = 127 if isinstance(exc, FileNotFoundError) else 126
+            return None
+        return self.proc
 
-        assert proc.stdout is not None and proc.stderr is not None
+    def record(self, data: bytes, sink: _Sink) -> None:
+        sink.write(data)
+        self.tail.feed(data)
+        if self.ring is not None:
+            self.ring.write(data)
+        self.outcome.total_bytes += len(data)
 
-        def record(data: bytes, sink: _Sink) -> None:
-            sink.write(data)
-            tail.feed(data)
-            if ring is not None:
-                ring.write(data)
-            outcome.total_bytes += len(data)
-
-        pipes = [(proc.stdout, sinks["stdout"]), (proc.stderr, sinks["stderr"])]
-        reader: _Reader = (
-            _SelectReader(pipes, record) if os.name == "posix" else _ThreadReader(pipes, record)
-        )
-        _supervise(proc, reader, outcome, start, max_runtime, grace, own_group)
+    def collect(self, proc: subprocess.Popen[bytes], reader: _Reader) -> None:
+        """CMD has ended: its status, its tail and its log into the outcome."""
+        outcome = self.outcome
         code = proc.returncode
         if code is not None and code < 0:
             outcome.signal = -code
@@ -459,9 +491,10 @@ def run(
         with reader.lock:  # a pipe still open (a process CMD left running): stop listening
             outcome.left_running = not reader.done
             reader.stop()
-            tail.close()
-            outcome.tail = list(tail.lines)
-            outcome.lines = tail.count
+            self.tail.close()
+            outcome.tail = list(self.tail.lines)
+            outcome.lines = self.tail.count
+            ring = self.ring
             if ring is not None:
                 outcome.dropped = ring.dropped
                 header = (
@@ -469,19 +502,21 @@ def run(
                     f"bytes were dropped to keep the log under {ring.limit} bytes]\n"
                 ).encode()
                 outcome.log_path = ring.finish(header)
-                ring = None
-        return outcome
-    finally:
-        if ring is not None:
-            ring.discard()
-        for sig, handler in previous.items():
+                self.ring = None
+
+    def clean_up(self) -> None:
+        """A log not handed over is deleted, imcli's signal handlers put back, CMD's
+        pipes closed (unless a process it left running still holds them)."""
+        if self.ring is not None:
+            self.ring.discard()
+        for sig, handler in self.previous.items():
             try:
                 signal.signal(sig, handler)
             except (ValueError, OSError, TypeError):
                 pass
-        if proc is not None:
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe is not None and not outcome.left_running:
+        if self.proc is not None:
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None and not self.outcome.left_running:
                     try:
                         pipe.close()
                     except OSError:

@@ -320,9 +320,8 @@ def flush(
 ) -> int:
     """Send what waits, oldest first; print the count (or JSON); return the exit status
     (as push: 0 all sent, 1 something failed, 2/3 before anything was sent)."""
-    from imcli.cli import runner
     from imcli.errors import Interrupted
-    from imcli.outbox import Outbox, max_age_of, select
+    from imcli.outbox import Outbox, max_age_of
 
     def say(line: str) -> None:
         if not before_push:
@@ -338,56 +337,15 @@ def flush(
         output.error(exc.message)
         say("0")
         return exc.exit_code
-    chosen, unknown = select(entries, ids, uncertain=uncertain)
-    for wrong in unknown:
-        output.error(f"outbox: no entry {wrong} (see `imcli outbox list`)")
-        st.fail(2)
+    chosen = _chosen(st, entries, ids, uncertain)
     if only is not None:
         chosen = [e for e in chosen if only(e)]
-    # an entry is sent only with the profile it was kept from: elsewhere its account name
-    # may be another account (a webhook account is another destination)
-    mine = _real(prof.path)
-    elsewhere: dict[str, int] = {}
-    for e in chosen:
-        if e.profile is not None and e.profile != mine:
-            elsewhere[e.profile] = elsewhere.get(e.profile, 0) + 1
-    if elsewhere:
-        chosen = [e for e in chosen if e.profile is None or e.profile == mine]
-        for path, n in elsewhere.items() if not before_push else ():
-            output.error(
-                f"outbox: {n} entr{'y' if n == 1 else 'ies'} kept from the profile {path} "
-                f"left waiting; flush with --profile {path}"
-            )
-    now = time.time()
-    live: list[Entry] = []
-    for e in chosen:  # too old: dropped, a line each
-        if e.age(now) <= max_age:
-            live.append(e)
-            continue
-        lock = box.claim(e)
-        if lock is None:
-            continue
-        box.done(e, lock)
-        st.fail(1)
-        st.row(e, False, "older than outbox_max_age", "expired")
-        output.error(
-            output.one_line(
-                f"outbox: dropped {e.id} ({e.platform} {e.target}): waited {_age(e.age(now))}, "
-                f"longer than outbox_max_age ({_age(max_age)}); last error: {e.reason}"
-            )
-        )
-    groups: dict[tuple[str, str | None, str], list[Entry]] = {}
-    for e in live:  # oldest first: dicts keep the order of the first entry of each group
-        groups.setdefault((e.push, e.account, e.platform), []).append(e)
+    chosen = _of_this_profile(chosen, _real(prof.path), quiet=before_push)
+    live = _drop_expired(box, st, chosen, max_age)
     log = (lambda line: output.err(line)) if verbose else None
     signals = _Signals()
     try:
-        for group in groups.values():
-            for i in range(0, len(group), CHUNK):
-                signals.check()
-                _flush_chunk(box, st, group[i : i + CHUNK], timeout, profile, log, runner,
-                             signals)  # fmt: skip
-        signals.check()
+        _send_all(box, st, live, timeout, profile, log, signals)
     except Interrupted as exc:
         box.collect_media()
         output.error(f"interrupted; {st.sent} outbox entr{'y' if st.sent == 1 else 'ies'} sent")
@@ -403,6 +361,82 @@ def flush(
     else:
         say(_summary(st))
     return st.code
+
+
+def _chosen(st: _Flush, entries: list[Entry], ids: list[str], uncertain: bool) -> list[Entry]:
+    """The entries asked for (:func:`imcli.outbox.select`); an ID that matches nothing
+    is said, and is exit 2."""
+    from imcli.outbox import select
+
+    chosen, unknown = select(entries, ids, uncertain=uncertain)
+    for wrong in unknown:
+        output.error(f"outbox: no entry {wrong} (see `imcli outbox list`)")
+        st.fail(2)
+    return chosen
+
+
+def _of_this_profile(chosen: list[Entry], mine: str, *, quiet: bool) -> list[Entry]:
+    """An entry is sent only with the profile it was kept from: elsewhere its account name
+    may be another account (a webhook account is another destination). The others wait,
+    and a line says which ``--profile`` flushes them (none with ``quiet``)."""
+    elsewhere: dict[str, int] = {}
+    for e in chosen:
+        if e.profile is not None and e.profile != mine:
+            elsewhere[e.profile] = elsewhere.get(e.profile, 0) + 1
+    if not elsewhere:
+        return chosen
+    for path, n in elsewhere.items() if not quiet else ():
+        output.error(
+            f"outbox: {n} entr{'y' if n == 1 else 'ies'} kept from the profile {path} "
+            f"left waiting; flush with --profile {path}"
+        )
+    return [e for e in chosen if e.profile is None or e.profile == mine]
+
+
+def _drop_expired(box: Outbox, st: _Flush, chosen: list[Entry], max_age: float) -> list[Entry]:
+    """Entries older than ``outbox_max_age`` are dropped, a line each; returns the rest."""
+    now = time.time()
+    live: list[Entry] = []
+    for e in chosen:
+        if e.age(now) <= max_age:
+            live.append(e)
+            continue
+        lock = box.claim(e)
+        if lock is None:
+            continue
+        box.done(e, lock)
+        st.fail(1)
+        st.row(e, False, "older than outbox_max_age", "expired")
+        output.error(
+            output.one_line(
+                f"outbox: dropped {e.id} ({e.platform} {e.target}): waited {_age(e.age(now))}, "
+                f"longer than outbox_max_age ({_age(max_age)}); last error: {e.reason}"
+            )
+        )
+    return live
+
+
+def _send_all(
+    box: Outbox,
+    st: _Flush,
+    live: list[Entry],
+    timeout: int | None,
+    profile: str | None,
+    log: Any,
+    signals: _Signals,
+) -> None:
+    """Oldest first, one run of the core per (push, account, platform) and CHUNK
+    entries; a signal between two runs stops it there (Interrupted)."""
+    from imcli.cli import runner
+
+    groups: dict[tuple[str, str | None, str], list[Entry]] = {}
+    for e in live:  # oldest first: dicts keep the order of the first entry of each group
+        groups.setdefault((e.push, e.account, e.platform), []).append(e)
+    for group in groups.values():
+        for i in range(0, len(group), CHUNK):
+            signals.check()
+            _flush_chunk(box, st, group[i : i + CHUNK], timeout, profile, log, runner, signals)
+    signals.check()
 
 
 class _Signals:
@@ -464,89 +498,112 @@ def _summary(st: _Flush) -> str:
 def _flush_chunk(
     box: Outbox,
     st: _Flush,
-    chunk: list[Entry],
+    entries: list[Entry],
     timeout: int | None,
     profile: str | None,
     log: Any,
     runner: Any,
     signals: _Signals,
 ) -> None:
+    """Claim ``entries`` (of one push, account and platform), send them in one run of the
+    core, settle each (:meth:`_Flush.settle`)."""
     from imcli.core import run_push
     from imcli.errors import Interrupted
     from imcli.outbox import message_from_json
 
     claimed: dict[Target, tuple[Entry, Any]] = {}
-    for e in chunk:
+    for e in entries:
         lock = box.claim(e)
         if lock is not None:
             claimed[e.target] = (e, lock)
     if not claimed:
         return
-    first = next(iter(claimed.values()))[0]
+    chunk = _Chunk(box, st, claimed)
     try:
-        message = message_from_json(first.message, box.root)
+        message = message_from_json(chunk.first.message, box.root)
     except (ValueError, KeyError, TypeError, OSError) as exc:
-        for e, lock in claimed.values():
-            box._set_aside(box.sending / f"{e.id}.json", f"{type(exc).__name__}: {exc}")
-            lock.release()
-        output.error(f"outbox: {first.push}: set aside: {exc}")
-        st.fail(1)
+        chunk.set_aside(exc)
         return
-    settled: set[Target] = set()
-
-    def on_result(r: TargetResult) -> None:
-        # a confirmed send leaves the outbox at once: a kill later cannot repeat it
-        if r.ok and r.target in claimed and r.target not in settled:
-            settled.add(r.target)
-            e, lock = claimed[r.target]
-            st.settle(e, lock, r)
-
-    req = PushRequest(
-        platform=first.platform,
-        # a webhook robot's entry: the account is the destination (no -g/-u)
-        targets=[t for t in claimed if t.kind != "webhook"],
-        message=message,
-        account=first.account,
-        timeout_ms=timeout,
-        profile=profile,
-    )
-    results: dict[Target, TargetResult] = {}
-
-    def finish() -> None:
-        for t, (e, lock) in claimed.items():
-            if t in settled:
-                continue
-            settled.add(t)
-            r = results.get(t) or TargetResult(target=t, error="not sent")
-            if not r.ok and not r.error and not r.uncertain:
-                r.error = "interrupted before it was sent"
-            st.settle(e, lock, r)
-
+    req = chunk.request(message, timeout, profile)
     try:
         if signals.got:  # a signal while the entries were claimed: none was sent
             raise Interrupted(signals.got[0])
         result = runner.run_interruptibly(
-            run_push(req, verbose=log, results_out=results, on_result=on_result)
+            run_push(req, verbose=log, results_out=chunk.results, on_result=chunk.on_result)
         )
     except Interrupted:
-        finish()
+        chunk.finish()
         raise
     except (UsageError, ConfigError) as exc:
-        # nothing of this chunk was sent: every entry waits again, the reason told once
-        for t, (e, lock) in claimed.items():
-            if t not in settled:
-                e.tries += 1
-                e.reason = exc.message
-                e.last_try = time.time()
-                box.put_back(e, lock)
-        output.error(f"outbox: {first.platform} ({first.push}): {exc.message}")
-        st.fail(exc.exit_code)
+        chunk.put_back(exc)
         return
     except BaseException:
-        finish()
+        chunk.finish()
         raise
     for note in result.notes:
         output.error(note)
     for r in result.results:
-        results[r.target] = r
-    finish()
+        chunk.results[r.target] = r
+    chunk.finish()
+
+
+class _Chunk:
+    """The entries one run of the core sends, claimed (locked, in ``sending/``), and how
+    each leaves that state: settled once, by its result or by what stopped the run."""
+
+    def __init__(self, box: Outbox, st: _Flush, claimed: dict[Target, tuple[Entry, Any]]) -> None:
+        self.box = box
+        self.st = st
+        self.claimed = claimed
+        self.first = next(iter(claimed.values()))[0]
+        self.settled: set[Target] = set()
+        self.results: dict[Target, TargetResult] = {}
+
+    def request(self, message: Any, timeout: int | None, profile: str | None) -> PushRequest:
+        return PushRequest(
+            platform=self.first.platform,
+            # a webhook robot's entry: the account is the destination (no -g/-u)
+            targets=[t for t in self.claimed if t.kind != "webhook"],
+            message=message,
+            account=self.first.account,
+            timeout_ms=timeout,
+            profile=profile,
+        )
+
+    def on_result(self, r: TargetResult) -> None:
+        # a confirmed send leaves the outbox at once: a kill later cannot repeat it
+        if r.ok and r.target in self.claimed and r.target not in self.settled:
+            self.settled.add(r.target)
+            e, lock = self.claimed[r.target]
+            self.st.settle(e, lock, r)
+
+    def finish(self) -> None:
+        """Every entry not settled yet, by its result (none: not sent)."""
+        for t, (e, lock) in self.claimed.items():
+            if t in self.settled:
+                continue
+            self.settled.add(t)
+            r = self.results.get(t) or TargetResult(target=t, error="not sent")
+            if not r.ok and not r.error and not r.uncertain:
+                r.error = "interrupted before it was sent"
+            self.st.settle(e, lock, r)
+
+    def put_back(self, exc: ImcliError) -> None:
+        """Nothing was sent (refused before sending): every entry waits again, the reason
+        told once."""
+        for t, (e, lock) in self.claimed.items():
+            if t not in self.settled:
+                e.tries += 1
+                e.reason = exc.message
+                e.last_try = time.time()
+                self.box.put_back(e, lock)
+        output.error(f"outbox: {self.first.platform} ({self.first.push}): {exc.message}")
+        self.st.fail(exc.exit_code)
+
+    def set_aside(self, exc: Exception) -> None:
+        """The entries' message cannot be read: set aside, never fatal."""
+        for e, lock in self.claimed.values():
+            self.box._set_aside(self.box.sending / f"{e.id}.json", f"{type(exc).__name__}: {exc}")
+            lock.release()
+        output.error(f"outbox: {self.first.push}: set aside: {exc}")
+        self.st.fail(1)
