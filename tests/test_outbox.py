@@ -420,7 +420,7 @@ def test_sigterm_stops_a_flush_cleanly(cli, write_profile, telegram):
     telegram.latency = 0.05
     proc = _spawn(["outbox", "flush"])
     deadline = time.monotonic() + 30
-    while len(telegram.sent_messages()) < 60 and time.monotonic() < deadline:
+    while len(telegram.sent_messages()) < 150 and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
@@ -582,6 +582,42 @@ def test_a_recipient_reached_through_its_fallback_is_not_kept(cli, write_profile
             ("C0ALERTS", "db down again")
         ]
         assert received(tgf) == Counter({"21": 1})  # the fallback is not run again
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_push_to_a_recipient_keeps_what_it_had_not_sent(
+    cli, write_profile, telegram
+):
+    """SIGTERM in the middle of a --to push with --spool: the outbox holds exactly the
+    recipient's targets not surely sent, and a flush finishes it: one message each,
+    except those reported uncertain."""
+    telegram.latency = 0.05
+    everyone = {str(6000 + i) for i in range(300)}
+    targets = ", ".join(f'"telegram:user:{t}"' for t in sorted(everyone))
+    tg(write_profile, telegram, extra=f"\n[recipients.all]\ntargets = [{targets}]\n")
+    proc = _spawn(["push", "text", "--to", "all", "news", "--spool", "--json",
+                   "--timeout", "60000"])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(telegram.sent_messages()) < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (proc.returncode, err)
+    assert "target(s) kept" in err, err
+    result = json.loads(out)
+    uncertain = {t["target"].split(":")[1] for t in result["targets"] if t["uncertain"]}
+    sent = {t["target"].split(":")[1] for t in result["targets"] if t["ok"]}
+    assert 50 <= len(sent) < 300, len(sent)
+    box = listed(cli)["entries"]
+    assert {e["target"].split(":")[1] for e in box} == everyone - sent
+    assert {e["target"].split(":")[1] for e in box if e["state"] == "uncertain"} == uncertain
+    time.sleep(0.3)
+    r = cli("outbox", "flush")
+    assert r.code == 0, r.output
+    assert int(r.stdout) == 300 - len(sent) - len(uncertain)
+    got = received(telegram)
+    assert {t for t in everyone if got[t] != 1} <= uncertain
+    assert all(got[t] <= 1 for t in uncertain)
 
 
 def test_the_python_api_spools_as_the_cli_does(cli, write_profile, telegram):
