@@ -68,6 +68,32 @@ def test_window_keeps_its_limit_on_the_system_clock():
     assert stamps[-1] - stamps[0] < 0.2 * 3 * 1.2
 
 
+def test_a_place_is_held_until_the_answer_and_freed_a_period_after_it(clock):
+    """The platform counts arrivals, somewhere between a send leaving and its answer:
+    the send that takes a place over leaves a whole period after the answer of the one
+    that held it, never a period after that one merely left."""
+
+    async def go():
+        w = Window(2, 1.0, clock=clock)
+        t0 = clock.now()
+        await w.take()
+        await w.take()  # two in flight: the window is full
+        third = asyncio.ensure_future(w.take())
+        await asyncio.sleep(0.05)  # real time: no answer yet, so it must wait for one
+        assert not third.done()
+        await clock.sleep(0.5)  # the first answer comes half a second after it left
+        w.settle()
+        await third
+        took = clock.now() - t0
+        w.settle(sent=False)  # the second never left: its place is free at once
+        await w.take()
+        return took, clock.now() - t0
+
+    took, fourth = run(go())
+    assert 1.5 <= took < 1.6  # the answer's time + the period
+    assert fourth < 1.6  # not held back a period by a send that never left
+
+
 def test_rate_zero_removes_every_limit_and_rate_replaces_the_account_limit():
     limits = (Limit(30, 1.0, "account"), Limit(1, 1.0, "chat"))
     assert RateLimiter(limits, 0).limits == ()
