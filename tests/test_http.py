@@ -160,7 +160,7 @@ def _tg_fan_out(cli, write_profile, tg, n: int) -> tuple[float, object]:
     return now() - started, r
 
 
-def test_a_fan_out_at_telegrams_limit_keeps_its_pace_without_a_429(cli, write_profile, clock):
+def test_a_fan_out_at_telegrams_limit_provokes_no_429(cli, write_profile, clock):
     """300 chats at 30/s, counted by the fake on the skip-ahead clock as Telegram counts
     them (any 1 s window of arrivals): no 429, and no 31 arrivals within a second. (The
     pace itself is measured on the system clock by bench row 7: on this clock every wait
@@ -172,7 +172,9 @@ def test_a_fan_out_at_telegrams_limit_keeps_its_pace_without_a_429(cli, write_pr
         assert tg.too_many == 0
         arrived = sorted(c.arrived for c in tg.calls("sendMessage"))
         assert all(b - a >= 1.0 for a, b in zip(arrived, arrived[30:], strict=False))
-        assert 300 / 30 - 1 <= elapsed <= 300 / 30 * 1.6, elapsed
+        # a loose bound: on this clock the waits of other sends skipped while a request is
+        # in flight lengthen its round trip (the Window tests above hold the exact pace)
+        assert 300 / 30 - 1 <= elapsed <= 300 / 30 * 2.5, elapsed
 
 
 def test_a_fan_out_provokes_no_429_however_the_network_delays_arrivals(cli, write_profile, clock):
