@@ -15,6 +15,7 @@ that it never sleeps through a real rate-limit window.
 from __future__ import annotations
 
 import heapq
+import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ class Clock:
         """``aw``, or ``asyncio.TimeoutError`` once ``timeout`` seconds have passed."""
         import asyncio
 
+        if sys.version_info >= (3, 11):
+            # awaited in the caller's own task, so a cancellation (an interrupt) is never
+            # lost: asyncio.wait_for runs ``aw`` in a task of its own and, when that task
+            # ends just as the caller is cancelled, returns its result instead -- the
+            # caller would go on sending after the interrupt
+            async with asyncio.timeout(timeout):
+                return await aw
         return await asyncio.wait_for(aw, timeout)
 
 
