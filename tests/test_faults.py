@@ -13,6 +13,7 @@ never repeated (the proxy counts the requests).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -417,8 +418,27 @@ def test_faults_that_use_up_the_budget_fail_only_their_own_targets(cli, env_for,
     failed = check_failed(env, r, list(bad.values()))
     for fault, args in bad.items():
         check_fault(env, fault, args[1], failed[args[1]])
-    assert len(env.proxy.hits(bad["5xx_streak"][1])) >= 2  # retried while the budget lasted
+    check_retried_while_the_budget_lasted(env, bad["5xx_streak"][1], failed)
     check_delivered(env, p.good[1::2])
+
+
+def check_retried_while_the_budget_lasted(
+    env: Env, marker: str, failed: dict[str, dict[str, Any]]
+) -> None:
+    """A 503 is retried within the budget: the proxy saw a second try, or imcli says the
+    budget left no time for one (on a loaded machine the first answer can come that
+    late). Either way the error counts the tries the proxy saw."""
+    hits = len(env.proxy.hits(marker))
+    error = failed[marker]["error"]
+    if hits == 1:
+        assert "(not retried: the time budget (--timeout) ends sooner)" in error, error
+        return
+    assert hits >= 2, error
+    tries = re.search(r"gave up after (\d+) tries", error)
+    if tries:  # a Lark send (its uuid makes a retry after a 502 or 500 safe)
+        assert int(tries.group(1)) == hits, (hits, error)
+    else:  # 503, then a 502 to a send that may have delivered it: not asked again
+        assert hits == 2 and "may have been delivered" in error, (hits, error)
 
 
 # -- connection refused: the whole host --------------------------------------------------------
