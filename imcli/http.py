@@ -596,8 +596,10 @@ class HttpClient:
                 extensions=resp.extensions,
             )
 
+        from imcli._async import wait_for  # never loses the cancellation of an interrupt
+
         try:
-            return await asyncio.wait_for(read(), remaining)
+            return await wait_for(read(), remaining)
         except asyncio.TimeoutError:
             raise hx.ReadTimeout("no answer within the time budget", request=request) from None
 

@@ -50,10 +50,11 @@ class Clock:
         await asyncio.sleep(seconds)
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
-        """``aw``, or ``asyncio.TimeoutError`` once ``timeout`` seconds have passed."""
-        import asyncio
+        """``aw``, or ``asyncio.TimeoutError`` once ``timeout`` seconds have passed (a
+        cancellation of the waiting task is never lost)."""
+        from imcli._async import wait_for
 
-        return await asyncio.wait_for(aw, timeout)
+        return await wait_for(aw, timeout)
 
 
 SYSTEM_CLOCK = Clock()

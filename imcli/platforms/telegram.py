@@ -345,9 +345,11 @@ class TelegramAdapter(Adapter):
         """Upload the file for the first target; the others get Telegram's file_id."""
         import asyncio
 
+        from imcli._async import wait_for
+
         lock = self._uploads.lock(id(src))
         try:  # another target's upload of the file may be under way: its file_id serves
-            await asyncio.wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
+            await wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
         except asyncio.TimeoutError:
             raise PlatformError(
                 "not sent: the --timeout budget ran out while the file was being uploaded "
