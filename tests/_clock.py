@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from imcli._async import wait_for
 from imcli.ratelimit import Clock
 
 T = TypeVar("T")
@@ -65,7 +66,8 @@ class VirtualClock(Clock):
         outer = _deadline.get()
         _deadline.set(deadline if outer is None else min(deadline, outer))
         try:
-            # the real wait_for too: real time passes as well (a server that never answers)
-            return await asyncio.wait_for(aw, max(0.0, deadline - self.now()))
+            # the real wait_for too: real time passes as well (a server that never answers);
+            # imcli's, which never loses a cancellation
+            return await wait_for(aw, max(0.0, deadline - self.now()))
         finally:
             _deadline.set(outer)
