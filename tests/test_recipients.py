@@ -23,6 +23,7 @@ import pytest
 from imcli.errors import UsageError
 from imcli.models import Target
 from imcli.recipients import Entry, parse_entry
+from tests._clock import departures
 from tests.conftest import ROOT
 from tests.fakes.lark import FakeLark
 from tests.fakes.onebot import FakeOneBot
@@ -256,26 +257,6 @@ def test_the_six_platforms_are_pushed_concurrently(cli, profile, five, monkeypat
     print(f"\nwall time: six platforms {both:.3f} s, the slowest (lark) alone {slowest:.3f} s")
     assert max(firsts) - min(firsts) < latency  # every platform's first request at once
     assert both < slowest + latency  # not one after another (that is 8 x 0.4 = 3.2 s)
-
-
-def departures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
-    """(time, URL) of every request as imcli hands it to httpx, on the system clock.
-
-    The pace of concurrent sends is read here rather than from the fakes' arrival times:
-    a fake stamps a request when its thread gets to it, which on a loaded machine can be
-    half a second after it left (the fakes run in this process, behind the same GIL),
-    and only for some of the requests."""
-    import httpx
-
-    sent: list[tuple[float, str]] = []
-    send = httpx.AsyncClient.send
-
-    async def stamped(self: Any, request: Any, **kw: Any) -> Any:
-        sent.append((time.monotonic(), str(request.url)))
-        return await send(self, request, **kw)
-
-    monkeypatch.setattr(httpx.AsyncClient, "send", stamped)
-    return sent
 
 
 @pytest.mark.real_clock  # concurrent sends: the pace on the system clock
