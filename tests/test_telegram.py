@@ -575,6 +575,29 @@ def test_accounts_test_reports_online_and_offline(cli, write_profile, telegram):
     assert [c.path.rsplit("/", 1)[-1] for c in telegram.requests].count("getMe") == 3
 
 
+def test_accounts_test_reaches_a_loopback_api_directly_as_a_push_does(cli, write_profile):
+    """`accounts test` and a push use one client: an API on another loopback address
+    (127.0.0.2) is never sent through the proxy, by either."""
+    server = FakeTelegram()
+    server.host = "127.0.0.2"
+    try:
+        server.start()
+    except OSError:
+        pytest.skip("127.0.0.2 is not a loopback address here")
+    try:
+        write_profile(  # nothing listens on port 9: a request through the proxy fails
+            f'[settings]\nproxy = "http://127.0.0.1:9"\n\n[accounts.bot]\nplatform = "telegram"\n'
+            f'token = "{TG_TOKEN}"\nbase_url = "{server.api_url}"\n'
+        )
+        assert cli("push", "text", "-u", "1", "hi").code == 0
+        r = cli("accounts", "test")
+        assert r.code == 0 and "online" in r.stdout, r.output
+        paths = [c.path.rsplit("/", 1)[-1] for c in server.requests]
+        assert paths.count("getMe") == 1 and paths.count("sendMessage") == 1
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("fmt", ["wav", "ogg-vorbis", "amr"])
 def test_a_voice_telegram_cannot_play_is_refused_before_any_request_without_ffmpeg(
     cli, tg_profile, telegram, tmp_path, no_ffmpeg, fmt

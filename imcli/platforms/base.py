@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
-from imcli.models import KINDS, Message, Target, TargetResult
+from imcli.models import KINDS, Message, Target
 from imcli.ratelimit import Limit as Limit  # platform specs declare their limits with it
 
 if TYPE_CHECKING:
@@ -225,18 +225,83 @@ class OncePerPush(Generic[K, V]):
         self._locks.clear()
 
 
-class SendTracker:
-    """What one target's delivery has done so far (shared with the core for failover)."""
+@dataclass
+class Outcome:
+    """What one target's delivery came to, as the adapter reports it: the core records
+    it on the target's result (adapters never see the results)."""
 
-    def __init__(self, result: TargetResult) -> None:
-        self.result = result
+    target: Target
+    message_ids: list[str] = field(default_factory=list)
+    ok: bool = False
+    error: str | None = None
+    error_exc: ImcliError | None = None
+    #: its fate is unknown (an interrupt with the request out, or after some parts)
+    uncertain: bool = False
+    #: the target's delivery came to an end (sent or failed), rather than being
+    #: interrupted or never tried
+    settled: bool = True
+
+    @classmethod
+    def delivered(cls, target: Target, message_ids: list[str]) -> Outcome:
+        return cls(target, list(message_ids), ok=True)
+
+    @classmethod
+    def failed(cls, target: Target, message_ids: list[str], exc: ImcliError) -> Outcome:
+        return cls(target, list(message_ids), error=exc.message, error_exc=exc)
+
+    @classmethod
+    def not_tried(cls, target: Target, offline: AccountOffline) -> Outcome:
+        """The account went offline before this target's turn: the next account takes it."""
+        return cls(target, error=offline.message, error_exc=offline, settled=False)
+
+    @classmethod
+    def interrupted(cls, target: Target, message_ids: list[str], *, in_flight: bool) -> Outcome:
+        """An interrupt (SIGINT/SIGTERM): a send whose request was out, or a message some
+        parts of which arrived, may have been delivered ("uncertain"); one not yet sent
+        surely was not."""
+        out = cls(target, list(message_ids), settled=False)
+        if in_flight:
+            out.uncertain = True
+            out.error = "interrupted while it was being sent; it may have been delivered"
+        elif message_ids:  # some of it arrived: not "sent", not "not sent" either
+            out.uncertain = True
+            out.error = "interrupted after some parts of the message were delivered"
+        else:
+            out.error = "interrupted before it was sent"
+        return out
+
+
+Report = Callable[[Outcome], None]
+
+
+class SendTracker:
+    """What one target's delivery has done so far: the ids of the parts that arrived and,
+    in a shared request (:meth:`Adapter.send_batch`), the failure of this target alone."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.message_ids: list[str] = []
+        self.error: ImcliError | None = None
 
     def sent(self, message_id: object) -> None:
-        self.result.message_ids.append("" if message_id is None else str(message_id))
+        self.message_ids.append("" if message_id is None else str(message_id))
+
+    def failed(self, exc: ImcliError) -> None:
+        self.error = exc
 
     @property
     def reached_platform(self) -> bool:
-        return bool(self.result.message_ids)
+        return bool(self.message_ids)
+
+    def outcome(self) -> Outcome:
+        if self.error is not None:
+            return Outcome.failed(self.target, self.message_ids, self.error)
+        return Outcome.delivered(self.target, self.message_ids)
+
+    def interrupted(self, *, in_flight: bool) -> Outcome:
+        if self.error is not None:  # its own failure came before the interrupt
+            return self.outcome()
+        return Outcome.interrupted(self.target, self.message_ids, in_flight=in_flight)
 
 
 class Adapter:
@@ -245,6 +310,8 @@ class Adapter:
     spec: ClassVar[PlatformSpec]
     #: concurrent targets per account; rate limits still apply on top
     concurrency: ClassVar[int] = 64
+    #: concurrent shared requests, for a platform that sends targets in batches
+    batch_concurrency: ClassVar[int] = 4
 
     def __init__(self, account: Account, http: HttpClient) -> None:
         self.account = account
@@ -484,69 +551,123 @@ class Adapter:
                 await self.local_copy(src, limit)
 
     # -- fan-out ---------------------------------------------------------------
-    async def deliver(
-        self,
-        targets: Iterable[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None = None,
+    async def prepare(self, message: Message) -> None:
+        """What every target's sends share, made once before the first send (WeCom and
+        WeChat upload the media here); an ImcliError fails every target with it."""
+
+    def batches(self, targets: list[Target]) -> list[list[Target]] | None:
+        """Targets that share send requests (WeCom: up to 1000 users in one); None: each
+        target is sent on its own (:meth:`send_one`)."""
+        return None
+
+    async def send_batch(
+        self, batch: list[Target], message: Message, trackers: dict[Target, SendTracker]
     ) -> None:
-        """Send to every target concurrently (bounded); record each outcome.
+        """Send the message to ``batch`` in shared requests: ``trackers[t].sent(id)`` for
+        each part that reached ``t``, ``trackers[t].failed(exc)`` for a target refused
+        alone. An ImcliError raised fails every target not refused on its own."""
+        raise NotImplementedError
 
-        An AccountOffline raised before anything reached the platform propagates out
-        of the target (the core then hands that target to the next account).
-        """
-        import asyncio
+    async def deliver(self, targets: Iterable[Target], message: Message, report: Report) -> None:
+        """Send to every target concurrently (bounded) and report each target's outcome
+        as it comes, an interrupted one too.
 
+        An AccountOffline before anything reached the platform stops the account's other
+        targets (the core hands them to the next account)."""
+        targets = list(targets)
         await self.check_media_first(message)
-        sem = asyncio.Semaphore(self.concurrency)
+        try:
+            await self.prepare(message)
+        except (UsageError, ConfigError):
+            raise  # not a failed target: the push itself is wrong
+        except ImcliError as exc:
+            for t in targets:
+                report(Outcome.failed(t, [], exc))
+            return
+        batches = self.batches(targets)
+        if batches is None:
+            await self._deliver_each(targets, message, report)
+        else:
+            await self._deliver_batches(batches, message, report)
+
+    async def _deliver_each(self, targets: list[Target], message: Message, report: Report) -> None:
         offline: list[AccountOffline] = []
-
-        async def one(target: Target) -> None:
-            from imcli.http import IN_FLIGHT
-
-            res = results[target]
-            tracker = SendTracker(res)
-            flight: list[Any] = []
-            IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
-            async with sem:
-                if offline:
-                    res.error_exc = offline[0]
-                    return
-                try:
-                    await self.send_one(target, message, tracker)
-                    res.ok = True
-                    res.error = None
-                    res.error_exc = None
-                except AccountOffline as exc:
-                    if not tracker.reached_platform:
-                        offline.append(exc)
-                    res.ok = False
-                    res.error = exc.message
-                    res.error_exc = exc
-                except (UsageError, ConfigError):
-                    raise  # not a failed target: the push itself is wrong
-                except ImcliError as exc:
-                    res.ok = False
-                    res.error = exc.message
-                    res.error_exc = exc
-                except asyncio.CancelledError:
-                    interrupted(res, in_flight=bool(flight))
-                    raise
-            if on_done is not None:
-                on_done(res)
-
         # a fixed pool of workers takes the targets in order: a 10,000-target fan-out
         # holds `concurrency` tasks, not 10,000 (memory stays flat)
         queue = iter(targets)
 
         async def worker() -> None:
             for target in queue:
-                await one(target)
+                if offline:
+                    report(Outcome.not_tried(target, offline[0]))
+                    continue
+                outcome = await self._send_target(target, message, report)
+                if isinstance(outcome.error_exc, AccountOffline) and not outcome.message_ids:
+                    offline.append(outcome.error_exc)
+                report(outcome)
 
-        # when one raises, or the push is interrupted, every worker's target records
+        # when one raises, or the push is interrupted, every worker's target reports
         # its outcome before the error goes on (gather_all)
         await gather_all([worker() for _ in range(self.concurrency)])
+
+    async def _send_target(self, target: Target, message: Message, report: Report) -> Outcome:
+        import asyncio
+
+        from imcli.http import IN_FLIGHT
+
+        tracker = SendTracker(target)
+        flight: list[Any] = []
+        IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
+        try:
+            await self.send_one(target, message, tracker)
+        except (UsageError, ConfigError) as exc:
+            if tracker.reached_platform:  # what arrived before the push was refused counts
+                tracker.failed(exc)
+                report(tracker.outcome())
+            raise  # not a failed target: the push itself is wrong
+        except ImcliError as exc:
+            tracker.failed(exc)
+        except asyncio.CancelledError:
+            report(tracker.interrupted(in_flight=bool(flight)))
+            raise
+        return tracker.outcome()
+
+    async def _deliver_batches(
+        self, batches: list[list[Target]], message: Message, report: Report
+    ) -> None:
+        import asyncio
+
+        sem = asyncio.Semaphore(self.batch_concurrency)
+
+        async def run(batch: list[Target]) -> None:
+            from imcli.http import IN_FLIGHT
+
+            trackers = {t: SendTracker(t) for t in batch}
+            flight: list[Any] = []
+            IN_FLIGHT.set(flight)  # this task's own context: its send in flight
+            async with sem:
+                try:
+                    await self.send_batch(batch, message, trackers)
+                except (UsageError, ConfigError) as exc:
+                    for tr in trackers.values():  # what arrived before the refusal counts
+                        if tr.error is None and tr.reached_platform:
+                            tr.failed(exc)
+                        if tr.error is not None:
+                            report(tr.outcome())
+                    raise
+                except ImcliError as exc:
+                    for tr in trackers.values():
+                        if tr.error is None:
+                            tr.failed(exc)
+                except asyncio.CancelledError:
+                    # every target of a request in flight may have got the message
+                    for tr in trackers.values():
+                        report(tr.interrupted(in_flight=bool(flight)))
+                    raise
+            for tr in trackers.values():
+                report(tr.outcome())
+
+        await gather_all([run(b) for b in batches])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -581,22 +702,6 @@ async def gather_all(coros: list[Any]) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
-    or a message some parts of which arrived, may have been delivered ("uncertain");
-    one not yet sent surely was not."""
-    res.ok = False
-    if in_flight:
-        res.uncertain = True
-        res.error = "interrupted while it was being sent; it may have been delivered"
-    elif res.message_ids:
-        # some of it arrived: not "sent", not "not sent" either
-        res.uncertain = True
-        res.error = "interrupted after some parts of the message were delivered"
-    else:
-        res.error = "interrupted before it was sent"
 
 
 def upload_failed(exc: PlatformError) -> PlatformError:

@@ -45,10 +45,8 @@ from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker, labe
 from imcli.platforms.weixin import Part, WeixinAdapter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-
     from imcli.media import MediaSource
-    from imcli.models import Message, Target, TargetResult
+    from imcli.models import Message, Target
 
 MB = 1 << 20
 
@@ -193,10 +191,6 @@ class WeChatAdapter(WeixinAdapter):
     busy = BUSY
     quota = QUOTA
 
-    def __init__(self, account: Any, http: Any) -> None:
-        super().__init__(account, http)
-        self._parts: list[Part] = []
-
     def app_id(self) -> str:
         return str(self.account.get("app_id") or "")
 
@@ -262,22 +256,8 @@ class WeChatAdapter(WeixinAdapter):
         _, lifetime = await self._stable_token(force=False)
         return f"app {self.app_id()}: access_token ok ({lifetime:.0f} s)"
 
-    async def deliver(
-        self,
-        targets: Iterable[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None = None,
-    ) -> None:
-        targets = list(targets)
-        parts = await self.parts_or_fail(targets, message, results, on_done)
-        if parts is None:
-            return
-        self._parts = parts  # uploads done once, before any send
-        await super().deliver(targets, message, results, on_done)
-
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        parts = self._parts or await self.parts(message)
+        parts = await self.parts(message)  # made once, before the first send
         for i, part in enumerate(parts):
             body = {"touser": target.id.strip(), **part.body(), **message.extra}
             try:

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from imcli.errors import (
     AccountOffline,
-    ConfigError,
-    ImcliError,
     PlatformError,
     RetryableError,
     UsageError,
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
     from imcli.media import MediaSource
-    from imcli.models import Message, Target, TargetResult
+    from imcli.models import Message, Target
 
 
 def upload_name(src: MediaSource) -> str:
@@ -116,6 +114,7 @@ class WeixinAdapter(Adapter):
         )
         # (upload type, source) → media_id; a failed upload fails every target alike
         self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
+        self._parts: OncePerPush[int, list[Part]] = OncePerPush()  # id(message) → its parts
 
     # -- what subclasses provide ---------------------------------------------------------
     def app_id(self) -> str:
@@ -239,7 +238,14 @@ class WeixinAdapter(Adapter):
 
     # -- the messages of a push ------------------------------------------------------------
     async def parts(self, message: Message) -> list[Part]:
-        """Every message of the push, uploads done (once)."""
+        """Every message of the push, uploads done; made once per push."""
+
+        async def make() -> list[Part]:
+            return await self._make_parts(message)
+
+        return await self._parts.get(id(message), make)
+
+    async def _make_parts(self, message: Message) -> list[Part]:
         out: list[Part] = []
         if message.kind == "text":
             out += self._text_parts(message.title, [(message.text or "", message.markdown)])
@@ -259,23 +265,8 @@ class WeixinAdapter(Adapter):
             out += await self._media_parts(message.media, message.title)
         return out
 
-    async def parts_or_fail(
-        self,
-        targets: list[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None,
-    ) -> list[Part] | None:
-        """The push's messages (uploads done once); if that fails, every target fails
-        with the reason (an offline account's targets then go to the next account)."""
-        try:
-            return await self.parts(message)
-        except (UsageError, ConfigError):
-            raise
-        except ImcliError as exc:
-            for t in targets:
-                fail(results[t], exc, on_done)
-            return None
+    async def prepare(self, message: Message) -> None:
+        await self.parts(message)  # uploads done once, before any send
 
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
@@ -336,13 +327,3 @@ class WeixinAdapter(Adapter):
 
 def _keep(text: str) -> str:
     return text
-
-
-def fail(
-    res: TargetResult, exc: ImcliError, on_done: Callable[[TargetResult], None] | None
-) -> None:
-    res.ok = False
-    res.error = exc.message
-    res.error_exc = exc
-    if on_done is not None:
-        on_done(res)
