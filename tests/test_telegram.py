@@ -264,6 +264,20 @@ def test_size_limits_are_checked_before_any_upload(cli, tg_profile, telegram, tm
     assert telegram.requests == []
 
 
+def test_a_mixed_item_over_the_limit_is_named_by_its_place_among_the_items(
+    cli, tg_profile, telegram, tmp_path
+):
+    """The refusal names the item as --item counts them (the text is item 0), as every
+    other check of a mixed push does."""
+    big = tmp_path / "big.png"
+    with open(big, "wb") as fh:
+        fh.truncate(11 * 1024 * 1024)
+    r = cli("push", "mixed", "-p", "tg", "-u", "1", "--item", "text=x", "--item", f"image={big}")
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "item 1: image" in r.stderr and "10 MB" in r.stderr, r.stderr
+    assert telegram.requests == []
+
+
 def test_local_server_accounts_get_the_2000_mb_limit(cli, write_profile, tmp_path):
     big = tmp_path / "big.bin"
     with open(big, "wb") as fh:

@@ -87,6 +87,10 @@ class PlatformSpec:
     #: fields of which the account needs at least one (a webhook's ``key`` or ``url``)
     one_of: tuple[str, ...] = ()
     formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
+    #: kind -> the most bytes an upload of it may have (absent: no limit of its own)
+    media_limits: dict[str, int] = field(default_factory=dict)
+    #: the fewest bytes an upload may have
+    min_media_size: int = 1
     #: how the platform compares destinations: targets with the same key are one
     #: destination, sent once (None: the kind and the id as written)
     target_key: Callable[[Target], object] | None = None
@@ -326,10 +330,18 @@ class Adapter:
 
     # -- what adapters implement -------------------------------------------------
     @classmethod
+    def upload_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can upload as ``kind``: the spec's
+        ``media_limits`` (an adapter whose accounts change them says so here)."""
+        return cls.spec.media_limits.get(kind)
+
+    @classmethod
     def media_limit(cls, account: Account, kind: str) -> int | None:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
-        return None
+        if cls.converts(kind):
+            return None  # converted before upload: the limit applies to the result
+        return cls.upload_limit(account, kind)
 
     def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
         """``split()``, made once per push for the same ``key``: a long text is split
@@ -360,7 +372,31 @@ class Adapter:
         raise NotImplementedError
 
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        """Send the whole message to one target; call ``tracker.sent(id)`` per part."""
+        """Send the whole message to one target; call ``tracker.sent(id)`` per part.
+        By the message's kind: :meth:`send_text`, :meth:`send_media` or :meth:`send_mixed`."""
+        if message.kind == "text":
+            await self.send_text(target, message, tracker)
+        elif message.kind == "mixed":
+            await self.send_mixed(target, message, tracker)
+        else:
+            assert message.media is not None
+            await self.send_media(target, message.media, message.title, message.extra, tracker)
+
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        raise NotImplementedError
+
+    async def send_media(
+        self,
+        target: Target,
+        src: MediaSource,
+        title: str | None,
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        """One media message (with its title: a caption, or a message before it)."""
+        raise NotImplementedError
+
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         raise NotImplementedError
 
     def dry_run_reply(self, method: str, url: str) -> Any:
@@ -419,9 +455,24 @@ class Adapter:
         return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
 
     def size_limit(self, src: MediaSource) -> int:
-        """The size limit of an upload of this source, after any conversion (adapters say
-        theirs)."""
-        return 1 << 62
+        """The size limit of an upload of this source, after any conversion."""
+        limit = self.upload_limit(self.account, src.kind)
+        return 1 << 62 if limit is None else limit
+
+    def check_media(self, message: Message) -> None:
+        """Before any request: every source's format and size (exit 2, naming the limit).
+        A URL is checked the same way once downloaded, a source to convert once converted."""
+        for what, src in labelled_sources(message):
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue
+            src.check_size(self.size_limit(src), self.spec.name, what)
+            least = self.spec.min_media_size
+            if src.size is not None and src.size < least:
+                raise self.refuse(
+                    f"{what} {src.filename or src.spec} is {src.size} bytes; "
+                    f"{self.spec.name} takes media of at least {least} bytes"
+                )
 
     def checked_first(self, src: MediaSource) -> bool:
         """Whether check_media_first prepares this source."""
@@ -432,15 +483,7 @@ class Adapter:
         with declared formats, and sources to convert) are downloaded, checked and
         converted once, so that a refusal (exit 2) comes before the first message. A
         failed download is remembered: every target then fails with it."""
-        if message.kind == "mixed":
-            labelled = [
-                (f"item {i}: {it.type}", it.media)
-                for i, it in enumerate(message.items)
-                if it.media is not None
-            ]
-        else:
-            labelled = [(src.kind, src) for src in message.media_sources()]
-        for what, src in labelled:
+        for what, src in labelled_sources(message):
             if not self.checked_first(src):
                 continue
             try:
@@ -683,6 +726,67 @@ def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
     if message.kind != "mixed":
         return [(src.kind, src) for src in message.media_sources()]
     return [(f"item {i}: {it.type}", it.media) for i, it in enumerate(message.items) if it.media]
+
+
+def pack(
+    texts: list[tuple[str, bool]],
+    *,
+    limit: int,
+    measure: Callable[[str], int],
+    plain: Callable[[str], str],
+    markdown: Callable[[str], str],
+) -> list[str]:
+    """Texts as messages of at most ``limit`` (as ``measure`` counts), each cut at its
+    source's line boundaries (never inside a code block) and packed greedily, joined by
+    a blank line; markdown items rendered with ``markdown``, the others with ``plain``."""
+    from imcli import markup
+
+    out: list[str] = []
+    for text, md in texts:
+        if not text or not text.strip():
+            continue
+        for piece in markup.split_source(
+            text, markdown=md, render=markdown if md else plain, limit=limit, measure=measure
+        ):
+            if out and measure(out[-1] + "\n\n" + piece) <= limit:
+                out[-1] += "\n\n" + piece
+            else:
+                out.append(piece)
+    return [p for p in out if p.strip()]
+
+
+def pack_titled(
+    title: str | None,
+    texts: list[tuple[str, bool]],
+    *,
+    heading: Callable[[str], str],
+    limit: int,
+    measure: Callable[[str], int],
+    plain: Callable[[str], str],
+    markdown: Callable[[str], str],
+) -> list[str]:
+    """:func:`pack` with the title as ``heading(title)`` on the first message; a title
+    alone is the text, and one that would take over half a message is a message of its
+    own (as a plain line) before the texts."""
+    texts = [(t, md) for t, md in texts if t and t.strip()]
+    head = ""
+    if title and title.strip():
+        if not texts:
+            texts = [(title.strip(), False)]
+        else:
+            head = heading(title.strip())
+            if measure(head) > limit // 2:  # it would leave no room for the text
+                texts, head = [(title.strip(), False), *texts], ""
+    chunks = pack(
+        texts, limit=limit - measure(head), measure=measure, plain=plain, markdown=markdown
+    )
+    if chunks and head:
+        chunks[0] = head + chunks[0]
+    return chunks
+
+
+def keep(text: str) -> str:
+    return text
 
 
 async def gather_all(coros: list[Any]) -> None:

@@ -28,15 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imcli.platforms._webhook import (
-    WebhookAdapter,
-    errcode_parser,
-    first_line,
-    keep,
-    pack,
-    register,
-)
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, first_line, register
+from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, keep, pack
 
 if TYPE_CHECKING:
     from imcli.models import Message, Target

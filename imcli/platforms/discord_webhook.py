@@ -33,8 +33,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms._webhook import WebhookAdapter, keep, pack, register, status_check
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms._webhook import WebhookAdapter, register, status_check
+from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, keep, pack
 
 if TYPE_CHECKING:
     import httpx

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
+from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, keep, pack
 
 if TYPE_CHECKING:
     from imcli.models import Message, Target

@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError
-from imcli.platforms._webhook import WebhookAdapter, pack, register, status_check
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
+from imcli.platforms._webhook import WebhookAdapter, register, status_check
+from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, pack
 
 if TYPE_CHECKING:
     import httpx

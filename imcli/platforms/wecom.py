@@ -57,6 +57,8 @@ def _wecom_key(target: Target) -> object:
     return (target.kind, tid.lower() if target.kind == "user" else tid)
 
 
+UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
+
 SPEC = PlatformSpec(
     name="wecom",
     title="WeCom",
@@ -79,6 +81,8 @@ SPEC = PlatformSpec(
         "voice": Formats(("amr",), "AMR", "amr"),
         "video": Formats(("mp4",), "MP4", "mp4"),
     },
+    media_limits=UPLOAD_LIMITS,
+    min_media_size=6,  # media/upload: "each file larger than 5 bytes"
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
     target_key=_wecom_key,
@@ -87,7 +91,6 @@ SPEC = PlatformSpec(
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
 VIDEO_TITLE_LIMIT = 128  # UTF-8 bytes
 BATCH = 1000  # users per message/send request
-UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
 TOKEN_INVALID = frozenset({40014, 42001})
 CREDENTIALS = frozenset(
     {40001, 40013, 40056, 40082, 40091, 41002, 41004, 42009, 60020, 301002}
@@ -111,11 +114,9 @@ def _clean_wecom(errmsg: str) -> str:
 class WeComAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
-    upload_limits = UPLOAD_LIMITS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
-    min_size = 6  # "each file larger than 5 bytes"
 
     def app_id(self) -> str:
         return str(self.account.get("corp_id") or "")

@@ -28,13 +28,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import PlatformError
-from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
 from imcli.platforms.base import (
     Field,
     Formats,
     Limit,
     PlatformSpec,
     SendTracker,
+    keep,
+    pack,
     upload_failed,
 )
 

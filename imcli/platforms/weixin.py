@@ -16,9 +16,8 @@ from imcli.errors import (
     AccountOffline,
     PlatformError,
     RetryableError,
-    UsageError,
 )
-from imcli.platforms.base import Adapter, OncePerPush, labelled_sources, upload_failed
+from imcli.platforms.base import Adapter, OncePerPush, keep, pack_titled, upload_failed
 
 if TYPE_CHECKING:
     import httpx
@@ -89,18 +88,10 @@ class WeixinAdapter(Adapter):
 
     # what each platform declares
     text_limit: ClassVar[int]  # UTF-8 bytes of one text message
-    upload_limits: ClassVar[dict[str, int]]  # kind → bytes
     token_invalid: ClassVar[frozenset[int]]  # errcodes: the token is no longer valid
     credentials: ClassVar[frozenset[int]]  # errcodes: the credentials are refused
     busy: ClassVar[frozenset[int]]  # errcodes: come back later
     quota: ClassVar[frozenset[int]] = frozenset()
-    min_size: ClassVar[int] = 1  # bytes
-
-    @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # the limit applies to the converted file
-        return cls.upload_limits.get(kind)
 
     def __init__(self, account: Any, http: Any) -> None:
         from imcli.tokens import TokenAuth, cache_key
@@ -187,23 +178,6 @@ class WeixinAdapter(Adapter):
         return await self.auth.call(request, lambda exc: exc.code in self.token_invalid)
 
     # -- media -------------------------------------------------------------------------------
-    def check_media(self, message: Message) -> None:
-        """Sizes and formats, before anything is sent (exit 2, naming the limit). A URL
-        is checked the same way once downloaded, before it is uploaded."""
-        for what, src in labelled_sources(message):
-            self.check_format(src, what)
-            if src.is_url or self.will_convert(src):
-                continue  # checked once downloaded or converted
-            src.check_size(self.upload_limits[src.kind], self.spec.name, what)
-            if src.size is not None and src.size < self.min_size:
-                raise UsageError(
-                    f"{self.spec.name}: {what} {src.filename or src.spec} is {src.size} bytes; "
-                    f"{self.spec.name} takes media of at least {self.min_size} bytes"
-                )
-
-    def size_limit(self, src: MediaSource) -> int:
-        return self.upload_limits[src.kind]
-
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
 
@@ -298,32 +272,12 @@ class WeixinAdapter(Adapter):
     ) -> list[str]:
         from imcli import markup
 
-        texts = [(t, md) for t, md in texts if t and t.strip()]
-        heading = ""
-        if title and title.strip():
-            if not texts:
-                texts = [(title.strip(), False)]
-            else:
-                heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
-                if markup.utf8_len(heading) > self.text_limit // 2:
-                    # a title that would leave no room for the text: its own message(s)
-                    texts, heading = [(title.strip(), False), *texts], ""
-        room = self.text_limit - markup.utf8_len(heading)
-        chunks: list[str] = []
-        for text, md in texts:
-            render = markup.to_plain_text if md and not markdown_out else _keep
-            for piece in markup.split_source(
-                text, markdown=md, render=render, limit=room, measure=markup.utf8_len
-            ):
-                joined = chunks[-1] + "\n\n" + piece if chunks else ""
-                if chunks and markup.utf8_len(joined) <= room:
-                    chunks[-1] = joined
-                else:
-                    chunks.append(piece)
-        if chunks and heading:
-            chunks[0] = heading + chunks[0]
-        return chunks
-
-
-def _keep(text: str) -> str:
-    return text
+        return pack_titled(
+            title,
+            texts,
+            heading=(lambda t: f"# {t}\n\n") if markdown_out else (lambda t: f"{t}\n"),
+            limit=self.text_limit,
+            measure=markup.utf8_len,
+            plain=keep,
+            markdown=keep if markdown_out else markup.to_plain_text,
+        )
