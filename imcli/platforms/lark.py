@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from imcli.media import MediaSource
     from imcli.models import Item, Message, Target
 
+MB = 1 << 20
+
 SPEC = PlatformSpec(
     name="lark",
     title="Lark / Feishu",
@@ -81,19 +83,17 @@ SPEC = PlatformSpec(
         "voice": Formats(("ogg-opus",), "Ogg/Opus", "ogg-opus"),
         "video": Formats(("mp4",), "MP4", "mp4"),
     },
+    media_limits={"image": 10 * MB, "voice": 30 * MB, "video": 30 * MB, "file": 30 * MB},
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
     send_keys=("uuid",),
 )
 
-MB = 1 << 20
 KB = 1 << 10
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 IMAGES_PATH = "/open-apis/im/v1/images"
 FILES_PATH = "/open-apis/im/v1/files"
-IMAGE_LIMIT = 10 * MB
-FILE_LIMIT = 30 * MB
 #: request-body limits of the send API, with room for receive_id, uuid and -o fields
 TEXT_BODY_LIMIT = 150 * KB - 2 * KB
 POST_BODY_LIMIT = 30 * KB - 2 * KB
@@ -225,12 +225,6 @@ class LarkAdapter(Adapter):
 
     spec = SPEC
 
-    @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # converted before upload: the limit applies to the result
-        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
-
     def __init__(self, account: Any, http: Any) -> None:
         from imcli.tokens import TokenAuth, cache_key
 
@@ -321,26 +315,12 @@ class LarkAdapter(Adapter):
 
     # -- the adapter interface ----------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        for i, src in enumerate(message.media_sources()):
-            what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-            self.check_format(src, what)
-            if src.is_url or self.will_convert(src):
-                continue  # checked once downloaded or converted
-            src.check_size(IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT, "lark", what)
+        self.check_media(message)
 
     async def check(self) -> str:
         token, lifetime = await self._fetch_token()
         del token
         return f"app {self.account.get('app_id')}: tenant_access_token valid for {int(lifetime) // 60} min"
-
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        if message.kind == "text":
-            await self._send_text(target, message, tracker)
-        elif message.kind == "mixed":
-            await self._send_mixed(target, message, tracker)
-        else:
-            assert message.media is not None
-            await self._send_media(target, message.media, message.title, message.extra, tracker)
 
     async def _send(
         self,
@@ -434,7 +414,7 @@ class LarkAdapter(Adapter):
     def _room(self, title: str | None) -> int:
         return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
 
-    async def _send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
         text = message.text or ""
         title = message.title.strip() if message.title and message.title.strip() else None
         if not text.strip():
@@ -459,19 +439,12 @@ class LarkAdapter(Adapter):
             await self._send(target, "text", {"text": chunk}, extra, tracker)
 
     # -- media -----------------------------------------------------------------------
-    async def _prepare(self, src: MediaSource) -> MediaSource:
-        """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
-        return await self.playable(src)
-
-    def size_limit(self, src: MediaSource) -> int:
-        return IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
-
     async def _upload(self, src: MediaSource) -> str:
         """The image_key / file_key for a source, prepared and uploaded once per push
         (a failure, too, is remembered: the other targets fail alike without retrying)."""
 
         async def upload() -> str:
-            local = await self._prepare(src)
+            local = await self.playable(src)  # downloaded, converted, its size checked
             await self.auth.token()  # a token problem is not an upload problem
             try:
                 return await self._upload_now(local)
@@ -524,7 +497,7 @@ class LarkAdapter(Adapter):
             raise PlatformError("the file upload returned no file_key")
         return file_key
 
-    async def _send_media(
+    async def send_media(
         self,
         target: Target,
         src: MediaSource,
@@ -546,7 +519,7 @@ class LarkAdapter(Adapter):
         await self._send(target, msg_type, {"file_key": key}, extra, tracker)
 
     # -- mixed -----------------------------------------------------------------------
-    async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         title = message.title.strip() if message.title and message.title.strip() else None
         in_post: list[Item] = [it for it in message.items if it.is_text or it.type == "image"]
         others: list[Item] = [it for it in message.items if not (it.is_text or it.type == "image")]
@@ -568,7 +541,7 @@ class LarkAdapter(Adapter):
             assert it.media is not None
             caption = it.caption.strip() if it.caption and it.caption.strip() else None
             heading = "\n".join(t for t in (title, caption) if t) or None
-            await self._send_media(target, it.media, heading, message.extra, tracker)
+            await self.send_media(target, it.media, heading, message.extra, tracker)
             title = None
 
 
