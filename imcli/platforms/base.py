@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from imcli.http import HttpClient
     from imcli.media import MediaSource
     from imcli.profile import Account
+    from imcli.tokens import TokenAuth
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,8 @@ class Adapter:
         self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
         self._playable_locks: dict[int, Any] = {}
         self._converted: list[str] = []  # temporary files of conversions
+        # (upload type, id(source)) → the platform's key; a failed upload fails every target
+        self._uploaded: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
 
     # -- what adapters implement -------------------------------------------------
     @classmethod
@@ -553,6 +556,48 @@ class Adapter:
                     ) from None
         local.check_size(limit, self.spec.name, what)
         return local
+
+    async def upload_once(
+        self,
+        src: MediaSource,
+        upload: Callable[[MediaSource], Awaitable[str]],
+        upload_type: str | None = None,
+    ) -> str:
+        """The platform's key for ``src`` (a media_id, a file_key), uploaded once per push
+        whatever the number of targets: the source made :meth:`playable`, then
+        ``upload(local)``. A failure is remembered (every target fails alike, without
+        trying again) and says that it is the upload that failed."""
+
+        async def make() -> str:
+            local = await self.playable(src)
+            await self.before_upload()
+            try:
+                return await upload(local)
+            except PlatformError as exc:
+                raise upload_failed(exc) from None
+
+        return await self._uploaded.get((upload_type or src.kind, id(src)), make)
+
+    async def before_upload(self) -> None:
+        """What must work before an upload (the access token): its failure is not the
+        upload's."""
+
+    def token_auth(
+        self,
+        fetch: Callable[[str | None], Awaitable[tuple[str, float]]],
+        credentials: Callable[[], tuple[str, str]],
+    ) -> TokenAuth:
+        """The account's access token for the push (:class:`imcli.tokens.TokenAuth`):
+        cached across runs under the platform, the API root and ``credentials()`` (app id,
+        secret), never in a dry run; the wait for another run's lock is within the budget."""
+        from imcli.tokens import TokenAuth, cache_key
+
+        return TokenAuth(
+            lambda: cache_key(self.spec.name, self.base_url(), *credentials()),
+            fetch,
+            cache=not self.http.dry_run,
+            budget=self.http.budget,
+        )
 
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
         """The source as something to upload: a URL is downloaded once per push

@@ -50,10 +50,8 @@ from imcli.platforms.base import (
     Field,
     Formats,
     Limit,
-    OncePerPush,
     PlatformSpec,
     SendTracker,
-    upload_failed,
 )
 
 if TYPE_CHECKING:
@@ -226,22 +224,11 @@ class LarkAdapter(Adapter):
     spec = SPEC
 
     def __init__(self, account: Any, http: Any) -> None:
-        from imcli.tokens import TokenAuth, cache_key
-
         super().__init__(account, http)
-        self.auth = TokenAuth(
-            lambda: cache_key(
-                "lark",
-                self.base_url(),
-                str(self.account.get("app_id")),
-                str(self.account.get("app_secret")),
-            ),
+        self.auth = self.token_auth(
             lambda stale: self._fetch_token(),
-            cache=not http.dry_run,
-            budget=http.budget,
+            lambda: (str(self.account.get("app_id")), str(self.account.get("app_secret"))),
         )
-        # id(source) → image_key / file_key; a failed upload fails every target alike
-        self._keys: OncePerPush[int, str] = OncePerPush(remember_errors=True)
 
     # -- token -----------------------------------------------------------------------
     async def _fetch_token(self) -> tuple[str, float]:
@@ -440,18 +427,11 @@ class LarkAdapter(Adapter):
 
     # -- media -----------------------------------------------------------------------
     async def _upload(self, src: MediaSource) -> str:
-        """The image_key / file_key for a source, prepared and uploaded once per push
-        (a failure, too, is remembered: the other targets fail alike without retrying)."""
+        """The image_key / file_key for a source, uploaded once per push."""
+        return await self.upload_once(src, self._upload_now)
 
-        async def upload() -> str:
-            local = await self.playable(src)  # downloaded, converted, its size checked
-            await self.auth.token()  # a token problem is not an upload problem
-            try:
-                return await self._upload_now(local)
-            except PlatformError as exc:
-                raise upload_failed(exc) from None
-
-        return await self._keys.get(id(src), upload)
+    async def before_upload(self) -> None:
+        await self.auth.token()
 
     async def _upload_now(self, src: MediaSource) -> str:
         from imcli.media import probe

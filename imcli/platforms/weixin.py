@@ -17,7 +17,7 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
-from imcli.platforms.base import Adapter, OncePerPush, keep, pack_titled, upload_failed
+from imcli.platforms.base import Adapter, OncePerPush, keep, pack_titled
 
 if TYPE_CHECKING:
     import httpx
@@ -94,17 +94,8 @@ class WeixinAdapter(Adapter):
     quota: ClassVar[frozenset[int]] = frozenset()
 
     def __init__(self, account: Any, http: Any) -> None:
-        from imcli.tokens import TokenAuth, cache_key
-
         super().__init__(account, http)
-        self.auth = TokenAuth(
-            lambda: cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret()),
-            self.fetch_token,
-            cache=not http.dry_run,
-            budget=http.budget,
-        )
-        # (upload type, source) → media_id; a failed upload fails every target alike
-        self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
+        self.auth = self.token_auth(self.fetch_token, lambda: (self.app_id(), self.app_secret()))
         self._parts: OncePerPush[int, list[Part]] = OncePerPush()  # id(message) → its parts
 
     # -- what subclasses provide ---------------------------------------------------------
@@ -180,31 +171,27 @@ class WeixinAdapter(Adapter):
     # -- media -------------------------------------------------------------------------------
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
+        return await self.upload_once(
+            src, lambda local: self._upload(local, upload_type), upload_type
+        )
 
-        async def upload() -> str:
-            return await self._upload(src, upload_type)
+    async def before_upload(self) -> None:
+        await self.auth.token()
 
-        return await self._media.get((upload_type, id(src)), upload)
-
-    async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = await self.playable(src)
+    async def _upload(self, local: MediaSource, upload_type: str) -> str:
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
         def files() -> dict[str, Any]:
             return {"media": (name, local.open(), mime)}
 
-        await self.auth.token()  # a token problem is not an upload problem
-        try:
-            reply = await self.api(
-                "POST",
-                "/cgi-bin/media/upload",
-                params={"type": upload_type},
-                files=None if local.is_url else files,
-                describe={"media": local},
-            )
-        except PlatformError as exc:
-            raise upload_failed(exc) from None
+        reply = await self.api(
+            "POST",
+            "/cgi-bin/media/upload",
+            params={"type": upload_type},
+            files=None if local.is_url else files,
+            describe={"media": local},
+        )
         media_id = reply.get("media_id") or reply.get("thumb_media_id")
         if not isinstance(media_id, str) or not media_id:
             raise PlatformError(f"{self.spec.name}: the upload answered no media_id")
