@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
@@ -52,6 +51,7 @@ from imcli.platforms.base import (
     Limit,
     PlatformSpec,
     SendTracker,
+    keep,
 )
 
 if TYPE_CHECKING:
@@ -214,10 +214,6 @@ def parse_token(resp: httpx.Response) -> tuple[str, float]:
     raise AccountOffline(f"tenant_access_token: {text}", reason="credentials", code=code)
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 class LarkAdapter(Adapter):
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
 
@@ -258,30 +254,26 @@ class LarkAdapter(Adapter):
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
-        """One authorised call; a rejected token is renewed once and the call repeated."""
-        kwargs: dict[str, Any] = {}
-        if body is not None:
-            raw = _body_bytes(body)
-            kwargs["content"] = lambda raw=raw: _once(raw)
-            kwargs["describe"] = describe if describe is not None else body
-        else:
-            kwargs.update(data=data, files=files, describe=describe)
+        """One authorised call; a rejected token is renewed once and the call repeated.
+        A JSON body goes as compact UTF-8 (what the size limits above measure)."""
 
         async def request(token: str) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {token}"}
             if body is not None:
                 headers["Content-Type"] = _JSON
-                headers["Content-Length"] = str(len(raw))
             result: dict[str, Any] = await self.http.request(
                 "POST",
                 self.base_url() + path,
                 params=params,
                 headers=headers,
+                json=body,
+                data=data,
+                files=files,
                 parse=parse_reply,
                 send=send,
                 idempotent=idempotent,
                 target=target,
-                **kwargs,
+                describe=describe,
             )
             return result
 
@@ -341,28 +333,44 @@ class LarkAdapter(Adapter):
 
     # -- text ------------------------------------------------------------------------
     def text_messages(self, message: Message) -> int:
-        # as _send_text splits it
-        text = message.text or ""
-        title = message.title.strip() if message.title and message.title.strip() else None
+        return len(self._text_contents(message.title, message.text or "", message.markdown))
+
+    def _text_contents(
+        self, title: str | None, text: str, markdown: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The messages of a text push, ``(msg_type, content)``, laid out once per push."""
+        key = ("text", title, text, markdown)
+        return self.split_once(key, lambda: self._layout(title, text, markdown))  # type: ignore[no-any-return]
+
+    def _layout(
+        self, title: str | None, text: str, markdown: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Plain text as ``text`` messages; with a title or markdown, ``post``s. A title
+        alone, or one that would leave no room for the text, is a message of its own."""
+        title = title.strip() if title and title.strip() else None
+        out: list[tuple[str, dict[str, Any]]] = []
+        if title is not None and (not text.strip() or self._room(title) < POST_BODY_LIMIT // 2):
+            out += self._plain(title)
+            title = None
         if not text.strip():
-            return 1 if title else 0
-        if title is None and not message.markdown:
-            return len(self.text_chunks(text))
-        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+            return out
+        if title is None and not markdown:
+            return out + self._plain(text)
+        paragraphs = self._paragraphs(text, markdown, self._room(title))
+        return out + [("post", content) for content in self.posts(title, paragraphs)]
 
     @staticmethod
     def _text_size(text: str) -> int:
         return len(_body_bytes({"content": _dumps({"text": text})}))
 
-    def text_chunks(self, text: str) -> list[str]:
-        return list(self.split_once(("text_chunks", text), lambda: self._text_chunks(text)))
-
-    def _text_chunks(self, text: str) -> list[str]:
+    def _plain(self, text: str) -> list[tuple[str, dict[str, Any]]]:
+        """``text`` messages, each body within Lark's limit."""
         from imcli import markup
 
-        return markup.split_source(
-            text, markdown=False, render=lambda s: s, limit=TEXT_BODY_LIMIT, measure=self._text_size
+        chunks = markup.split_source(
+            text, markdown=False, render=keep, limit=TEXT_BODY_LIMIT, measure=self._text_size
         )
+        return [("text", {"text": chunk}) for chunk in chunks]
 
     @staticmethod
     def _post_size(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> int:
@@ -378,7 +386,7 @@ class LarkAdapter(Adapter):
             return self._post_size(None, [[{"tag": tag, "text": piece}]])
 
         pieces = markup.split_source(
-            text, markdown=markdown, render=lambda s: s, limit=room, measure=measure
+            text, markdown=markdown, render=keep, limit=room, measure=measure
         )
         return [[{"tag": tag, "text": p}] for p in pieces if p.strip()]
 
@@ -402,28 +410,15 @@ class LarkAdapter(Adapter):
         return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
 
     async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        text = message.text or ""
-        title = message.title.strip() if message.title and message.title.strip() else None
-        if not text.strip():
-            if title:
-                await self._send_plain(target, title, message.extra, tracker)
-            return
-        if title is not None and self._room(title) < POST_BODY_LIMIT // 2:
-            # a title that would leave no room for the text: its own message first
-            await self._send_plain(target, title, message.extra, tracker)
-            title = None
-        if title is None and not message.markdown:
-            await self._send_plain(target, text, message.extra, tracker)
-            return
-        paragraphs = self._paragraphs(text, message.markdown, self._room(title))
-        for content in self.posts(title, paragraphs):
-            await self._send(target, "post", content, message.extra, tracker)
+        contents = self._text_contents(message.title, message.text or "", message.markdown)
+        for msg_type, content in contents:
+            await self._send(target, msg_type, content, message.extra, tracker)
 
     async def _send_plain(
         self, target: Target, text: str, extra: dict[str, Any], tracker: SendTracker
     ) -> None:
-        for chunk in self.text_chunks(text):
-            await self._send(target, "text", {"text": chunk}, extra, tracker)
+        for msg_type, content in self._plain(text):
+            await self._send(target, msg_type, content, extra, tracker)
 
     # -- media -----------------------------------------------------------------------
     async def _upload(self, src: MediaSource) -> str:
