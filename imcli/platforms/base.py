@@ -830,6 +830,25 @@ def pack_titled(
     return chunks
 
 
+T = TypeVar("T")
+
+
+def pack_groups(items: Iterable[T], fits: Callable[[int, list[T]], bool]) -> list[list[T]]:
+    """``items`` in order, in groups packed greedily: an item joins the group being filled
+    while ``fits(n, group)`` holds for the group with it (``n``: the group's index, the
+    first may carry a title); a group holds at least one item."""
+    groups: list[list[T]] = []
+    current: list[T] = []
+    for item in items:
+        if current and not fits(len(groups), [*current, item]):
+            groups.append(current)
+            current = []
+        current.append(item)
+    if current:
+        groups.append(current)
+    return groups
+
+
 def keep(text: str) -> str:
     return text
 

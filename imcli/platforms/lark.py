@@ -52,6 +52,7 @@ from imcli.platforms.base import (
     PlatformSpec,
     SendTracker,
     keep,
+    pack_groups,
 )
 
 if TYPE_CHECKING:
@@ -394,17 +395,12 @@ class LarkAdapter(Adapter):
         self, title: str | None, paragraphs: list[list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         """Post contents holding the paragraphs in order, each within the body limit."""
-        out: list[list[list[dict[str, Any]]]] = []
-        current: list[list[dict[str, Any]]] = []
-        for para in paragraphs:
-            head = title if not out else None
-            if current and self._post_size(head, current + [para]) > POST_BODY_LIMIT:
-                out.append(current)
-                current = []
-            current.append(para)
-        if current:
-            out.append(current)
-        return [_post(title if i == 0 else None, paras) for i, paras in enumerate(out)]
+
+        def fits(n: int, paras: list[list[dict[str, Any]]]) -> bool:
+            return self._post_size(title if n == 0 else None, paras) <= POST_BODY_LIMIT
+
+        groups = pack_groups(paragraphs, fits)
+        return [_post(title if i == 0 else None, paras) for i, paras in enumerate(groups)]
 
     def _room(self, title: str | None) -> int:
         return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)

@@ -54,6 +54,7 @@ from imcli.platforms.base import (
     PlatformSpec,
     SendTracker,
     pack,
+    pack_groups,
     upload_failed,
 )
 
@@ -355,21 +356,20 @@ class SlackAdapter(Adapter):
             if p.strip()
         ]
         fallback_head = escape(title)[: TEXT_LIMIT // 4]
+
+        def fits(n: int, group: list[tuple[str, bool]]) -> bool:
+            texts = [fallback_head] * (n == 0) + [p for p, _ in group]
+            return len(texts) <= MAX_BLOCKS and len("\n\n".join(texts)) <= TEXT_LIMIT
+
         out: list[dict[str, Any]] = []
-        blocks: list[dict[str, Any]] = [self._header_block(title, any_md=any_md)]
-        texts: list[str] = [fallback_head]
-        size = len(fallback_head)
-        for piece, md in pieces:
-            if len(blocks) >= MAX_BLOCKS or (
-                len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT
-            ):
-                out.append({"text": "\n\n".join(texts), "blocks": blocks})
-                blocks, texts, size = [], [], -2
-            kind = "mrkdwn" if md else "plain_text"
-            blocks.append({"type": "section", "text": {"type": kind, "text": piece}})
-            texts.append(piece)
-            size += 2 + len(piece)
-        out.append({"text": "\n\n".join(texts), "blocks": blocks})
+        for n, group in enumerate(pack_groups(pieces, fits) or [[]]):  # the header alone
+            blocks = [self._header_block(title, any_md=any_md)] if n == 0 else []
+            blocks += [
+                {"type": "section", "text": {"type": "mrkdwn" if md else "plain_text", "text": p}}
+                for p, md in group
+            ]
+            texts = [fallback_head] * (n == 0) + [p for p, _ in group]
+            out.append({"text": "\n\n".join(texts), "blocks": blocks})
         return out
 
     async def _send_texts(
