@@ -425,48 +425,29 @@ class LarkAdapter(Adapter):
         await self.auth.token()
 
     async def _upload_now(self, src: MediaSource) -> str:
+        """``im/v1/images`` for an image (its image_key), ``im/v1/files`` for the rest
+        (its file_key, with the duration in ms when it can be read)."""
         from imcli.media import probe
 
-        mime = src.mime or "application/octet-stream"
-
         if src.kind == "image":
+            path, field, key, form = IMAGES_PATH, "image", "image_key", {"image_type": "message"}
+        else:
+            path, field, key = FILES_PATH, "file", "file_key"
+            form = {"file_type": file_type_for(src), "file_name": src.filename}
+            duration = probe.duration_ms(src)
+            if duration:
+                form["duration"] = str(duration)
 
-            def image_part() -> dict[str, Any]:
-                return {"image": (src.filename, src.open(), mime)}
-
-            data = await self._api(
-                IMAGES_PATH,
-                data={"image_type": "message"},
-                files=None if src.is_url else image_part,
-                describe={"image_type": "message", "image": src},
-            )
-            image_key = data.get("image_key")
-            if not isinstance(image_key, str) or not image_key:
-                raise PlatformError("the image upload returned no image_key")
-            return image_key
-
-        form = {"file_type": file_type_for(src), "file_name": src.filename}
-        duration = None
-        if src.kind == "voice":
-            duration = probe.opus_duration_ms(src)
-        elif src.kind == "video":
-            duration = probe.mp4_duration_ms(src)
-        if duration:
-            form["duration"] = str(duration)
-
-        def file_part() -> dict[str, Any]:
-            return {"file": (src.filename, src.open(), mime)}
+        def part() -> dict[str, Any]:
+            return {field: (src.filename, src.open(), src.mime or "application/octet-stream")}
 
         data = await self._api(
-            FILES_PATH,
-            data=form,
-            files=None if src.is_url else file_part,
-            describe={**form, "file": src},
+            path, data=form, files=None if src.is_url else part, describe={**form, field: src}
         )
-        file_key = data.get("file_key")
-        if not isinstance(file_key, str) or not file_key:
-            raise PlatformError("the file upload returned no file_key")
-        return file_key
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise PlatformError(f"the {field} upload returned no {key}")
+        return value
 
     async def send_media(
         self,
