@@ -44,16 +44,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import (
-    Adapter,
-    Field,
-    Formats,
-    Limit,
-    PlatformSpec,
-    SendTracker,
-    keep,
-    pack_groups,
-)
+from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     import httpx
@@ -369,7 +360,7 @@ class LarkAdapter(Adapter):
         from imcli import markup
 
         chunks = markup.split_source(
-            text, markdown=False, render=keep, limit=TEXT_BODY_LIMIT, measure=self._text_size
+            text, markdown=False, render=markup.keep, limit=TEXT_BODY_LIMIT, measure=self._text_size
         )
         return [("text", {"text": chunk}) for chunk in chunks]
 
@@ -387,7 +378,7 @@ class LarkAdapter(Adapter):
             return self._post_size(None, [[{"tag": tag, "text": piece}]])
 
         pieces = markup.split_source(
-            text, markdown=markdown, render=keep, limit=room, measure=measure
+            text, markdown=markdown, render=markup.keep, limit=room, measure=measure
         )
         return [[{"tag": tag, "text": p}] for p in pieces if p.strip()]
 
@@ -395,11 +386,12 @@ class LarkAdapter(Adapter):
         self, title: str | None, paragraphs: list[list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         """Post contents holding the paragraphs in order, each within the body limit."""
+        from imcli import markup
 
         def fits(n: int, paras: list[list[dict[str, Any]]]) -> bool:
             return self._post_size(title if n == 0 else None, paras) <= POST_BODY_LIMIT
 
-        groups = pack_groups(paragraphs, fits)
+        groups = markup.pack_groups(paragraphs, fits)
         return [_post(title if i == 0 else None, paras) for i, paras in enumerate(groups)]
 
     def _room(self, title: str | None) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
-from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker, keep, pack
+from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     from imcli.models import Message, Target
@@ -134,9 +134,9 @@ class LarkRobotAdapter(WebhookAdapter):
         if not text.strip():
             text, title = title, ""
         md = message.markdown
-        chunks = pack(
+        chunks = markup.pack(
             [(text, md)], limit=TEXT_LIMIT - utf8_len(title), measure=utf8_len,
-            plain=keep, markdown=keep if md else markup.to_plain_text,
+            plain=markup.keep, markdown=markup.keep if md else markup.to_plain_text,
         )  # fmt: skip
         out: list[dict[str, Any]] = []
         for i, chunk in enumerate(chunks):

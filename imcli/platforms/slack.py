@@ -53,8 +53,6 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
-    pack,
-    pack_groups,
     upload_failed,
 )
 
@@ -312,7 +310,7 @@ class SlackAdapter(Adapter):
         if title is None:
             from imcli import markup
 
-            messages = pack(
+            messages = markup.pack(
                 parts, limit=TEXT_LIMIT, measure=len, plain=escape, markdown=markup.to_slack_mrkdwn
             )
             return [{"text": m, **flags} for m in messages]
@@ -362,7 +360,7 @@ class SlackAdapter(Adapter):
             return len(texts) <= MAX_BLOCKS and len("\n\n".join(texts)) <= TEXT_LIMIT
 
         out: list[dict[str, Any]] = []
-        for n, group in enumerate(pack_groups(pieces, fits) or [[]]):  # the header alone
+        for n, group in enumerate(markup.pack_groups(pieces, fits) or [[]]):  # the header alone
             blocks = [self._header_block(title, any_md=any_md)] if n == 0 else []
             blocks += [
                 {"type": "section", "text": {"type": "mrkdwn" if md else "plain_text", "text": p}}

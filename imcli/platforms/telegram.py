@@ -25,7 +25,6 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
-    pack_titled,
 )
 
 if TYPE_CHECKING:
@@ -227,7 +226,7 @@ class TelegramAdapter(Adapter):
     def _render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         from imcli import markup
 
-        return pack_titled(
+        return markup.pack_titled(
             title,
             parts,
             heading=lambda t: f"<b>{markup.escape_html(t)}</b>\n",

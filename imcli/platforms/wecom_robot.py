@@ -29,16 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from imcli.errors import PlatformError
 from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
-from imcli.platforms.base import (
-    Field,
-    Formats,
-    Limit,
-    PlatformSpec,
-    SendTracker,
-    keep,
-    pack,
-    upload_failed,
-)
+from imcli.platforms.base import Field, Formats, Limit, PlatformSpec, SendTracker, upload_failed
 
 if TYPE_CHECKING:
     from imcli.media import MediaSource
@@ -150,12 +141,12 @@ class WeComRobotAdapter(WebhookAdapter):
         limit = (MARKDOWN_LIMIT if markdown else TEXT_LIMIT) - utf8_len(head)
         from imcli import markup
 
-        chunks = pack(
+        chunks = markup.pack(
             texts,
             limit=limit,
             measure=utf8_len,
-            plain=keep,
-            markdown=keep if markdown else markup.to_plain_text,
+            plain=markup.keep,
+            markdown=markup.keep if markdown else markup.to_plain_text,
         )
         if chunks and head:
             chunks[0] = head + chunks[0]

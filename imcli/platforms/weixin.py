@@ -17,7 +17,7 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
-from imcli.platforms.base import Adapter, OncePerPush, keep, pack_titled
+from imcli.platforms.base import Adapter, OncePerPush
 
 if TYPE_CHECKING:
     import httpx
@@ -259,12 +259,12 @@ class WeixinAdapter(Adapter):
     ) -> list[str]:
         from imcli import markup
 
-        return pack_titled(
+        return markup.pack_titled(
             title,
             texts,
             heading=(lambda t: f"# {t}\n\n") if markdown_out else (lambda t: f"{t}\n"),
             limit=self.text_limit,
             measure=markup.utf8_len,
-            plain=keep,
-            markdown=keep if markdown_out else markup.to_plain_text,
+            plain=markup.keep,
+            markdown=markup.keep if markdown_out else markup.to_plain_text,
         )
