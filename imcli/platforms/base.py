@@ -17,6 +17,8 @@ from imcli.models import KINDS, Message, Target
 from imcli.ratelimit import Limit as Limit  # platform specs declare their limits with it
 
 if TYPE_CHECKING:
+    import httpx
+
     from imcli.http import HttpClient
     from imcli.media import MediaSource
     from imcli.profile import Account
@@ -764,6 +766,17 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def json_object(resp: httpx.Response) -> dict[str, Any]:
+    """An API answer's JSON object; anything else is "unexpected answer" (a failure that
+    names the status). A body that is not JSON at all: see :func:`imcli.http.json_reply`."""
+    from imcli.http import json_reply
+
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    return data
 
 
 def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:

@@ -44,7 +44,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms.base import Adapter, Field, Formats, Limit, PlatformSpec, SendTracker
+from imcli.platforms.base import (
+    Adapter,
+    Field,
+    Formats,
+    Limit,
+    PlatformSpec,
+    SendTracker,
+    json_object,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -147,7 +155,7 @@ def _error_text(data: dict[str, Any], status: int) -> tuple[Any, str]:
 
 def parse_reply(resp: httpx.Response) -> dict[str, Any]:
     """``{code: 0, msg, data}`` → data; errors raised as the retry rules need them."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
     if resp.status_code == 429:
@@ -157,9 +165,7 @@ def parse_reply(resp: httpx.Response) -> dict[str, Any]:
             data = {}
         code, text = _error_text(data if isinstance(data, dict) else {}, 429)
         raise RetryableError(text, retry_after=reset, code=code, status=429)
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     code, text = _error_text(data, resp.status_code)
     if code == 0:
         payload = data.get("data")
@@ -178,7 +184,7 @@ def parse_reply(resp: httpx.Response) -> dict[str, Any]:
 def parse_token(resp: httpx.Response) -> tuple[str, float]:
     """The token endpoint: ``{code: 0, tenant_access_token, expire}``; any refusal is
     the credentials being rejected."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
     if resp.status_code == 429:
@@ -187,9 +193,7 @@ def parse_token(resp: httpx.Response) -> tuple[str, float]:
         raise RetryableError(
             f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
         )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     code, text = _error_text(data, resp.status_code)
     if code == RATE_CODE:
         raise RetryableError(text, retry_after=reset, code=code)

@@ -53,6 +53,7 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
+    json_object,
     upload_failed,
 )
 
@@ -116,7 +117,7 @@ def escape(text: str) -> str:
 
 def parse_reply(resp: httpx.Response) -> dict[str, Any]:
     """A Web API answer: ``{"ok": true, …}`` or ``{"ok": false, "error": "<code>"}``."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     if resp.status_code == 429:
         raise RetryableError("ratelimited (429)", retry_after=retry_after_header(resp), status=429)
@@ -124,9 +125,7 @@ def parse_reply(resp: httpx.Response) -> dict[str, Any]:
         raise RetryableError(
             f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
         )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     if data.get("ok") is True:
         return data
     code = str(data.get("error") or f"HTTP {resp.status_code}")

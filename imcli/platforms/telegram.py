@@ -25,6 +25,7 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
+    json_object,
 )
 
 if TYPE_CHECKING:
@@ -114,11 +115,8 @@ def _file_id(result: Any, field: str) -> str | None:
 
 def parse_reply(resp: httpx.Response) -> Any:
     """Telegram's ``{ok, result}`` / ``{ok: false, error_code, description, parameters}``."""
-    from imcli.http import json_reply
 
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     if data.get("ok") is True:
         return data.get("result")
     code = data.get("error_code", resp.status_code)

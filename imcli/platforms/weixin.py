@@ -17,7 +17,7 @@ from imcli.errors import (
     PlatformError,
     RetryableError,
 )
-from imcli.platforms.base import Adapter, OncePerPush
+from imcli.platforms.base import Adapter, OncePerPush, json_object
 
 if TYPE_CHECKING:
     import httpx
@@ -44,7 +44,7 @@ def errcode_reply(
     quota: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """``{errcode, errmsg, ...}`` replies (WeCom and WeChat); errcode 0 or absent is ok."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     if resp.status_code == 429 or resp.status_code >= 500:
         try:
@@ -56,9 +56,7 @@ def errcode_reply(
             retry_after=retry_after_header(resp),
             status=resp.status_code,
         )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     code = data.get("errcode", 0)
     if code in (0, None) or code in accept:
         return data
