@@ -39,11 +39,10 @@ obey ``x-ogw-ratelimit-reset``, 230020 (the per-chat frequency limit) is retried
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TYPE_CHECKING, Any
 
-from imcli.errors import AccountOffline, PlatformError, RetryableError
+from imcli.errors import PlatformError
+from imcli.platforms import lark_api
 from imcli.platforms.base import (
     Adapter,
     Field,
@@ -51,12 +50,9 @@ from imcli.platforms.base import (
     Limit,
     PlatformSpec,
     SendTracker,
-    json_object,
 )
 
 if TYPE_CHECKING:
-    import httpx
-
     from imcli.media import MediaSource
     from imcli.models import Item, Message, Target
 
@@ -87,128 +83,6 @@ SPEC = PlatformSpec(
     send_keys=("uuid",),
 )
 
-KB = 1 << 10
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-MESSAGES_PATH = "/open-apis/im/v1/messages"
-IMAGES_PATH = "/open-apis/im/v1/images"
-FILES_PATH = "/open-apis/im/v1/files"
-#: request-body limits of the send API, with room for receive_id, uuid and -o fields
-TEXT_BODY_LIMIT = 150 * KB - 2 * KB
-POST_BODY_LIMIT = 30 * KB - 2 * KB
-#: "the access token is missing / invalid / expired": fetch a new one, try again
-TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
-RATE_CODE = 99991400
-CHAT_RATE_CODE = 230020
-#: file_type for ``push file`` by extension
-FILE_TYPES = {
-    "pdf": "pdf",
-    "doc": "doc",
-    "docx": "doc",
-    "xls": "xls",
-    "xlsx": "xls",
-    "ppt": "ppt",
-    "pptx": "ppt",
-}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_JSON = "application/json; charset=utf-8"
-
-
-def receive_id_type(target_id: str) -> str:
-    """``receive_id_type`` for a target id."""
-    tid = target_id.strip()
-    if tid.startswith("ou_"):
-        return "open_id"
-    if tid.startswith("on_"):
-        return "union_id"
-    if tid.startswith("oc_"):
-        return "chat_id"
-    if _EMAIL.match(tid):
-        return "email"
-    return "chat_id"
-
-
-def file_type_for(src: MediaSource) -> str:
-    if src.kind == "voice":
-        return "opus"
-    if src.kind == "video":
-        return "mp4"
-    return FILE_TYPES.get(src.extension, "stream")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _body_bytes(obj: Any) -> bytes:
-    return _dumps(obj).encode("utf-8")
-
-
-class _TokenRejected(PlatformError):
-    """The API refused the tenant_access_token: fetch a new one and try again."""
-
-
-def _error_text(data: dict[str, Any], status: int) -> tuple[Any, str]:
-    code = data.get("code", status)
-    msg = str(data.get("msg") or "error").strip()
-    return code, f"{msg} ({code})"
-
-
-def parse_reply(resp: httpx.Response) -> dict[str, Any]:
-    """``{code: 0, msg, data}`` → data; errors raised as the retry rules need them."""
-    from imcli.http import retry_after_header
-
-    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
-    if resp.status_code == 429:
-        try:
-            data = resp.json()
-        except ValueError:
-            data = {}
-        code, text = _error_text(data if isinstance(data, dict) else {}, 429)
-        raise RetryableError(text, retry_after=reset, code=code, status=429)
-    data = json_object(resp)
-    code, text = _error_text(data, resp.status_code)
-    if code == 0:
-        payload = data.get("data")
-        return payload if isinstance(payload, dict) else {}
-    if code == RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
-    if code == CHAT_RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
-    if code in TOKEN_CODES:
-        raise _TokenRejected(text, code=code, status=resp.status_code)
-    if resp.status_code >= 500:
-        raise RetryableError(text, code=code, status=resp.status_code)
-    raise PlatformError(text, code=code, status=resp.status_code)
-
-
-def parse_token(resp: httpx.Response) -> tuple[str, float]:
-    """The token endpoint: ``{code: 0, tenant_access_token, expire}``; any refusal is
-    the credentials being rejected."""
-    from imcli.http import retry_after_header
-
-    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
-    if resp.status_code == 429:
-        raise RetryableError("request trigger frequency limit (429)", retry_after=reset, status=429)
-    if resp.status_code >= 500:
-        raise RetryableError(
-            f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
-        )
-    data = json_object(resp)
-    code, text = _error_text(data, resp.status_code)
-    if code == RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code)
-    token = data.get("tenant_access_token")
-    if code == 0 and isinstance(token, str) and token:
-        from imcli import _redact
-
-        _redact.add_secret(token)
-        expire = data.get("expire")
-        lifetime = float(expire) if isinstance(expire, (int, float)) and expire > 0 else 3600.0
-        return token, lifetime
-    if code == 0:
-        raise PlatformError("the token endpoint returned no tenant_access_token")
-    raise AccountOffline(f"tenant_access_token: {text}", reason="credentials", code=code)
-
 
 class LarkAdapter(Adapter):
     """Imported only to send: markup, media, tokens and http are loaded lazily."""
@@ -230,10 +104,10 @@ class LarkAdapter(Adapter):
         }
         result: tuple[str, float] = await self.http.request(
             "POST",
-            self.base_url() + TOKEN_PATH,
+            self.base_url() + lark_api.TOKEN_PATH,
             json=body,
-            headers={"Content-Type": _JSON},
-            parse=parse_token,
+            headers={"Content-Type": lark_api.JSON},
+            parse=lark_api.parse_token,
         )
         return result
 
@@ -256,7 +130,7 @@ class LarkAdapter(Adapter):
         async def request(token: str) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {token}"}
             if body is not None:
-                headers["Content-Type"] = _JSON
+                headers["Content-Type"] = lark_api.JSON
             result: dict[str, Any] = await self.http.request(
                 "POST",
                 self.base_url() + path,
@@ -265,7 +139,7 @@ class LarkAdapter(Adapter):
                 json=body,
                 data=data,
                 files=files,
-                parse=parse_reply,
+                parse=lark_api.parse_reply,
                 send=send,
                 idempotent=idempotent,
                 target=target,
@@ -274,17 +148,19 @@ class LarkAdapter(Adapter):
             return result
 
         try:
-            return await self.auth.call(request, lambda exc: isinstance(exc, _TokenRejected))
-        except _TokenRejected as exc:  # the new token was refused too: a plain error
+            return await self.auth.call(
+                request, lambda exc: isinstance(exc, lark_api.TokenRejected)
+            )
+        except lark_api.TokenRejected as exc:  # the new token was refused too: a plain error
             raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         path = url.split("?", 1)[0]
-        if path.endswith(TOKEN_PATH):
+        if path.endswith(lark_api.TOKEN_PATH):
             return {"code": 0, "msg": "ok", "tenant_access_token": "t-dry-run", "expire": 7200}
-        if path.endswith(IMAGES_PATH):
+        if path.endswith(lark_api.IMAGES_PATH):
             return {"code": 0, "msg": "success", "data": {"image_key": "img_dry_run"}}
-        if path.endswith(FILES_PATH):
+        if path.endswith(lark_api.FILES_PATH):
             return {"code": 0, "msg": "success", "data": {"file_key": "file_dry_run"}}
         return {"code": 0, "msg": "success", "data": {"message_id": "om_dry_run"}}
 
@@ -313,14 +189,14 @@ class LarkAdapter(Adapter):
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
-            "content": _dumps(content),
+            "content": lark_api.dumps(content),
             **extra,
             "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
-            MESSAGES_PATH,
+            lark_api.MESSAGES_PATH,
             body=body,
-            params={"receive_id_type": receive_id_type(target.id)},
+            params={"receive_id_type": lark_api.receive_id_type(target.id)},
             send=True,
             idempotent=True,
             target=target,
@@ -345,7 +221,9 @@ class LarkAdapter(Adapter):
         alone, or one that would leave no room for the text, is a message of its own."""
         title = title.strip() if title and title.strip() else None
         out: list[tuple[str, dict[str, Any]]] = []
-        if title is not None and (not text.strip() or self._room(title) < POST_BODY_LIMIT // 2):
+        if title is not None and (
+            not text.strip() or self._room(title) < lark_api.POST_BODY_LIMIT // 2
+        ):
             out += self._plain(title)
             title = None
         if not text.strip():
@@ -357,20 +235,26 @@ class LarkAdapter(Adapter):
 
     @staticmethod
     def _text_size(text: str) -> int:
-        return len(_body_bytes({"content": _dumps({"text": text})}))
+        return len(lark_api.body_bytes({"content": lark_api.dumps({"text": text})}))
 
     def _plain(self, text: str) -> list[tuple[str, dict[str, Any]]]:
         """``text`` messages, each body within Lark's limit."""
         from imcli import markup
 
         chunks = markup.split_source(
-            text, markdown=False, render=markup.keep, limit=TEXT_BODY_LIMIT, measure=self._text_size
+            text,
+            markdown=False,
+            render=markup.keep,
+            limit=lark_api.TEXT_BODY_LIMIT,
+            measure=self._text_size,
         )
         return [("text", {"text": chunk}) for chunk in chunks]
 
     @staticmethod
     def _post_size(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> int:
-        return len(_body_bytes({"content": _dumps(_post(title, paragraphs))}))
+        return len(
+            lark_api.body_bytes({"content": lark_api.dumps(lark_api.post(title, paragraphs))})
+        )
 
     def _paragraphs(self, text: str, markdown: bool, room: int) -> list[list[dict[str, Any]]]:
         """``text``/``md`` paragraphs for one text, each fitting a post of its own."""
@@ -393,13 +277,13 @@ class LarkAdapter(Adapter):
         from imcli import markup
 
         def fits(n: int, paras: list[list[dict[str, Any]]]) -> bool:
-            return self._post_size(title if n == 0 else None, paras) <= POST_BODY_LIMIT
+            return self._post_size(title if n == 0 else None, paras) <= lark_api.POST_BODY_LIMIT
 
         groups = markup.pack_groups(paragraphs, fits)
-        return [_post(title if i == 0 else None, paras) for i, paras in enumerate(groups)]
+        return [lark_api.post(title if i == 0 else None, paras) for i, paras in enumerate(groups)]
 
     def _room(self, title: str | None) -> int:
-        return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
+        return lark_api.POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
 
     async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
         contents = self._text_contents(message.title, message.text or "", message.markdown)
@@ -426,10 +310,15 @@ class LarkAdapter(Adapter):
         from imcli.media import probe
 
         if src.kind == "image":
-            path, field, key, form = IMAGES_PATH, "image", "image_key", {"image_type": "message"}
+            path, field, key, form = (
+                lark_api.IMAGES_PATH,
+                "image",
+                "image_key",
+                {"image_type": "message"},
+            )
         else:
-            path, field, key = FILES_PATH, "file", "file_key"
-            form = {"file_type": file_type_for(src), "file_name": src.filename}
+            path, field, key = lark_api.FILES_PATH, "file", "file_key"
+            form = {"file_type": lark_api.file_type_for(src), "file_name": src.filename}
             duration = probe.duration_ms(src)
             if duration:
                 form["duration"] = str(duration)
@@ -457,7 +346,9 @@ class LarkAdapter(Adapter):
         key = await self._upload(src)
         if src.kind == "image":
             if title:
-                await self._send(target, "post", _post(title, [[_img(key)]]), extra, tracker)
+                await self._send(
+                    target, "post", lark_api.post(title, [[lark_api.img(key)]]), extra, tracker
+                )
             else:
                 await self._send(target, "image", {"image_key": key}, extra, tracker)
             return
@@ -478,7 +369,7 @@ class LarkAdapter(Adapter):
                 paragraphs.extend(self._paragraphs(it.text or "", it.type == "markdown", room))
             else:
                 assert it.media is not None
-                paragraphs.append([_img(await self._upload(it.media))])
+                paragraphs.append([lark_api.img(await self._upload(it.media))])
                 if it.caption and it.caption.strip():
                     paragraphs.extend(self._paragraphs(it.caption.strip(), False, room))
         if paragraphs:
@@ -491,14 +382,3 @@ class LarkAdapter(Adapter):
             heading = "\n".join(t for t in (title, caption) if t) or None
             await self.send_media(target, it.media, heading, message.extra, tracker)
             title = None
-
-
-def _img(image_key: str) -> dict[str, Any]:
-    return {"tag": "img", "image_key": image_key}
-
-
-def _post(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    body: dict[str, Any] = {"content": paragraphs}
-    if title:
-        body = {"title": title, **body}
-    return {"zh_cn": body}

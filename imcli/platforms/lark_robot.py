@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from imcli.platforms import lark_api
 from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
 from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
@@ -147,8 +148,8 @@ class LarkRobotAdapter(WebhookAdapter):
                     card["header"] = {"title": {"tag": "plain_text", "content": head}}
                 out.append({"msg_type": "interactive", "card": card})
             elif head:
-                post = {"title": head, "content": [[{"tag": "text", "text": chunk}]]}
-                out.append({"msg_type": "post", "content": {"post": {"zh_cn": post}}})
+                post = lark_api.post(head, [[{"tag": "text", "text": chunk}]])
+                out.append({"msg_type": "post", "content": {"post": post}})
             else:
                 out.append({"msg_type": "text", "content": {"text": chunk}})
         return out
