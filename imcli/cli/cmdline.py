@@ -1,8 +1,9 @@
 """The shape of imcli's command line, and a click-like walk of it, without typer.
 
-:data:`COMMANDS` lists every command's options and arguments as the typer app declares
-them (a test compares the two, parameter by parameter). :func:`walk` reads argv the way
-click's parser does. Two callers share it:
+:data:`COMMANDS` lists every command's options and arguments. The ``push KIND`` typer
+commands are built from it (``push_cmd``), help texts included; the other commands are
+declared in their modules, and a test compares them with this table, parameter by
+parameter. :func:`walk` reads argv the way click's parser does. Two callers share it:
 
 - shell completion (``complete.fast_path``) walks leniently, a line still being typed;
 - :func:`parse_push` walks strictly: for a well-formed ``imcli [--profile P] push KIND …``
@@ -30,6 +31,11 @@ class Opt(NamedTuple):
     # "flag" (a bool) or "count" (a flag counted: -vv is 2)
     kind: str = "str"
     eager: bool = False  # answers and exits while parsing (--version, --show-completion)
+    # what typer shows and completes where its option is built from this table (push_cmd:
+    # the push commands, and the push options `run` shares); "" and None elsewhere
+    help: str = ""
+    metavar: str | None = None  # the value's name in the help (value options)
+    complete: str = ""  # offers its values: imcli.cli.complete.complete_<this>
 
     @property
     def takes_value(self) -> bool:
@@ -40,12 +46,15 @@ class Arg(NamedTuple):
     dest: str
     required: bool = False
     nargs: int = 1  # -1: all the rest
+    metavar: str | None = None  # as Opt's, for the arguments of the push commands
+    help: str = ""
 
 
 class Command(NamedTuple):
     options: tuple[Opt, ...] = ()
     arguments: tuple[Arg, ...] = ()
     group: bool = False  # takes a subcommand, not arguments
+    help: str = ""  # the push commands' help (the others have their own docstrings)
 
     def find(self, name: str) -> Opt | None:
         for opt in self.options:
@@ -54,31 +63,54 @@ class Command(NamedTuple):
         return None
 
 
+_IDS = "@FILE reads ids from a file (one a line), @- from stdin."
+#: the options of every push command, as typer builds them (push_cmd)
+PUSH_OPTIONS = (
+    Opt(("--platform", "-p"), "platform", metavar="NAME", complete="platform",
+        help="Platform name or alias (see `imcli platforms`)."),
+    Opt(("--group", "-g"), "group", "multiple", metavar="ID",
+        help=f"Group/channel id; repeatable. {_IDS}"),
+    Opt(("--user", "-u"), "user", "multiple", metavar="ID", help=f"User id; repeatable. {_IDS}"),
+    Opt(("--to",), "to", "multiple", metavar="NAME", complete="recipient",
+        help="A named recipient of the profile (imcli recipients list); repeatable."),
+    Opt(("--account", "-a"), "account", metavar="NAME", complete="account",
+        help="Account to send with."),
+    Opt(("--timeout",), "timeout", "duration", metavar="DURATION",
+        help="Time budget, retries included: ms (5000) or 500ms, 5s, 2m "
+        "(default 30s + 1s/MiB of media)."),
+    Opt(("--option", "-o"), "option", "multiple", metavar="KEY=VALUE",
+        help="KEY=VALUE merged into the send request; repeatable."),
+    Opt(("--profile",), "profile", metavar="PATH", help="Profile file."),
+    Opt(("--dry-run",), "dry_run", "flag", help="Validate and show the requests; send nothing."),
+    Opt(("--json",), "json_out", "flag", help="Print one JSON object instead of the count."),
+    Opt(("--verbose", "-v"), "verbose", "count",
+        help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked)."),
+    Opt(("--quiet", "-q"), "quiet", "flag", help="No stderr lines for failed targets."),
+    Opt(("--spool",), "spool", "flag",
+        help="Keep targets that failed for a passing reason in the outbox (imcli outbox flush)."),
+)  # fmt: skip
+_TITLE = Opt(("--title", "-t"), "title", metavar="TITLE",
+             help="Title: a heading, or the caption of media.")  # fmt: skip
+_MEDIA_OPTIONS = (
+    _TITLE,
+    Opt(("--filename",), "filename", metavar="NAME", help="File name to send the media as."),
+    Opt(("--mime",), "mime", metavar="TYPE", help="MIME type of the media."),
+    *PUSH_OPTIONS,
+)
+_SOURCE = Arg("source", required=True, metavar="SOURCE",
+              help="http(s) URL, path, ~/path, file://, base64://…, data:…;base64,… "
+              "or - for stdin.")  # fmt: skip
+
+
+def _media(help: str) -> Command:
+    return Command(options=_MEDIA_OPTIONS, arguments=(_SOURCE,), help=help)
+
+
+# the options of the other commands: parsing only (their modules declare the rest)
 _PROFILE = Opt(("--profile",), "profile")
 _JSON = Opt(("--json",), "json_out", "flag")
 _VERBOSE = Opt(("--verbose", "-v"), "verbose", "count")
-_QUIET = Opt(("--quiet", "-q"), "quiet", "flag")
 _TIMEOUT = Opt(("--timeout",), "timeout", "duration")
-_TITLE = Opt(("--title", "-t"), "title")
-_PUSH_COMMON = (
-    Opt(("--platform", "-p"), "platform"),
-    Opt(("--group", "-g"), "group", "multiple"),
-    Opt(("--user", "-u"), "user", "multiple"),
-    Opt(("--to",), "to", "multiple"),
-    Opt(("--account", "-a"), "account"),
-    _TIMEOUT,
-    Opt(("--option", "-o"), "option", "multiple"),
-    _PROFILE,
-    Opt(("--dry-run",), "dry_run", "flag"),
-    _JSON,
-    _VERBOSE,
-    _QUIET,
-    Opt(("--spool",), "spool", "flag"),
-)
-_MEDIA = Command(
-    options=(_TITLE, Opt(("--filename",), "filename"), Opt(("--mime",), "mime"), *_PUSH_COMMON),
-    arguments=(Arg("source", required=True),),
-)
 _NAME = (Arg("name", required=True),)
 
 COMMANDS: dict[tuple[str, ...], Command] = {
@@ -97,19 +129,50 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("push", "text"): Command(
         options=(
             _TITLE,
-            Opt(("--markdown",), "markdown", "flag"),
-            Opt(("--max-parts",), "max_parts", "int"),
-            *_PUSH_COMMON,
-        ),
-        arguments=(Arg("content"),),
+            Opt(("--markdown",), "markdown", "flag", help="CONTENT is CommonMark."),
+            Opt(
+                ("--max-parts",),
+                "max_parts",
+                "int",
+                metavar="N",
+                help="At most N messages per target; a longer text goes as its first part "
+                "and an attached message.txt (default 10, 0 = no limit).",
+            ),
+            *PUSH_OPTIONS,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "content",
+                metavar="[CONTENT]",
+                help="The message; - reads stdin (a leading - goes after --).",
+            ),
+        ),  # fmt: skip
+        help="Push a text message.",
     ),
-    ("push", "image"): _MEDIA,
-    ("push", "voice"): _MEDIA,
-    ("push", "video"): _MEDIA,
-    ("push", "file"): _MEDIA,
+    ("push", "image"): _media("Push an image."),
+    ("push", "voice"): _media("Push a voice message (audio)."),
+    ("push", "video"): _media("Push a video."),
+    ("push", "file"): _media("Push a file (document)."),
     ("push", "mixed"): Command(
-        options=(Opt(("--item",), "item", "multiple"), _TITLE, *_PUSH_COMMON),
-        arguments=(Arg("items_file"),),
+        options=(
+            Opt(
+                ("--item",),
+                "item",
+                "multiple",
+                metavar="TYPE=VALUE",
+                help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.",
+            ),
+            _TITLE,
+            *PUSH_OPTIONS,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "items_file",
+                metavar="[ITEMS]",
+                help="JSON file with an array of items, or - for stdin.",
+            ),
+        ),  # fmt: skip
+        help="Push a mixed message: text, markdown, images, voice, video and files.",
     ),
     ("run",): Command(  # imcli.cli.run_cmd
         options=(
@@ -122,9 +185,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
             # every TARGETS option of push but --spool (an outbox entry needs a message
-            # that outlives the job's log)
-            *(o for o in _PUSH_COMMON if o.dest != "spool"),
-        ),
+            # that outlives the job's log); --dry-run and --json say what they do in run
+            *(
+                o._replace(help="") if o.dest in ("dry_run", "json_out") else o
+                for o in PUSH_OPTIONS
+                if o.dest != "spool"
+            ),
+        ),  # fmt: skip
         arguments=(Arg("command", nargs=-1),),
     ),
     ("accounts",): Command(group=True),
