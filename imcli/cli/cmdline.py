@@ -271,91 +271,120 @@ def walk(args: list[str], *, strict: bool) -> Walked | None:
 
 
 def _walk(args: list[str], strict: bool) -> Walked | None:
-    path: tuple[str, ...] = ()
-    cmd = COMMANDS[path]
-    values: dict[tuple[str, ...], dict[str, Any]] = {path: {}}
-    pending: Opt | None = None
-    pending_name = ""
-    options_done = False
-    positionals: list[str] = []
+    walker = _Walker(strict)
+    for word in args:
+        if not walker.read(word):
+            return None  # not a subcommand: typer says so
+    return walker.done()
 
-    def store(opt: Opt, value: str | None) -> None:
-        here = values[path]
-        if value is None:  # a flag
-            if strict and opt.eager:
-                raise _Decline
+
+class _Walker:
+    """The state of a walk, one word at a time. Strict, it raises :class:`_Decline` for
+    what only typer should answer (see :func:`walk`)."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.path: tuple[str, ...] = ()
+        self.cmd = COMMANDS[()]
+        self.values: dict[tuple[str, ...], dict[str, Any]] = {(): {}}
+        self.pending: Opt | None = None  # an option waiting for its value
+        self.pending_name = ""  # as written: -t or --title
+        self.options_done = False  # `--` was seen in this command
+        self.positionals: list[str] = []
+
+    def decline_if_strict(self) -> None:
+        if self.strict:
+            raise _Decline
+
+    def read(self, word: str) -> bool:
+        """Take one word; False when it is neither an option nor a subcommand of a group."""
+        if word in HELP or word.startswith("--help="):
+            self.decline_if_strict()  # typer prints the help, wherever it is
+        if self.pending is not None:
+            self.value(word)
+        elif not self.options_done and word == "--":
+            self.options_done = True
+        elif not self.options_done and word.startswith("-") and word != "-":
+            if not self.long_option(word):
+                self.short_options(word)
+        elif self.cmd.group:
+            return self.subcommand(word)
+        else:
+            self.positionals.append(word)
+        return True
+
+    def value(self, word: str) -> None:
+        """The value of the pending option."""
+        assert self.pending is not None
+        if not self.strict and word == "=" and self.pending_name.startswith("--"):
+            return  # bash splits `--opt=value` into three words
+        self.store(self.pending, word)
+        self.pending = None
+
+    def long_option(self, word: str) -> bool:
+        """``--name``, ``--name=value`` or ``--name value``; False when ``word`` is not one
+        of the command's long options (a short one, maybe: -t, -tTITLE)."""
+        name, eq, value = word.partition("=")
+        opt = None if _is_short(name) else self.cmd.find(name)
+        if opt is None:
+            if word.startswith("--"):  # unknown (or abbreviated): click has no prefixes
+                self.decline_if_strict()
+                return True
+            return False
+        if opt.takes_value:
+            if eq:
+                self.store(opt, value)
+            else:
+                self.pending, self.pending_name = opt, name
+        elif eq:  # click: "Option '--json' does not take a value."
+            self.decline_if_strict()
+        else:
+            self.store(opt, None)
+        return True
+
+    def short_options(self, word: str) -> None:
+        """``-v``, ``-vv``, ``-tTITLE``, ``-t TITLE``, ``-vt TITLE``."""
+        for i in range(1, len(word)):
+            opt = self.cmd.find("-" + word[i])
+            if opt is None:
+                self.decline_if_strict()
+                return
+            if opt.takes_value:
+                if i + 1 < len(word):
+                    self.store(opt, word[i + 1 :])
+                else:
+                    self.pending, self.pending_name = opt, "-" + word[i]
+                return
+            if len(word) > 2 and not (opt.kind == "count" and set(word[1:]) == {word[1]}):
+                self.decline_if_strict()  # combined flags (but -vv): rare, left to click
+            self.store(opt, None)
+
+    def subcommand(self, word: str) -> bool:
+        if self.path + (word,) not in COMMANDS:
+            self.decline_if_strict()
+            return False
+        self.path += (word,)
+        self.cmd = COMMANDS[self.path]
+        self.values[self.path] = {}
+        self.options_done = False  # click's `--` ends only its own command's options
+        return True
+
+    def store(self, opt: Opt, value: str | None) -> None:
+        """Record an option's value (None: a flag given)."""
+        here = self.values[self.path]
+        if value is None:
+            if opt.eager:
+                self.decline_if_strict()
             here[opt.dest] = here.get(opt.dest, 0) + 1 if opt.kind == "count" else True
         elif opt.kind == "multiple":
             here.setdefault(opt.dest, []).append(value)
         else:
             here[opt.dest] = value
 
-    for word in args:
-        if strict and (word in HELP or word.startswith("--help=")):
-            raise _Decline  # typer prints the help, wherever it is
-        if pending is not None:
-            if not strict and word == "=" and pending_name.startswith("--"):
-                continue  # bash splits `--opt=value` into three words
-            store(pending, word)
-            pending = None
-            continue
-        if not options_done and word == "--":
-            options_done = True
-            continue
-        if not options_done and word.startswith("-") and word != "-":
-            name, eq, value = word.partition("=")
-            opt = None if _is_short(name) else cmd.find(name)
-            if opt is not None:  # a long option
-                if opt.takes_value:
-                    if eq:
-                        store(opt, value)
-                    else:
-                        pending, pending_name = opt, name
-                elif eq:  # click: "Option '--json' does not take a value."
-                    if strict:
-                        raise _Decline
-                else:
-                    store(opt, None)
-                continue
-            if word.startswith("--"):  # unknown (or abbreviated) long option
-                if strict:
-                    raise _Decline
-                continue
-            # short options: -v, -tTITLE, -t TITLE, -vt TITLE
-            for i in range(1, len(word)):
-                opt = cmd.find("-" + word[i])
-                if opt is None:
-                    if strict:
-                        raise _Decline
-                    break
-                if opt.takes_value:
-                    if i + 1 < len(word):
-                        store(opt, word[i + 1 :])
-                    else:
-                        pending, pending_name = opt, "-" + word[i]
-                    break
-                if (
-                    strict
-                    and len(word) > 2
-                    and not (opt.kind == "count" and set(word[1:]) == {word[1]})
-                ):
-                    raise _Decline  # combined flags (but -vv): rare, left to click
-                store(opt, None)
-            continue
-        if cmd.group:
-            if path + (word,) not in COMMANDS:
-                if strict:
-                    raise _Decline
-                return None  # not a subcommand: typer says so
-            path += (word,)
-            cmd = COMMANDS[path]
-            values[path] = {}
-            options_done = False  # click's `--` ends only its own command's options
-            continue
-        positionals.append(word)
-    if strict and pending is not None:
-        raise _Decline  # "Option '-t' requires an argument."
-    return Walked(path, values, positionals, pending, options_done)
+    def done(self) -> Walked:
+        if self.pending is not None:
+            self.decline_if_strict()  # "Option '-t' requires an argument."
+        return Walked(self.path, self.values, self.positionals, self.pending, self.options_done)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m)?")
