@@ -9,6 +9,7 @@ pass, for every line. These tests check that against the typer app itself.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import subprocess
 import sys
@@ -125,8 +126,23 @@ def test_every_short_option_is_one_character_and_every_long_one_has_two_dashes()
 # -- the same keyword arguments as typer ---------------------------------------------------
 
 
+@functools.cache
+def _click_command() -> Any:
+    import typer
+
+    from imcli.cli.app import app
+
+    return typer.main.get_command(app)
+
+
 def typer_parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
-    """What the typer app passes to push_run.push for ``args`` (None: it never got there)."""
+    """What the typer app passes to push_run.push for ``args`` (None: it never got there).
+
+    typer builds the click command anew on each run (50 ms, most of a parse); a process
+    runs the app once, this test a thousand times, so it builds it once: the command is
+    the same object each time, and click keeps no state in it between runs."""
+    import typer
+
     from imcli.cli.app import run_app
 
     got: list[tuple[str, dict[str, Any]]] = []
@@ -138,6 +154,7 @@ def typer_parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
     sink = io.StringIO()
     with (
         mock.patch.object(push_run, "push", fake),
+        mock.patch.object(typer.main, "get_command", lambda _app, built=_click_command(): built),
         contextlib.redirect_stdout(sink),
         contextlib.redirect_stderr(sink),
     ):
