@@ -36,7 +36,7 @@ def _parsing(cmd: cmdline.Command) -> cmdline.Command:
 
 
 def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
-    """The app's commands as a table: parsing fields, and the help texts and metavars."""
+    """The app's commands as a table of what parsing reads."""
     import typer
 
     from imcli.cli.app import app
@@ -64,15 +64,12 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
                 # eager: answers and exits while parsing (an eager option, or a callback
                 # whose value no command sees, as typer's completion options)
                 exits = p.is_eager or not p.expose_value
-                options.append(cmdline.Opt(names, p.name, kind, eager=exits, help=p.help or "",
-                                           metavar=p.metavar))  # fmt: skip
+                options.append(cmdline.Opt(names, p.name, kind, eager=exits))
             else:
                 assert p.type.name == "str", p
-                arguments.append(cmdline.Arg(p.name, required=p.required, nargs=p.nargs,
-                                             metavar=p.metavar, help=p.help or ""))  # fmt: skip
+                arguments.append(cmdline.Arg(p.name, required=p.required, nargs=p.nargs))
         subs = getattr(cmd, "commands", None)
-        table[path] = cmdline.Command(tuple(options), tuple(arguments), group=subs is not None,
-                                      help=cmd.help or "")  # fmt: skip
+        table[path] = cmdline.Command(tuple(options), tuple(arguments), group=subs is not None)
         for name, sub in (subs or {}).items():
             walk(sub, (*path, name), ctx)
 
@@ -87,7 +84,7 @@ def test_command_table_matches_the_app():
     table, help_names = _typer_table()
     assert table.keys() == cmdline.COMMANDS.keys()
     for path, cmd in table.items():
-        assert _parsing(cmd) == _parsing(cmdline.COMMANDS[path]), path
+        assert cmd == _parsing(cmdline.COMMANDS[path]), path
     assert help_names == set(cmdline.HELP)
 
 
