@@ -1,19 +1,10 @@
 """The one HTTP layer every platform calls: retries, rate limits, the time budget,
 proxies, --verbose logging, --dry-run recording and redaction.
 
-Retry rules: :func:`decide` is the whole rule, a pure function of the kind of request
-and what happened to it (the table in its docstring). In short:
-
-* a request that sends no message (token, identity, upload) is retried after any
-  transient error: connection failure, timeout, 429, 5xx, a busy code;
-* a send request is retried only when it surely did not arrive (the connection failed
-  before the request was written, its body was cut short, or the platform answered 429,
-  503 or a busy code); a send whose fate is unknown (no answer, a broken connection, a
-  500/502/504 from a gateway that may have passed it on, a garbled 2xx) is reported as
-  "may have been delivered" and never resent -- unless the platform drops duplicates
-  itself (an idempotent send, e.g. Lark's per-send ``uuid``) or the user chose
-  ``resend_uncertain`` (then the resend is marked);
-* a definite error is never retried.
+Every request runs the same loop: wait for a send's rate-limit slot within the budget,
+make one try, classify what happened to it (an :data:`~imcli.retry.Outcome`), and let
+:class:`~imcli.retry.Retry` (the rule is :func:`~imcli.retry.decide`) say how long to
+wait before the next try or which error to report.
 
 Adapters pass a ``parse`` callable that turns a response into data or raises
 :class:`RetryableError` (come back later), :class:`AccountOffline` (credentials
@@ -25,23 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json as jsonlib
-import random
 import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from imcli import _redact
 from imcli.errors import (
     AccountOffline,
-    MaybeDeliveredError,
     PlatformError,
     RetryableError,
 )
-from imcli.ratelimit import Clock, RateLimiter, default_clock
+from imcli.ratelimit import Clock, RateLimiter
+from imcli.retry import Budget as Budget  # the budget every caller gives the client
+from imcli.retry import Failed, RequestKind, Retry, retryable_outcome
+from imcli.retry import decide as decide  # the retry rule, documented here too
 
 if TYPE_CHECKING:
     import httpx
@@ -51,9 +44,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONNECT_ATTEMPTS = 3
-BACKOFF_BASE = 0.25
-BACKOFF_CAP = 8.0
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 MAX_REPLY = 4 << 20  # bytes of an API answer read at most: a bigger one is refused, not buffered
 
@@ -158,86 +148,10 @@ def lazy_ssl_context() -> Any:
     return _lazy_ssl_class()
 
 
-class Budget:
-    """The whole command's time budget (``--timeout``), shared by every request."""
-
-    def __init__(self, seconds: float, *, clock: Clock | None = None) -> None:
-        self.clock = clock or default_clock()
-        self.seconds = seconds
-        self.deadline = self.clock.now() + seconds
-
-    def remaining(self) -> float:
-        return self.deadline - self.clock.now()
-
-
-def backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt) * (0.5 + random.random() / 2)
-
-
-#: what a request is: ``call`` sends no message (token, identity, upload); ``send`` sends
-#: one; ``idempotent`` sends one the platform itself never delivers twice (Lark ``uuid``)
-RequestKind = Literal["call", "send", "idempotent"]
-#: what happened to one try of a request
-Outcome = Literal[
-    "connect_failed",  # no connection: the request was never written
-    "cut_short",  # the connection broke while the body was still being written
-    "no_answer",  # written whole, no answer within the time left
-    "broken",  # written whole, the connection broke before the answer
-    "later",  # 429, 503, the platform's rate-limit or busy code: surely not acted on
-    "gateway",  # 500, 502, 504 (any 5xx but 503): a gateway may have passed it on
-    "garbled",  # a 2xx answer that is not JSON (cut short, a proxy's page)
-    "too_large",  # an answer larger than MAX_REPLY, not read
-    "definite",  # the platform's own refusal
-]
-#: what to do about it: ask again; report the error; report "may have been delivered";
-#: ask again although the first may have arrived (the user chose duplicates over losses)
-Decision = Literal["retry", "fail", "uncertain", "resend"]
-
-#: outcomes after which a message may be at the platform
-UNKNOWN_FATE: frozenset[str] = frozenset({"no_answer", "broken", "gateway", "garbled", "too_large"})
-
-
-def decide(kind: RequestKind, outcome: Outcome, *, resend_uncertain: bool = False) -> Decision:
-    """The retry rule, as a pure function.
-
-    ============== ========== ========================== =================================
-    outcome        call       send                       idempotent send
-    ============== ========== ========================== =================================
-    connect_failed retry      retry                      retry
-    cut_short      retry      retry                      retry
-    later          retry      retry                      retry
-    no_answer      retry      uncertain (resend [1])     retry
-    broken         retry      uncertain (resend [1])     retry
-    gateway        retry      uncertain (resend [1])     retry
-    garbled        retry      uncertain (resend [1])     retry
-    too_large      fail       uncertain (resend [1])     uncertain
-    definite       fail       fail                       fail
-    ============== ========== ========================== =================================
-
-    [1] with ``resend_uncertain``: "resend" (retried, and the target marked ``resent``).
-    """
-    if outcome == "definite":
-        return "fail"
-    if outcome in ("connect_failed", "cut_short", "later"):
-        return "retry"
-    if kind == "call":
-        return "fail" if outcome == "too_large" else "retry"
-    if kind == "idempotent" and outcome != "too_large":
-        return "retry"
-    return "resend" if resend_uncertain and kind == "send" else "uncertain"
-
-
 def _landed(flight: list[Any] | None, target: Any) -> None:
     """The send's try is over (answered or surely failed): no longer in flight."""
     if flight is not None and target in flight:
         flight.remove(target)
-
-
-def _retryable_outcome(exc: RetryableError) -> Outcome:
-    """A "come back later" answer: a 5xx other than 503 came from something that may
-    have acted on the request; 429, 503 and busy codes say it was not."""
-    status = exc.status or 0
-    return "gateway" if status >= 500 and status != 503 else "later"
 
 
 #: the sends of the running task whose request is out and whose answer is not read yet
@@ -248,6 +162,40 @@ IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
 
 
 Logger = Callable[[str], None]
+
+
+@dataclass
+class Call:
+    """One API call as an adapter asked for it; each try builds its request from it."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None
+    json: Any
+    data: Mapping[str, Any] | None
+    files: Callable[[], Mapping[str, Any]] | None
+    content: Callable[[], AsyncIterator[bytes]] | None
+    headers: Mapping[str, str] | None
+    describe: Any  # how --dry-run shows the body (media as descriptions)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the body is streamed (an upload)."""
+        return self.files is not None or self.content is not None
+
+    def body(self) -> tuple[dict[str, Any], list[IO[bytes]]]:
+        """httpx's arguments for one try (its files opened anew), and the files opened."""
+        opened: list[IO[bytes]] = []
+        kwargs: dict[str, Any] = {"params": self.params, "headers": self.headers}
+        kwargs["json"] = self.json
+        kwargs["data"] = self.data
+        if self.files is not None:
+            made = self.files()
+            kwargs["files"] = made
+            opened.extend(_open_handles(made))
+        if self.content is not None:
+            kwargs["content"] = self.content()
+        return {k: v for k, v in kwargs.items() if v is not None}, opened
 
 
 def _describe_body(value: Any) -> Any:
@@ -389,182 +337,141 @@ class HttpClient:
 
         ``files``/``content`` are callables so that each attempt opens its own streams.
         """
+        call = Call(method, url, params, json, data, files, content, headers, describe)
         if self.dry_run:
-            return self._dry(method, url, parse, params, json, data, describe, headers)
-        httpx = import_httpx()
+            return self._dry(call, parse)
         kind: RequestKind = ("idempotent" if idempotent else "send") if send else "call"
-        attempt = 0
-        connect_failures = 0
-        maybe = False  # an earlier try of this send may have been delivered
-        last: PlatformError | None = None  # the failure a retry is under way for
-        flight = IN_FLIGHT.get() if send else None
+        retry = Retry(kind, self.budget, resend_uncertain=self.resend_uncertain)
         while True:
-            if send and self.budget.remaining() > 0:
-                # waiting for a rate-limit slot spends the same budget as everything else
-                try:
-                    await self.clock.wait_for(
-                        self.limiter.acquire(target), max(0.0, self.budget.remaining())
-                    )
-                except asyncio.TimeoutError:
-                    if last is not None:  # the real cause, not the wait that ended the retry
-                        raise _transient(
-                            _gave_up(last, attempt, budget=True, maybe=maybe)
-                        ) from None
-                    raise _transient(
-                        PlatformError(
-                            "the --timeout budget ran out while waiting for the rate limit; "
-                            "not sent"
-                        )
-                    ) from None
-            remaining = self.budget.remaining()
-            if remaining <= 0:
-                if last is not None:
-                    raise _transient(_gave_up(last, attempt, budget=True, maybe=maybe))
-                raise _transient(
-                    PlatformError("the --timeout budget ran out before this request could be made")
-                )
-            opened: list[IO[bytes]] = []
-            kwargs: dict[str, Any] = {"params": params, "headers": headers}
-            if json is not None:
-                kwargs["json"] = json
-            if data is not None:
-                kwargs["data"] = data
-            if files is not None:
-                made = files()
-                kwargs["files"] = made
-                opened.extend(_open_handles(made))
-            if content is not None:
-                kwargs["content"] = content()
-            if not send and files is None and content is None:
-                # a token or identity call gets half of what is left at most: a server
-                # that never answers it leaves time to ask again
-                remaining = max(remaining / 2, min(remaining, 1.0))
-            started = time.monotonic()
-            outcome: Outcome
-            err: PlatformError
-            if flight is not None:
-                # from here until an answer is read, an interrupt leaves this send's fate
-                # unknown ("may have been delivered")
-                flight.append(target)
-            try:
-                try:
-                    resp = await self._attempt(
-                        method, url, remaining, {k: v for k, v in kwargs.items() if v is not None}
-                    )
-                except ReplyTooLarge as exc:
-                    self._log(method, url, exc.status, started, "too large")
-                    text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
-                    outcome, err = "too_large", PlatformError(text, status=exc.status)
-                except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                    self._log(method, url, None, started, type(exc).__name__)
-                    _landed(flight, target)
-                    untrusted = _untrusted_certificate(exc)
-                    if untrusted is not None:  # asking again cannot help: one clear line
-                        raise AccountOffline(
-                            f"the TLS certificate of {_host(url)}{self._via(url)} is not "
-                            f"trusted ({untrusted}); if the server is yours, point "
-                            "SSL_CERT_FILE at its CA certificate",
-                            reason="unreachable",
-                        ) from None
-                    connect_failures += 1
-                    wait = backoff(attempt)
-                    attempt += 1
-                    if connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
-                        tries = "1 try" if attempt == 1 else f"{attempt} tries"
-                        raise AccountOffline(
-                            f"cannot connect to {_host(url)}{self._via(url)}: {_exc_text(exc)} "
-                            f"(gave up after {tries})",
-                            reason="unreachable",
-                        ) from None
-                    await self.clock.sleep(wait)
-                    continue
-                except httpx.TimeoutException as exc:
-                    self._log(method, url, None, started, type(exc).__name__)
-                    if send and _unread(opened):  # the request surely did not arrive
-                        outcome = "cut_short"
-                        err = PlatformError(
-                            "the time budget ran out during the upload; not delivered"
-                        )
-                    elif send:
-                        outcome = "no_answer"
-                        err = PlatformError("no answer within the time budget")
-                    else:
-                        outcome = "no_answer"
-                        err = PlatformError(f"no answer from {_host(url)} within the time budget")
-                except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                    from imcli.errors import ConfigError
-
-                    raise ConfigError(
-                        f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
-                        "(fix base_url in the profile, then run `imcli accounts test`)"
-                    ) from None
-                except (httpx.TransportError, httpx.DecodingError) as exc:
-                    self._log(method, url, None, started, type(exc).__name__)
-                    if _size_changed(exc):
-                        raise _changed_while_uploaded(opened) from None
-                    if send and _unread(opened):  # the request surely did not arrive
-                        outcome = "cut_short"
-                        err = PlatformError(
-                            f"connection lost during the upload ({_exc_text(exc)}); not delivered"
-                        )
-                    elif send:
-                        outcome = "broken"
-                        err = PlatformError(f"connection lost ({_exc_text(exc)})")
-                    else:
-                        outcome = "broken"
-                        err = PlatformError(f"connection to {_host(url)} lost ({_exc_text(exc)})")
-                except Exception as exc:
-                    # h11 raises its own LocalProtocolError from the body it is sending
-                    if _size_changed(exc):
-                        raise _changed_while_uploaded(opened) from None
-                    raise
-                else:
-                    self._log(method, url, resp.status_code, started, None)
-                    if self.log_bodies and self.verbose is not None:
-                        self.verbose(_body_line("request", json if json is not None else data))
-                        self.verbose(_body_line("response", resp.content))
-                    try:
-                        result = parse(resp)
-                    except RetryableError as exc:
-                        outcome, err = _retryable_outcome(exc), exc
-                    except NotJSON as exc:
-                        if resp.status_code >= 300:
-                            raise  # a definite error page (413, 404, ...)
-                        outcome, err = "garbled", exc
-                    else:
-                        _landed(flight, target)
-                        return result
-                finally:
-                    for fh in opened:
-                        fh.close()
-            except asyncio.CancelledError:
-                raise  # interrupted in flight: the fan-out reports it as uncertain
-            except BaseException:
-                _landed(flight, target)
-                raise
-            _landed(flight, target)
-            decision = decide(kind, outcome, resend_uncertain=self.resend_uncertain)
-            if decision == "fail":
-                raise _gave_up(err, attempt + 1, budget=False, maybe=maybe)
-            if decision == "uncertain":
-                raise MaybeDeliveredError(
-                    f"{err.message}; the message may have been delivered", status=err.status
-                )
-            if send and outcome in UNKNOWN_FATE:
-                maybe = True  # an earlier try may be at the platform (a retry of it is safe
-                # only for an idempotent send, or chosen with resend_uncertain)
-            # retry within the budget
-            retry_after = getattr(err, "retry_after", None)
-            wait = retry_after if retry_after is not None else backoff(attempt)
-            attempt += 1
-            limit = getattr(err, "retries", None)
-            out_of_time = wait >= self.budget.remaining()
-            if out_of_time or attempt > (8 if limit is None else limit):
-                raise _transient(_gave_up(err, attempt, budget=out_of_time, maybe=maybe))
-            if decision == "resend" and target is not None:
+            remaining = await self._turn(retry, target)
+            got = await self._try(call, parse, remaining, retry.send, target)
+            if not isinstance(got, Failed):
+                return got
+            wait = retry.wait_after(got)  # or the error to report
+            if retry.resend and target is not None:
                 self.resent.add(target)
-            last = err
             await self.clock.sleep(wait)
+
+    async def _turn(self, retry: Retry, target: Target | None) -> float:
+        """Wait for a send's rate-limit slot; the seconds the budget leaves for the try."""
+        if retry.send and self.budget.remaining() > 0:
+            # waiting for a rate-limit slot spends the same budget as everything else
+            try:
+                await self.clock.wait_for(
+                    self.limiter.acquire(target), max(0.0, self.budget.remaining())
+                )
+            except asyncio.TimeoutError:
+                raise retry.out_of_time(waiting=True) from None
+        remaining = self.budget.remaining()
+        if remaining <= 0:
+            raise retry.out_of_time()
+        return remaining
+
+    async def _try(
+        self,
+        call: Call,
+        parse: Callable[[httpx.Response], T],
+        remaining: float,
+        send: bool,
+        target: Target | None,
+    ) -> T | Failed:
+        """One try of ``call``: its answer parsed, or what went wrong. A send is in flight
+        from the moment its request is out until its answer is read: an interrupt then
+        leaves its fate unknown ("may have been delivered")."""
+        body, opened = call.body()
+        if not send and not call.streams:
+            # a token or identity call gets half of what is left at most: a server
+            # that never answers it leaves time to ask again
+            remaining = max(remaining / 2, min(remaining, 1.0))
+        flight = IN_FLIGHT.get() if send else None
+        if flight is not None:
+            flight.append(target)
+        try:
+            got = await self._exchange(call, body, opened, parse, remaining, send)
+        except asyncio.CancelledError:
+            raise  # interrupted in flight: the fan-out reports it as uncertain
+        except BaseException:
+            _landed(flight, target)
+            raise
+        finally:
+            for fh in opened:
+                fh.close()
+        _landed(flight, target)
+        return got
+
+    async def _exchange(
+        self,
+        call: Call,
+        body: dict[str, Any],
+        opened: list[IO[bytes]],
+        parse: Callable[[httpx.Response], T],
+        remaining: float,
+        send: bool,
+    ) -> T | Failed:
+        """Send the request, read and parse the answer; a failure as its outcome."""
+        started = time.monotonic()
+        try:
+            resp = await self._attempt(call.method, call.url, remaining, body)
+        except Exception as exc:
+            return self._failed(exc, call, started, send, opened)
+        self._log(call.method, call.url, resp.status_code, started, None)
+        if self.log_bodies and self.verbose is not None:
+            self.verbose(_body_line("request", call.json if call.json is not None else call.data))
+            self.verbose(_body_line("response", resp.content))
+        try:
+            return parse(resp)
+        except RetryableError as exc:
+            return Failed(retryable_outcome(exc), exc)
+        except NotJSON as exc:
+            if resp.status_code >= 300:
+                raise  # a definite error page (413, 404, ...)
+            return Failed("garbled", exc)
+
+    def _failed(
+        self, exc: Exception, call: Call, started: float, send: bool, opened: list[IO[bytes]]
+    ) -> Failed:
+        """What a try that raised ``exc`` tells of the request's fate; raises what asking
+        again cannot mend (an untrusted certificate, a URL httpx cannot use, a file that
+        changed while it was sent, anything unforeseen)."""
+        hx = import_httpx()
+        method, url = call.method, call.url
+        if isinstance(exc, ReplyTooLarge):
+            self._log(method, url, exc.status, started, "too large")
+            text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
+            return Failed("too_large", PlatformError(text, status=exc.status))
+        if isinstance(exc, (hx.UnsupportedProtocol, hx.InvalidURL)):
+            from imcli.errors import ConfigError
+
+            raise ConfigError(
+                f"{self.platform}: cannot use the URL {_redact.redact(url)}: {_exc_text(exc)} "
+                "(fix base_url in the profile, then run `imcli accounts test`)"
+            ) from None
+        if not isinstance(exc, (hx.TransportError, hx.DecodingError)):
+            if _size_changed(exc):  # h11 raises its own error from the body it is sending
+                raise _changed_while_uploaded(opened) from None
+            raise exc
+        self._log(method, url, None, started, type(exc).__name__)
+        if isinstance(exc, (hx.ConnectError, hx.ConnectTimeout, hx.PoolTimeout)):
+            return self._unconnected(exc, url)
+        if _size_changed(exc):
+            raise _changed_while_uploaded(opened) from None
+        cut_short = send and _unread(opened)  # then the request surely did not arrive
+        return _lost(exc, isinstance(exc, hx.TimeoutException), send, cut_short, _host(url))
+
+    def _unconnected(self, exc: Exception, url: str) -> Failed:
+        """No connection: worth another try, unless the server's certificate is not
+        trusted (then one clear line)."""
+        where = f"{_host(url)}{self._via(url)}"
+        untrusted = _untrusted_certificate(exc)
+        if untrusted is not None:
+            raise AccountOffline(
+                f"the TLS certificate of {where} is not trusted ({untrusted}); if the "
+                "server is yours, point SSL_CERT_FILE at its CA certificate",
+                reason="unreachable",
+            ) from None
+        return Failed(
+            "connect_failed", PlatformError(f"cannot connect to {where}: {_exc_text(exc)}")
+        )
 
     async def _attempt(
         self, method: str, url: str, remaining: float, kwargs: dict[str, Any]
@@ -618,24 +525,17 @@ class HttpClient:
             raise PlatformError(f"cannot download {url}: {_exc_text(exc)}") from None
 
     # -- dry run & logging ---------------------------------------------------------------
-    def _dry(
-        self,
-        method: str,
-        url: str,
-        parse: Callable[[httpx.Response], T],
-        params: Mapping[str, Any] | None,
-        json: Any,
-        data: Mapping[str, Any] | None,
-        describe: Any,
-        headers: Mapping[str, str] | None,
-    ) -> T:
+    def _dry(self, call: Call, parse: Callable[[httpx.Response], T]) -> T:
         httpx = import_httpx()
+        method, url, params = call.method, call.url, call.params
         full = url
         if params:
             from urllib.parse import urlencode
 
             full = url + ("&" if "?" in url else "?") + urlencode(params)
-        body = describe if describe is not None else (json if json is not None else data)
+        body = call.describe
+        if body is None:
+            body = call.json if call.json is not None else call.data
         entry = {
             "method": method,
             "url": _redact.redact(full),
@@ -712,6 +612,28 @@ def _redact_tree(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact_tree(v) for v in value]
     return value
+
+
+def _lost(exc: Exception, timeout: bool, send: bool, cut_short: bool, host: str) -> Failed:
+    """A try whose connection timed out or broke after it was made."""
+    if cut_short:  # the request surely did not arrive
+        if timeout:
+            return Failed(
+                "cut_short",
+                PlatformError("the time budget ran out during the upload; not delivered"),
+            )
+        why = f"connection lost during the upload ({_exc_text(exc)}); not delivered"
+        return Failed("cut_short", PlatformError(why))
+    if timeout:
+        why = (
+            "no answer within the time budget"
+            if send
+            else f"no answer from {host} within the time budget"
+        )
+        return Failed("no_answer", PlatformError(why))
+    if send:
+        return Failed("broken", PlatformError(f"connection lost ({_exc_text(exc)})"))
+    return Failed("broken", PlatformError(f"connection to {host} lost ({_exc_text(exc)})"))
 
 
 def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
@@ -819,32 +741,6 @@ def _host(url: str) -> str:
 
 #: the next step after a proxy that cannot be used, for error messages
 _FIX_PROXY = "; fix proxy in the profile, then run `imcli accounts test`"
-
-
-def _gave_up(err: PlatformError, tries: int, *, budget: bool, maybe: bool = False) -> PlatformError:
-    """``err`` saying why imcli stopped asking again (for a "come back later" answer);
-    "may have been delivered" when an earlier try's fate is unknown."""
-    if isinstance(err, RetryableError):
-        if budget:
-            why = "not retried: the time budget (--timeout) ends sooner"
-            if tries > 1:
-                why = f"gave up after {tries} tries: the time budget ends sooner"
-        else:
-            why = f"gave up after {tries} tries"
-        err.reword(f"{err.message} ({why})")
-    if maybe and not isinstance(err, MaybeDeliveredError):
-        return MaybeDeliveredError(
-            f"{err.message}; an earlier try may have been delivered", status=err.status
-        )
-    return err
-
-
-def _transient(err: PlatformError) -> PlatformError:
-    """``err`` marked as worth trying later: a request the rule said to retry that ran out
-    of tries or time surely did not deliver (unless an earlier try may have)."""
-    if not isinstance(err, MaybeDeliveredError):
-        err.transient = True
-    return err
 
 
 def _exc_text(exc: BaseException) -> str:
