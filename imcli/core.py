@@ -286,6 +286,9 @@ async def run_push(
     from imcli.http import Budget, HttpClient
     from imcli.ratelimit import RateLimiter
 
+    if req.dry_run:
+        from imcli.dryrun import DryRun
+
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
     validate_message(req.message)
@@ -336,6 +339,7 @@ async def run_push(
                 acc.check_fields()
                 rate = acc.get("rate")
                 proxy = acc.get("proxy") or prof.settings.get("proxy")
+                dry = DryRun(plan, dry_log) if req.dry_run else None  # sends nothing
                 http = HttpClient(
                     platform=spec.name,
                     budget=budget,
@@ -344,16 +348,15 @@ async def run_push(
                         spec.rate_limits, float(rate) if rate is not None else None
                     ),
                     verbose=verbose,
-                    dry_run=req.dry_run,
-                    plan=plan,
-                    dry_log=dry_log,
+                    transport=dry,
                     base_url=acc.get("base_url"),
                     resend_uncertain=_resend_uncertain(acc, prof),
                     log_bodies=int(req.verbose) >= 2,
                 )
                 http.check_proxy()
                 adapter = adapter_cls(acc, http)
-                http.dry_reply = adapter.dry_run_reply
+                if dry is not None:
+                    dry.reply = adapter.dry_run_reply
                 if not overflow_checked:  # once, with the first adapter that can be used
                     overflow_checked = True
                     message, note = overflow.apply(message, adapter, spec, limit_parts)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json as jsonlib
+import math
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -163,6 +164,9 @@ IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
 
 Logger = Callable[[str], None]
 
+#: the request extension that carries the :class:`Call` a request was built from
+CALL = "imcli.call"
+
 
 @dataclass
 class Call:
@@ -183,36 +187,23 @@ class Call:
         """Whether the body is streamed (an upload)."""
         return self.files is not None or self.content is not None
 
-    def body(self) -> tuple[dict[str, Any], list[IO[bytes]]]:
-        """httpx's arguments for one try (its files opened anew), and the files opened."""
-        opened: list[IO[bytes]] = []
+    def body(self, *, encoded: bool = True) -> tuple[dict[str, Any], list[IO[bytes]]]:
+        """httpx's arguments for one try (its files opened anew), and the files opened.
+        Not ``encoded`` (a dry run): no body at all, nothing opened; the transport
+        records the call itself."""
         kwargs: dict[str, Any] = {"params": self.params, "headers": self.headers}
-        kwargs["json"] = self.json
-        kwargs["data"] = self.data
-        if self.files is not None:
-            made = self.files()
-            kwargs["files"] = made
-            opened.extend(_open_handles(made))
-        if self.content is not None:
-            kwargs["content"] = self.content()
+        kwargs["extensions"] = {CALL: self}
+        opened: list[IO[bytes]] = []
+        if encoded:
+            kwargs["json"] = self.json
+            kwargs["data"] = self.data
+            if self.files is not None:
+                made = self.files()
+                kwargs["files"] = made
+                opened.extend(_open_handles(made))
+            if self.content is not None:
+                kwargs["content"] = self.content()
         return {k: v for k, v in kwargs.items() if v is not None}, opened
-
-
-def _describe_body(value: Any) -> Any:
-    """A JSON-safe picture of a request body for --dry-run (media as a description)."""
-    from imcli.media import MediaSource
-
-    if isinstance(value, MediaSource):
-        return f"<{value.describe()}>"
-    if isinstance(value, Mapping):
-        return {str(k): _describe_body(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_describe_body(v) for v in value]
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if hasattr(value, "read"):
-        return f"<{getattr(value, 'name', 'stream')}>"
-    return value
 
 
 class HttpClient:
@@ -226,10 +217,7 @@ class HttpClient:
         proxy: str | None = None,
         limiter: RateLimiter | None = None,
         verbose: Logger | None = None,
-        dry_run: bool = False,
-        dry_reply: Callable[[str, str], Any] | None = None,
-        plan: list[dict[str, Any]] | None = None,
-        dry_log: Logger | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         base_url: str | None = None,
         resend_uncertain: bool = False,
         log_bodies: bool = False,
@@ -245,41 +233,53 @@ class HttpClient:
         self.proxy = proxy
         self.limiter = limiter or RateLimiter((), 0, clock=self.clock)
         self.verbose = verbose
-        self.dry_run = dry_run
-        self.dry_reply = dry_reply
-        self.plan = plan if plan is not None else []
-        self.dry_log = dry_log
+        self.transport = transport  # carries every request when given (no proxy then)
+        #: a transport that sends nothing (--dry-run): adapters download, convert and
+        #: upload nothing either
+        self.dry_run: bool = getattr(transport, "dry_run", False)
+        if self.dry_run:
+            # nothing is sent, so nothing waits: no rate limit, a budget that does not run
+            # out; and --verbose has no request lines (the dry run prints its own)
+            self.limiter = RateLimiter((), 0, clock=self.clock)
+            self.budget = Budget(math.inf, clock=budget.clock)
+            self.verbose = None
         self._client: httpx.AsyncClient | None = None
 
     # -- the httpx client ----------------------------------------------------------
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            httpx = import_httpx()
-            mounts: dict[str, Any] = {}
-            for host in (*_LOOPBACK, *_loopback_host(self.base_url)):
-                mounts[f"all://{host}"] = None  # loopback is never proxied
-            kwargs: dict[str, Any] = {}
-            if self.proxy:
-                self.check_proxy()
-                kwargs["proxy"] = self.proxy
-            try:
-                self._client = httpx.AsyncClient(
-                    timeout=httpx.Timeout(30.0),
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-                    trust_env=True,
-                    follow_redirects=False,
-                    verify=lazy_ssl_context(),
-                    mounts=mounts,
-                    headers={"User-Agent": _user_agent()},
-                    **kwargs,
-                )
-            except (ValueError, ImportError) as exc:
-                from imcli.errors import ConfigError
-
-                raise ConfigError(
-                    f"{self.platform}: proxy {_redact.redact(self.proxy or '')!r}: {exc}{_FIX_PROXY}"
-                ) from None
+            self._client = self._make_client()
         return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        httpx = import_httpx()
+        common: dict[str, Any] = {
+            "timeout": httpx.Timeout(30.0),
+            "follow_redirects": False,
+            "headers": {"User-Agent": _user_agent()},
+        }
+        if self.transport is not None:  # neither the proxy nor the environment's
+            return httpx.AsyncClient(transport=self.transport, trust_env=False, **common)  # type: ignore[no-any-return]
+        mounts: dict[str, Any] = {}
+        for host in (*_LOOPBACK, *_loopback_host(self.base_url)):
+            mounts[f"all://{host}"] = None  # loopback is never proxied
+        if self.proxy:
+            self.check_proxy()
+            common["proxy"] = self.proxy
+        try:
+            return httpx.AsyncClient(  # type: ignore[no-any-return]
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                trust_env=True,
+                verify=lazy_ssl_context(),
+                mounts=mounts,
+                **common,
+            )
+        except (ValueError, ImportError) as exc:
+            from imcli.errors import ConfigError
+
+            raise ConfigError(
+                f"{self.platform}: proxy {_redact.redact(self.proxy or '')!r}: {exc}{_FIX_PROXY}"
+            ) from None
 
     def _via(self, url: str) -> str:
         """`` through the proxy HOST`` when a proxy carries this request, the account's or
@@ -338,8 +338,6 @@ class HttpClient:
         ``files``/``content`` are callables so that each attempt opens its own streams.
         """
         call = Call(method, url, params, json, data, files, content, headers, describe)
-        if self.dry_run:
-            return self._dry(call, parse)
         kind: RequestKind = ("idempotent" if idempotent else "send") if send else "call"
         retry = Retry(kind, self.budget, resend_uncertain=self.resend_uncertain)
         while True:
@@ -357,15 +355,21 @@ class HttpClient:
         if retry.send and self.budget.remaining() > 0:
             # waiting for a rate-limit slot spends the same budget as everything else
             try:
-                await self.clock.wait_for(
-                    self.limiter.acquire(target), max(0.0, self.budget.remaining())
-                )
+                await self._within(self.limiter.acquire(target), self.budget.remaining())
             except asyncio.TimeoutError:
                 raise retry.out_of_time(waiting=True) from None
         remaining = self.budget.remaining()
         if remaining <= 0:
             raise retry.out_of_time()
         return remaining
+
+    async def _within(self, aw: Awaitable[None], seconds: float) -> None:
+        """``aw`` within ``seconds`` (asyncio.TimeoutError after); a budget without an
+        end (a dry run) bounds nothing."""
+        if math.isinf(seconds):
+            await aw
+        else:
+            await self.clock.wait_for(aw, max(0.0, seconds))
 
     async def _try(
         self,
@@ -378,7 +382,7 @@ class HttpClient:
         """One try of ``call``: its answer parsed, or what went wrong. A send is in flight
         from the moment its request is out until its answer is read: an interrupt then
         leaves its fate unknown ("may have been delivered")."""
-        body, opened = call.body()
+        body, opened = call.body(encoded=not self.dry_run)
         if not send and not call.streams:
             # a token or identity call gets half of what is left at most: a server
             # that never answers it leaves time to ask again
@@ -503,6 +507,8 @@ class HttpClient:
                 extensions=resp.extensions,
             )
 
+        if math.isinf(remaining):  # a budget without an end (a dry run)
+            return await read()
         try:
             return await asyncio.wait_for(read(), remaining)
         except asyncio.TimeoutError:
@@ -524,31 +530,7 @@ class HttpClient:
             self._log("GET", url, None, started, type(exc).__name__)
             raise PlatformError(f"cannot download {url}: {_exc_text(exc)}") from None
 
-    # -- dry run & logging ---------------------------------------------------------------
-    def _dry(self, call: Call, parse: Callable[[httpx.Response], T]) -> T:
-        httpx = import_httpx()
-        method, url, params = call.method, call.url, call.params
-        full = url
-        if params:
-            from urllib.parse import urlencode
-
-            full = url + ("&" if "?" in url else "?") + urlencode(params)
-        body = call.describe
-        if body is None:
-            body = call.json if call.json is not None else call.data
-        entry = {
-            "method": method,
-            "url": _redact.redact(full),
-            "body": _redact_tree(_describe_body(body)),
-        }
-        self.plan.append(entry)
-        if self.dry_log is not None:
-            shown = jsonlib.dumps(entry["body"], ensure_ascii=False) if body is not None else ""
-            self.dry_log(f"{method} {entry['url']} {shown}".rstrip())
-        reply = self.dry_reply(method, url) if self.dry_reply else {}
-        request = httpx.Request(method, url)
-        return parse(httpx.Response(200, json=reply, request=request))
-
+    # -- logging ---------------------------------------------------------------------------
     def _log(
         self, method: str, url: str, status: int | None, started: float, error: str | None
     ) -> None:
@@ -601,35 +583,18 @@ def _mask_secret_keys(value: Any) -> Any:
     return value
 
 
-def _redact_tree(value: Any) -> Any:
-    if isinstance(value, str):
-        return _redact.redact(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        # a number that came from a ${VAR} is masked too, as a string: valid JSON
-        return _redact.MASK if _redact.redact(str(value)) != str(value) else value
-    if isinstance(value, dict):
-        return {k: _redact_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(v) for v in value]
-    return value
-
-
 def _lost(exc: Exception, timeout: bool, send: bool, cut_short: bool, host: str) -> Failed:
     """A try whose connection timed out or broke after it was made."""
     if cut_short:  # the request surely did not arrive
         if timeout:
-            return Failed(
-                "cut_short",
-                PlatformError("the time budget ran out during the upload; not delivered"),
-            )
-        why = f"connection lost during the upload ({_exc_text(exc)}); not delivered"
+            why = "the time budget ran out during the upload; not delivered"
+        else:
+            why = f"connection lost during the upload ({_exc_text(exc)}); not delivered"
         return Failed("cut_short", PlatformError(why))
     if timeout:
-        why = (
-            "no answer within the time budget"
-            if send
-            else f"no answer from {host} within the time budget"
-        )
+        why = "no answer within the time budget"
+        if not send:
+            why = f"no answer from {host} within the time budget"
         return Failed("no_answer", PlatformError(why))
     if send:
         return Failed("broken", PlatformError(f"connection lost ({_exc_text(exc)})"))
