@@ -3,7 +3,7 @@
 It records the request (method, URL, body; every secret masked) and answers with the
 canned reply of a successful call, which the platform's adapter gives.
 
-The request carries the :class:`~imcli.http.Call` it was built from (a request
+The request carries the :class:`~imcli.calls.Call` it was built from (a request
 extension): the body is recorded as the adapter gave it, media as a description, since
 a dry run encodes and opens nothing (a URL source is never downloaded).
 """
@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from imcli import _redact
-from imcli.http import CALL, Call, Logger, import_httpx
+from imcli.calls import CALL, Call
+from imcli.httpx_lazy import import_httpx
 
 import_httpx()  # httpx without its command-line module (see import_httpx)
 
@@ -24,6 +25,7 @@ import httpx  # noqa: E402
 
 #: the JSON of a successful answer to ``(method, url)``
 Reply = Callable[[str, str], Any]
+Logger = Callable[[str], None]
 
 
 class DryRun(httpx.MockTransport):

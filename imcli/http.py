@@ -15,24 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json as jsonlib
 import math
-import re
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from imcli import _redact
-from imcli.errors import (
-    AccountOffline,
-    PlatformError,
-    RetryableError,
-)
+from imcli.calls import CALL as CALL  # re-exported: the transports read it
+from imcli.calls import Call as Call
+from imcli.calls import changed_while_uploaded, size_changed, unread
+from imcli.calls import file_chunks as file_chunks  # re-exported for the adapters
+from imcli.errors import AccountOffline, PlatformError, RetryableError
+from imcli.httplog import body_line, request_line
+from imcli.httpx_lazy import import_httpx as import_httpx
+from imcli.httpx_lazy import lazy_ssl_context
+from imcli.proxies import FIX_PROXY, LOOPBACK, host_of, loopback_host, redact_proxy, via
 from imcli.ratelimit import Clock, RateLimiter
+from imcli.replies import MAX_REPLY, NotJSON, ReplyTooLarge
+from imcli.replies import json_reply as json_reply  # re-exported for the adapters
+from imcli.replies import retry_after_header as retry_after_header
+from imcli.replies import snippet as snippet
 from imcli.retry import Budget as Budget  # the budget every caller gives the client
 from imcli.retry import Failed, RequestKind, Retry, retryable_outcome
 from imcli.retry import decide as decide  # the retry rule, documented here too
@@ -40,113 +44,9 @@ from imcli.retry import decide as decide  # the retry rule, documented here too
 if TYPE_CHECKING:
     import httpx
 
-    from imcli.media import MediaSource
     from imcli.models import Target
 
 T = TypeVar("T")
-
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-MAX_REPLY = 4 << 20  # bytes of an API answer read at most: a bigger one is refused, not buffered
-
-
-class ReplyTooLarge(Exception):
-    """An API answer longer than MAX_REPLY (read no further)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"{MAX_REPLY >> 20} MiB")
-        self.status = status
-
-
-def import_httpx() -> Any:
-    """Import httpx without its command-line module.
-
-    ``httpx/__init__.py`` imports ``httpx._main`` (and with it click, rich and
-    pygments) only to offer the ``httpx`` console command, which imcli never uses;
-    that costs tens of milliseconds on every push. A stand-in module is placed for
-    the duration of the import; its ``main`` loads the real module on first call, so
-    anyone who does use ``httpx.main`` in the same process still gets it.
-    """
-    if "httpx" in sys.modules:
-        return sys.modules["httpx"]
-    import types
-
-    stub = types.ModuleType("httpx._main")
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        import importlib
-
-        if sys.modules.get("httpx._main") is stub:
-            del sys.modules["httpx._main"]
-        return importlib.import_module("httpx._main").main(*args, **kwargs)
-
-    stub.main = main  # type: ignore[attr-defined]
-    placed = "httpx._main" not in sys.modules
-    if placed:
-        sys.modules["httpx._main"] = stub
-    try:
-        import httpx
-    finally:
-        if placed and sys.modules.get("httpx._main") is stub:
-            del sys.modules["httpx._main"]
-    if "sniffio" not in sys.modules:
-        # httpcore tries `import sniffio` (optional) for every lock it makes; a failed
-        # import is not cached and scans sys.path each time (~0.1 ms, ten per request).
-        try:
-            import sniffio  # noqa: F401
-        except ImportError:
-            sys.modules["sniffio"] = None  # type: ignore[assignment]
-    return httpx
-
-
-_lazy_ssl_class: type | None = None
-
-
-def lazy_ssl_context() -> Any:
-    """An ``ssl.SSLContext`` that builds the real one (httpx's default: certifi's CA
-    bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``) on its first TLS handshake.
-
-    httpx creates and loads its context when the client is made, and parsing the CA
-    bundle costs ~20 ms on every run, although a push to ``http://`` (a local OneBot or
-    Bot API server) never needs it. TLS handshakes go through ``wrap_bio`` (anyio) or
-    ``wrap_socket``; both are handed to the real context, with the ALPN protocols httpcore
-    asked for.
-    """
-    global _lazy_ssl_class
-    import ssl
-
-    if _lazy_ssl_class is None:
-
-        class LazySSLContext(ssl.SSLContext):
-            _real: ssl.SSLContext | None = None
-            _alpn: list[str] | None = None
-
-            def __new__(cls) -> LazySSLContext:
-                return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
-
-            def __init__(self) -> None:
-                pass
-
-            def real(self) -> ssl.SSLContext:
-                if self._real is None:
-                    ctx = import_httpx().create_ssl_context()
-                    if self._alpn:
-                        ctx.set_alpn_protocols(self._alpn)
-                    self._real = ctx
-                return self._real
-
-            def set_alpn_protocols(self, protocols: Any) -> None:
-                self._alpn = list(protocols)
-                if self._real is not None:
-                    self._real.set_alpn_protocols(self._alpn)
-
-            def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
-                return self.real().wrap_socket(*args, **kwargs)
-
-            def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
-                return self.real().wrap_bio(*args, **kwargs)
-
-        _lazy_ssl_class = LazySSLContext
-    return _lazy_ssl_class()
 
 
 def _landed(flight: list[Any] | None, target: Any) -> None:
@@ -163,47 +63,6 @@ IN_FLIGHT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
 
 
 Logger = Callable[[str], None]
-
-#: the request extension that carries the :class:`Call` a request was built from
-CALL = "imcli.call"
-
-
-@dataclass
-class Call:
-    """One API call as an adapter asked for it; each try builds its request from it."""
-
-    method: str
-    url: str
-    params: Mapping[str, Any] | None
-    json: Any
-    data: Mapping[str, Any] | None
-    files: Callable[[], Mapping[str, Any]] | None
-    content: Callable[[], AsyncIterator[bytes]] | None
-    headers: Mapping[str, str] | None
-    describe: Any  # how --dry-run shows the body (media as descriptions)
-
-    @property
-    def streams(self) -> bool:
-        """Whether the body is streamed (an upload)."""
-        return self.files is not None or self.content is not None
-
-    def body(self, *, encoded: bool = True) -> tuple[dict[str, Any], list[IO[bytes]]]:
-        """httpx's arguments for one try (its files opened anew), and the files opened.
-        Not ``encoded`` (a dry run): no body at all, nothing opened; the transport
-        records the call itself."""
-        kwargs: dict[str, Any] = {"params": self.params, "headers": self.headers}
-        kwargs["extensions"] = {CALL: self}
-        opened: list[IO[bytes]] = []
-        if encoded:
-            kwargs["json"] = self.json
-            kwargs["data"] = self.data
-            if self.files is not None:
-                made = self.files()
-                kwargs["files"] = made
-                opened.extend(_open_handles(made))
-            if self.content is not None:
-                kwargs["content"] = self.content()
-        return {k: v for k, v in kwargs.items() if v is not None}, opened
 
 
 class HttpClient:
@@ -261,7 +120,7 @@ class HttpClient:
         if self.transport is not None:  # neither the proxy nor the environment's
             return httpx.AsyncClient(transport=self.transport, trust_env=False, **common)  # type: ignore[no-any-return]
         mounts: dict[str, Any] = {}
-        for host in (*_LOOPBACK, *_loopback_host(self.base_url)):
+        for host in (*LOOPBACK, *loopback_host(self.base_url)):
             mounts[f"all://{host}"] = None  # loopback is never proxied
         if self.proxy:
             self.check_proxy()
@@ -278,35 +137,21 @@ class HttpClient:
             from imcli.errors import ConfigError
 
             raise ConfigError(
-                f"{self.platform}: proxy {_redact.redact(self.proxy or '')!r}: {exc}{_FIX_PROXY}"
+                f"{self.platform}: proxy {_redact.redact(self.proxy or '')!r}: {exc}{FIX_PROXY}"
             ) from None
-
-    def _via(self, url: str) -> str:
-        """`` through the proxy HOST`` when a proxy carries this request, the account's or
-        one from the environment (``HTTPS_PROXY``…): a dead proxy must not read as a dead
-        API."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        loopback = {h.strip("[]") for h in (*_LOOPBACK, *_loopback_host(self.base_url))}
-        if host in loopback:
-            return ""
-        if self.proxy:
-            return f" through the proxy {_host(self.proxy)}"
-        env = _environment_proxy(parts.scheme, host)
-        return f" through the proxy {_host(env[1])} (from {env[0]})" if env else ""
 
     def check_proxy(self) -> None:
         """Refuse (exit 3) a proxy URL httpx cannot use, before any request."""
         if not self.proxy:
             return
-        _redact_proxy(self.proxy)
+        redact_proxy(self.proxy)
         scheme = urlsplit(self.proxy).scheme.lower()
         if scheme not in ("http", "https", "socks5", "socks5h"):
             from imcli.errors import ConfigError
 
             raise ConfigError(
                 f"{self.platform}: proxy {_redact.redact(self.proxy)!r}: use an "
-                "http://, https:// or socks5:// URL" + _FIX_PROXY
+                "http://, https:// or socks5:// URL" + FIX_PROXY
             )
 
     async def aclose(self) -> None:
@@ -420,8 +265,8 @@ class HttpClient:
             return self._failed(exc, call, started, send, opened)
         self._log(call.method, call.url, resp.status_code, started, None)
         if self.log_bodies and self.verbose is not None:
-            self.verbose(_body_line("request", call.json if call.json is not None else call.data))
-            self.verbose(_body_line("response", resp.content))
+            self.verbose(body_line("request", call.json if call.json is not None else call.data))
+            self.verbose(body_line("response", resp.content))
         try:
             return parse(resp)
         except RetryableError as exc:
@@ -441,7 +286,7 @@ class HttpClient:
         method, url = call.method, call.url
         if isinstance(exc, ReplyTooLarge):
             self._log(method, url, exc.status, started, "too large")
-            text = f"the answer from {_host(url)} (HTTP {exc.status}) is larger than {exc}"
+            text = f"the answer from {host_of(url)} (HTTP {exc.status}) is larger than {exc}"
             return Failed("too_large", PlatformError(text, status=exc.status))
         if isinstance(exc, (hx.UnsupportedProtocol, hx.InvalidURL)):
             from imcli.errors import ConfigError
@@ -451,21 +296,21 @@ class HttpClient:
                 "(fix base_url in the profile, then run `imcli accounts test`)"
             ) from None
         if not isinstance(exc, (hx.TransportError, hx.DecodingError)):
-            if _size_changed(exc):  # h11 raises its own error from the body it is sending
-                raise _changed_while_uploaded(opened) from None
+            if size_changed(exc):  # h11 raises its own error from the body it is sending
+                raise changed_while_uploaded(opened) from None
             raise exc
         self._log(method, url, None, started, type(exc).__name__)
         if isinstance(exc, (hx.ConnectError, hx.ConnectTimeout, hx.PoolTimeout)):
             return self._unconnected(exc, url)
-        if _size_changed(exc):
-            raise _changed_while_uploaded(opened) from None
-        cut_short = send and _unread(opened)  # then the request surely did not arrive
-        return _lost(exc, isinstance(exc, hx.TimeoutException), send, cut_short, _host(url))
+        if size_changed(exc):
+            raise changed_while_uploaded(opened) from None
+        cut_short = send and unread(opened)  # then the request surely did not arrive
+        return _lost(exc, isinstance(exc, hx.TimeoutException), send, cut_short, host_of(url))
 
     def _unconnected(self, exc: Exception, url: str) -> Failed:
         """No connection: worth another try, unless the server's certificate is not
         trusted (then one clear line)."""
-        where = f"{_host(url)}{self._via(url)}"
+        where = f"{host_of(url)}{via(url, self.proxy, self.base_url)}"
         untrusted = _untrusted_certificate(exc)
         if untrusted is not None:
             raise AccountOffline(
@@ -534,53 +379,9 @@ class HttpClient:
     def _log(
         self, method: str, url: str, status: int | None, started: float, error: str | None
     ) -> None:
-        if self.verbose is None:
-            return
-        ms = (time.monotonic() - started) * 1000
-        outcome = str(status) if status is not None else (error or "error")
-        self.verbose(f"{method} {_redact.redact(url)} → {outcome} ({ms:.0f} ms)")
-
-
-#: -vv: a body is shown at most this long (cut after masking)
-BODY_LOG_LIMIT = 2000
-_SECRET_KEY_PARTS = ("token", "secret", "password", "ticket")
-
-
-def _body_line(what: str, body: Any) -> str:
-    """One ``-vv`` line: a request or response body, secrets masked, then cut short.
-
-    Values under keys that name a credential (``access_token``, ``app_secret``, …) are
-    masked even before imcli knows them (a token endpoint's answer), then every known
-    secret is redacted; only then is the text cut."""
-    if body is None or body == b"":
-        return f"  {what} body: (empty)"
-    if isinstance(body, (bytes, bytearray)):
-        text = bytes(body).decode("utf-8", "replace")
-        try:
-            body = jsonlib.loads(text)
-        except ValueError:
-            body = text
-    if not isinstance(body, str):
-        body = jsonlib.dumps(_mask_secret_keys(body), ensure_ascii=False)
-    shown = " ".join(_redact.redact(body).split())
-    if len(shown) > BODY_LOG_LIMIT:
-        shown = shown[:BODY_LOG_LIMIT] + f"… ({len(shown)} characters)"
-    return f"  {what} body: {shown}"
-
-
-def _mask_secret_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: _redact.MASK
-            if isinstance(k, str)
-            and any(p in k.lower() for p in _SECRET_KEY_PARTS)
-            and isinstance(v, str)
-            else _mask_secret_keys(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_secret_keys(v) for v in value]
-    return value
+        if self.verbose is not None:
+            ms = (time.monotonic() - started) * 1000
+            self.verbose(request_line(method, url, status, error, ms))
 
 
 def _lost(exc: Exception, timeout: bool, send: bool, cut_short: bool, host: str) -> Failed:
@@ -601,81 +402,6 @@ def _lost(exc: Exception, timeout: bool, send: bool, cut_short: bool, host: str)
     return Failed("broken", PlatformError(f"connection to {host} lost ({_exc_text(exc)})"))
 
 
-def _open_handles(files: Mapping[str, Any]) -> list[IO[bytes]]:
-    out = []
-    for v in files.values():
-        obj = v[1] if isinstance(v, tuple) and len(v) > 1 else v
-        if hasattr(obj, "close"):
-            out.append(obj)
-    return out
-
-
-def _size_changed(exc: BaseException) -> bool:
-    """The body did not match its declared Content-Length: a file grew or shrank while
-    it was being sent (h11's, and httpx's, LocalProtocolError)."""
-    return type(exc).__name__ == "LocalProtocolError" and "Content-Length" in str(exc)
-
-
-def _changed_while_uploaded(opened: list[IO[bytes]]) -> PlatformError:
-    """What was sent is not the file; asking again would race its writer again."""
-    return PlatformError(
-        f"{_file_names(opened) or 'the file'} changed while it was uploaded (its size is not "
-        "what it was when the upload began); not sent"
-    )
-
-
-def _file_names(handles: list[IO[bytes]]) -> str:
-    import os
-
-    names = [os.path.basename(str(getattr(fh, "name", ""))) for fh in handles]
-    return ", ".join(n for n in names if n)
-
-
-def _unread(handles: list[IO[bytes]]) -> bool:
-    """Whether a file of a multipart body still has bytes httpx never read (then the
-    request was cut short on its way out: the server cannot have acted on it)."""
-    for fh in handles:
-        try:
-            if fh.read(1):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
-
-
-def _loopback_host(url: str | None) -> tuple[str, ...]:
-    """The API's own host when it is another loopback address (127.0.0.2, ::1 written
-    otherwise, …): those are not proxied either."""
-    if not url:
-        return ()
-    import ipaddress
-
-    host = urlsplit(url).hostname or ""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return ()
-    if not ip.is_loopback:
-        return ()
-    return (f"[{host}]",) if ip.version == 6 else (host,)
-
-
-def _environment_proxy(scheme: str, host: str) -> tuple[str, str] | None:
-    """The proxy the environment gives for ``scheme://host`` (as httpx reads it), with
-    the name of its variable; None when there is none or NO_PROXY exempts the host."""
-    import os
-    import urllib.request
-
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
-        return None
-    for name in (f"{scheme}_proxy", "all_proxy"):
-        for variant in (name, name.upper()):
-            value = os.environ.get(variant)
-            if value:
-                return variant, value
-    return None
-
-
 def _untrusted_certificate(exc: BaseException) -> str | None:
     """The reason, when a connection failed because the server's TLS certificate is not
     trusted (not worth a retry)."""
@@ -693,21 +419,6 @@ def _untrusted_certificate(exc: BaseException) -> str | None:
     return None
 
 
-def _redact_proxy(proxy: str) -> None:
-    parts = urlsplit(proxy)
-    if parts.password:
-        _redact.add_secret(parts.password)
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1] or url
-
-
-#: the next step after a proxy that cannot be used, for error messages
-_FIX_PROXY = "; fix proxy in the profile, then run `imcli accounts test`"
-
-
 def _exc_text(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return _redact.redact(text)
@@ -717,61 +428,3 @@ def _user_agent() -> str:
     from imcli._version import __version__
 
     return f"imcli/{__version__}"
-
-
-async def file_chunks(src: MediaSource, chunk: int = 1 << 16) -> AsyncIterator[bytes]:
-    """Stream a media source's bytes (for raw-body uploads)."""
-    with src.open() as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                return
-            yield block
-
-
-class NotJSON(PlatformError):
-    """An answer that is not JSON (a proxy's HTML page, a truncated body)."""
-
-
-def snippet(resp: httpx.Response) -> tuple[str, bool]:
-    """The start of a non-JSON answer on one line, and whether it is an HTML page (then
-    its title, e.g. a proxy's "502 Bad Gateway", stands for it)."""
-
-    # masked before anything is cut: a secret across the cut must not leave half of it
-    text = _redact.redact(resp.text)[:2000]
-    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    title = " ".join(match.group(1).split()) if match else ""
-    if title:
-        code = str(resp.status_code)
-        title = title[len(code) :].strip() if title.startswith(code + " ") else title
-        return title[:200], True
-    return " ".join(text.split())[:200], False
-
-
-def json_reply(resp: httpx.Response) -> Any:
-    """The JSON body of a response, or a PlatformError naming the status."""
-    try:
-        return resp.json()
-    except ValueError:
-        start, html = snippet(resp)
-        start = start or resp.reason_phrase
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise RetryableError(
-                f"HTTP {resp.status_code}: {start}" + (" (an HTML page)" if html else ""),
-                retry_after=retry_after_header(resp),
-                status=resp.status_code,
-            ) from None
-        what = "an HTML page, not a JSON answer" if html else "not a JSON answer"
-        raise NotJSON(
-            f"HTTP {resp.status_code}: {start} ({what})", status=resp.status_code
-        ) from None
-
-
-def retry_after_header(resp: httpx.Response, name: str = "retry-after") -> float | None:
-    value = resp.headers.get(name)
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
