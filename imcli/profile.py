@@ -21,7 +21,7 @@ from imcli import _redact
 from imcli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from imcli.platforms.base import PlatformSpec
+    from imcli.platforms.base import Field, PlatformSpec
 
 #: ``${VAR}``, ``${VAR:-default}`` (unset or empty) and ``${VAR-default}`` (unset)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
@@ -209,29 +209,40 @@ class Account:
         spec = platforms.get(self.platform)
         values = self.values()
         for f in spec.all_fields():
-            val = values.get(f.name)
-            if val is None or val == "":
-                if f.required:
-                    hint = (
-                        f"run `export {spec.env_prefix}{f.name.upper()}=…`"
-                        if self.source == "env"
-                        else f"add {f.name} = … to [accounts.{self.name}] in the profile, "
-                        f"then run `imcli accounts test {self.name}`"
-                    )
-                    raise ConfigError(
-                        f"account {self.name!r} ({spec.name}) has no {f.name}; {hint}"
-                    )
-                continue
-            if not _type_ok(val, f.type):
-                where = (
-                    f"{spec.env_prefix}{f.name.upper()}"
-                    if self.source == "env"
-                    else f"account {self.name!r}: {f.name}"
-                )
-                shown = type(val).__name__ if f.secret else repr(val)
+            self._check_field(spec, f, values.get(f.name))
+        self._check_one_of(spec, values)
+        self._check_rate(values.get("rate"))
+        self._check_urls(values)
+        for f in spec.all_fields():
+            if f.needs and values.get(f.name) is True and not values.get(f.needs):
                 raise ConfigError(
-                    f"{where} must be {_type_name(f.type)}, got {shown}{self.fix_hint()}"
+                    f"account {self.name!r}: {f.name} = true needs {f.needs}{self.fix_hint()}"
                 )
+
+    def _check_field(self, spec: PlatformSpec, f: Field, val: Any) -> None:
+        """A required field is set; a set field has its declared type (a secret's value
+        is never shown, only its type)."""
+        if val is None or val == "":
+            if f.required:
+                hint = (
+                    f"run `export {spec.env_prefix}{f.name.upper()}=…`"
+                    if self.source == "env"
+                    else f"add {f.name} = … to [accounts.{self.name}] in the profile, "
+                    f"then run `imcli accounts test {self.name}`"
+                )
+                raise ConfigError(f"account {self.name!r} ({spec.name}) has no {f.name}; {hint}")
+            return
+        if not _type_ok(val, f.type):
+            where = (
+                f"{spec.env_prefix}{f.name.upper()}"
+                if self.source == "env"
+                else f"account {self.name!r}: {f.name}"
+            )
+            shown = type(val).__name__ if f.secret else repr(val)
+            raise ConfigError(f"{where} must be {_type_name(f.type)}, got {shown}{self.fix_hint()}")
+
+    def _check_one_of(self, spec: PlatformSpec, values: dict[str, Any]) -> None:
+        """One of the fields the platform needs at least one of is set."""
         if spec.one_of and not any(values.get(k) not in (None, "") for k in spec.one_of):
             names = " or ".join(spec.one_of)
             hint = (
@@ -240,16 +251,22 @@ class Account:
                 else f"add {spec.one_of[0]} = … to [accounts.{self.name}] in the profile"
             )
             raise ConfigError(f"account {self.name!r} ({spec.name}) has no {names}; {hint}")
-        rate = values.get("rate")
+
+    def _check_rate(self, rate: Any) -> None:
+        """rate is messages per second: nan, inf and negative numbers (TOML has them all)
+        are refused."""
         if (
             isinstance(rate, float)
             and not (rate >= 0 and rate != float("inf"))
             or (isinstance(rate, int) and not isinstance(rate, bool) and rate < 0)
-        ):  # nan, inf and negative numbers: TOML has them all
+        ):
             raise ConfigError(
                 f"account {self.name!r}: rate must be messages per second, 0 for no limit; "
                 f"got {rate!r}{self.fix_hint()}"
             )
+
+    def _check_urls(self, values: dict[str, Any]) -> None:
+        """base_url and proxy are URLs; base_url is an http(s) one."""
         for key in ("base_url", "proxy"):
             url = values.get(key)
             if isinstance(url, str) and url and "://" not in url:
@@ -264,11 +281,6 @@ class Account:
                 f"account {self.name!r}: base_url {url!r} must start with http:// or https://"
                 + self.fix_hint()
             )
-        for f in spec.all_fields():
-            if f.needs and values.get(f.name) is True and not values.get(f.needs):
-                raise ConfigError(
-                    f"account {self.name!r}: {f.name} = true needs {f.needs}{self.fix_hint()}"
-                )
 
 
 def _register_url_password(url: Any) -> None:
@@ -353,66 +365,90 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def load(explicit: str | os.PathLike[str] | None = None, *, with_env: bool = True) -> Profile:
     """Read the profile (a missing file is an empty profile) and the environment accounts."""
-    from imcli import platforms
-
     path = resolve_path(explicit)
-    try:
-        exists = path.is_file()
-        if not exists and path.exists() and (explicit or path.is_dir()):
-            raise ConfigError(f"profile {path} is not a file; give the path of a TOML file")
-    except OSError as exc:  # e.g. a name too long, a directory on the way not searchable
-        raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
+    exists = _is_profile_file(path, explicit)
     data = read_toml(path) if exists else {}
-    accounts: list[Account] = []
-    warnings: list[str] = []
-    tables = data.get("accounts", {})
-    if not isinstance(tables, dict):
-        raise ConfigError(
-            f"profile {path}: [accounts] must be a table of [accounts.NAME] tables{FIX_PROFILE}"
-        )
-    defaults: dict[str, str] = {}
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"profile {path}: accounts.{name} must be a table{FIX_PROFILE}")
-        pname = table.get("platform")
-        if not isinstance(pname, str) or not pname:
-            raise ConfigError(
-                f'profile {path}: [accounts.{name}] has no platform = "…" '
-                "(e.g. telegram, slack, lark, qq, wecom, wechat)" + FIX_PROFILE
-            )
-        spec = platforms.find(pname)
-        if spec is None:
-            raise ConfigError(
-                f"profile {path}: [accounts.{name}] has unknown platform {pname!r} "
-                "(see `imcli platforms`)"
-            )
-        acc = Account(name=name, platform=spec.name, raw=dict(table))
-        if acc.is_default:
-            if spec.name in defaults:
-                raise ConfigError(
-                    f"profile {path}: both {defaults[spec.name]!r} and {name!r} are the "
-                    f"default {spec.name} account; keep default = true on one" + FIX_PROFILE
-                )
-            defaults[spec.name] = name
-        accounts.append(acc)
+    accounts = _profile_accounts(path, data)
     if with_env:
         accounts.extend(_env_accounts({a.platform for a in accounts if a.is_default}))
-    settings = data.get("settings")
-    if isinstance(settings, dict):
-        proxy = settings.get("proxy")
-        if proxy is not None and not isinstance(proxy, str):
-            raise ConfigError(
-                f"profile {path}: settings.proxy must be a URL such as http://host:port, "
-                f"got {proxy!r}{FIX_PROFILE}"
-            )
-        if isinstance(proxy, str) and "${" not in proxy:
-            _register_url_password(proxy)
+    _check_settings(path, data)
+    warnings: list[str] = []
     if exists:
         warnings.extend(_permission_warning(path, accounts))
         warnings.extend(unknown_keys(path, data))
     if with_env:
         warnings.extend(unknown_env_vars())
     return Profile(path=path, exists=exists, data=data, accounts=accounts, warnings=warnings)
+
+
+def _is_profile_file(path: Path, explicit: str | os.PathLike[str] | None) -> bool:
+    """Whether the profile file exists; a directory (or anything else that is not a file)
+    given as the profile is an error, and so is a path that cannot be looked at."""
+    try:
+        exists = path.is_file()
+        if not exists and path.exists() and (explicit or path.is_dir()):
+            raise ConfigError(f"profile {path} is not a file; give the path of a TOML file")
+    except OSError as exc:  # e.g. a name too long, a directory on the way not searchable
+        raise ConfigError(f"profile {path}: cannot read it: {exc.strerror}") from None
+    return exists
+
+
+def _profile_accounts(path: Path, data: dict[str, Any]) -> list[Account]:
+    """The ``[accounts.NAME]`` tables as accounts, with at most one default per platform."""
+    tables = data.get("accounts", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            f"profile {path}: [accounts] must be a table of [accounts.NAME] tables{FIX_PROFILE}"
+        )
+    accounts: list[Account] = []
+    defaults: dict[str, str] = {}
+    for name, table in tables.items():
+        acc = _profile_account(path, name, table)
+        if acc.is_default:
+            if acc.platform in defaults:
+                raise ConfigError(
+                    f"profile {path}: both {defaults[acc.platform]!r} and {name!r} are the "
+                    f"default {acc.platform} account; keep default = true on one" + FIX_PROFILE
+                )
+            defaults[acc.platform] = name
+        accounts.append(acc)
+    return accounts
+
+
+def _profile_account(path: Path, name: str, table: Any) -> Account:
+    """One ``[accounts.NAME]`` table as an account of a known platform."""
+    from imcli import platforms
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"profile {path}: accounts.{name} must be a table{FIX_PROFILE}")
+    pname = table.get("platform")
+    if not isinstance(pname, str) or not pname:
+        raise ConfigError(
+            f'profile {path}: [accounts.{name}] has no platform = "…" '
+            "(e.g. telegram, slack, lark, qq, wecom, wechat)" + FIX_PROFILE
+        )
+    spec = platforms.find(pname)
+    if spec is None:
+        raise ConfigError(
+            f"profile {path}: [accounts.{name}] has unknown platform {pname!r} "
+            "(see `imcli platforms`)"
+        )
+    return Account(name=name, platform=spec.name, raw=dict(table))
+
+
+def _check_settings(path: Path, data: dict[str, Any]) -> None:
+    """settings.proxy is a URL string; its password (when written out) is a secret."""
+    settings = data.get("settings")
+    if not isinstance(settings, dict):
+        return
+    proxy = settings.get("proxy")
+    if proxy is not None and not isinstance(proxy, str):
+        raise ConfigError(
+            f"profile {path}: settings.proxy must be a URL such as http://host:port, "
+            f"got {proxy!r}{FIX_PROFILE}"
+        )
+    if isinstance(proxy, str) and "${" not in proxy:
+        _register_url_password(proxy)
 
 
 def env_values(spec: PlatformSpec) -> dict[str, str]:

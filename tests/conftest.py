@@ -436,6 +436,33 @@ def write_profile(profile_path: Path) -> Any:
     return write
 
 
+def account_toml(platform: str, name: str, /, **fields: Any) -> str:
+    """One ``[accounts.NAME]`` table of *platform*, its fields in the order given: strings
+    quoted (TOML's basic strings escape as JSON does), numbers and booleans bare."""
+    lines = [f"[accounts.{name}]", f"platform = {_toml_value(platform)}"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+@pytest.fixture
+def account_profile(write_profile: Any) -> Any:
+    """account_profile(platform, name, **fields) writes a profile (mode 0600) holding that
+    one account, e.g. ``base_url=fake.url`` to send to a fake, and returns its path."""
+
+    def write(platform: str, name: str, /, **fields: Any) -> Path:
+        return write_profile(account_toml(platform, name, **fields))
+
+    return write
+
+
 def run_in_process(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
     from imcli import _log, _redact
     from imcli.cli.main import main
@@ -501,12 +528,9 @@ TG_TOKEN = "123456:TEST-fake-telegram-token"
 
 
 @pytest.fixture
-def tg_profile(write_profile: Any, telegram: Any) -> Path:
+def tg_profile(account_profile: Any, telegram: Any) -> Path:
     """A profile with one Telegram account pointing at the fake server."""
-    return write_profile(
-        f'[accounts.ops-bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\n'
-        f'base_url = "{telegram.api_url}"\n'
-    )
+    return account_profile("telegram", "ops-bot", token=TG_TOKEN, base_url=telegram.api_url)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, account_toml
 from tests.fakes.base import FakeServer, Recorded, Reply
 from tests.fakes.lark import FakeLark
 from tests.fakes.onebot import FakeOneBot
@@ -188,18 +188,16 @@ class TokenPlatform:
 
 
 def _lark_account(name: str, fake: Any, app: str, secret: str) -> str:
-    return (f'[accounts.{name}]\nplatform = "lark"\napp_id = "{app}"\napp_secret = "{secret}"\n'
-            f'base_url = "{fake.url}"\n\n')  # fmt: skip
+    return account_toml("lark", name, app_id=app, app_secret=secret, base_url=fake.url) + "\n"
 
 
 def _wecom_account(name: str, fake: Any, app: str, secret: str) -> str:
-    return (f'[accounts.{name}]\nplatform = "wecom"\ncorp_id = "{app}"\ncorp_secret = "{secret}"\n'
-            f'agent_id = 1000002\nbase_url = "{fake.url}"\n\n')  # fmt: skip
+    fields = {"corp_id": app, "corp_secret": secret, "agent_id": 1000002, "base_url": fake.url}
+    return account_toml("wecom", name, **fields) + "\n"
 
 
 def _wechat_account(name: str, fake: Any, app: str, secret: str) -> str:
-    return (f'[accounts.{name}]\nplatform = "wechat"\napp_id = "{app}"\napp_secret = "{secret}"\n'
-            f'base_url = "{fake.url}"\n\n')  # fmt: skip
+    return account_toml("wechat", name, app_id=app, app_secret=secret, base_url=fake.url) + "\n"
 
 
 PLATFORMS = {

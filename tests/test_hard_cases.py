@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, TG_TOKEN, now
+from tests.conftest import ROOT, TG_TOKEN, account_toml, now
 from tests.fakes.lark import FakeLark
 from tests.fakes.onebot import FakeOneBot
 from tests.fakes.telegram import FakeTelegram
 
 
 def tg_account(name: str, url: str, token: str = TG_TOKEN, extra: str = "") -> str:
-    return f'[accounts.{name}]\nplatform = "telegram"\ntoken = "{token}"\nbase_url = "{url}"\n{extra}\n'
+    return account_toml("telegram", name, token=token, base_url=url) + f"{extra}\n"
 
 
 def test_delivered_targets_stay_counted_when_the_next_account_is_unusable(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from imcli.retry import decide
-from tests.conftest import ROOT, TG_TOKEN
+from tests.conftest import ROOT, TG_TOKEN, account_toml
 
 # -- the retry rule, as a table ---------------------------------------------------------------
 
@@ -459,8 +459,14 @@ WC_CORP, WC_SECRET = "ww-cache-corp", "cache-secret-5678"
 
 def _wecom_profile(write_profile: Any, fake: Any) -> None:
     write_profile(
-        f'[accounts.c]\nplatform = "wecom"\ncorp_id = "{WC_CORP}"\ncorp_secret = "{WC_SECRET}"\n'
-        f'agent_id = 1000002\nbase_url = "{fake.url}"\n'
+        account_toml(
+            "wecom",
+            "c",
+            corp_id=WC_CORP,
+            corp_secret=WC_SECRET,
+            agent_id=1000002,
+            base_url=fake.url,
+        )
     )
 
 

@@ -63,10 +63,9 @@ def lark() -> Iterator[FakeLark]:
 
 
 @pytest.fixture
-def profile(write_profile: Any, lark: FakeLark) -> Path:
-    return write_profile(
-        f'[accounts.feishu]\nplatform = "lark"\napp_id = "{APP_ID}"\n'
-        f'app_secret = "{APP_SECRET}"\nbase_url = "{lark.url}"\n'
+def profile(account_profile: Any, lark: FakeLark) -> Path:
+    return account_profile(
+        "lark", "feishu", app_id=APP_ID, app_secret=APP_SECRET, base_url=lark.url
     )
 
 

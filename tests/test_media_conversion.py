@@ -164,6 +164,31 @@ def test_probe_tells_formats_by_content(fmt):
     assert probe.detect(clip(fmt)) == fmt
 
 
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 8, "png"),
+        (b"\xff\xd8\xff\xe0\0\x10JFIF", "jpeg"),
+        (b"GIF89a", "gif"),
+        (b"BM" + b"\x46\0\0\0" + b"\0" * 4 + b"\x36\0\0\0\x28", "bmp"),
+        (b"BM, not a bitmap", None),  # "BM" alone is not enough
+        (b"%PDF-1.7\n", "pdf"),
+        (b"PK\x03\x04\x14\0", "zip"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+        (b"RIFF\0\0\0\0CDXA", None),  # a RIFF form imcli does not know
+        (b"\xff\xd8\xff\xe0ftypqt  ", "jpeg"),  # the first signature that matches wins
+        (b"\xff\xf1\x50\x80", "aac"),  # ADTS: layer 00
+        (b"\xff\xfb\x90\x00", "mp3"),  # MPEG-1 layer III frame
+        (b"", None),
+        (b"hello world", None),
+    ],
+)
+def test_probe_tells_images_documents_and_look_alikes_by_content(head, fmt):
+    from imcli.media import probe
+
+    assert probe.detect(head) == fmt
+
+
 def test_a_voice_url_is_checked_before_the_first_message_of_a_mixed_push(
     cli, write_profile, no_ffmpeg
 ):

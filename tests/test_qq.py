@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests._media import PNG, media_file
-from tests.conftest import assert_swept, now
+from tests.conftest import account_toml, assert_swept, now
 from tests.fakes.base import Reply
 from tests.fakes.filehost import FileHost
 from tests.fakes.onebot import FakeOneBot
@@ -40,10 +40,8 @@ def gocq() -> Iterator[FakeOneBot]:
 
 
 def account(fake: FakeOneBot, name: str = "home-qq", *, token: str = TOKEN, extra: str = "") -> str:
-    return (
-        f'[accounts.{name}]\nplatform = "qq"\nbase_url = "{fake.base_url}"\n'
-        f'access_token = "{token}"\nrate = 0\n{extra}\n'
-    )
+    toml = account_toml("qq", name, base_url=fake.base_url, access_token=token, rate=0)
+    return f"{toml}{extra}\n"
 
 
 @pytest.fixture

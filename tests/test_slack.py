@@ -28,10 +28,8 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def profile(write_profile: Any, slack: FakeSlack) -> Path:
-    return write_profile(
-        f'[accounts.team]\nplatform = "slack"\ntoken = "{TOKEN}"\nbase_url = "{slack.url}"\n'
-    )
+def profile(account_profile: Any, slack: FakeSlack) -> Path:
+    return account_profile("slack", "team", token=TOKEN, base_url=slack.url)
 
 
 def methods(slack: FakeSlack) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TG_TOKEN
+from tests.conftest import TG_TOKEN, account_toml
 from tests.fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -37,9 +37,7 @@ def https_telegram(cert: tuple[str, str]):
 
 
 def _profile(write_profile, server) -> Path:
-    return write_profile(
-        f'[accounts.bot]\nplatform = "telegram"\ntoken = "{TG_TOKEN}"\nbase_url = "{server.url}"\n'
-    )
+    return write_profile(account_toml("telegram", "bot", token=TG_TOKEN, base_url=server.url))
 
 
 def test_push_over_https_with_a_trusted_certificate(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests._media import PNG, media_file
-from tests.conftest import assert_swept
+from tests.conftest import account_toml, assert_swept
 from tests.fakes.base import Reply
 from tests.fakes.wechat import RATE_LIMITED, SYSTEM_BUSY, FakeWeChat
 
@@ -30,10 +30,8 @@ def wechat() -> Iterator[FakeWeChat]:
 
 
 def account(fake: FakeWeChat, name: str = "mp", *, secret: str = SECRET, extra: str = "") -> str:
-    return (
-        f'[accounts.{name}]\nplatform = "wechat"\napp_id = "{APP_ID}"\n'
-        f'app_secret = "{secret}"\nbase_url = "{fake.base_url}"\n{extra}\n'
-    )
+    toml = account_toml("wechat", name, app_id=APP_ID, app_secret=secret, base_url=fake.base_url)
+    return f"{toml}{extra}\n"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests._media import PNG, media_file
-from tests.conftest import assert_swept
+from tests.conftest import account_toml, assert_swept
 from tests.fakes.wecom import RATE_LIMITED, SYSTEM_BUSY, FakeWeCom
 
 CORP_ID = "ww0123456789abcdef"
@@ -26,10 +26,10 @@ def wecom() -> Iterator[FakeWeCom]:
 
 
 def account(fake: FakeWeCom, name: str = "corp", *, secret: str = SECRET, extra: str = "") -> str:
-    return (
-        f'[accounts.{name}]\nplatform = "wecom"\ncorp_id = "{CORP_ID}"\n'
-        f'corp_secret = "{secret}"\nagent_id = {AGENT}\nbase_url = "{fake.base_url}"\n{extra}\n'
+    toml = account_toml(
+        "wecom", name, corp_id=CORP_ID, corp_secret=secret, agent_id=AGENT, base_url=fake.base_url
     )
+    return f"{toml}{extra}\n"
 
 
 @pytest.fixture

@@ -288,74 +288,8 @@ def parse(
     if not isinstance(spec, str) or not spec.strip():
         raise UsageError(f"{kind}: the media source is empty")
     spec = spec.strip()
-    low = spec.lower()
     shown = spec if len(spec) <= 60 else spec[:40] + "…"
-    src: MediaSource
-    if low.startswith(("http://", "https://")):
-        try:
-            parts = urlsplit(spec)
-        except ValueError:  # e.g. "http://[::1"
-            raise UsageError(f"{kind}: {shown}: not a valid URL") from None
-        if not parts.netloc:
-            raise UsageError(f"{kind}: {shown}: not a valid URL")
-        name = unquote(os.path.basename(parts.path)) or ""
-        url = parts.scheme + spec[len(parts.scheme) :]  # HTTP://… as http://…
-        src = MediaSource(origin="url", spec=shown, kind=kind, url=url, filename=name)
-    elif low.startswith("base64://"):
-        data = _b64(spec[len("base64://") :], kind, shown)
-        src = MediaSource(origin="bytes", spec="base64://…", kind=kind, data=data, size=len(data))
-    elif low.startswith("data:"):
-        header, sep, payload = spec[5:].partition(",")
-        if not sep or ";base64" not in header.lower():
-            raise UsageError(f"{kind}: {shown}: only data:<mime>;base64,… URIs are supported")
-        data = _b64(payload, kind, shown)
-        dmime = header.split(";")[0].strip() or None
-        src = MediaSource(
-            origin="bytes", spec="data:…", kind=kind, data=data, size=len(data), mime=dmime
-        )
-    elif spec == "-":
-        # read later, capped at the limit of the platform it goes to (fill_stdin)
-        src = MediaSource(origin="file", spec="-", kind=kind, stdin=True, named=bool(filename))
-    else:
-        if low.startswith("file://"):
-            try:
-                parts = urlsplit(spec)
-            except ValueError:
-                raise UsageError(f"{kind}: {shown}: not a valid file:// URI") from None
-            if parts.netloc not in ("", "localhost"):
-                raise UsageError(f"{kind}: {shown}: file:// URIs must name a local file")
-            raw_path = unquote(parts.path)
-        else:
-            raw_path = spec
-            scheme = low.split("://", 1)[0] if "://" in low else ""
-            if scheme.isascii() and scheme.isalnum() and not os.path.lexists(spec):
-                raise UsageError(
-                    f"{kind}: {shown}: {scheme}:// is not supported; give an http(s):// URL, "
-                    "a path, file://, base64://, data: or - for stdin"
-                )
-        if "\0" in raw_path:
-            raise UsageError(f"{kind}: {shown}: a path cannot contain a NUL byte")
-        try:
-            path = Path(raw_path).expanduser()
-        except RuntimeError:  # ~user of no such user
-            raise UsageError(f"{kind}: {shown}: no such user's home directory") from None
-        if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise UsageError(f"{kind}: {shown}: no such file") from None
-        except OSError as exc:
-            raise UsageError(f"{kind}: {shown}: cannot read it ({exc.strerror})") from None
-        if not path.is_file():
-            raise UsageError(f"{kind}: {shown}: not a regular file")
-        if not os.access(path, os.R_OK):
-            raise UsageError(f"{kind}: {shown}: cannot read it (permission denied)")
-        # a name that is not UTF-8 (bytes from the file system) cannot go into a request
-        name = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        src = MediaSource(
-            origin="file", spec=shown, kind=kind, path=path, filename=name, size=st.st_size
-        )
+    src = _source(spec, kind, shown, bool(filename), base_dir)
     if filename:
         src.filename = filename
     if mime:
@@ -363,6 +297,96 @@ def parse(
     if not src.stdin:
         _name_and_type(src, kind, bool(filename))
     return src
+
+
+def _source(spec: str, kind: str, shown: str, named: bool, base_dir: Path | None) -> MediaSource:
+    """The source by the form it is written in: a URL, base64://, data:, - (stdin, read
+    later, capped at the limit of the platform it goes to: fill_stdin) or a local file."""
+    low = spec.lower()
+    if low.startswith(("http://", "https://")):
+        return _url_source(spec, kind, shown)
+    if low.startswith("base64://"):
+        data = _b64(spec[len("base64://") :], kind, shown)
+        return MediaSource(origin="bytes", spec="base64://…", kind=kind, data=data, size=len(data))
+    if low.startswith("data:"):
+        return _data_uri_source(spec, kind, shown)
+    if spec == "-":
+        return MediaSource(origin="file", spec="-", kind=kind, stdin=True, named=named)
+    return _file_source(_local_path(spec, kind, shown), kind, shown, base_dir)
+
+
+def _url_source(spec: str, kind: str, shown: str) -> MediaSource:
+    """An http(s):// URL, downloaded when it is sent; its name is the path's last part."""
+    try:
+        parts = urlsplit(spec)
+    except ValueError:  # e.g. "http://[::1"
+        raise UsageError(f"{kind}: {shown}: not a valid URL") from None
+    if not parts.netloc:
+        raise UsageError(f"{kind}: {shown}: not a valid URL")
+    name = unquote(os.path.basename(parts.path)) or ""
+    url = parts.scheme + spec[len(parts.scheme) :]  # HTTP://… as http://…
+    return MediaSource(origin="url", spec=shown, kind=kind, url=url, filename=name)
+
+
+def _data_uri_source(spec: str, kind: str, shown: str) -> MediaSource:
+    """A ``data:<mime>;base64,…`` URI (the only kind of data: URI accepted)."""
+    header, sep, payload = spec[5:].partition(",")
+    if not sep or ";base64" not in header.lower():
+        raise UsageError(f"{kind}: {shown}: only data:<mime>;base64,… URIs are supported")
+    data = _b64(payload, kind, shown)
+    dmime = header.split(";")[0].strip() or None
+    return MediaSource(
+        origin="bytes", spec="data:…", kind=kind, data=data, size=len(data), mime=dmime
+    )
+
+
+def _local_path(spec: str, kind: str, shown: str) -> str:
+    """The path a ``file://`` URI or a plain path names; any other scheme is refused
+    (unless a file of that very name exists)."""
+    low = spec.lower()
+    if low.startswith("file://"):
+        try:
+            parts = urlsplit(spec)
+        except ValueError:
+            raise UsageError(f"{kind}: {shown}: not a valid file:// URI") from None
+        if parts.netloc not in ("", "localhost"):
+            raise UsageError(f"{kind}: {shown}: file:// URIs must name a local file")
+        return unquote(parts.path)
+    scheme = low.split("://", 1)[0] if "://" in low else ""
+    if scheme.isascii() and scheme.isalnum() and not os.path.lexists(spec):
+        raise UsageError(
+            f"{kind}: {shown}: {scheme}:// is not supported; give an http(s):// URL, "
+            "a path, file://, base64://, data: or - for stdin"
+        )
+    return spec
+
+
+def _file_source(raw_path: str, kind: str, shown: str, base_dir: Path | None) -> MediaSource:
+    """A readable regular file (a relative path is taken from *base_dir*, else the
+    current directory)."""
+    if "\0" in raw_path:
+        raise UsageError(f"{kind}: {shown}: a path cannot contain a NUL byte")
+    try:
+        path = Path(raw_path).expanduser()
+    except RuntimeError:  # ~user of no such user
+        raise UsageError(f"{kind}: {shown}: no such user's home directory") from None
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{kind}: {shown}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{kind}: {shown}: cannot read it ({exc.strerror})") from None
+    if not path.is_file():
+        raise UsageError(f"{kind}: {shown}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{kind}: {shown}: cannot read it (permission denied)")
+    # a name that is not UTF-8 (bytes from the file system) cannot go into a request
+    name = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return MediaSource(
+        origin="file", spec=shown, kind=kind, path=path, filename=name, size=st.st_size
+    )
 
 
 def _name_and_type(src: MediaSource, kind: str, named: bool) -> None:

@@ -9,6 +9,7 @@ images ``png`` ``jpeg`` ``gif`` ``webp`` ``bmp``; audio ``ogg-opus`` ``ogg-vorbi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,57 +85,83 @@ def label(fmt: str | None) -> str:
     return LABELS.get(fmt, fmt.upper())
 
 
-def detect(head: bytes) -> str | None:
-    """The format of a file from its first bytes (512 are plenty), None when unknown."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"GIF8"):
-        return "gif"
-    if head.startswith(b"BM") and len(head) > 14 and head[6:10] == b"\0\0\0\0":
-        return "bmp"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if head.startswith(b"OggS"):
-        # the first page holds the codec's identification header (RFC 7845 §5.1:
-        # "OpusHead"; Vorbis I spec §4.2.1: "\x01vorbis")
-        first = head[:256]
-        if b"OpusHead" in first:
-            return "ogg-opus"
-        if b"\x01vorbis" in first:
-            return "ogg-vorbis"
-        return "ogg"
-    if head.startswith(b"#!AMR-WB\n"):
-        return "amr-wb"
-    if head.startswith(b"#!AMR\n"):
-        return "amr"
-    if head.startswith((b"#!SILK_V3", b"\x02#!SILK_V3")):
-        return "silk"
-    if head.startswith(b"fLaC"):
-        return "flac"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "mov"
-        if brand in (b"M4A ", b"M4B ", b"M4P "):
-            return "m4a"
-        return "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, or WebM by its DocType
-        return "webm" if b"webm" in head[:64] else "mkv"
-    if head.startswith(b"ID3"):
-        return "mp3"
+def _bmp(head: bytes) -> str | None:
+    """BMP: "BM", the file size, then four reserved bytes that are zero."""
+    return "bmp" if len(head) > 14 and head[6:10] == b"\0\0\0\0" else None
+
+
+def _ogg(head: bytes) -> str:
+    """Ogg by its codec: the first page holds the codec's identification header
+    (RFC 7845 §5.1: "OpusHead"; Vorbis I spec §4.2.1: "\\x01vorbis")."""
+    first = head[:256]
+    if b"OpusHead" in first:
+        return "ogg-opus"
+    if b"\x01vorbis" in first:
+        return "ogg-vorbis"
+    return "ogg"
+
+
+#: RIFF form type (bytes 8-12) → format
+_RIFF_FORMS: dict[bytes, str] = {b"WAVE": "wav", b"WEBP": "webp", b"AVI ": "avi"}
+
+
+def _riff(head: bytes) -> str | None:
+    return _RIFF_FORMS.get(head[8:12])
+
+
+def _iso_media(head: bytes) -> str:
+    """An ISO base media file ("ftyp" box) by its major brand: QuickTime, M4A, else MP4."""
+    brand = head[8:12]
+    if brand == b"qt  ":
+        return "mov"
+    if brand in (b"M4A ", b"M4B ", b"M4P "):
+        return "m4a"
+    return "mp4"
+
+
+def _matroska(head: bytes) -> str:
+    """EBML: Matroska, or WebM by its DocType."""
+    return "webm" if b"webm" in head[:64] else "mkv"
+
+
+def _mpeg_audio(head: bytes) -> str | None:
+    """A bare MPEG audio frame (its 11-bit sync): ADTS AAC has layer 00, MP3 01-11."""
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         layer = (head[1] >> 1) & 0x3
-        return "aac" if layer == 0 else "mp3"  # ADTS has layer 00; MPEG audio 01-11
+        return "aac" if layer == 0 else "mp3"
+    return None
+
+
+#: (offset, the bytes there, the format or what tells it from the rest of the head),
+#: checked in order; a teller answering None lets the next signatures try
+_SIGNATURES: tuple[tuple[int, bytes, str | Callable[[bytes], str | None]], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "png"),
+    (0, b"\xff\xd8\xff", "jpeg"),
+    (0, b"GIF8", "gif"),
+    (0, b"BM", _bmp),
+    (0, b"%PDF", "pdf"),
+    (0, b"PK\x03\x04", "zip"),
+    (0, b"OggS", _ogg),
+    (0, b"#!AMR-WB\n", "amr-wb"),
+    (0, b"#!AMR\n", "amr"),
+    (0, b"#!SILK_V3", "silk"),
+    (0, b"\x02#!SILK_V3", "silk"),
+    (0, b"fLaC", "flac"),
+    (0, b"RIFF", _riff),
+    (4, b"ftyp", _iso_media),
+    (0, b"\x1a\x45\xdf\xa3", _matroska),
+    (0, b"ID3", "mp3"),
+    (0, b"", _mpeg_audio),
+)
+
+
+def detect(head: bytes) -> str | None:
+    """The format of a file from its first bytes (512 are plenty), None when unknown."""
+    for offset, magic, fmt in _SIGNATURES:
+        if head.startswith(magic, offset):
+            found = fmt if isinstance(fmt, str) else fmt(head)
+            if found is not None:
+                return found
     return None
 
 

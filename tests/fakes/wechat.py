@@ -30,8 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.base import FilePart, Recorded, Reply
-from tests.fakes.content import media_format
+from tests.fakes.base import Recorded, Reply
 from tests.fakes.weixin import FakeWeixin, WeixinMedia
 
 MEDIA_LIMITS = {
@@ -133,6 +132,11 @@ class FakeWeChat(FakeWeixin):
     """``api.weixin.qq.com`` for one Official Account."""
 
     token_bytes = 96
+    media_limits = MEDIA_LIMITS
+    media_formats = MEDIA_FORMATS
+    oversize = OVERSIZE
+    unknown_media_type = (40004, "invalid media type")
+    wrong_media_format = (40005, "invalid file type")
     unknown_token = (
         40001,
         "invalid credential, access_token is invalid or not latest, could get access_token "
@@ -352,31 +356,10 @@ class FakeWeChat(FakeWeixin):
 
     # -- media/upload ----------------------------------------------------------------------------------
     def _media_upload(self, req: Recorded) -> Reply:
-        denied = self._check_token(req)
-        if denied is not None:
-            return denied
-        kind = req.query.get("type", "")
-        if kind not in MEDIA_LIMITS:
-            return self._err(40004, "invalid media type")
-        part: FilePart | None = req.files.get("media")
-        if part is None:
-            return self._err(41005, "media data missing")
-        if part.size == 0:
-            return self._err(44001, "empty media data")
-        if part.size > MEDIA_LIMITS[kind]:
-            code, msg = OVERSIZE[kind]
-            return self._err(code, msg)
-        formats = MEDIA_FORMATS[kind]
-        if self.check_formats and formats is not None:
-            if self._extension(part) not in formats:
-                return self._err(40005, "invalid file type")
-            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
-            # .jpg does not play (stricter than the server, which may take the bytes and
-            # leave the client to fail on them)
-            found = media_format(part.data)
-            if found is not None and found not in formats:
-                return self._err(40005, "invalid file type")
-        media_id = self._keep(kind, part)
+        accepted = self._accept_upload(req)
+        if isinstance(accepted, Reply):
+            return accepted
+        kind, media_id = accepted
         created = int(time.time())
         if kind == "thumb":
             return Reply(json={"type": "thumb", "thumb_media_id": media_id, "created_at": created})

@@ -29,8 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.base import FilePart, Recorded, Reply
-from tests.fakes.content import media_format
+from tests.fakes.base import Recorded, Reply
 from tests.fakes.weixin import FakeWeixin, WeixinMedia
 
 TEXT_LIMIT = 2048  # bytes, text and markdown content
@@ -72,6 +71,12 @@ class FakeWeCom(FakeWeixin):
     """``qyapi.weixin.qq.com`` for one corp and one app (agent)."""
 
     unknown_token = (40014, "invalid access_token")
+    media_limits = MEDIA_LIMITS
+    media_formats = MEDIA_FORMATS
+    oversize = OVERSIZE
+    unknown_media_type = (40005, "invalid file type")
+    wrong_media_format = (40004, "invalid media type")
+    min_media_size = 6  # 5 bytes or fewer: "invalid file size"
 
     def __init__(
         self,
@@ -254,33 +259,10 @@ class FakeWeCom(FakeWeixin):
         return "3" + secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")
 
     def _media_upload(self, req: Recorded) -> Reply:
-        denied = self._check_token(req)
-        if denied is not None:
-            return denied
-        kind = req.query.get("type", "")
-        if kind not in MEDIA_LIMITS:
-            return self._err(40005, "invalid file type")
-        part: FilePart | None = req.files.get("media")
-        if part is None:
-            return self._err(41005, "media data missing")
-        if part.size == 0:
-            return self._err(44001, "empty media data")
-        if part.size <= 5:
-            return self._err(40006, "invalid file size")
-        if part.size > MEDIA_LIMITS[kind]:
-            code, msg = OVERSIZE.get(kind, (40006, "invalid file size"))
-            return self._err(code, msg)
-        formats = MEDIA_FORMATS[kind]
-        if self.check_formats and formats is not None:
-            if self._extension(part) not in formats:
-                return self._err(40004, "invalid media type")
-            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
-            # .jpg does not play (stricter than the server, which may take the bytes and
-            # leave the client to fail on them)
-            found = media_format(part.data)
-            if found is not None and found not in formats:
-                return self._err(40004, "invalid media type")
-        media_id = self._keep(kind, part)
+        accepted = self._accept_upload(req)
+        if isinstance(accepted, Reply):
+            return accepted
+        kind, media_id = accepted
         return Reply(
             json={
                 "errcode": 0,

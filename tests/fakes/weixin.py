@@ -6,7 +6,8 @@ whatever its Content-Type says; temporary media is uploaded in the multipart fie
 ``media`` (wechatpy ``client/api/media.py`` and ``work/client/api/media.py``) and named by
 a ``media_id`` the send then refers to. A token the server issued is "valid" until
 :meth:`FakeWeixin.expire_all_tokens`; each platform's fake gives its own errcodes and
-errmsg texts.
+errmsg texts, and its upload rules (sizes, formats, the errors they give) as class data
+that one upload check reads.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from tests.fakes.base import FakeServer, FilePart, Recorded, Reply
+from tests.fakes.content import media_format
 
 F = TypeVar("F", bound="FakeWeixin")
 
@@ -40,6 +42,18 @@ class FakeWeixin(FakeServer):
     token_bytes: ClassVar[int] = 48
     #: (errcode, errmsg) for an access_token the server never issued
     unknown_token: ClassVar[tuple[int, str]]
+    #: media/upload: the largest upload of each type (bytes); a type not here is refused
+    media_limits: ClassVar[dict[str, int]]
+    #: media/upload: the extensions (and content formats) each type takes; None: any
+    media_formats: ClassVar[dict[str, frozenset[str] | None]]
+    #: media/upload: (errcode, errmsg) of a too large upload, by type
+    oversize: ClassVar[dict[str, tuple[int, str]]]
+    #: media/upload: (errcode, errmsg) of an unknown ``type``, and of a file of a format
+    #: its type does not take (the two platforms swap 40004 and 40005)
+    unknown_media_type: ClassVar[tuple[int, str]]
+    wrong_media_format: ClassVar[tuple[int, str]]
+    #: media/upload: smaller (but not empty) uploads are "invalid file size" (40006)
+    min_media_size: ClassVar[int] = 1
 
     def __init__(self, *, ip_blocked: bool, check_formats: bool) -> None:
         super().__init__()
@@ -135,6 +149,36 @@ class FakeWeixin(FakeServer):
         """The upload's file name extension (the format both platforms judge it by)."""
         name = part.filename or ""
         return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+    def _accept_upload(self, req: Recorded) -> tuple[str, str] | Reply:
+        """A media/upload checked as the platform checks it, then kept: (type, media_id),
+        or the error answer."""
+        denied = self._check_token(req)
+        if denied is not None:
+            return denied
+        kind = req.query.get("type", "")
+        if kind not in self.media_limits:
+            return self._err(*self.unknown_media_type)
+        part: FilePart | None = req.files.get("media")
+        if part is None:
+            return self._err(41005, "media data missing")
+        if part.size == 0:
+            return self._err(44001, "empty media data")
+        if part.size < self.min_media_size:
+            return self._err(40006, "invalid file size")
+        if part.size > self.media_limits[kind]:
+            return self._err(*self.oversize.get(kind, (40006, "invalid file size")))
+        formats = self.media_formats[kind]
+        if self.check_formats and formats is not None:
+            if self._extension(part) not in formats:
+                return self._err(*self.wrong_media_format)
+            # The content, too: an MP3 or Ogg renamed .amr, a MOV renamed .mp4, a WebP renamed
+            # .jpg does not play (stricter than the server, which may take the bytes and
+            # leave the client to fail on them)
+            found = media_format(part.data)
+            if found is not None and found not in formats:
+                return self._err(*self.wrong_media_format)
+        return kind, self._keep(kind, part)
 
     def _keep(self, kind: str, part: FilePart) -> str:
         """Store an accepted upload; its new media_id."""
