@@ -26,6 +26,8 @@ from imcli.models import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from imcli.http import Budget, HttpClient
     from imcli.platforms.base import Outcome, PlatformSpec
     from imcli.profile import Account, Profile
@@ -414,6 +416,11 @@ async def _ready_adapter(
     adapter = http = None
     try:
         acc.check_fields()
+        dry = None
+        if push.req.dry_run:  # sends nothing: the transport records and answers
+            from imcli.dryrun import DryRun
+
+            dry = DryRun(push.plan, push.dry_log)
         http = make_client(
             push.spec,
             acc,
@@ -421,12 +428,11 @@ async def _ready_adapter(
             push.budget,
             verbose=push.verbose,
             log_bodies=int(push.req.verbose) >= 2,
-            dry_run=push.req.dry_run,
-            plan=push.plan,
-            dry_log=push.dry_log,
+            transport=dry,
         )
         adapter = push.adapter_cls(acc, http)
-        http.dry_reply = adapter.dry_run_reply
+        if dry is not None:
+            dry.reply = adapter.dry_run_reply
         _check_overflow(push, adapter, results)
         adapter.validate(push.message, pending)
     except ConfigError as exc:
@@ -548,9 +554,7 @@ def make_client(
     *,
     verbose: Logger | None = None,
     log_bodies: bool = False,
-    dry_run: bool = False,
-    plan: list[dict[str, Any]] | None = None,
-    dry_log: Logger | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> HttpClient:
     """The HTTP client of one account, the same for a push and for `accounts test`: its
     proxy (the account's, else ``[settings]``; a loopback ``base_url`` is never proxied),
@@ -567,9 +571,7 @@ def make_client(
         proxy=expand(proxy, "settings.proxy") if proxy else None,
         limiter=RateLimiter(spec.rate_limits, float(rate) if rate is not None else None),
         verbose=verbose,
-        dry_run=dry_run,
-        plan=plan,
-        dry_log=dry_log,
+        transport=transport,
         base_url=acc.get("base_url"),
         resend_uncertain=_resend_uncertain(acc, prof),
         log_bodies=log_bodies,

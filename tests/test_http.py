@@ -467,3 +467,56 @@ def test_any_loopback_api_address_bypasses_the_proxy():
         assert proxy.seen == []
     finally:
         srv.stop()
+
+
+# -- --dry-run: a transport under the same request path ---------------------------------------
+
+
+def test_a_dry_run_answers_from_the_transport_and_records_the_call_masked():
+    from imcli.dryrun import DryRun
+
+    secret = "Dry-Run-Secret-0123"
+    _redact.add_secret(secret)
+    plan: list = []
+    lines: list[str] = []
+    logged: list[str] = []
+    dry = DryRun(plan, lines.append)
+    dry.reply = lambda method, url: {"ok": True, "asked": f"{method} {url}"}
+
+    def never_opened():
+        raise AssertionError("a dry run opens no file")
+
+    async def go():
+        http = HttpClient(
+            platform="t", budget=Budget(0.001), transport=dry, verbose=logged.append,
+            limiter=RateLimiter((Limit(1, 3600, "chat"),), None),
+        )  # fmt: skip
+        await asyncio.sleep(0.01)  # the budget is over: a dry run is not timed
+        try:
+            one = await http.request(
+                "POST", "https://api.example/send", parse=json_reply, send=True,
+                target=Target("user", "1"), params={"key": secret}, json={"token": secret, "n": 1},
+            )  # fmt: skip
+            # the same chat again at once: no rate-limit wait (nothing is sent)
+            two = await http.request(
+                "POST", "https://api.example/upload", parse=json_reply, send=True,
+                target=Target("user", "1"), files=never_opened, describe={"file": b"12345"},
+            )  # fmt: skip
+        finally:
+            await http.aclose()
+        assert http.dry_run
+        return one, two
+
+    one, two = run(go())
+    assert one == {"ok": True, "asked": "POST https://api.example/send"}
+    assert two["asked"] == "POST https://api.example/upload"
+    assert plan == [
+        {"method": "POST", "url": "https://api.example/send?key=***",
+         "body": {"token": "***", "n": 1}},
+        {"method": "POST", "url": "https://api.example/upload", "body": {"file": "<5 bytes>"}},
+    ]  # fmt: skip
+    assert lines == [
+        'POST https://api.example/send?key=*** {"token": "***", "n": 1}',
+        'POST https://api.example/upload {"file": "<5 bytes>"}',
+    ]
+    assert logged == []  # --verbose shows no request lines for what is not sent
