@@ -160,6 +160,12 @@ class HttpClient:
             self._client = None
 
     # -- requests ------------------------------------------------------------------------
+    async def take_turn(self, target: Target) -> None:
+        """``target``'s rate-limit slot, within the budget as every send's own wait is: for
+        a request that carries several targets (WeCom's one send to many users), where the
+        limit of each counts; the request itself then waits for its first target's."""
+        await self._turn(Retry("send", self.budget), target)
+
     async def request(
         self,
         method: str,

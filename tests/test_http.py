@@ -222,6 +222,29 @@ def test_a_send_held_by_the_rate_limit_past_the_budget_is_not_sent(clock):
         assert clock.slept >= 1.0  # waited until the budget was gone, on the clock
 
 
+def test_a_turn_taken_for_another_user_of_a_request_waits_within_the_budget(clock):
+    """WeCom sends one request to many users and each user's limit counts: the slot taken
+    for a user other than the request's first waits within the budget, as a send does."""
+
+    async def go():
+        http = HttpClient(
+            platform="t", budget=Budget(1.5), limiter=RateLimiter((Limit(1, 60, "chat"),), None)
+        )
+        other = Target("user", "2")
+        try:
+            await http.take_turn(other)
+            await http.take_turn(other)  # the next slot is 60 s away: past the budget
+        finally:
+            await http.aclose()
+
+    with pytest.raises(ImcliError) as info:
+        run(go())
+    assert str(info.value) == (
+        "the --timeout budget ran out while waiting for the rate limit; not sent"
+    )
+    assert 1.0 <= clock.slept < 2.0  # waited until the budget was gone, not the 60 s
+
+
 def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
     with Echo() as srv:
         srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "30"}))

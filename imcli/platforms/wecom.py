@@ -232,7 +232,7 @@ class WeComAdapter(WeixinAdapter):
         ids = list(dict.fromkeys(t.id.strip() for t in active))
         body = {"touser": "|".join(ids), "agentid": self.agent_id(), **part.body(), **extra}
         for t in active[1:]:  # the per-user limit counts for every user of the request
-            await self.http.limiter.acquire(t)
+            await self.http.take_turn(t)
         reply = await self.api(
             "POST",
             "/cgi-bin/message/send",
