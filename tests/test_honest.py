@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from imcli.http import decide
+from imcli.retry import decide
 from tests.conftest import ROOT, TG_TOKEN, account_toml
 
 # -- the retry rule, as a table ---------------------------------------------------------------
@@ -51,11 +51,66 @@ def test_the_retry_decision_table(outcome, call, send, idem, resend):
 
 def test_5xx_statuses_map_to_their_outcomes():
     from imcli.errors import RetryableError
-    from imcli.http import _retryable_outcome
+    from imcli.retry import retryable_outcome
 
     for status, outcome in [(429, "later"), (503, "later"), (200, "later"), (500, "gateway"),
                             (502, "gateway"), (504, "gateway"), (None, "later")]:  # fmt: skip
-        assert _retryable_outcome(RetryableError("x", status=status)) == outcome, status
+        assert retryable_outcome(RetryableError("x", status=status)) == outcome, status
+
+
+# -- one request's tries (imcli.retry.Retry): the loop only asks it -------------------------------
+
+
+def _retry(kind, seconds=60.0, **kw):
+    from imcli.retry import Budget, Retry
+    from tests._clock import VirtualClock
+
+    return Retry(kind, Budget(seconds, clock=VirtualClock()), **kw)
+
+
+def test_retry_gives_up_on_an_unreachable_server_after_three_tries():
+    from imcli.errors import AccountOffline, PlatformError
+    from imcli.retry import Failed
+
+    retry = _retry("send")
+    failed = Failed("connect_failed", PlatformError("cannot connect to h"))
+    assert retry.wait_after(failed) > 0
+    assert retry.wait_after(failed) > 0
+    with pytest.raises(AccountOffline) as exc:
+        retry.wait_after(failed)
+    assert exc.value.message == "cannot connect to h (gave up after 3 tries)"
+    assert exc.value.reason == "unreachable"
+
+
+def test_retry_reports_a_send_of_unknown_fate_and_never_repeats_it():
+    from imcli.errors import MaybeDeliveredError, PlatformError
+    from imcli.retry import Failed
+
+    with pytest.raises(MaybeDeliveredError, match="may have been delivered"):
+        _retry("send").wait_after(Failed("broken", PlatformError("connection lost")))
+    retry = _retry("send", resend_uncertain=True)  # the user chose duplicates over losses
+    assert retry.wait_after(Failed("broken", PlatformError("connection lost"))) > 0
+    assert retry.resend and retry.maybe
+
+
+def test_retry_waits_as_the_platform_asks_and_stops_at_its_limit_or_the_budget():
+    from imcli.errors import MaybeDeliveredError, RetryableError
+    from imcli.retry import Failed
+
+    retry = _retry("send")
+    later = Failed("later", RetryableError("HTTP 429", retry_after=3, retries=1, status=429))
+    assert retry.wait_after(later) == 3 and not retry.resend and not retry.maybe
+    with pytest.raises(RetryableError, match=r"\(gave up after 2 tries\)") as exc:
+        retry.wait_after(later)
+    assert exc.value.transient  # surely not delivered: worth trying later
+    slow = Failed("later", RetryableError("HTTP 429", retry_after=30, status=429))
+    with pytest.raises(RetryableError, match="not retried: the time budget"):
+        _retry("send", seconds=10).wait_after(slow)
+    retry = _retry("idempotent", seconds=10)  # an earlier try may have arrived: said so
+    assert retry.wait_after(Failed("gateway", RetryableError("HTTP 502", status=502))) > 0
+    with pytest.raises(MaybeDeliveredError, match="an earlier try may have been delivered"):
+        retry.wait_after(Failed("later", RetryableError("HTTP 429", retry_after=30, status=429)))
+    assert "time budget" in retry.out_of_time().message
 
 
 # -- -o uuid, target identity --------------------------------------------------------------------

@@ -26,7 +26,17 @@ from tests.conftest import ROOT
 # -- the table is the app's ----------------------------------------------------------------
 
 
+def _parsing(cmd: cmdline.Command) -> cmdline.Command:
+    """What parsing reads of a command: names, parameters, kinds, eagerness, arity."""
+    return cmdline.Command(
+        tuple(cmdline.Opt(*o[:4]) for o in cmd.options),
+        tuple(cmdline.Arg(*a[:3]) for a in cmd.arguments),
+        group=cmd.group,
+    )
+
+
 def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
+    """The app's commands as a table of what parsing reads."""
     import typer
 
     from imcli.cli.app import app
@@ -74,8 +84,33 @@ def test_command_table_matches_the_app():
     table, help_names = _typer_table()
     assert table.keys() == cmdline.COMMANDS.keys()
     for path, cmd in table.items():
-        assert cmd == cmdline.COMMANDS[path], path
+        assert cmd == _parsing(cmdline.COMMANDS[path]), path
     assert help_names == set(cmdline.HELP)
+
+
+@pytest.mark.parametrize("path", [p for p, c in cmdline.COMMANDS.items() if p[:1] in
+                                  (("push",), ("run",)) and not c.group], ids=" ".join)  # fmt: skip
+def test_the_help_shows_the_tables_texts(path):
+    """`imcli push KIND --help` (built from the table) and `imcli run --help` (sharing the
+    push options) show each help text and metavar the table gives, in the table's order."""
+    from imcli.cli.app import run_app
+
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        assert run_app([*path, "--help"]) == 0
+    shown = " ".join(sink.getvalue().split())
+    cmd = cmdline.COMMANDS[path]
+    at = 0
+    for item in [*cmd.arguments, *cmd.options]:
+        if not item.help:
+            continue
+        names = ", ".join(sorted(getattr(item, "names", ()), key=len))
+        entry = " ".join(x for x in (names, item.metavar or "", item.help) if x)
+        assert entry in shown[at:], (path, entry)
+        at = shown.index(entry, at)
+    if cmd.help:
+        assert shown.startswith(f"Usage: imcli {' '.join(path)} [OPTIONS] ")
+        assert cmd.help in shown
 
 
 def test_every_short_option_is_one_character_and_every_long_one_has_two_dashes():

@@ -140,39 +140,43 @@ def _short(v: Any) -> str:
 # -- add ---------------------------------------------------------------------------------
 
 
+NewAccountName = Annotated[
+    Optional[str],
+    typer.Argument(
+        metavar="[NAME]", help="Account name (asked for in a terminal).", show_default=False
+    ),
+]
+NewAccountPlatform = Annotated[
+    Optional[str],
+    typer.Option(
+        "--platform",
+        "-p",
+        metavar="NAME",
+        help="Platform name or alias (asked for in a terminal).",
+        show_default=False,
+        autocompletion=complete.complete_platform,
+    ),
+]
+SetPairs = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="key=value; repeatable. key=- reads the value from stdin; key=${VAR} stores the reference.",
+        show_default=False,
+    ),
+]
+MakeDefault = Annotated[bool, typer.Option("--default", help="Make it the platform's default.")]
+
+
 @accounts_app.command("add")
 @guard
 def add_account(
     ctx: typer.Context,
-    name: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="[NAME]", help="Account name (asked for in a terminal).", show_default=False
-        ),
-    ] = None,
-    platform: Annotated[
-        Optional[str],
-        typer.Option(
-            "--platform",
-            "-p",
-            metavar="NAME",
-            help="Platform name or alias (asked for in a terminal).",
-            show_default=False,
-            autocompletion=complete.complete_platform,
-        ),
-    ] = None,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="key=value; repeatable. key=- reads the value from stdin; key=${VAR} stores the reference.",
-            show_default=False,
-        ),
-    ] = None,
-    default: Annotated[
-        bool, typer.Option("--default", help="Make it the platform's default.")
-    ] = False,
+    name: NewAccountName = None,
+    platform: NewAccountPlatform = None,
+    set_: SetPairs = None,
+    default: MakeDefault = False,
     profile: ProfileOpt = None,
 ) -> None:
     """Add an account to the profile (appended; the rest of the file is left as it was).
@@ -198,10 +202,27 @@ def add_account(
         raise UsageError(spec.unsupported or f"{spec.name} is not supported")
     table: dict[str, Any] = {"platform": spec.name}
     from_stdin = _parse_pairs(spec, set_ or [], table, "--set")
+    _fill_required(spec, table, may_ask=not from_stdin)
+    if walkthrough:  # the optional fields too; Enter skips one
+        _ask_optional(spec, table)
+    # what a push would refuse later is refused now
+    profile_mod.check_table(spec, table, f"account {name!r}", name)
+    if prof is None:
+        prof = load_profile(ctx, profile, with_env=False)
+    _append(prof, spec, name, table, default=default, walkthrough=walkthrough)
+    if walkthrough:
+        if typer.confirm(f"Test it now (imcli accounts test {name})?", default=True):
+            raise typer.Exit(_test(ctx, [name], profile, None, 0, False))
+        output.err(f"imcli: check it with `imcli accounts test {name}`")
+
+
+def _fill_required(spec: Any, table: dict[str, Any], *, may_ask: bool) -> None:
+    """Every required field, and one of a platform's alternatives (``one_of``), not given
+    with --set: asked for in a terminal (unless stdin gave a value), else refused."""
     for f in spec.all_fields():
         if not f.required or f.name in table:
             continue
-        if _interactive() and not from_stdin:
+        if _interactive() and may_ask:
             table[f.name] = _ask_field(f)
         else:
             raise UsageError(
@@ -209,7 +230,7 @@ def add_account(
                 + (f" (or --set {f.name}=- to read it from stdin)" if f.secret else "")
             )
     if spec.one_of and not any(k in table for k in spec.one_of):
-        if _interactive() and not from_stdin:
+        if _interactive() and may_ask:
             first_field = spec.field(spec.one_of[0])
             assert first_field is not None
             table[first_field.name] = _ask_field(first_field)
@@ -220,26 +241,37 @@ def add_account(
                 + "".join(f" or {r}" for r in rest)
                 + f": give --set {first}=… (or --set {first}=- to read it from stdin)"
             )
-    if walkthrough:  # the optional fields too; Enter skips one
-        for f in _ask_order(spec):
-            if f.name in table or f.name == "default" or not f.ask:
+
+
+def _ask_optional(spec: Any, table: dict[str, Any]) -> None:
+    """The walk-through's questions for the optional fields, each after the field it
+    needs (and not when that one was left empty); a refused answer is asked again."""
+    from imcli import profile as profile_mod
+
+    for f in _ask_order(spec):
+        if f.name in table or f.name == "default" or not f.ask:
+            continue
+        if f.needs and not table.get(f.needs):
+            continue  # e.g. local_server means nothing without a base_url
+        while True:
+            value = _ask_field(f, optional=True)
+            try:
+                profile_mod.check_table(spec, {f.name: value}, f.name)
+            except UsageError as exc:
+                output.err(f"Error: {exc.message}")
                 continue
-            if f.needs and not table.get(f.needs):
-                continue  # e.g. local_server means nothing without a base_url
-            while True:
-                value = _ask_field(f, optional=True)
-                try:
-                    profile_mod.check_table(spec, {f.name: value}, f.name)
-                except UsageError as exc:
-                    output.err(f"Error: {exc.message}")
-                    continue
-                break
-            if value is not None:
-                table[f.name] = value
-    # what a push would refuse later is refused now
-    profile_mod.check_table(spec, table, f"account {name!r}", name)
-    if prof is None:
-        prof = load_profile(ctx, profile, with_env=False)
+            break
+        if value is not None:
+            table[f.name] = value
+
+
+def _append(
+    prof: Any, spec: Any, name: str, table: dict[str, Any], *, default: bool, walkthrough: bool
+) -> None:
+    """Append the account to the profile's file (the walk-through asks whether it is the
+    platform's default); says which account stopped being the default."""
+    from imcli import profile as profile_mod
+
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
@@ -257,10 +289,6 @@ def add_account(
     if previous is not None:
         output.err(f"imcli: {previous!r} is no longer the default {spec.name} account")
     output.err(f"imcli: added {spec.name} account {name!r} to {path}")
-    if walkthrough:
-        if typer.confirm(f"Test it now (imcli accounts test {name})?", default=True):
-            raise typer.Exit(_test(ctx, [name], profile, None, 0, False))
-        output.err(f"imcli: check it with `imcli accounts test {name}`")
 
 
 def _ask_order(spec: Any) -> list[Any]:

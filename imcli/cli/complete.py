@@ -8,9 +8,10 @@ by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by
 :func:`fast_path` answers the values that need data, platform names (``-p``) and account
 names (``-a``, ``accounts remove|default|test NAME``) and recipient names (``--to``,
 ``recipients show|remove NAME``, ``--fallback``), before typer is imported: it reads
-only the environment, the profile (tomllib) and the platform registry. Everything else
-(subcommands, option names, ``source_*``) goes to typer's machinery (:func:`typer_path`),
-whose parameters call the same candidate functions, so both paths answer alike.
+only the environment, the profile (tomllib) and the platform registry; it also prints
+the script for ``source_*``. Everything else (subcommands, option names) goes to typer's
+machinery (:func:`typer_path`), whose parameters call the same candidate functions, so
+both paths answer alike.
 
 Nothing here may print a traceback: a broken profile just has no accounts to offer.
 """
@@ -146,13 +147,19 @@ def _profile_accounts(profile: str | None) -> Candidates:
 
 
 def fast_path() -> int | None:
-    """Answer a ``complete_bash|zsh|fish`` request for platform or account names.
+    """Answer a ``complete_bash|zsh|fish`` request for platform or account names, and
+    ``source_bash|zsh|fish`` (the script).
 
     Returns the exit status after printing, or None when typer's machinery should answer.
     """
     instruction = os.environ.get(COMPLETE_VAR, "")
     action, _, shell = instruction.partition("_")
-    if action != "complete" or shell not in SCRIPTS:
+    if shell not in SCRIPTS:
+        return None
+    if action == "source":  # the script itself, as `imcli --show-completion` prints it
+        sys.stdout.write(script(shell))
+        return 0
+    if action != "complete":
         return None
     try:
         args, incomplete = _completion_args(shell)
@@ -301,9 +308,10 @@ def typer_path(args: list[str]) -> int:
 
 
 def use_our_scripts() -> None:
-    """Make typer's ``source_*``, ``--show-completion`` and ``--install-completion`` give
-    the scripts of :func:`script` (the ones in completions/). Called after typer has
-    registered its own completion classes, which this replaces."""
+    """Make typer's ``--show-completion`` and ``--install-completion`` give the scripts of
+    :func:`script` (the ones in completions/; ``source_*`` is answered by
+    :func:`fast_path`). typer has no public hook for the script: this replaces its
+    ``get_completion_script``, where its callbacks look it up."""
     import typer.completion
     from typer import _completion_shared
 
@@ -318,27 +326,6 @@ def use_our_scripts() -> None:
     ours.__wrapped__ = original  # type: ignore[attr-defined]
     _completion_shared.get_completion_script = ours
     typer.completion.get_completion_script = ours  # type: ignore[attr-defined]
-    register_shells()
-
-
-def register_shells() -> None:
-    """Register typer's completion classes with ``source`` printing the same script as
-    :func:`script`."""
-    from typer import _completion_classes as classes
-
-    try:
-        from typer._click.shell_completion import add_completion_class
-    except ImportError:  # pragma: no cover - typer < 0.28 uses click itself
-        from click.shell_completion import add_completion_class  # type: ignore[no-redef]
-
-    classes.completion_init()
-    for base in (classes.BashComplete, classes.ZshComplete, classes.FishComplete):
-        cls = type(base.__name__, (base,), {"source": _source})
-        add_completion_class(cls, base.name)
-
-
-def _source(self: Any) -> str:
-    return script(self.name).rstrip("\n")
 
 
 def script(shell: str) -> str:

@@ -1,70 +1,21 @@
-"""`imcli push text|image|voice|video|file|mixed` as typer commands: the options and the
-help. They only parse; :func:`imcli.cli.push_run.push` does the rest, and a well-formed
-line gets there without typer (``cmdline.parse_push``), so the two parsers must agree:
-tests/test_push_fastpath.py checks that they do.
+"""`imcli push text|image|voice|video|file|mixed` as typer commands, built from the one
+table of the command line (``cmdline.COMMANDS``: options, arguments, help texts). They
+only parse; :func:`imcli.cli.push_run.push` does the rest, and a well-formed line gets
+there without typer (``cmdline.parse_push``), reading the same table.
+
+The push options are also exported as typer annotations (``Platform``, ``Timeout``, …)
+for the commands that share them (``run``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn, Optional
+import inspect
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
 from imcli.cli import cmdline, complete, push_run
 from imcli.cli.app import profile_of, push_app
-
-Platform = Annotated[
-    Optional[str],
-    typer.Option(
-        "--platform",
-        "-p",
-        help="Platform name or alias (see `imcli platforms`).",
-        metavar="NAME",
-        show_default=False,
-        autocompletion=complete.complete_platform,
-    ),
-]
-Group = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--group",
-        "-g",
-        help="Group/channel id; repeatable. @FILE reads ids from a file (one a line), @- from stdin.",
-        metavar="ID",
-        show_default=False,
-    ),
-]
-User = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--user",
-        "-u",
-        help="User id; repeatable. @FILE reads ids from a file (one a line), @- from stdin.",
-        metavar="ID",
-        show_default=False,
-    ),
-]
-To = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--to",
-        help="A named recipient of the profile (imcli recipients list); repeatable.",
-        metavar="NAME",
-        show_default=False,
-        autocompletion=complete.complete_recipient,
-    ),
-]
-Account = Annotated[
-    Optional[str],
-    typer.Option(
-        "--account",
-        "-a",
-        help="Account to send with.",
-        metavar="NAME",
-        show_default=False,
-        autocompletion=complete.complete_account,
-    ),
-]
 
 
 def duration(value: str) -> int:
@@ -75,217 +26,94 @@ def duration(value: str) -> int:
         raise typer.BadParameter(str(exc)) from None
 
 
-Timeout = Annotated[
-    Optional[int],
-    typer.Option(
-        "--timeout",
-        help="Time budget, retries included: ms (5000) or 500ms, 5s, 2m "
-        "(default 30s + 1s/MiB of media).",
-        metavar="DURATION",
-        show_default=False,
-        parser=duration,
-    ),
-]
-Options = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--option",
-        "-o",
-        help="KEY=VALUE merged into the send request; repeatable.",
-        metavar="KEY=VALUE",
-        show_default=False,
-    ),
-]
-Profile = Annotated[
-    Optional[str],
-    typer.Option("--profile", help="Profile file.", metavar="PATH", show_default=False),
-]
-DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Validate and show the requests; send nothing.")
-]
-JsonOut = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object instead of the count.")
-]
-Verbose = Annotated[
-    int,
-    typer.Option(
-        "--verbose",
-        "-v",
-        count=True,
-        help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked).",
-    ),
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr lines for failed targets.")]
-Spool = Annotated[
-    bool,
-    typer.Option(
-        "--spool",
-        help="Keep targets that failed for a passing reason in the outbox (imcli outbox flush).",
-    ),
-]
-Title = Annotated[
-    Optional[str],
-    typer.Option(
-        "--title",
-        "-t",
-        help="Title: a heading, or the caption of media.",
-        metavar="TITLE",
-        show_default=False,
-    ),
-]
-Filename = Annotated[
-    Optional[str],
-    typer.Option(
-        "--filename", help="File name to send the media as.", metavar="NAME", show_default=False
-    ),
-]
-Mime = Annotated[
-    Optional[str],
-    typer.Option("--mime", help="MIME type of the media.", metavar="TYPE", show_default=False),
-]
-Source = Annotated[
-    str,
-    typer.Argument(
-        metavar="SOURCE",
-        help="http(s) URL, path, ~/path, file://, base64://…, data:…;base64,… or - for stdin.",
-        show_default=False,
-    ),
-]
+#: a table kind → the Python type typer converts the value to, and its default
+_TYPES: dict[str, tuple[Any, Any]] = {
+    "str": (Optional[str], None),
+    "int": (Optional[int], None),
+    "duration": (Optional[int], None),
+    "multiple": (Optional[list[str]], None),
+    "flag": (bool, False),
+    "count": (int, 0),
+}
 
 
-def _push(ctx: typer.Context, kind: str, **kwargs: Any) -> NoReturn:
-    """Hand the parsed line to push_run (the fast path calls it with the same arguments)."""
-    kwargs["profile"] = profile_of(ctx, kwargs["profile"])
-    raise typer.Exit(push_run.push(kind, **kwargs))
+def option(opt: cmdline.Opt) -> Any:
+    """The typer annotation of ``opt``: a value option shows its metavar and no default;
+    a count shows its default (0), as a flag shows none."""
+    settings: dict[str, Any] = {"help": opt.help or None}
+    if opt.takes_value:
+        settings.update(metavar=opt.metavar, show_default=False)
+    if opt.kind == "count":
+        settings["count"] = True
+    if opt.kind == "duration":
+        settings["parser"] = duration
+    if opt.complete:
+        settings["autocompletion"] = getattr(complete, f"complete_{opt.complete}")
+    return Annotated[_TYPES[opt.kind][0], typer.Option(*opt.names, **settings)]
 
 
-# -- text ------------------------------------------------------------------------------
+def argument(arg: cmdline.Arg) -> Any:
+    """The typer annotation of a push argument (one value, optional unless required)."""
+    kind = str if arg.required else Optional[str]
+    return Annotated[
+        kind, typer.Argument(metavar=arg.metavar, help=arg.help or None, show_default=False)
+    ]
 
 
-@push_app.command("text")
-def push_text(
-    ctx: typer.Context,
-    content: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="[CONTENT]",
-            help="The message; - reads stdin (a leading - goes after --).",
-            show_default=False,
-        ),
-    ] = None,
-    title: Title = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="CONTENT is CommonMark.")] = False,
-    max_parts: Annotated[
-        Optional[int],
-        typer.Option(
-            "--max-parts",
-            help="At most N messages per target; a longer text goes as its first part "
-            "and an attached message.txt (default 10, 0 = no limit).",
-            metavar="N",
-            show_default=False,
-        ),
-    ] = None,
-    platform: Platform = None,
-    group: Group = None,
-    user: User = None,
-    to: To = None,
-    account: Account = None,
-    timeout: Timeout = None,
-    option: Options = None,
-    profile: Profile = None,
-    dry_run: DryRun = False,
-    json_out: JsonOut = False,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-    spool: Spool = False,
-) -> None:
-    """Push a text message."""
-    _push(ctx, "text", content=content, title=title, markdown=markdown, platform=platform,
-          group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
-          quiet=quiet, max_parts=max_parts, spool=spool)  # fmt: skip
+def _parameters(cmd: cmdline.Command) -> list[inspect.Parameter]:
+    """The command function's parameters: the context, the arguments, the options."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("ctx", keyword, annotation=typer.Context)]
+    for arg in cmd.arguments:
+        default = inspect.Parameter.empty if arg.required else None
+        params.append(inspect.Parameter(arg.dest, keyword, default=default,
+                                        annotation=argument(arg)))  # fmt: skip
+    for opt in cmd.options:
+        params.append(inspect.Parameter(opt.dest, keyword, default=_TYPES[opt.kind][1],
+                                        annotation=option(opt)))  # fmt: skip
+    return params
 
 
-# -- media -----------------------------------------------------------------------------
+def _register(kind: str) -> None:
+    """``imcli push KIND``: hands the parsed line to push_run, as the fast path does."""
+    cmd = cmdline.COMMANDS[("push", kind)]
 
+    def command(ctx: typer.Context, **kwargs: Any) -> NoReturn:
+        kwargs["profile"] = profile_of(ctx, kwargs["profile"])
+        raise typer.Exit(push_run.push(kind, **kwargs))
 
-def _media_command(kind: str, doc: str) -> None:
-    def command(
-        ctx: typer.Context,
-        source: Source,
-        title: Title = None,
-        filename: Filename = None,
-        mime: Mime = None,
-        platform: Platform = None,
-        group: Group = None,
-        user: User = None,
-        to: To = None,
-        account: Account = None,
-        timeout: Timeout = None,
-        option: Options = None,
-        profile: Profile = None,
-        dry_run: DryRun = False,
-        json_out: JsonOut = False,
-        verbose: Verbose = 0,
-        quiet: Quiet = False,
-        spool: Spool = False,
-    ) -> None:
-        _push(ctx, kind, source=source, title=title, filename=filename, mime=mime,
-              platform=platform, group=group, user=user, to=to, account=account, timeout=timeout,
-              option=option, profile=profile, dry_run=dry_run, json_out=json_out,
-              verbose=verbose, quiet=quiet, spool=spool)  # fmt: skip
-
-    command.__doc__ = doc
-    command.__name__ = f"push_{kind}"
+    params = _parameters(cmd)
+    # typer reads the signature (inspect.signature honours __signature__) and the
+    # annotations (typing.get_type_hints reads __annotations__)
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = cmd.help
+    command.__name__ = command.__qualname__ = f"push_{kind}"
     push_app.command(kind)(command)
 
 
-_media_command("image", "Push an image.")
-_media_command("voice", "Push a voice message (audio).")
-_media_command("video", "Push a video.")
-_media_command("file", "Push a file (document).")
+for _kind in cmdline.PUSH_KINDS:
+    _register(_kind)
 
 
-# -- mixed -----------------------------------------------------------------------------
+def _shared(dest: str) -> Any:
+    [opt] = [o for o in cmdline.PUSH_OPTIONS if o.dest == dest]
+    return option(opt)
 
 
-@push_app.command("mixed")
-def push_mixed(
-    ctx: typer.Context,
-    items_file: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="[ITEMS]",
-            help="JSON file with an array of items, or - for stdin.",
-            show_default=False,
-        ),
-    ] = None,
-    item: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--item",
-            metavar="TYPE=VALUE",
-            help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.",
-            show_default=False,
-        ),
-    ] = None,
-    title: Title = None,
-    platform: Platform = None,
-    group: Group = None,
-    user: User = None,
-    to: To = None,
-    account: Account = None,
-    timeout: Timeout = None,
-    option: Options = None,
-    profile: Profile = None,
-    dry_run: DryRun = False,
-    json_out: JsonOut = False,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-    spool: Spool = False,
-) -> None:
-    """Push a mixed message: text, markdown, images, voice, video and files."""
-    _push(ctx, "mixed", items_file=items_file, item=item, title=title, platform=platform,
-          group=group, user=user, to=to, account=account, timeout=timeout, option=option,
-          profile=profile, dry_run=dry_run, json_out=json_out, verbose=verbose,
-          quiet=quiet, spool=spool)  # fmt: skip
+if TYPE_CHECKING:  # what the annotations hold for a type checker
+    Platform = Optional[str]
+    Group = Optional[list[str]]
+    User = Optional[list[str]]
+    To = Optional[list[str]]
+    Options = Optional[list[str]]
+    Account = Optional[str]
+    Profile = Optional[str]
+    Timeout = Optional[int]
+    Verbose = int
+    Quiet = bool
+else:  # for typer
+    Platform, Group, User, To, Account, Timeout, Options, Profile, Verbose, Quiet = (
+        _shared(dest) for dest in ("platform", "group", "user", "to", "account", "timeout",
+                                   "option", "profile", "verbose", "quiet")
+    )  # fmt: skip
