@@ -1,32 +1,21 @@
-"""`imcli accounts list|add|remove|default|test`."""
+"""`imcli accounts list|add|remove|default|set|show|test`.
+
+Each command's arguments, options and help are declared in ``cmdline.COMMANDS``
+(``table_typer.from_table`` gives them to typer); a function here takes them by name."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
 from imcli import _redact, platforms
-from imcli.cli import complete, output, push_cmd
+from imcli.cli import output
 from imcli.cli.app import accounts_app, profile_of
+from imcli.cli.table_typer import from_table
 from imcli.errors import ConfigError, ImcliError, UsageError
-
-ProfileOpt = Annotated[
-    Optional[str],
-    typer.Option("--profile", metavar="PATH", help="Profile file.", show_default=False),
-]
-
-ProfileAccountName = Annotated[
-    str,
-    typer.Argument(
-        metavar="NAME",
-        help="Account name.",
-        show_default=False,
-        autocompletion=complete.complete_profile_account,
-    ),
-]
 
 
 def guard(fn: Any) -> Any:
@@ -57,13 +46,9 @@ def load_profile(ctx: typer.Context, profile: str | None, *, with_env: bool = Tr
 
 
 @accounts_app.command("list")
+@from_table("accounts", "list")
 @guard
-def list_accounts(
-    ctx: typer.Context,
-    profile: ProfileOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List accounts (secrets masked), the profile's first, then the environment's."""
+def list_accounts(ctx: typer.Context, profile: str | None, json_out: bool) -> None:
     prof = load_profile(ctx, profile)
     used = _used_accounts(prof)
     rows = []
@@ -140,49 +125,17 @@ def _short(v: Any) -> str:
 # -- add ---------------------------------------------------------------------------------
 
 
-NewAccountName = Annotated[
-    Optional[str],
-    typer.Argument(
-        metavar="[NAME]", help="Account name (asked for in a terminal).", show_default=False
-    ),
-]
-NewAccountPlatform = Annotated[
-    Optional[str],
-    typer.Option(
-        "--platform",
-        "-p",
-        metavar="NAME",
-        help="Platform name or alias (asked for in a terminal).",
-        show_default=False,
-        autocompletion=complete.complete_platform,
-    ),
-]
-SetPairs = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--set",
-        metavar="KEY=VALUE",
-        help="key=value; repeatable. key=- reads the value from stdin; key=${VAR} stores the reference.",
-        show_default=False,
-    ),
-]
-MakeDefault = Annotated[bool, typer.Option("--default", help="Make it the platform's default.")]
-
-
 @accounts_app.command("add")
+@from_table("accounts", "add")
 @guard
 def add_account(
     ctx: typer.Context,
-    name: NewAccountName = None,
-    platform: NewAccountPlatform = None,
-    set_: SetPairs = None,
-    default: MakeDefault = False,
-    profile: ProfileOpt = None,
+    name: str | None,
+    platform: str | None,
+    set_: list[str] | None,
+    default: bool,
+    profile: str | None,
 ) -> None:
-    """Add an account to the profile (appended; the rest of the file is left as it was).
-
-    With no NAME or --platform in a terminal, it asks for them and then for each of the
-    platform's fields (secrets hidden)."""
     from imcli import profile as profile_mod
 
     walkthrough = (name is None or platform is None) and not set_ and _interactive()
@@ -427,13 +380,9 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
 
 
 @accounts_app.command("remove")
+@from_table("accounts", "remove")
 @guard
-def remove_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-) -> None:
-    """Remove an account (the previous profile is kept as profile.toml.bak)."""
+def remove_account(ctx: typer.Context, name: str, profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -448,13 +397,9 @@ def remove_account(
 
 
 @accounts_app.command("default")
+@from_table("accounts", "default")
 @guard
-def default_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-) -> None:
-    """Make an account its platform's default."""
+def default_account(ctx: typer.Context, name: str, profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -500,22 +445,9 @@ def _missing(name: str, prof: Any) -> str:
 
 
 @accounts_app.command("set")
+@from_table("accounts", "set")
 @guard
-def set_fields(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    pairs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="KEY=VALUE...",
-            help="Fields to change: key=value, key=- (stdin), key=${VAR}; key= removes an "
-            "optional field.",
-            show_default=False,
-        ),
-    ],
-    profile: ProfileOpt = None,
-) -> None:
-    """Change fields of an account (same rules as add; the previous profile is kept as .bak)."""
+def set_fields(ctx: typer.Context, name: str, pairs: list[str], profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -554,14 +486,9 @@ def set_fields(
 
 
 @accounts_app.command("show")
+@from_table("accounts", "show")
 @guard
-def show_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Print one account (secrets masked)."""
+def show_account(ctx: typer.Context, name: str, profile: str | None, json_out: bool) -> None:
     prof = load_profile(ctx, profile)
     acc = prof.account(name)
     if acc is None:
@@ -593,38 +520,16 @@ def show_account(
 
 
 @accounts_app.command("test")
+@from_table("accounts", "test")
 @guard
 def test_accounts(
     ctx: typer.Context,
-    names: Annotated[
-        Optional[list[str]],
-        typer.Argument(
-            metavar="[NAME]...",
-            help="Accounts to test (default: all).",
-            show_default=False,
-            autocompletion=complete.complete_accounts_to_test,
-        ),
-    ] = None,
-    profile: ProfileOpt = None,
-    timeout: Annotated[
-        Optional[int],
-        typer.Option(
-            "--timeout",
-            metavar="DURATION",
-            help="Time budget: ms (5000) or 500ms, 5s, 2m.",
-            show_default=False,
-            parser=push_cmd.duration,
-        ),
-    ] = None,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "--verbose", "-v", count=True, help="Log every HTTP request; -vv adds the bodies."
-        ),
-    ] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    names: list[str] | None,
+    profile: str | None,
+    timeout: int | None,
+    verbose: int,
+    json_out: bool,
 ) -> None:
-    """Call each account's identity endpoint; print online/offline (exit 1 if any is offline)."""
     raise typer.Exit(_test(ctx, names, profile, timeout, verbose, json_out))
 
 

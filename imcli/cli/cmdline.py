@@ -1,9 +1,11 @@
 """The shape of imcli's command line, and a click-like walk of it, without typer.
 
-:data:`COMMANDS` lists every command's options and arguments. The ``push KIND`` typer
-commands are built from it (``push_cmd``), help texts included; the other commands are
-declared in their modules, and a test compares them with this table, parameter by
-parameter. :func:`walk` reads argv the way click's parser does. Two callers share it:
+:data:`COMMANDS` is the one declaration of every command's options and arguments (names,
+kinds, help texts, metavars, completion) and of its help. The typer commands of ``push``,
+``accounts``, ``recipients``, ``platforms`` and the root are built from it
+(``table_typer.from_table``); ``run`` and ``outbox`` still declare their options in their
+modules, and a test compares them with this table, parameter by parameter.
+:func:`walk` reads argv the way click's parser does. Two callers share it:
 
 - shell completion (``complete.fast_path``) walks leniently, a line still being typed;
 - :func:`parse_push` walks strictly: for a well-formed ``imcli [--profile P] push KIND …``
@@ -31,11 +33,12 @@ class Opt(NamedTuple):
     # "flag" (a bool) or "count" (a flag counted: -vv is 2)
     kind: str = "str"
     eager: bool = False  # answers and exits while parsing (--version, --show-completion)
-    # what typer shows and completes where its option is built from this table (push_cmd:
-    # the push commands, and the push options `run` shares); "" and None elsewhere
+    # what typer shows and completes (table_typer builds the option from this table; `run`
+    # and `outbox` declare theirs, and show them for the push options `run` shares)
     help: str = ""
     metavar: str | None = None  # the value's name in the help (value options)
     complete: str = ""  # offers its values: imcli.cli.complete.complete_<this>
+    builtin: bool = False  # typer adds it itself (add_completion): not built from here
 
     @property
     def takes_value(self) -> bool:
@@ -46,15 +49,16 @@ class Arg(NamedTuple):
     dest: str
     required: bool = False
     nargs: int = 1  # -1: all the rest
-    metavar: str | None = None  # as Opt's, for the arguments of the push commands
+    metavar: str | None = None  # as Opt's
     help: str = ""
+    complete: str = ""  # as Opt's
 
 
 class Command(NamedTuple):
     options: tuple[Opt, ...] = ()
     arguments: tuple[Arg, ...] = ()
     group: bool = False  # takes a subcommand, not arguments
-    help: str = ""  # the push commands' help (the others have their own docstrings)
+    help: str = ""  # the command's help: its first paragraph is its line in the list
 
     def find(self, name: str) -> Opt | None:
         for opt in self.options:
@@ -106,26 +110,184 @@ def _media(help: str) -> Command:
     return Command(options=_MEDIA_OPTIONS, arguments=(_SOURCE,), help=help)
 
 
-# the options of the other commands: parsing only (their modules declare the rest)
+# parsing only: the outbox commands declare their options in their module
 _PROFILE = Opt(("--profile",), "profile")
 _JSON = Opt(("--json",), "json_out", "flag")
 _VERBOSE = Opt(("--verbose", "-v"), "verbose", "count")
 _TIMEOUT = Opt(("--timeout",), "timeout", "duration")
-_NAME = (Arg("name", required=True),)
+
+# the accounts and recipients commands (accounts_cmd, recipients_cmd)
+_PROFILE_FILE = Opt(("--profile",), "profile", metavar="PATH", help="Profile file.")
+_JSON_OUT = Opt(("--json",), "json_out", "flag", help="Print JSON.")
+_ACCOUNT = Arg("name", required=True, metavar="NAME", help="Account name.",
+               complete="profile_account")  # fmt: skip
+_RECIPIENT = Arg("name", required=True, metavar="NAME", help="Recipient name.",
+                 complete="recipient")  # fmt: skip
+_ACCOUNTS: dict[tuple[str, ...], Command] = {
+    ("accounts",): Command(
+        group=True, help="List, add, remove, choose and test accounts in the profile."
+    ),
+    ("accounts", "list"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        help="List accounts (secrets masked), the profile's first, then the environment's.",
+    ),
+    ("accounts", "add"): Command(
+        options=(
+            Opt(
+                ("--platform", "-p"),
+                "platform",
+                metavar="NAME",
+                complete="platform",
+                help="Platform name or alias (asked for in a terminal).",
+            ),
+            Opt(
+                ("--set",),
+                "set_",
+                "multiple",
+                metavar="KEY=VALUE",
+                help="key=value; repeatable. key=- reads the value from stdin; "
+                "key=${VAR} stores the reference.",
+            ),
+            Opt(("--default",), "default", "flag", help="Make it the platform's default."),
+            _PROFILE_FILE,
+        ),  # fmt: skip
+        # asked for in a terminal when not given
+        arguments=(Arg("name", metavar="[NAME]", help="Account name (asked for in a terminal)."),),
+        help="Add an account to the profile (appended; the rest of the file is left as it "
+        "was).\n\nWith no NAME or --platform in a terminal, it asks for them and then for "
+        "each of the platform's fields (secrets hidden).",
+    ),
+    ("accounts", "remove"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_ACCOUNT,),
+        help="Remove an account (the previous profile is kept as profile.toml.bak).",
+    ),
+    ("accounts", "default"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_ACCOUNT,),
+        help="Make an account its platform's default.",
+    ),
+    ("accounts", "set"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(
+            _ACCOUNT,
+            Arg(
+                "pairs",
+                required=True,
+                nargs=-1,
+                metavar="KEY=VALUE...",
+                help="Fields to change: key=value, key=- (stdin), key=${VAR}; key= removes "
+                "an optional field.",
+            ),
+        ),  # fmt: skip
+        help="Change fields of an account (same rules as add; the previous profile is kept "
+        "as .bak).",
+    ),
+    ("accounts", "show"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        arguments=(_ACCOUNT,),
+        help="Print one account (secrets masked).",
+    ),
+    ("accounts", "test"): Command(
+        options=(
+            _PROFILE_FILE,
+            Opt(
+                ("--timeout",),
+                "timeout",
+                "duration",
+                metavar="DURATION",
+                help="Time budget: ms (5000) or 500ms, 5s, 2m.",
+            ),
+            Opt(
+                ("--verbose", "-v"),
+                "verbose",
+                "count",
+                help="Log every HTTP request; -vv adds the bodies.",
+            ),
+            _JSON_OUT,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "names",
+                nargs=-1,
+                metavar="[NAME]...",
+                complete="accounts_to_test",
+                help="Accounts to test (default: all).",
+            ),
+        ),  # fmt: skip
+        help="Call each account's identity endpoint; print online/offline (exit 1 if any is "
+        "offline).",
+    ),
+}
+_RECIPIENTS: dict[tuple[str, ...], Command] = {
+    ("recipients",): Command(
+        group=True, help="List, show, add and remove named recipients (push --to NAME)."
+    ),
+    ("recipients", "list"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        help="List the named recipients: their targets and fallbacks.",
+    ),
+    ("recipients", "show"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        arguments=(_RECIPIENT,),
+        help="Show one recipient: each target with its platform and the account it goes with.",
+    ),
+    ("recipients", "add"): Command(
+        options=(
+            Opt(
+                ("--fallback",),
+                "fallback",
+                "multiple",
+                metavar="NAME",
+                complete="recipient",
+                help="A recipient tried when a push reaches none of the targets; repeatable, "
+                "in order.",
+            ),
+            _PROFILE_FILE,
+        ),  # fmt: skip
+        arguments=(
+            Arg("name", required=True, metavar="NAME", help="Recipient name."),
+            Arg(
+                "targets",
+                required=True,
+                nargs=-1,
+                metavar="TARGET...",
+                help="PLATFORM[@ACCOUNT]:user|group:ID, or PLATFORM@ACCOUNT for a webhook account.",
+            ),
+        ),  # fmt: skip
+        help="Add a recipient (appended; the rest of the file is left as it was).\n\nEach "
+        "target is checked as a push would check it, so nothing is stored that only fails "
+        "later.",
+    ),
+    ("recipients", "remove"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_RECIPIENT,),
+        help="Remove a recipient (the previous profile is kept as profile.toml.bak).",
+    ),
+}
 
 COMMANDS: dict[tuple[str, ...], Command] = {
     (): Command(
         options=(
-            _PROFILE,
-            Opt(("--version", "-V"), "version", "flag", eager=True),
+            Opt(
+                ("--profile",),
+                "profile",
+                metavar="PATH",
+                help="Profile file (default: $IMCLI_PROFILE, then the user config dir).",
+            ),
+            Opt(("--version", "-V"), "version", "flag", eager=True, help="Print the version."),
             # typer's (add_completion=True): a callback that installs or prints and exits
-            Opt(("--install-completion",), "install_completion", "flag", eager=True),
-            Opt(("--show-completion",), "show_completion", "flag", eager=True),
-        ),
+            Opt(("--install-completion",), "install_completion", "flag", eager=True, builtin=True),
+            Opt(("--show-completion",), "show_completion", "flag", eager=True, builtin=True),
+        ),  # fmt: skip
         group=True,
+        help="Push text, images, voice, video, files and mixed messages to chat platforms.",
     ),
-    ("platforms",): Command(options=(_JSON,)),
-    ("push",): Command(group=True),
+    ("platforms",): Command(
+        options=(Opt(("--json",), "json_out", "flag", help="Print the matrix as JSON."),),
+        help="Show the support matrix: platforms, targets and message kinds.",
+    ),
+    ("push",): Command(group=True, help="Send a message to one or more targets."),
     ("push", "text"): Command(
         options=(
             _TITLE,
@@ -194,35 +356,11 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         ),  # fmt: skip
         arguments=(Arg("command", nargs=-1),),
     ),
-    ("accounts",): Command(group=True),
-    ("accounts", "list"): Command(options=(_PROFILE, _JSON)),
-    ("accounts", "add"): Command(
-        options=(
-            Opt(("--platform", "-p"), "platform"),
-            Opt(("--set",), "set_", "multiple"),
-            Opt(("--default",), "default", "flag"),
-            _PROFILE,
-        ),
-        arguments=(Arg("name"),),  # asked for in a terminal when not given
+    **_ACCOUNTS,
+    **_RECIPIENTS,
+    ("outbox",): Command(
+        group=True, help="Pushes kept for later (push --spool): list, flush, drop."
     ),
-    ("accounts", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("accounts", "default"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("accounts", "set"): Command(
-        options=(_PROFILE,), arguments=(*_NAME, Arg("pairs", required=True, nargs=-1))
-    ),
-    ("accounts", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
-    ("accounts", "test"): Command(
-        options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
-    ),
-    ("recipients",): Command(group=True),
-    ("recipients", "list"): Command(options=(_PROFILE, _JSON)),
-    ("recipients", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
-    ("recipients", "add"): Command(
-        options=(Opt(("--fallback",), "fallback", "multiple"), _PROFILE),
-        arguments=(Arg("name", required=True), Arg("targets", required=True, nargs=-1)),
-    ),
-    ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("outbox",): Command(group=True),
     ("outbox", "list"): Command(options=(_JSON, _PROFILE)),
     ("outbox", "flush"): Command(
         options=(Opt(("--uncertain",), "uncertain", "flag"), _TIMEOUT, _PROFILE, _JSON, _VERBOSE),
