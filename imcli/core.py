@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from imcli import overflow, platforms
@@ -25,8 +26,10 @@ from imcli.models import (
 )
 
 if TYPE_CHECKING:
-    from imcli.http import HttpClient
-    from imcli.platforms.base import PlatformSpec
+    import httpx
+
+    from imcli.http import Budget, HttpClient
+    from imcli.platforms.base import Outcome, PlatformSpec
     from imcli.profile import Account, Profile
 
 Logger = Callable[[str], None]
@@ -268,6 +271,68 @@ def validate_message(message: Message) -> None:
         raise UsageError("push mixed: no items (give an ITEMS file or --item TYPE=VALUE)")
 
 
+@dataclass
+class _Push:
+    """One push, checked: what every account's attempt shares."""
+
+    req: PushRequest
+    prof: Profile
+    spec: PlatformSpec
+    adapter_cls: Any
+    candidates: list[Account]
+    budget: Budget
+    #: the same destination twice (as the platform compares ids) is one target; a
+    #: webhook platform has its one implicit target
+    targets: list[Target]
+    limit_parts: int
+    message: Message  # as sent: the overflow policy may cut or refuse a long text
+    overflow_checked: bool = False
+    verbose: Logger | None = None
+    dry_log: Logger | None = None
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: accounts that were offline, and accounts that could not be used at all
+    tried: list[tuple[str, AccountOffline]] = field(default_factory=list)
+    skipped: list[tuple[str, ConfigError]] = field(default_factory=list)
+
+
+class _Results:
+    """The push's one result per target, written only here, from the outcomes the
+    adapters report (the caller's ``results_out`` sees each as it comes, so an
+    interrupted push still counts what arrived)."""
+
+    def __init__(
+        self,
+        targets: list[Target],
+        into: dict[Target, TargetResult] | None,
+        on_result: Callable[[TargetResult], None] | None,
+    ) -> None:
+        self.by_target = into if into is not None else {}
+        for t in targets:
+            self.by_target.setdefault(t, TargetResult(target=t))
+        self.on_result = on_result
+
+    def record(self, out: Outcome) -> None:
+        res = self.by_target[out.target]
+        res.ok, res.uncertain = out.ok, out.uncertain
+        res.error, res.error_exc = out.error, out.error_exc
+        res.message_ids = list(out.message_ids)
+        if out.settled and self.on_result is not None:
+            self.on_result(res)
+
+    def any_sent(self) -> bool:
+        return any(r.ok or r.message_ids for r in self.by_target.values())
+
+    def handed_on(self, pending: list[Target]) -> list[Target]:
+        """The targets an offline account could not reach at all: the next account's."""
+        return [
+            t
+            for t in pending
+            if isinstance(self.by_target[t].error_exc, AccountOffline)
+            and not self.by_target[t].message_ids
+        ]
+
+
 async def run_push(
     req: PushRequest,
     *,
@@ -282,9 +347,27 @@ async def run_push(
 
     ``gate`` is awaited once, after every check and before the first send: a push to
     several platforms at once sends nothing until each has passed its checks."""
+    push = await _checked_push(req, profile)
+    push.verbose, push.dry_log = verbose, dry_log
+    results = _Results(push.targets, results_out, on_result)
+    pending = push.targets
+    for acc in push.candidates:
+        adapter = await _ready_adapter(push, acc, pending, results)
+        if adapter is None:
+            continue  # an account that cannot be used: the next one may send
+        if not await _deliver(push, acc, adapter, pending, results, gate):
+            break
+        gate = None
+        pending = _next_pending(push, acc, pending, results)
+        if not pending:
+            break
+    return _push_result(push, results)
+
+
+async def _checked_push(req: PushRequest, profile: Profile | None) -> _Push:
+    """Every check a push passes before any account is tried (exit 2 or 3 when not)."""
     from imcli import profile as profile_mod
-    from imcli.http import Budget, HttpClient
-    from imcli.ratelimit import RateLimiter
+    from imcli.http import Budget
 
     if req.platform:  # what the matrix rules out is refused before the profile is read
         check_matrix(platforms.get(req.platform), req.message.kind, req.targets)
@@ -301,131 +384,200 @@ async def run_push(
     check_send_keys(spec, req.message.extra)
     adapter_cls = platforms.adapter_class(spec)
     candidates = choose_accounts(spec, prof, req.account)
-
     await fill_stdin(req.message, spec, adapter_cls, candidates)
     timeout_ms = (
         req.timeout_ms if req.timeout_ms is not None else default_timeout_ms(req.message, prof)
     )
     if timeout_ms <= 0:
         raise UsageError("--timeout must be a positive number of milliseconds")
-    budget = Budget(timeout_ms / 1000)
-
-    # the same destination twice (as the platform compares ids) is one target; a webhook
-    # platform has its one implicit target
     targets = (
         [WEBHOOK_TARGET]
         if spec.webhook
         else list({spec.key(t): t for t in reversed(req.targets)}.values())[::-1]
     )
-    results = results_out if results_out is not None else {}
-    for t in targets:
-        results.setdefault(t, TargetResult(target=t))
-    plan: list[dict[str, Any]] = []
-    pending = targets
-    message = req.message
-    limit_parts = overflow.max_parts(req.max_parts, prof.settings, str(prof.path))
-    overflow_checked = False
-    tried: list[tuple[str, AccountOffline]] = []
-    skipped: list[tuple[str, ConfigError]] = []
-    notes: list[str] = []
-    for acc in candidates:
-        http: HttpClient | None = None
-        adapter = None
-        try:
-            try:
-                acc.check_fields()
-                rate = acc.get("rate")
-                proxy = acc.get("proxy") or prof.settings.get("proxy")
-                http = HttpClient(
-                    platform=spec.name,
-                    budget=budget,
-                    proxy=profile_mod.expand(proxy, "settings.proxy") if proxy else None,
-                    limiter=RateLimiter(
-                        spec.rate_limits, float(rate) if rate is not None else None
-                    ),
-                    verbose=verbose,
-                    dry_run=req.dry_run,
-                    plan=plan,
-                    dry_log=dry_log,
-                    base_url=acc.get("base_url"),
-                    resend_uncertain=_resend_uncertain(acc, prof),
-                    log_bodies=int(req.verbose) >= 2,
-                )
-                http.check_proxy()
-                adapter = adapter_cls(acc, http)
-                http.dry_reply = adapter.dry_run_reply
-                if not overflow_checked:  # once, with the first adapter that can be used
-                    overflow_checked = True
-                    message, note = overflow.apply(message, adapter, spec, limit_parts)
-                    if note:
-                        notes.append(note)
-                    if message.kind == "text":
-                        total = adapter.text_messages(message)
-                        for r in results.values():
-                            r.parts_total = total
-                adapter.validate(message, pending)
-            except ConfigError as exc:
-                if req.account:
-                    raise
-                # an account that cannot be used is passed over: the next one may send
-                skipped.append((acc.name, exc))
-                notes.append(f"{spec.name}: account {acc.name!r} skipped: {exc.message}")
-                continue
-            await adapter.prefetch(req.message)
-            if gate is not None:  # after every check and fetch, before the first send
-                await gate()
-                gate = None
-            for t in pending:
-                results[t].account = acc.name
-            await adapter.deliver(pending, message, results, on_done=on_result)
-        except (UsageError, ConfigError) as exc:
-            if not any(r.ok or r.message_ids for r in results.values()):
-                raise  # nothing was sent: the push itself is refused
-            for t in pending:  # keep what was delivered; the rest failed for this reason
-                if not results[t].ok:
-                    results[t].error, results[t].error_exc = exc.message, exc
-            break
-        finally:
-            if http is not None:
-                for t in http.resent:
-                    if t in results:
-                        results[t].resent = True
-            if adapter is not None:
-                await adapter.aclose()
-            if http is not None:
-                await http.aclose()
-        handed_on = [
-            t
-            for t in pending
-            if isinstance(results[t].error_exc, AccountOffline) and not results[t].message_ids
-        ]
-        if not handed_on:
-            break
-        offline = results[handed_on[0]].error_exc
-        assert isinstance(offline, AccountOffline)
-        tried.append((acc.name, offline))
-        if req.account:
-            break
-        pending = handed_on
-        if acc is not candidates[-1]:
-            notes.append(
-                f"{spec.name}: account {acc.name!r} is offline ({offline.message}); "
-                f"trying the next account"
-            )
-    if skipped and not tried and not any(r.account for r in results.values()):
+    return _Push(
+        req=req,
+        prof=prof,
+        spec=spec,
+        adapter_cls=adapter_cls,
+        candidates=candidates,
+        budget=Budget(timeout_ms / 1000),
+        targets=targets,
+        limit_parts=overflow.max_parts(req.max_parts, prof.settings, str(prof.path)),
+        message=req.message,
+    )
+
+
+async def _ready_adapter(
+    push: _Push, acc: Account, pending: list[Target], results: _Results
+) -> Any:
+    """The account's adapter, with the message checked against it; None when the account
+    cannot be used (a ConfigError: passed over, unless the account was asked for)."""
+    adapter = http = None
+    try:
+        acc.check_fields()
+        dry = None
+        if push.req.dry_run:  # sends nothing: the transport records and answers
+            from imcli.dryrun import DryRun
+
+            dry = DryRun(push.plan, push.dry_log)
+        http = make_client(
+            push.spec,
+            acc,
+            push.prof,
+            push.budget,
+            verbose=push.verbose,
+            log_bodies=int(push.req.verbose) >= 2,
+            transport=dry,
+        )
+        adapter = push.adapter_cls(acc, http)
+        if dry is not None:
+            dry.reply = adapter.dry_run_reply
+        _check_overflow(push, adapter, results)
+        adapter.validate(push.message, pending)
+    except ConfigError as exc:
+        await _close(adapter, http)
+        if push.req.account:
+            raise
+        push.skipped.append((acc.name, exc))
+        push.notes.append(f"{push.spec.name}: account {acc.name!r} skipped: {exc.message}")
+        return None
+    except BaseException:
+        await _close(adapter, http)
+        raise
+    return adapter
+
+
+def _check_overflow(push: _Push, adapter: Any, results: _Results) -> None:
+    """The overflow policy, once, with the first adapter that can be used: a long text
+    is cut or refused before anything is sent; ``parts_total`` is how many it takes."""
+    if push.overflow_checked:
+        return
+    push.overflow_checked = True
+    push.message, note = overflow.apply(push.message, adapter, push.spec, push.limit_parts)
+    if note:
+        push.notes.append(note)
+    if push.message.kind == "text":
+        total = adapter.text_messages(push.message)
+        for r in results.by_target.values():
+            r.parts_total = total
+
+
+async def _deliver(
+    push: _Push,
+    acc: Account,
+    adapter: Any,
+    pending: list[Target],
+    results: _Results,
+    gate: Callable[[], Awaitable[None]] | None,
+) -> bool:
+    """``pending`` sent through one account; False when the push stops here (refused
+    after some of it was sent: the rest failed for that reason)."""
+    http: HttpClient = adapter.http
+    try:
+        await adapter.prefetch(push.req.message)
+        if gate is not None:  # after every check and fetch, before the first send
+            await gate()
+        for t in pending:
+            results.by_target[t].account = acc.name
+        await adapter.deliver(pending, push.message, results.record)
+    except (UsageError, ConfigError) as exc:
+        if not results.any_sent():
+            raise  # nothing was sent: the push itself is refused
+        for t in pending:  # keep what was delivered; the rest failed for this reason
+            if not results.by_target[t].ok:
+                results.by_target[t].error, results.by_target[t].error_exc = exc.message, exc
+        return False
+    finally:
+        for t in http.resent:
+            if t in results.by_target:
+                results.by_target[t].resent = True
+        await _close(adapter, http)
+    return True
+
+
+def _next_pending(
+    push: _Push, acc: Account, pending: list[Target], results: _Results
+) -> list[Target]:
+    """The targets the next account takes: those this one was offline for (none when
+    the account was asked for by name)."""
+    handed_on = results.handed_on(pending)
+    if not handed_on:
+        return []
+    offline = results.by_target[handed_on[0]].error_exc
+    assert isinstance(offline, AccountOffline)
+    push.tried.append((acc.name, offline))
+    if push.req.account:
+        return []
+    if acc is not push.candidates[-1]:
+        push.notes.append(
+            f"{push.spec.name}: account {acc.name!r} is offline ({offline.message}); "
+            f"trying the next account"
+        )
+    return handed_on
+
+
+async def _close(adapter: Any, http: HttpClient | None) -> None:
+    if adapter is not None:
+        await adapter.aclose()
+    if http is not None:
+        await http.aclose()
+
+
+def _push_result(push: _Push, results: _Results) -> PushResult:
+    if push.skipped and not push.tried and not any(r.account for r in results.by_target.values()):
         # no account could be used at all
         raise ConfigError(
             "; ".join(
                 exc.message if exc.message.startswith(f"account {name!r}") else
                 f"account {name!r}: {exc.message}"
-                for name, exc in skipped
+                for name, exc in push.skipped
             )
         )  # fmt: skip
-    ordered = [results[t] for t in targets]
-    result = PushResult(platform=spec.name, results=ordered, dry_run=req.dry_run, plan=plan)
-    result.notes = notes
-    result.exit_code = _exit_code(ordered, tried, spec, result)
+    ordered = [results.by_target[t] for t in push.targets]
+    result = PushResult(
+        platform=push.spec.name, results=ordered, dry_run=push.req.dry_run, plan=push.plan
+    )
+    result.notes = push.notes
+    note = _exit_note(ordered, push.tried, push.spec)
+    if note:
+        result.notes.append(note)
+    result.exit_code = 3 if note else (0 if all(r.ok for r in ordered) else 1)
     return result
+
+
+def make_client(
+    spec: PlatformSpec,
+    acc: Account,
+    prof: Profile,
+    budget: Budget,
+    *,
+    verbose: Logger | None = None,
+    log_bodies: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> HttpClient:
+    """The HTTP client of one account, the same for a push and for `accounts test`: its
+    proxy (the account's, else ``[settings]``; a loopback ``base_url`` is never proxied),
+    rate limits and resend rule. A proxy httpx cannot use is refused here (exit 3)."""
+    from imcli.http import HttpClient
+    from imcli.profile import expand
+    from imcli.ratelimit import RateLimiter
+
+    rate = acc.get("rate")
+    proxy = acc.get("proxy") or prof.settings.get("proxy")
+    http = HttpClient(
+        platform=spec.name,
+        budget=budget,
+        proxy=expand(proxy, "settings.proxy") if proxy else None,
+        limiter=RateLimiter(spec.rate_limits, float(rate) if rate is not None else None),
+        verbose=verbose,
+        transport=transport,
+        base_url=acc.get("base_url"),
+        resend_uncertain=_resend_uncertain(acc, prof),
+        log_bodies=log_bodies,
+    )
+    http.check_proxy()
+    return http
 
 
 def _resend_uncertain(acc: Account, prof: Profile) -> bool:
@@ -442,35 +594,27 @@ def _resend_uncertain(acc: Account, prof: Profile) -> bool:
     return value
 
 
-def _exit_code(
-    results: list[TargetResult],
-    tried: list[tuple[str, AccountOffline]],
-    spec: PlatformSpec,
-    result: PushResult,
-) -> int:
-    if all(r.ok for r in results):
-        return 0
+def _exit_note(
+    results: list[TargetResult], tried: list[tuple[str, AccountOffline]], spec: PlatformSpec
+) -> str | None:
+    """When nothing was sent because every account tried had its credentials rejected,
+    the note saying so (the push then exits 3); else None."""
     failed = [r for r in results if not r.ok]
+    if not failed or any(r.ok for r in results) or not tried:
+        return None
     creds = [
         r
         for r in failed
         if isinstance(r.error_exc, AccountOffline) and r.error_exc.reason == "credentials"
     ]
-    nothing_sent = not any(r.ok for r in results)
-    if (
-        nothing_sent
-        and tried
-        and len(creds) == len(failed)
-        and all(e.reason == "credentials" for _, e in tried)
-    ):
-        names = ", ".join(name for name, _ in tried)
-        result.notes.append(
-            f"{spec.name}: the credentials of every account tried ({names}) were rejected; "
-            f"check them with `imcli accounts test`, or add an account with "
-            f"`imcli accounts add NAME --platform {spec.name}`"
-        )
-        return 3
-    return 1
+    if len(creds) != len(failed) or any(e.reason != "credentials" for _, e in tried):
+        return None
+    names = ", ".join(name for name, _ in tried)
+    return (
+        f"{spec.name}: the credentials of every account tried ({names}) were rejected; "
+        f"check them with `imcli accounts test`, or add an account with "
+        f"`imcli accounts add NAME --platform {spec.name}`"
+    )
 
 
 async def check_accounts(
@@ -484,8 +628,7 @@ async def check_accounts(
     """`accounts test`: each account's identity endpoint, concurrently."""
     import asyncio
 
-    from imcli.http import Budget, HttpClient
-    from imcli.profile import expand
+    from imcli.http import Budget
 
     budget = Budget(timeout_ms / 1000)
 
@@ -496,14 +639,7 @@ async def check_accounts(
         try:
             acc.check_fields()
             cls = platforms.adapter_class(spec)
-            proxy = acc.get("proxy") or prof.settings.get("proxy")
-            http = HttpClient(
-                platform=spec.name,
-                budget=budget,
-                proxy=expand(proxy, "settings.proxy") if proxy else None,
-                verbose=verbose,
-                log_bodies=log_bodies,
-            )
+            http = make_client(spec, acc, prof, budget, verbose=verbose, log_bodies=log_bodies)
             adapter = cls(acc, http)
             row["detail"] = await adapter.check()
             row["online"] = True

@@ -15,7 +15,6 @@ that it never sleeps through a real rate-limit window.
 from __future__ import annotations
 
 import heapq
-import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -55,17 +54,11 @@ class Clock:
         await asyncio.sleep(seconds)
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
-        """``aw``, or ``asyncio.TimeoutError`` once ``timeout`` seconds have passed."""
-        import asyncio
+        """``aw``, or ``asyncio.TimeoutError`` once ``timeout`` seconds have passed (a
+        cancellation of the waiting task is never lost)."""
+        from imcli._async import wait_for
 
-        if sys.version_info >= (3, 11):
-            # awaited in the caller's own task, so a cancellation (an interrupt) is never
-            # lost: asyncio.wait_for runs ``aw`` in a task of its own and, when that task
-            # ends just as the caller is cancelled, returns its result instead -- the
-            # caller would go on sending after the interrupt
-            async with asyncio.timeout(timeout):
-                return await aw
-        return await asyncio.wait_for(aw, timeout)
+        return await wait_for(aw, timeout)
 
 
 SYSTEM_CLOCK = Clock()

@@ -11,6 +11,9 @@ a sleep that would end after the deadline moves the clock to the deadline and ra
 
 The fake servers stamp arrivals and keep their rate windows with :data:`tests.fakes.base`'s
 clock, which the ``clock`` fixture points at the same virtual clock.
+
+:func:`departures` records when imcli hands each request to httpx, for the tests that
+check a pace on the system clock (``real_clock``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import contextvars
 import threading
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pytest
+
+from imcli._async import wait_for
 from imcli.ratelimit import Clock
 
 T = TypeVar("T")
@@ -65,7 +71,28 @@ class VirtualClock(Clock):
         outer = _deadline.get()
         _deadline.set(deadline if outer is None else min(deadline, outer))
         try:
-            # the real wait_for too: real time passes as well (a server that never answers)
-            return await asyncio.wait_for(aw, max(0.0, deadline - self.now()))
+            # the real wait_for too: real time passes as well (a server that never answers);
+            # imcli's, which never loses a cancellation
+            return await wait_for(aw, max(0.0, deadline - self.now()))
         finally:
             _deadline.set(outer)
+
+
+def departures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
+    """(time, URL) of every request as imcli hands it to httpx, on the system clock.
+
+    The pace of concurrent sends is read here rather than from the fakes' arrival times:
+    a fake stamps a request when its thread gets to it, which on a loaded machine can be
+    half a second after it left (the fakes run in this process, behind the same GIL),
+    and only for some of the requests."""
+    import httpx
+
+    sent: list[tuple[float, str]] = []
+    send = httpx.AsyncClient.send
+
+    async def stamped(self: Any, request: Any, **kw: Any) -> Any:
+        sent.append((time.monotonic(), str(request.url)))
+        return await send(self, request, **kw)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", stamped)
+    return sent

@@ -29,6 +29,9 @@ token = "xoxb-1"
 platform = "feishu"
 app_id = "cli_a"
 app_secret = "s"
+
+[recipients.bob]
+targets = ["slack:user:U1"]
 """
 
 
@@ -346,6 +349,44 @@ def test_the_fast_path_does_not_load_typer_or_the_http_stack(profile, shell, lin
     )  # fmt: skip
     assert proc.stdout.strip(), proc
     assert "LOADED []" in proc.stderr, proc.stderr[-500:]
+
+
+def _table_completions() -> list[tuple[str, str]]:
+    """A line completing each option and argument whose table entry names a completion
+    (push: one kind, they share their options; `run` is typer's, see complete.py), with
+    the completion's name."""
+    from imcli.cli import cmdline
+
+    lines = []
+    for path, cmd in cmdline.COMMANDS.items():
+        if path == ("run",) or path[:1] == ("push",) and path != ("push", "text"):
+            continue
+        head = " ".join(("imcli", *path))
+        for opt in cmd.options:
+            if opt.complete:
+                lines.append((f"{head} {opt.names[0]} ", opt.complete))
+        for i, arg in enumerate(cmd.arguments):
+            if arg.complete:
+                given = " team" if arg.nargs == -1 else " x" * i  # one given: left out
+                lines.append((f"{head}{given} ", arg.complete))
+    return lines
+
+
+@pytest.mark.parametrize(("line", "completion"), _table_completions())
+def test_the_table_drives_the_fast_path(profile, line, completion):
+    """Every completion the table names is answered by the fast path, without typer, as
+    typer's parameter (which calls complete.complete_<name>) answers it."""
+    extra = {"IMCLI_SLACK_TOKEN": "xoxb-env"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTS], env=_env("zsh", line, extra),
+        capture_output=True, text=True, cwd=str(ROOT),
+    )  # fmt: skip
+    assert "LOADED []" in proc.stderr, (completion, proc.stderr[-500:])
+    slow = typer_complete("zsh", line, extra)
+    one = {"platform": "telegram", "account": "team", "recipient": "bob",
+           "profile_account": "team", "accounts_to_test": "work"}[completion]  # fmt: skip
+    assert f'"{one}":' in proc.stdout, proc.stdout
+    assert proc.stdout == slow.stdout
 
 
 # -- bash, for real ------------------------------------------------------------------------

@@ -34,11 +34,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# imports imcli (and typer) first, then waits at the gate, then runs the command line
+# imports imcli (and typer) first, says so (a file gate.ready.PID), then waits at the gate,
+# then runs the command line
 _GATED = (
     "import os, sys, time\n"
     "import imcli.cli.main, imcli.cli.app, imcli.cli.push_run, imcli.core\n"
     "gate = os.environ['_IMCLI_TEST_GATE']\n"
+    "open(f'{gate}.ready.{os.getpid()}', 'w').close()\n"
     "end = time.monotonic() + 30\n"
     "while not os.path.exists(gate) and time.monotonic() < end:\n"
     "    time.sleep(0.002)\n"
@@ -69,7 +71,10 @@ class Done:
 
 def run_together(commands: list[tuple[str, ...]], gate: Path) -> list[Done]:
     procs = [spawn(*c, gate=gate) for c in commands]
-    time.sleep(0.3)  # every process is past its imports, waiting at the gate
+    # every process is past its imports, waiting at the gate (however long a loaded
+    # machine takes to get them there)
+    ready = {p: gate.with_name(f"{gate.name}.ready.{p.pid}") for p in procs}
+    wait_for(lambda: all(r.exists() or p.poll() is not None for p, r in ready.items()), 60)
     gate.write_text("go")
     done = []
     for c, p in zip(commands, procs, strict=True):

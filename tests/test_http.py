@@ -294,6 +294,29 @@ def test_a_send_held_by_the_rate_limit_past_the_budget_is_not_sent(clock):
         assert clock.slept >= 1.0  # waited until the budget was gone, on the clock
 
 
+def test_a_turn_taken_for_another_user_of_a_request_waits_within_the_budget(clock):
+    """WeCom sends one request to many users and each user's limit counts: the slot taken
+    for a user other than the request's first waits within the budget, as a send does."""
+
+    async def go():
+        http = HttpClient(
+            platform="t", budget=Budget(1.5), limiter=RateLimiter((Limit(1, 60, "chat"),), None)
+        )
+        other = Target("user", "2")
+        try:
+            await http.take_turn(other)
+            await http.take_turn(other)  # the next slot is 60 s away: past the budget
+        finally:
+            await http.aclose()
+
+    with pytest.raises(ImcliError) as info:
+        run(go())
+    assert str(info.value) == (
+        "the --timeout budget ran out while waiting for the rate limit; not sent"
+    )
+    assert 1.0 <= clock.slept < 2.0  # waited until the budget was gone, not the 60 s
+
+
 def test_retry_after_beyond_the_budget_fails_instead_of_waiting():
     with Echo() as srv:
         srv.queue("/send", Reply(429, json={}, headers={"Retry-After": "30"}))
@@ -539,3 +562,56 @@ def test_any_loopback_api_address_bypasses_the_proxy():
         assert proxy.seen == []
     finally:
         srv.stop()
+
+
+# -- --dry-run: a transport under the same request path ---------------------------------------
+
+
+def test_a_dry_run_answers_from_the_transport_and_records_the_call_masked():
+    from imcli.dryrun import DryRun
+
+    secret = "Dry-Run-Secret-0123"
+    _redact.add_secret(secret)
+    plan: list = []
+    lines: list[str] = []
+    logged: list[str] = []
+    dry = DryRun(plan, lines.append)
+    dry.reply = lambda method, url: {"ok": True, "asked": f"{method} {url}"}
+
+    def never_opened():
+        raise AssertionError("a dry run opens no file")
+
+    async def go():
+        http = HttpClient(
+            platform="t", budget=Budget(0.001), transport=dry, verbose=logged.append,
+            limiter=RateLimiter((Limit(1, 3600, "chat"),), None),
+        )  # fmt: skip
+        await asyncio.sleep(0.01)  # the budget is over: a dry run is not timed
+        try:
+            one = await http.request(
+                "POST", "https://api.example/send", parse=json_reply, send=True,
+                target=Target("user", "1"), params={"key": secret}, json={"token": secret, "n": 1},
+            )  # fmt: skip
+            # the same chat again at once: no rate-limit wait (nothing is sent)
+            two = await http.request(
+                "POST", "https://api.example/upload", parse=json_reply, send=True,
+                target=Target("user", "1"), files=never_opened, describe={"file": b"12345"},
+            )  # fmt: skip
+        finally:
+            await http.aclose()
+        assert http.dry_run
+        return one, two
+
+    one, two = run(go())
+    assert one == {"ok": True, "asked": "POST https://api.example/send"}
+    assert two["asked"] == "POST https://api.example/upload"
+    assert plan == [
+        {"method": "POST", "url": "https://api.example/send?key=***",
+         "body": {"token": "***", "n": 1}},
+        {"method": "POST", "url": "https://api.example/upload", "body": {"file": "<5 bytes>"}},
+    ]  # fmt: skip
+    assert lines == [
+        'POST https://api.example/send?key=*** {"token": "***", "n": 1}',
+        'POST https://api.example/upload {"file": "<5 bytes>"}',
+    ]
+    assert logged == []  # --verbose shows no request lines for what is not sent

@@ -145,6 +145,20 @@ def test_long_text_is_split_within_150_kb_bodies(cli, profile, lark):
     assert len(json.loads(r.stdout)["targets"][0]["message_ids"]) == 3
 
 
+def test_a_title_too_long_to_head_a_post_is_its_own_message_and_counted(cli, profile, lark):
+    """A title over half a post goes first as a text message: the push takes two
+    messages, and says so (parts_total is what was sent, not one)."""
+    title = "T" * 15_000
+    r = cli("push", "text", "-p", "lark", "-g", "oc_x", "-t", title, "body", "--json")
+    assert r.code == 0, r.stderr
+    assert [(m.msg_type, m.content) for m in sent(lark)] == [
+        ("text", {"text": title}),
+        ("text", {"text": "body"}),
+    ]
+    [t] = json.loads(r.stdout)["targets"]
+    assert (t.get("parts_sent"), t.get("parts_total")) == (2, 2), t
+
+
 def test_long_post_is_split_within_30_kb_bodies(cli, profile, lark):
     lines = [f"para {i:04d} " + "z" * 90 for i in range(700)]  # ~70 KB
     r = cli("push", "text", "-p", "lark", "-g", "oc_x", "-t", "Report", "\n".join(lines))

@@ -61,6 +61,7 @@ def test_no_module_imports_a_private_name_of_another():
 
 
 def test_the_http_layer_does_not_import_the_platforms():
-    for module in ("imcli.http", "imcli.ratelimit", "imcli.tokens"):
+    layer = ("http", "retry", "calls", "replies", "httplog", "proxies", "httpx_lazy", "dryrun")
+    for module in (*(f"imcli.{m}" for m in layer), "imcli.ratelimit", "imcli.tokens"):
         path = PACKAGE / (module.split(".", 1)[1] + ".py")
         assert not [m for m, _ in _imports(path) if m.startswith("imcli.platforms")], module

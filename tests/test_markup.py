@@ -607,3 +607,33 @@ def test_a_line_of_megabytes_is_not_rendered_whole_for_every_chunk():
     assert len(chunks) < len(text) // limit * 1.01 + 2
     big = [n for n in sizes if n > 20 * limit]
     assert len(big) <= 3, big
+
+
+# -- packing parts into messages ---------------------------------------------------------------
+
+
+def test_pack_groups_fills_each_group_greedily_and_never_leaves_one_empty():
+    from imcli.markup import pack_groups
+
+    def fits(n: int, group: list[int]) -> bool:  # the first group has less room (a title)
+        return sum(group) <= (5 if n == 0 else 10)
+
+    assert pack_groups([3, 3, 4, 4, 4, 20, 1], fits) == [[3], [3, 4], [4, 4], [20], [1]]
+    assert pack_groups([], fits) == []
+
+
+def test_pack_titled_heads_the_first_message_and_a_title_alone_is_the_text():
+    from imcli.markup import keep, pack_titled
+
+    def packed(title: str | None, *texts: str, limit: int = 20) -> list[str]:
+        return pack_titled(
+            title, [(t, False) for t in texts], heading=lambda t: f"<{t}>\n",
+            limit=limit, measure=len, plain=keep, markdown=keep,
+        )  # fmt: skip
+
+    assert packed("T", "one", "two") == ["<T>\none\n\ntwo"]
+    assert packed("  T  ") == ["T"]
+    assert packed(None, "a" * 12, "b" * 12) == ["a" * 12, "b" * 12]
+    # a heading over half a message: the title is a plain message of its own first
+    assert packed("t" * 12, "body", limit=20) == ["t" * 12 + "\n\nbody"]
+    assert packed("t" * 12, "b" * 10, limit=20) == ["t" * 12, "b" * 10]

@@ -356,23 +356,35 @@ def test_an_uncertain_send_waits_for_flush_uncertain(cli, write_profile, telegra
 def test_a_budget_exhausted_fan_out_leaves_exactly_its_unsent_targets(cli, write_profile,
                                                                       telegram):  # fmt: skip
     """60 targets at 20/s with a 1.5 s budget: what was not sent when the budget ended
-    waits in the outbox, and a flush sends exactly those."""
+    waits in the outbox, and a flush sends exactly those.
+
+    A send that left just before the end of the budget can run out of it in flight (the
+    last slot may come with a few milliseconds left, and a loaded machine answers later
+    than that): its fate is unknown, so it is not counted, it waits as "uncertain", and a
+    plain flush does not repeat it."""
     profile = tg(write_profile, telegram)
     profile.write_text(profile.read_text().replace("rate = 0", "rate = 20"))
+    everyone = {f"user:{300 + i}" for i in range(60)}
     targets = [a for i in range(60) for a in ("-u", str(300 + i))]
     r = cli("push", "text", "-p", "tg", *targets, "news", "--spool", "--timeout", "1500",
             "--json")  # fmt: skip
     assert r.code == 1, r.output
     out = json.loads(r.stdout)
     sent = {t["target"] for t in out["targets"] if t["ok"]}
+    maybe = {t["target"] for t in out["targets"] if t["uncertain"]}
     assert 10 <= len(sent) < 60, len(sent)
-    assert out["uncertain"] == 0
-    waiting = {e["target"] for e in listed(cli)["entries"]}
-    assert waiting == {f"user:{300 + i}" for i in range(60)} - sent
+    assert len(maybe) == out["uncertain"] and not sent & maybe, out
+    box = listed(cli)["entries"]
+    assert {e["target"] for e in box} == everyone - sent
+    assert {e["target"] for e in box if e["state"] == "uncertain"} == maybe
+    unsent = everyone - sent - maybe
+    assert unsent and {f"user:{chat}" for chat in received(telegram)} <= sent | maybe
     r = cli("outbox", "flush")
-    assert r.code == 0 and int(r.stdout) == 60 - len(sent), r.output
+    assert r.code == 0 and int(r.stdout) == len(unsent), r.output
     got = received(telegram)
-    assert len(got) == 60 and set(got.values()) == {1}
+    assert {f"user:{chat}" for chat, n in got.items() if n == 1} >= sent | unsent
+    assert set(got.values()) == {1}  # none twice, an uncertain one not repeated
+    assert {e["target"] for e in listed(cli)["entries"]} == maybe
 
 
 # -- the progress bar -------------------------------------------------------------------------

@@ -20,13 +20,70 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imcli.cli import cmdline, push_run
+from imcli.cli import cmdline, complete, push_run
 from tests.conftest import ROOT
 
 # -- the table is the app's ----------------------------------------------------------------
 
 
+#: commands whose typer options are still declared in their modules (run_cmd, outbox_typer),
+#: not built from the table: only what parsing reads is compared
+_HAND_DECLARED = {("run",), ("outbox", "list"), ("outbox", "flush"), ("outbox", "drop")}
+
+
+def _parsing(cmd: cmdline.Command) -> cmdline.Command:
+    """What parsing reads of a command: names, parameters, kinds, eagerness, arity."""
+    return cmdline.Command(
+        tuple(cmdline.Opt(*o[:4]) for o in cmd.options),
+        tuple(cmdline.Arg(*a[:3]) for a in cmd.arguments),
+        group=cmd.group,
+    )
+
+
+def _completer(param: Any) -> str:
+    """The name of the ``complete.complete_<name>`` function behind a parameter's
+    completion ("" for none), found in the closures typer wraps it in."""
+    todo, seen = [getattr(param, "_custom_shell_complete", None)], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        name = getattr(fn, "__name__", "")
+        if getattr(fn, "__module__", "") == complete.__name__ and name.startswith("complete_"):
+            return name.removeprefix("complete_")
+        for cell in getattr(fn, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                todo.append(cell.cell_contents) if callable(cell.cell_contents) else None
+    return ""
+
+
+def _option(p: Any) -> cmdline.Opt:
+    if p.is_flag:
+        kind = "flag"
+    elif getattr(p, "count", False):
+        kind = "count"
+    elif p.multiple:
+        assert p.type.name == "str", p
+        kind = "multiple"
+    else:
+        kind = {"int": "int", "str": "str", "duration": "duration"}[p.type.name]
+    # eager: answers and exits while parsing (an eager option, or a callback whose value
+    # no command sees, as typer's completion options: built in, their help typer's)
+    builtin = not p.expose_value
+    return cmdline.Opt((*p.opts, *p.secondary_opts), p.name, kind,
+                       eager=p.is_eager or builtin, help="" if builtin else p.help or "",
+                       metavar=p.metavar, complete=_completer(p), builtin=builtin)  # fmt: skip
+
+
+def _argument(p: Any) -> cmdline.Arg:
+    assert p.type.name == "str", p
+    return cmdline.Arg(p.name, required=p.required, nargs=p.nargs, metavar=p.metavar,
+                       help=p.help or "", complete=_completer(p))  # fmt: skip
+
+
 def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
+    """The app's commands as a table, everything the table can declare."""
     import typer
 
     from imcli.cli.app import app
@@ -38,28 +95,11 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
         ctx = cmd.make_context(path[-1] if path else "imcli", [], parent=parent,
                                resilient_parsing=True)  # fmt: skip
         help_names.update(cmd.get_help_option_names(ctx))
-        options, arguments = [], []
-        for p in cmd.params:
-            if p.param_type_name == "option":
-                if p.is_flag:
-                    kind = "flag"
-                elif getattr(p, "count", False):
-                    kind = "count"
-                elif p.multiple:
-                    assert p.type.name == "str", p
-                    kind = "multiple"
-                else:
-                    kind = {"int": "int", "str": "str", "duration": "duration"}[p.type.name]
-                names = (*p.opts, *p.secondary_opts)
-                # eager: answers and exits while parsing (an eager option, or a callback
-                # whose value no command sees, as typer's completion options)
-                exits = p.is_eager or not p.expose_value
-                options.append(cmdline.Opt(names, p.name, kind, eager=exits))
-            else:
-                assert p.type.name == "str", p
-                arguments.append(cmdline.Arg(p.name, required=p.required, nargs=p.nargs))
+        options = [_option(p) for p in cmd.params if p.param_type_name == "option"]
+        arguments = [_argument(p) for p in cmd.params if p.param_type_name != "option"]
         subs = getattr(cmd, "commands", None)
-        table[path] = cmdline.Command(tuple(options), tuple(arguments), group=subs is not None)
+        table[path] = cmdline.Command(tuple(options), tuple(arguments),
+                                      group=subs is not None, help=cmd.help or "")  # fmt: skip
         for name, sub in (subs or {}).items():
             walk(sub, (*path, name), ctx)
 
@@ -68,14 +108,70 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
 
 
 def test_command_table_matches_the_app():
-    """Every command, option (names, parameter, kind, eagerness) and argument of the typer
-    app is in cmdline.COMMANDS, in order, and nothing else: a new option cannot make the
-    fast path (or completion) misread a line."""
+    """The typer app is the table: every command, and each option (names, parameter,
+    kind, eagerness, help, metavar, completion) and argument of it, in order, and nothing
+    else; the commands' help too. Built from the table, a command can differ only by
+    what the table does not say (an option typer adds, a parameter given another way);
+    the commands still declared in their modules are held to what parsing reads, so that
+    a new option cannot make the fast path (or completion) misread a line."""
     table, help_names = _typer_table()
     assert table.keys() == cmdline.COMMANDS.keys()
     for path, cmd in table.items():
-        assert cmd == cmdline.COMMANDS[path], path
+        if path in _HAND_DECLARED:
+            assert _parsing(cmd) == _parsing(cmdline.COMMANDS[path]), path
+        else:
+            assert cmd == cmdline.COMMANDS[path], path
     assert help_names == set(cmdline.HELP)
+
+
+def test_a_command_function_must_take_the_tables_parameters():
+    """from_table refuses a function whose parameters are not the table's (a parameter
+    declared outside the table, or one of the table's missing), and a callback for an
+    option that is not eager."""
+    from imcli.cli.table_typer import from_table
+
+    def extra(ctx: Any, name: str, profile: str | None, json_out: bool, color: bool) -> None:
+        pass
+
+    def missing(ctx: Any, name: str, profile: str | None) -> None:
+        pass
+
+    def right(ctx: Any, name: str, profile: str | None, json_out: bool) -> None:
+        pass
+
+    for fn in (extra, missing):
+        with pytest.raises(TypeError, match="the table of `imcli accounts show` gives"):
+            from_table("accounts", "show")(fn)
+    with pytest.raises(TypeError, match="callbacks are for the table's eager options"):
+        from_table("accounts", "show", json_out=print)(right)
+    built = from_table("accounts", "show")(right)
+    assert built.__doc__ == cmdline.COMMANDS[("accounts", "show")].help
+
+
+@pytest.mark.parametrize("path", [p for p, c in cmdline.COMMANDS.items() if not c.group and
+                                  p not in _HAND_DECLARED - {("run",)}], ids=" ".join)  # fmt: skip
+def test_the_help_shows_the_tables_texts(path):
+    """`imcli … --help` of a command built from the table, and `imcli run --help` (sharing
+    the push options), show each help text and metavar the table gives, in the table's
+    order, and the command's help."""
+    from imcli.cli.app import run_app
+
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        assert run_app([*path, "--help"]) == 0
+    shown = " ".join(sink.getvalue().split())
+    cmd = cmdline.COMMANDS[path]
+    at = 0
+    for item in [*cmd.arguments, *cmd.options]:
+        if not item.help:
+            continue
+        names = ", ".join(sorted(getattr(item, "names", ()), key=len))
+        entry = " ".join(x for x in (names, item.metavar or "", item.help) if x)
+        assert entry in shown[at:], (path, entry)
+        at = shown.index(entry, at)
+    if cmd.help:
+        assert shown.startswith(f"Usage: imcli {' '.join(path)} [OPTIONS] ")
+        assert " ".join(cmd.help.split()) in shown
 
 
 def test_every_short_option_is_one_character_and_every_long_one_has_two_dashes():

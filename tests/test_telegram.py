@@ -264,6 +264,20 @@ def test_size_limits_are_checked_before_any_upload(cli, tg_profile, telegram, tm
     assert telegram.requests == []
 
 
+def test_a_mixed_item_over_the_limit_is_named_by_its_place_among_the_items(
+    cli, tg_profile, telegram, tmp_path
+):
+    """The refusal names the item as --item counts them (the text is item 0), as every
+    other check of a mixed push does."""
+    big = tmp_path / "big.png"
+    with open(big, "wb") as fh:
+        fh.truncate(11 * 1024 * 1024)
+    r = cli("push", "mixed", "-p", "tg", "-u", "1", "--item", "text=x", "--item", f"image={big}")
+    assert (r.code, r.stdout) == (2, "0\n")
+    assert "item 1: image" in r.stderr and "10 MB" in r.stderr, r.stderr
+    assert telegram.requests == []
+
+
 def test_local_server_accounts_get_the_2000_mb_limit(cli, write_profile, tmp_path):
     big = tmp_path / "big.bin"
     with open(big, "wb") as fh:
@@ -573,6 +587,29 @@ def test_accounts_test_reports_online_and_offline(cli, write_profile, telegram):
     assert "offline" in lines["bad"] and "Unauthorized" in lines["bad"]
     assert cli("accounts", "test", "good").code == 0
     assert [c.path.rsplit("/", 1)[-1] for c in telegram.requests].count("getMe") == 3
+
+
+def test_accounts_test_reaches_a_loopback_api_directly_as_a_push_does(cli, write_profile):
+    """`accounts test` and a push use one client: an API on another loopback address
+    (127.0.0.2) is never sent through the proxy, by either."""
+    server = FakeTelegram()
+    server.host = "127.0.0.2"
+    try:
+        server.start()
+    except OSError:
+        pytest.skip("127.0.0.2 is not a loopback address here")
+    try:
+        write_profile(  # nothing listens on port 9: a request through the proxy fails
+            f'[settings]\nproxy = "http://127.0.0.1:9"\n\n[accounts.bot]\nplatform = "telegram"\n'
+            f'token = "{TG_TOKEN}"\nbase_url = "{server.api_url}"\n'
+        )
+        assert cli("push", "text", "-u", "1", "hi").code == 0
+        r = cli("accounts", "test")
+        assert r.code == 0 and "online" in r.stdout, r.output
+        paths = [c.path.rsplit("/", 1)[-1] for c in server.requests]
+        assert paths.count("getMe") == 1 and paths.count("sendMessage") == 1
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("fmt", ["wav", "ogg-vorbis", "amr"])

@@ -244,11 +244,15 @@ def test_telegram_a_reset_mid_upload_is_retried_and_the_file_arrives_whole(
 def test_telegram_uploads_reset_every_time_fail_within_the_budget_as_not_delivered(
     cli, env_for, tmp_path
 ):
+    """The first target uploads and is reset every time until the budget ends; then the
+    other uploads for itself with what is left. Its tries, too, are reset, unless the
+    first one's used the budget up (on a loaded machine the last backoff can end within
+    a few milliseconds of it): then it says so, and the proxy saw no upload of its own."""
     env = env_for("telegram")
     path = media(tmp_path, "file", BIG)
     env.proxy.add(is_multipart, faulty.reset, early=4096)
     r = push(cli, "telegram", "file", TG_BAD + TG_GOOD, path)
-    errors = check_failed(env, r, names(TG_BAD + TG_GOOD), [], ("upload",), TIMEOUT_MS)
+    errors = check_failed(env, r, names(TG_BAD + TG_GOOD), [], (), TIMEOUT_MS)
     # "connection lost during the upload (…)", or the budget ended during the last try
     assert errors["user:7770777"].endswith(" during the upload; not delivered") or errors[
         "user:7770777"
@@ -258,6 +262,10 @@ def test_telegram_uploads_reset_every_time_fail_within_the_budget_as_not_deliver
         assert "may have been delivered" not in err
     hits = tg_upload_hits(env)
     assert len(hits) >= 2 and all(h.fault == "reset" and len(h.body) == 4096 for h in hits)
+    if errors["user:111"] == "the --timeout budget ran out before this request could be made":
+        assert all(b"7770777" in h.body for h in hits), [h.body[:300] for h in hits]
+    else:
+        assert "upload" in errors["user:111"], errors
     assert env.fake.sent_messages() == []
 
 

@@ -345,3 +345,42 @@ def test_an_oversize_mixed_item_is_named_by_its_index(cli, profile, wecom, tmp_p
     assert (r.code, r.stdout) == (2, "0\n")
     assert "item 1: image" in r.stderr and "10 MB" in r.stderr
     assert wecom.requests == []
+
+
+# -- interrupts ----------------------------------------------------------------------------------
+
+
+def test_an_interrupt_while_the_shared_request_is_out_leaves_every_user_uncertain(
+    write_profile, wecom
+):
+    """SIGTERM while the one message/send carrying three users is unanswered: none is
+    counted as sent, and each may have been delivered (the request was out)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+    from tests.fakes.base import Reply
+
+    write_profile(account(wecom))
+    ok = {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": "m1"}
+    wecom.queue("/cgi-bin/message/send", Reply(200, json=ok, delay=10))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imcli", "push", "text", "-p", "wecom",
+         "-u", "a", "-u", "b", "-u", "c", "hi", "--json"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=str(ROOT), env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not wecom.calls("/cgi-bin/message/send") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wecom.calls("/cgi-bin/message/send"), "the send never went out"
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted; 0 of 3 target(s) sent, 3 more may have been delivered" in stderr
+    out = json.loads(stdout)
+    assert (out["sent"], out["uncertain"]) == (0, 3), out
+    assert all(t["uncertain"] and not t["ok"] for t in out["targets"]), out

@@ -1,32 +1,21 @@
-"""`imcli accounts list|add|remove|default|test`."""
+"""`imcli accounts list|add|remove|default|set|show|test`.
+
+Each command's arguments, options and help are declared in ``cmdline.COMMANDS``
+(``table_typer.from_table`` gives them to typer); a function here takes them by name."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
 from imcli import _redact, platforms
-from imcli.cli import complete, output, push_cmd
+from imcli.cli import output
 from imcli.cli.app import accounts_app, profile_of
+from imcli.cli.table_typer import from_table
 from imcli.errors import ConfigError, ImcliError, UsageError
-
-ProfileOpt = Annotated[
-    Optional[str],
-    typer.Option("--profile", metavar="PATH", help="Profile file.", show_default=False),
-]
-
-ProfileAccountName = Annotated[
-    str,
-    typer.Argument(
-        metavar="NAME",
-        help="Account name.",
-        show_default=False,
-        autocompletion=complete.complete_profile_account,
-    ),
-]
 
 
 def guard(fn: Any) -> Any:
@@ -57,13 +46,9 @@ def load_profile(ctx: typer.Context, profile: str | None, *, with_env: bool = Tr
 
 
 @accounts_app.command("list")
+@from_table("accounts", "list")
 @guard
-def list_accounts(
-    ctx: typer.Context,
-    profile: ProfileOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List accounts (secrets masked), the profile's first, then the environment's."""
+def list_accounts(ctx: typer.Context, profile: str | None, json_out: bool) -> None:
     prof = load_profile(ctx, profile)
     used = _used_accounts(prof)
     rows = []
@@ -141,44 +126,16 @@ def _short(v: Any) -> str:
 
 
 @accounts_app.command("add")
+@from_table("accounts", "add")
 @guard
 def add_account(
     ctx: typer.Context,
-    name: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="[NAME]", help="Account name (asked for in a terminal).", show_default=False
-        ),
-    ] = None,
-    platform: Annotated[
-        Optional[str],
-        typer.Option(
-            "--platform",
-            "-p",
-            metavar="NAME",
-            help="Platform name or alias (asked for in a terminal).",
-            show_default=False,
-            autocompletion=complete.complete_platform,
-        ),
-    ] = None,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="key=value; repeatable. key=- reads the value from stdin; key=${VAR} stores the reference.",
-            show_default=False,
-        ),
-    ] = None,
-    default: Annotated[
-        bool, typer.Option("--default", help="Make it the platform's default.")
-    ] = False,
-    profile: ProfileOpt = None,
+    name: str | None,
+    platform: str | None,
+    set_: list[str] | None,
+    default: bool,
+    profile: str | None,
 ) -> None:
-    """Add an account to the profile (appended; the rest of the file is left as it was).
-
-    With no NAME or --platform in a terminal, it asks for them and then for each of the
-    platform's fields (secrets hidden)."""
     from imcli import profile as profile_mod
 
     walkthrough = (name is None or platform is None) and not set_ and _interactive()
@@ -198,10 +155,27 @@ def add_account(
         raise UsageError(spec.unsupported or f"{spec.name} is not supported")
     table: dict[str, Any] = {"platform": spec.name}
     from_stdin = _parse_pairs(spec, set_ or [], table, "--set")
+    _fill_required(spec, table, may_ask=not from_stdin)
+    if walkthrough:  # the optional fields too; Enter skips one
+        _ask_optional(spec, table)
+    # what a push would refuse later is refused now
+    profile_mod.check_table(spec, table, f"account {name!r}", name)
+    if prof is None:
+        prof = load_profile(ctx, profile, with_env=False)
+    _append(prof, spec, name, table, default=default, walkthrough=walkthrough)
+    if walkthrough:
+        if typer.confirm(f"Test it now (imcli accounts test {name})?", default=True):
+            raise typer.Exit(_test(ctx, [name], profile, None, 0, False))
+        output.err(f"imcli: check it with `imcli accounts test {name}`")
+
+
+def _fill_required(spec: Any, table: dict[str, Any], *, may_ask: bool) -> None:
+    """Every required field, and one of a platform's alternatives (``one_of``), not given
+    with --set: asked for in a terminal (unless stdin gave a value), else refused."""
     for f in spec.all_fields():
         if not f.required or f.name in table:
             continue
-        if _interactive() and not from_stdin:
+        if _interactive() and may_ask:
             table[f.name] = _ask_field(f)
         else:
             raise UsageError(
@@ -209,7 +183,7 @@ def add_account(
                 + (f" (or --set {f.name}=- to read it from stdin)" if f.secret else "")
             )
     if spec.one_of and not any(k in table for k in spec.one_of):
-        if _interactive() and not from_stdin:
+        if _interactive() and may_ask:
             first_field = spec.field(spec.one_of[0])
             assert first_field is not None
             table[first_field.name] = _ask_field(first_field)
@@ -220,26 +194,37 @@ def add_account(
                 + "".join(f" or {r}" for r in rest)
                 + f": give --set {first}=… (or --set {first}=- to read it from stdin)"
             )
-    if walkthrough:  # the optional fields too; Enter skips one
-        for f in _ask_order(spec):
-            if f.name in table or f.name == "default" or not f.ask:
+
+
+def _ask_optional(spec: Any, table: dict[str, Any]) -> None:
+    """The walk-through's questions for the optional fields, each after the field it
+    needs (and not when that one was left empty); a refused answer is asked again."""
+    from imcli import profile as profile_mod
+
+    for f in _ask_order(spec):
+        if f.name in table or f.name == "default" or not f.ask:
+            continue
+        if f.needs and not table.get(f.needs):
+            continue  # e.g. local_server means nothing without a base_url
+        while True:
+            value = _ask_field(f, optional=True)
+            try:
+                profile_mod.check_table(spec, {f.name: value}, f.name)
+            except UsageError as exc:
+                output.err(f"Error: {exc.message}")
                 continue
-            if f.needs and not table.get(f.needs):
-                continue  # e.g. local_server means nothing without a base_url
-            while True:
-                value = _ask_field(f, optional=True)
-                try:
-                    profile_mod.check_table(spec, {f.name: value}, f.name)
-                except UsageError as exc:
-                    output.err(f"Error: {exc.message}")
-                    continue
-                break
-            if value is not None:
-                table[f.name] = value
-    # what a push would refuse later is refused now
-    profile_mod.check_table(spec, table, f"account {name!r}", name)
-    if prof is None:
-        prof = load_profile(ctx, profile, with_env=False)
+            break
+        if value is not None:
+            table[f.name] = value
+
+
+def _append(
+    prof: Any, spec: Any, name: str, table: dict[str, Any], *, default: bool, walkthrough: bool
+) -> None:
+    """Append the account to the profile's file (the walk-through asks whether it is the
+    platform's default); says which account stopped being the default."""
+    from imcli import profile as profile_mod
+
     path = prof.path
     if prof.account(name) is not None:
         raise UsageError(f"account {name!r} already exists in {path}; remove it first")
@@ -257,10 +242,6 @@ def add_account(
     if previous is not None:
         output.err(f"imcli: {previous!r} is no longer the default {spec.name} account")
     output.err(f"imcli: added {spec.name} account {name!r} to {path}")
-    if walkthrough:
-        if typer.confirm(f"Test it now (imcli accounts test {name})?", default=True):
-            raise typer.Exit(_test(ctx, [name], profile, None, 0, False))
-        output.err(f"imcli: check it with `imcli accounts test {name}`")
 
 
 def _ask_order(spec: Any) -> list[Any]:
@@ -399,13 +380,9 @@ def _ask_field(f: Any, *, optional: bool = False) -> Any:
 
 
 @accounts_app.command("remove")
+@from_table("accounts", "remove")
 @guard
-def remove_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-) -> None:
-    """Remove an account (the previous profile is kept as profile.toml.bak)."""
+def remove_account(ctx: typer.Context, name: str, profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -420,13 +397,9 @@ def remove_account(
 
 
 @accounts_app.command("default")
+@from_table("accounts", "default")
 @guard
-def default_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-) -> None:
-    """Make an account its platform's default."""
+def default_account(ctx: typer.Context, name: str, profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -472,22 +445,9 @@ def _missing(name: str, prof: Any) -> str:
 
 
 @accounts_app.command("set")
+@from_table("accounts", "set")
 @guard
-def set_fields(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    pairs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="KEY=VALUE...",
-            help="Fields to change: key=value, key=- (stdin), key=${VAR}; key= removes an "
-            "optional field.",
-            show_default=False,
-        ),
-    ],
-    profile: ProfileOpt = None,
-) -> None:
-    """Change fields of an account (same rules as add; the previous profile is kept as .bak)."""
+def set_fields(ctx: typer.Context, name: str, pairs: list[str], profile: str | None) -> None:
     from imcli import profile as profile_mod
 
     prof = load_profile(ctx, profile, with_env=False)
@@ -526,14 +486,9 @@ def set_fields(
 
 
 @accounts_app.command("show")
+@from_table("accounts", "show")
 @guard
-def show_account(
-    ctx: typer.Context,
-    name: ProfileAccountName,
-    profile: ProfileOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Print one account (secrets masked)."""
+def show_account(ctx: typer.Context, name: str, profile: str | None, json_out: bool) -> None:
     prof = load_profile(ctx, profile)
     acc = prof.account(name)
     if acc is None:
@@ -565,38 +520,16 @@ def show_account(
 
 
 @accounts_app.command("test")
+@from_table("accounts", "test")
 @guard
 def test_accounts(
     ctx: typer.Context,
-    names: Annotated[
-        Optional[list[str]],
-        typer.Argument(
-            metavar="[NAME]...",
-            help="Accounts to test (default: all).",
-            show_default=False,
-            autocompletion=complete.complete_accounts_to_test,
-        ),
-    ] = None,
-    profile: ProfileOpt = None,
-    timeout: Annotated[
-        Optional[int],
-        typer.Option(
-            "--timeout",
-            metavar="DURATION",
-            help="Time budget: ms (5000) or 500ms, 5s, 2m.",
-            show_default=False,
-            parser=push_cmd.duration,
-        ),
-    ] = None,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "--verbose", "-v", count=True, help="Log every HTTP request; -vv adds the bodies."
-        ),
-    ] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    names: list[str] | None,
+    profile: str | None,
+    timeout: int | None,
+    verbose: int,
+    json_out: bool,
 ) -> None:
-    """Call each account's identity endpoint; print online/offline (exit 1 if any is offline)."""
     raise typer.Exit(_test(ctx, names, profile, timeout, verbose, json_out))
 
 

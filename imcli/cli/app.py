@@ -1,13 +1,16 @@
-"""The typer application: every command (push, accounts, platforms), and how errors are
-printed (one line, the exit code of the error's class)."""
+"""The typer application: every command (push, accounts, recipients, outbox, run,
+platforms), and how errors are printed (one line, the exit code of the error's class).
+The root's and the groups' options and help come from ``cmdline.COMMANDS``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
 from imcli.cli import output
+from imcli.cli.cmdline import COMMANDS
+from imcli.cli.table_typer import from_table
 
 try:  # typer ≥ 0.29 vendors click
     from typer import _click as click
@@ -18,7 +21,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="imcli",
-    help="Push text, images, voice, video, files and mixed messages to chat platforms.",
+    help=COMMANDS[()].help,
     add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -27,21 +30,22 @@ app = typer.Typer(
 )
 
 
-def _group(name: str, help: str) -> typer.Typer:
+def _group(name: str) -> typer.Typer:
     """A command group under ``imcli``: plain help, -h, a short help when called bare."""
     group = typer.Typer(
-        help=help, rich_markup_mode=None, context_settings=CONTEXT, no_args_is_help=True
+        help=COMMANDS[(name,)].help,
+        rich_markup_mode=None,
+        context_settings=CONTEXT,
+        no_args_is_help=True,
     )
     app.add_typer(group, name=name)
     return group
 
 
-push_app = _group("push", "Send a message to one or more targets.")
-accounts_app = _group("accounts", "List, add, remove, choose and test accounts in the profile.")
-recipients_app = _group(
-    "recipients", "List, show, add and remove named recipients (push --to NAME)."
-)
-outbox_app = _group("outbox", "Pushes kept for later (push --spool): list, flush, drop.")
+push_app = _group("push")
+accounts_app = _group("accounts")
+recipients_app = _group("recipients")
+outbox_app = _group("outbox")
 
 
 def _version(value: bool) -> None:
@@ -53,24 +57,8 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(
-    ctx: typer.Context,
-    profile: Annotated[
-        Optional[str],
-        typer.Option(
-            "--profile",
-            metavar="PATH",
-            help="Profile file (default: $IMCLI_PROFILE, then the user config dir).",
-        ),
-    ] = None,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
-        ),
-    ] = False,
-) -> None:
-    """imcli pushes messages to Telegram, WeChat, QQ, Lark/Feishu, Slack and WeCom."""
+@from_table(version=_version)
+def root(ctx: typer.Context, profile: str | None, version: bool) -> None:
     ctx.obj = {"profile": profile}
 
 
@@ -84,10 +72,8 @@ def profile_of(ctx: typer.Context, local: str | None) -> str | None:
 
 
 @app.command("platforms")
-def platforms_command(
-    json_out: Annotated[bool, typer.Option("--json", help="Print the matrix as JSON.")] = False,
-) -> None:
-    """Show the support matrix: platforms, targets and message kinds."""
+@from_table("platforms")
+def platforms_command(json_out: bool) -> None:
     from imcli.cli import platforms_cmd
 
     raise typer.Exit(platforms_cmd.show(json_out=json_out))

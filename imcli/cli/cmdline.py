@@ -1,8 +1,11 @@
 """The shape of imcli's command line, and a click-like walk of it, without typer.
 
-:data:`COMMANDS` lists every command's options and arguments as the typer app declares
-them (a test compares the two, parameter by parameter). :func:`walk` reads argv the way
-click's parser does. Two callers share it:
+:data:`COMMANDS` is the one declaration of every command's options and arguments (names,
+kinds, help texts, metavars, completion) and of its help. The typer commands of ``push``,
+``accounts``, ``recipients``, ``platforms`` and the root are built from it
+(``table_typer.from_table``); ``run`` and ``outbox`` still declare their options in their
+modules, and a test compares them with this table, parameter by parameter.
+:func:`walk` reads argv the way click's parser does. Two callers share it:
 
 - shell completion (``complete.fast_path``) walks leniently, a line still being typed;
 - :func:`parse_push` walks strictly: for a well-formed ``imcli [--profile P] push KIND …``
@@ -30,6 +33,12 @@ class Opt(NamedTuple):
     # "flag" (a bool) or "count" (a flag counted: -vv is 2)
     kind: str = "str"
     eager: bool = False  # answers and exits while parsing (--version, --show-completion)
+    # what typer shows and completes (table_typer builds the option from this table; `run`
+    # and `outbox` declare theirs, and show them for the push options `run` shares)
+    help: str = ""
+    metavar: str | None = None  # the value's name in the help (value options)
+    complete: str = ""  # offers its values: imcli.cli.complete.complete_<this>
+    builtin: bool = False  # typer adds it itself (add_completion): not built from here
 
     @property
     def takes_value(self) -> bool:
@@ -40,12 +49,16 @@ class Arg(NamedTuple):
     dest: str
     required: bool = False
     nargs: int = 1  # -1: all the rest
+    metavar: str | None = None  # as Opt's
+    help: str = ""
+    complete: str = ""  # as Opt's
 
 
 class Command(NamedTuple):
     options: tuple[Opt, ...] = ()
     arguments: tuple[Arg, ...] = ()
     group: bool = False  # takes a subcommand, not arguments
+    help: str = ""  # the command's help: its first paragraph is its line in the list
 
     def find(self, name: str) -> Opt | None:
         for opt in self.options:
@@ -54,62 +67,274 @@ class Command(NamedTuple):
         return None
 
 
+_IDS = "@FILE reads ids from a file (one a line), @- from stdin."
+#: the options of every push command, as typer builds them (push_cmd)
+PUSH_OPTIONS = (
+    Opt(("--platform", "-p"), "platform", metavar="NAME", complete="platform",
+        help="Platform name or alias (see `imcli platforms`)."),
+    Opt(("--group", "-g"), "group", "multiple", metavar="ID",
+        help=f"Group/channel id; repeatable. {_IDS}"),
+    Opt(("--user", "-u"), "user", "multiple", metavar="ID", help=f"User id; repeatable. {_IDS}"),
+    Opt(("--to",), "to", "multiple", metavar="NAME", complete="recipient",
+        help="A named recipient of the profile (imcli recipients list); repeatable."),
+    Opt(("--account", "-a"), "account", metavar="NAME", complete="account",
+        help="Account to send with."),
+    Opt(("--timeout",), "timeout", "duration", metavar="DURATION",
+        help="Time budget, retries included: ms (5000) or 500ms, 5s, 2m "
+        "(default 30s + 1s/MiB of media)."),
+    Opt(("--option", "-o"), "option", "multiple", metavar="KEY=VALUE",
+        help="KEY=VALUE merged into the send request; repeatable."),
+    Opt(("--profile",), "profile", metavar="PATH", help="Profile file."),
+    Opt(("--dry-run",), "dry_run", "flag", help="Validate and show the requests; send nothing."),
+    Opt(("--json",), "json_out", "flag", help="Print one JSON object instead of the count."),
+    Opt(("--verbose", "-v"), "verbose", "count",
+        help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked)."),
+    Opt(("--quiet", "-q"), "quiet", "flag", help="No stderr lines for failed targets."),
+    Opt(("--spool",), "spool", "flag",
+        help="Keep targets that failed for a passing reason in the outbox (imcli outbox flush)."),
+)  # fmt: skip
+_TITLE = Opt(("--title", "-t"), "title", metavar="TITLE",
+             help="Title: a heading, or the caption of media.")  # fmt: skip
+_MEDIA_OPTIONS = (
+    _TITLE,
+    Opt(("--filename",), "filename", metavar="NAME", help="File name to send the media as."),
+    Opt(("--mime",), "mime", metavar="TYPE", help="MIME type of the media."),
+    *PUSH_OPTIONS,
+)
+_SOURCE = Arg("source", required=True, metavar="SOURCE",
+              help="http(s) URL, path, ~/path, file://, base64://…, data:…;base64,… "
+              "or - for stdin.")  # fmt: skip
+
+
+def _media(help: str) -> Command:
+    return Command(options=_MEDIA_OPTIONS, arguments=(_SOURCE,), help=help)
+
+
+# parsing only: the outbox commands declare their options in their module
 _PROFILE = Opt(("--profile",), "profile")
 _JSON = Opt(("--json",), "json_out", "flag")
 _VERBOSE = Opt(("--verbose", "-v"), "verbose", "count")
-_QUIET = Opt(("--quiet", "-q"), "quiet", "flag")
 _TIMEOUT = Opt(("--timeout",), "timeout", "duration")
-_TITLE = Opt(("--title", "-t"), "title")
-_PUSH_COMMON = (
-    Opt(("--platform", "-p"), "platform"),
-    Opt(("--group", "-g"), "group", "multiple"),
-    Opt(("--user", "-u"), "user", "multiple"),
-    Opt(("--to",), "to", "multiple"),
-    Opt(("--account", "-a"), "account"),
-    _TIMEOUT,
-    Opt(("--option", "-o"), "option", "multiple"),
-    _PROFILE,
-    Opt(("--dry-run",), "dry_run", "flag"),
-    _JSON,
-    _VERBOSE,
-    _QUIET,
-    Opt(("--spool",), "spool", "flag"),
-)
-_MEDIA = Command(
-    options=(_TITLE, Opt(("--filename",), "filename"), Opt(("--mime",), "mime"), *_PUSH_COMMON),
-    arguments=(Arg("source", required=True),),
-)
-_NAME = (Arg("name", required=True),)
+
+# the accounts and recipients commands (accounts_cmd, recipients_cmd)
+_PROFILE_FILE = Opt(("--profile",), "profile", metavar="PATH", help="Profile file.")
+_JSON_OUT = Opt(("--json",), "json_out", "flag", help="Print JSON.")
+_ACCOUNT = Arg("name", required=True, metavar="NAME", help="Account name.",
+               complete="profile_account")  # fmt: skip
+_RECIPIENT = Arg("name", required=True, metavar="NAME", help="Recipient name.",
+                 complete="recipient")  # fmt: skip
+_ACCOUNTS: dict[tuple[str, ...], Command] = {
+    ("accounts",): Command(
+        group=True, help="List, add, remove, choose and test accounts in the profile."
+    ),
+    ("accounts", "list"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        help="List accounts (secrets masked), the profile's first, then the environment's.",
+    ),
+    ("accounts", "add"): Command(
+        options=(
+            Opt(
+                ("--platform", "-p"),
+                "platform",
+                metavar="NAME",
+                complete="platform",
+                help="Platform name or alias (asked for in a terminal).",
+            ),
+            Opt(
+                ("--set",),
+                "set_",
+                "multiple",
+                metavar="KEY=VALUE",
+                help="key=value; repeatable. key=- reads the value from stdin; "
+                "key=${VAR} stores the reference.",
+            ),
+            Opt(("--default",), "default", "flag", help="Make it the platform's default."),
+            _PROFILE_FILE,
+        ),  # fmt: skip
+        # asked for in a terminal when not given
+        arguments=(Arg("name", metavar="[NAME]", help="Account name (asked for in a terminal)."),),
+        help="Add an account to the profile (appended; the rest of the file is left as it "
+        "was).\n\nWith no NAME or --platform in a terminal, it asks for them and then for "
+        "each of the platform's fields (secrets hidden).",
+    ),
+    ("accounts", "remove"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_ACCOUNT,),
+        help="Remove an account (the previous profile is kept as profile.toml.bak).",
+    ),
+    ("accounts", "default"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_ACCOUNT,),
+        help="Make an account its platform's default.",
+    ),
+    ("accounts", "set"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(
+            _ACCOUNT,
+            Arg(
+                "pairs",
+                required=True,
+                nargs=-1,
+                metavar="KEY=VALUE...",
+                help="Fields to change: key=value, key=- (stdin), key=${VAR}; key= removes "
+                "an optional field.",
+            ),
+        ),  # fmt: skip
+        help="Change fields of an account (same rules as add; the previous profile is kept "
+        "as .bak).",
+    ),
+    ("accounts", "show"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        arguments=(_ACCOUNT,),
+        help="Print one account (secrets masked).",
+    ),
+    ("accounts", "test"): Command(
+        options=(
+            _PROFILE_FILE,
+            Opt(
+                ("--timeout",),
+                "timeout",
+                "duration",
+                metavar="DURATION",
+                help="Time budget: ms (5000) or 500ms, 5s, 2m.",
+            ),
+            Opt(
+                ("--verbose", "-v"),
+                "verbose",
+                "count",
+                help="Log every HTTP request; -vv adds the bodies.",
+            ),
+            _JSON_OUT,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "names",
+                nargs=-1,
+                metavar="[NAME]...",
+                complete="accounts_to_test",
+                help="Accounts to test (default: all).",
+            ),
+        ),  # fmt: skip
+        help="Call each account's identity endpoint; print online/offline (exit 1 if any is "
+        "offline).",
+    ),
+}
+_RECIPIENTS: dict[tuple[str, ...], Command] = {
+    ("recipients",): Command(
+        group=True, help="List, show, add and remove named recipients (push --to NAME)."
+    ),
+    ("recipients", "list"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        help="List the named recipients: their targets and fallbacks.",
+    ),
+    ("recipients", "show"): Command(
+        options=(_PROFILE_FILE, _JSON_OUT),
+        arguments=(_RECIPIENT,),
+        help="Show one recipient: each target with its platform and the account it goes with.",
+    ),
+    ("recipients", "add"): Command(
+        options=(
+            Opt(
+                ("--fallback",),
+                "fallback",
+                "multiple",
+                metavar="NAME",
+                complete="recipient",
+                help="A recipient tried when a push reaches none of the targets; repeatable, "
+                "in order.",
+            ),
+            _PROFILE_FILE,
+        ),  # fmt: skip
+        arguments=(
+            Arg("name", required=True, metavar="NAME", help="Recipient name."),
+            Arg(
+                "targets",
+                required=True,
+                nargs=-1,
+                metavar="TARGET...",
+                help="PLATFORM[@ACCOUNT]:user|group:ID, or PLATFORM@ACCOUNT for a webhook account.",
+            ),
+        ),  # fmt: skip
+        help="Add a recipient (appended; the rest of the file is left as it was).\n\nEach "
+        "target is checked as a push would check it, so nothing is stored that only fails "
+        "later.",
+    ),
+    ("recipients", "remove"): Command(
+        options=(_PROFILE_FILE,),
+        arguments=(_RECIPIENT,),
+        help="Remove a recipient (the previous profile is kept as profile.toml.bak).",
+    ),
+}
 
 COMMANDS: dict[tuple[str, ...], Command] = {
     (): Command(
         options=(
-            _PROFILE,
-            Opt(("--version", "-V"), "version", "flag", eager=True),
+            Opt(
+                ("--profile",),
+                "profile",
+                metavar="PATH",
+                help="Profile file (default: $IMCLI_PROFILE, then the user config dir).",
+            ),
+            Opt(("--version", "-V"), "version", "flag", eager=True, help="Print the version."),
             # typer's (add_completion=True): a callback that installs or prints and exits
-            Opt(("--install-completion",), "install_completion", "flag", eager=True),
-            Opt(("--show-completion",), "show_completion", "flag", eager=True),
-        ),
+            Opt(("--install-completion",), "install_completion", "flag", eager=True, builtin=True),
+            Opt(("--show-completion",), "show_completion", "flag", eager=True, builtin=True),
+        ),  # fmt: skip
         group=True,
+        help="Push text, images, voice, video, files and mixed messages to chat platforms.",
     ),
-    ("platforms",): Command(options=(_JSON,)),
-    ("push",): Command(group=True),
+    ("platforms",): Command(
+        options=(Opt(("--json",), "json_out", "flag", help="Print the matrix as JSON."),),
+        help="Show the support matrix: platforms, targets and message kinds.",
+    ),
+    ("push",): Command(group=True, help="Send a message to one or more targets."),
     ("push", "text"): Command(
         options=(
             _TITLE,
-            Opt(("--markdown",), "markdown", "flag"),
-            Opt(("--max-parts",), "max_parts", "int"),
-            *_PUSH_COMMON,
-        ),
-        arguments=(Arg("content"),),
+            Opt(("--markdown",), "markdown", "flag", help="CONTENT is CommonMark."),
+            Opt(
+                ("--max-parts",),
+                "max_parts",
+                "int",
+                metavar="N",
+                help="At most N messages per target; a longer text goes as its first part "
+                "and an attached message.txt (default 10, 0 = no limit).",
+            ),
+            *PUSH_OPTIONS,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "content",
+                metavar="[CONTENT]",
+                help="The message; - reads stdin (a leading - goes after --).",
+            ),
+        ),  # fmt: skip
+        help="Push a text message.",
     ),
-    ("push", "image"): _MEDIA,
-    ("push", "voice"): _MEDIA,
-    ("push", "video"): _MEDIA,
-    ("push", "file"): _MEDIA,
+    ("push", "image"): _media("Push an image."),
+    ("push", "voice"): _media("Push a voice message (audio)."),
+    ("push", "video"): _media("Push a video."),
+    ("push", "file"): _media("Push a file (document)."),
     ("push", "mixed"): Command(
-        options=(Opt(("--item",), "item", "multiple"), _TITLE, *_PUSH_COMMON),
-        arguments=(Arg("items_file"),),
+        options=(
+            Opt(
+                ("--item",),
+                "item",
+                "multiple",
+                metavar="TYPE=VALUE",
+                help="TYPE=VALUE, e.g. text=Hello, image=./a.png; repeatable, in order.",
+            ),
+            _TITLE,
+            *PUSH_OPTIONS,
+        ),  # fmt: skip
+        arguments=(
+            Arg(
+                "items_file",
+                metavar="[ITEMS]",
+                help="JSON file with an array of items, or - for stdin.",
+            ),
+        ),  # fmt: skip
+        help="Push a mixed message: text, markdown, images, voice, video and files.",
     ),
     ("run",): Command(  # imcli.cli.run_cmd
         options=(
@@ -121,39 +346,19 @@ COMMANDS: dict[tuple[str, ...], Command] = {
             Opt(("--strict",), "strict", "flag"),
             Opt(("--max-runtime",), "max_runtime"),
             Opt(("--grace",), "grace"),
-            *_PUSH_COMMON,  # every TARGETS option of push
-        ),
+            # every TARGETS option of push; --dry-run and --json say what they do in run
+            *(
+                o._replace(help="") if o.dest in ("dry_run", "json_out") else o
+                for o in PUSH_OPTIONS
+            ),
+        ),  # fmt: skip
         arguments=(Arg("command", nargs=-1),),
     ),
-    ("accounts",): Command(group=True),
-    ("accounts", "list"): Command(options=(_PROFILE, _JSON)),
-    ("accounts", "add"): Command(
-        options=(
-            Opt(("--platform", "-p"), "platform"),
-            Opt(("--set",), "set_", "multiple"),
-            Opt(("--default",), "default", "flag"),
-            _PROFILE,
-        ),
-        arguments=(Arg("name"),),  # asked for in a terminal when not given
+    **_ACCOUNTS,
+    **_RECIPIENTS,
+    ("outbox",): Command(
+        group=True, help="Pushes kept for later (push --spool): list, flush, drop."
     ),
-    ("accounts", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("accounts", "default"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("accounts", "set"): Command(
-        options=(_PROFILE,), arguments=(*_NAME, Arg("pairs", required=True, nargs=-1))
-    ),
-    ("accounts", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
-    ("accounts", "test"): Command(
-        options=(_PROFILE, _TIMEOUT, _VERBOSE, _JSON), arguments=(Arg("names", nargs=-1),)
-    ),
-    ("recipients",): Command(group=True),
-    ("recipients", "list"): Command(options=(_PROFILE, _JSON)),
-    ("recipients", "show"): Command(options=(_PROFILE, _JSON), arguments=_NAME),
-    ("recipients", "add"): Command(
-        options=(Opt(("--fallback",), "fallback", "multiple"), _PROFILE),
-        arguments=(Arg("name", required=True), Arg("targets", required=True, nargs=-1)),
-    ),
-    ("recipients", "remove"): Command(options=(_PROFILE,), arguments=_NAME),
-    ("outbox",): Command(group=True),
     ("outbox", "list"): Command(options=(_JSON, _PROFILE)),
     ("outbox", "flush"): Command(
         options=(Opt(("--uncertain",), "uncertain", "flag"), _TIMEOUT, _PROFILE, _JSON, _VERBOSE),
@@ -202,91 +407,120 @@ def walk(args: list[str], *, strict: bool) -> Walked | None:
 
 
 def _walk(args: list[str], strict: bool) -> Walked | None:
-    path: tuple[str, ...] = ()
-    cmd = COMMANDS[path]
-    values: dict[tuple[str, ...], dict[str, Any]] = {path: {}}
-    pending: Opt | None = None
-    pending_name = ""
-    options_done = False
-    positionals: list[str] = []
+    walker = _Walker(strict)
+    for word in args:
+        if not walker.read(word):
+            return None  # not a subcommand: typer says so
+    return walker.done()
 
-    def store(opt: Opt, value: str | None) -> None:
-        here = values[path]
-        if value is None:  # a flag
-            if strict and opt.eager:
-                raise _Decline
+
+class _Walker:
+    """The state of a walk, one word at a time. Strict, it raises :class:`_Decline` for
+    what only typer should answer (see :func:`walk`)."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.path: tuple[str, ...] = ()
+        self.cmd = COMMANDS[()]
+        self.values: dict[tuple[str, ...], dict[str, Any]] = {(): {}}
+        self.pending: Opt | None = None  # an option waiting for its value
+        self.pending_name = ""  # as written: -t or --title
+        self.options_done = False  # `--` was seen in this command
+        self.positionals: list[str] = []
+
+    def decline_if_strict(self) -> None:
+        if self.strict:
+            raise _Decline
+
+    def read(self, word: str) -> bool:
+        """Take one word; False when it is neither an option nor a subcommand of a group."""
+        if word in HELP or word.startswith("--help="):
+            self.decline_if_strict()  # typer prints the help, wherever it is
+        if self.pending is not None:
+            self.value(word)
+        elif not self.options_done and word == "--":
+            self.options_done = True
+        elif not self.options_done and word.startswith("-") and word != "-":
+            if not self.long_option(word):
+                self.short_options(word)
+        elif self.cmd.group:
+            return self.subcommand(word)
+        else:
+            self.positionals.append(word)
+        return True
+
+    def value(self, word: str) -> None:
+        """The value of the pending option."""
+        assert self.pending is not None
+        if not self.strict and word == "=" and self.pending_name.startswith("--"):
+            return  # bash splits `--opt=value` into three words
+        self.store(self.pending, word)
+        self.pending = None
+
+    def long_option(self, word: str) -> bool:
+        """``--name``, ``--name=value`` or ``--name value``; False when ``word`` is not one
+        of the command's long options (a short one, maybe: -t, -tTITLE)."""
+        name, eq, value = word.partition("=")
+        opt = None if _is_short(name) else self.cmd.find(name)
+        if opt is None:
+            if word.startswith("--"):  # unknown (or abbreviated): click has no prefixes
+                self.decline_if_strict()
+                return True
+            return False
+        if opt.takes_value:
+            if eq:
+                self.store(opt, value)
+            else:
+                self.pending, self.pending_name = opt, name
+        elif eq:  # click: "Option '--json' does not take a value."
+            self.decline_if_strict()
+        else:
+            self.store(opt, None)
+        return True
+
+    def short_options(self, word: str) -> None:
+        """``-v``, ``-vv``, ``-tTITLE``, ``-t TITLE``, ``-vt TITLE``."""
+        for i in range(1, len(word)):
+            opt = self.cmd.find("-" + word[i])
+            if opt is None:
+                self.decline_if_strict()
+                return
+            if opt.takes_value:
+                if i + 1 < len(word):
+                    self.store(opt, word[i + 1 :])
+                else:
+                    self.pending, self.pending_name = opt, "-" + word[i]
+                return
+            if len(word) > 2 and not (opt.kind == "count" and set(word[1:]) == {word[1]}):
+                self.decline_if_strict()  # combined flags (but -vv): rare, left to click
+            self.store(opt, None)
+
+    def subcommand(self, word: str) -> bool:
+        if self.path + (word,) not in COMMANDS:
+            self.decline_if_strict()
+            return False
+        self.path += (word,)
+        self.cmd = COMMANDS[self.path]
+        self.values[self.path] = {}
+        self.options_done = False  # click's `--` ends only its own command's options
+        return True
+
+    def store(self, opt: Opt, value: str | None) -> None:
+        """Record an option's value (None: a flag given)."""
+        here = self.values[self.path]
+        if value is None:
+            if opt.eager:
+                self.decline_if_strict()
             here[opt.dest] = here.get(opt.dest, 0) + 1 if opt.kind == "count" else True
         elif opt.kind == "multiple":
             here.setdefault(opt.dest, []).append(value)
         else:
             here[opt.dest] = value
 
-    for word in args:
-        if strict and (word in HELP or word.startswith("--help=")):
-            raise _Decline  # typer prints the help, wherever it is
-        if pending is not None:
-            if not strict and word == "=" and pending_name.startswith("--"):
-                continue  # bash splits `--opt=value` into three words
-            store(pending, word)
-            pending = None
-            continue
-        if not options_done and word == "--":
-            options_done = True
-            continue
-        if not options_done and word.startswith("-") and word != "-":
-            name, eq, value = word.partition("=")
-            opt = None if _is_short(name) else cmd.find(name)
-            if opt is not None:  # a long option
-                if opt.takes_value:
-                    if eq:
-                        store(opt, value)
-                    else:
-                        pending, pending_name = opt, name
-                elif eq:  # click: "Option '--json' does not take a value."
-                    if strict:
-                        raise _Decline
-                else:
-                    store(opt, None)
-                continue
-            if word.startswith("--"):  # unknown (or abbreviated) long option
-                if strict:
-                    raise _Decline
-                continue
-            # short options: -v, -tTITLE, -t TITLE, -vt TITLE
-            for i in range(1, len(word)):
-                opt = cmd.find("-" + word[i])
-                if opt is None:
-                    if strict:
-                        raise _Decline
-                    break
-                if opt.takes_value:
-                    if i + 1 < len(word):
-                        store(opt, word[i + 1 :])
-                    else:
-                        pending, pending_name = opt, "-" + word[i]
-                    break
-                if (
-                    strict
-                    and len(word) > 2
-                    and not (opt.kind == "count" and set(word[1:]) == {word[1]})
-                ):
-                    raise _Decline  # combined flags (but -vv): rare, left to click
-                store(opt, None)
-            continue
-        if cmd.group:
-            if path + (word,) not in COMMANDS:
-                if strict:
-                    raise _Decline
-                return None  # not a subcommand: typer says so
-            path += (word,)
-            cmd = COMMANDS[path]
-            values[path] = {}
-            options_done = False  # click's `--` ends only its own command's options
-            continue
-        positionals.append(word)
-    if strict and pending is not None:
-        raise _Decline  # "Option '-t' requires an argument."
-    return Walked(path, values, positionals, pending, options_done)
+    def done(self) -> Walked:
+        if self.pending is not None:
+            self.decline_if_strict()  # "Option '-t' requires an argument."
+        return Walked(self.path, self.values, self.positionals, self.pending, self.options_done)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m)?")

@@ -6,11 +6,13 @@ by ``_IMCLI_COMPLETE=source_bash|source_zsh|source_fish imcli`` and written by
 ``_IMCLI_COMPLETE=complete_bash|complete_zsh|complete_fish`` and the words typed so far.
 
 :func:`fast_path` answers the values that need data, platform names (``-p``) and account
-names (``-a``, ``accounts remove|default|test NAME``) and recipient names (``--to``,
-``recipients show|remove NAME``, ``--fallback``), before typer is imported: it reads
-only the environment, the profile (tomllib) and the platform registry. Everything else
-(subcommands, option names, ``source_*``) goes to typer's machinery (:func:`typer_path`),
-whose parameters call the same candidate functions, so both paths answer alike.
+names (``-a``, ``accounts remove|default|set|show|test NAME``) and recipient names
+(``--to``, ``recipients show|remove NAME``, ``--fallback``), before typer is imported:
+the option or argument's entry in ``cmdline.COMMANDS`` names its completion, the one
+typer's parameter calls; it reads only the environment, the profile (tomllib) and the
+platform registry; it also prints the script for ``source_*``. Everything else (subcommands, option names) goes to typer's
+machinery (:func:`typer_path`), whose parameters call the same candidate functions, so
+both paths answer alike.
 
 Nothing here may print a traceback: a broken profile just has no accounts to offer.
 """
@@ -146,13 +148,19 @@ def _profile_accounts(profile: str | None) -> Candidates:
 
 
 def fast_path() -> int | None:
-    """Answer a ``complete_bash|zsh|fish`` request for platform or account names.
+    """Answer a ``complete_bash|zsh|fish`` request for platform or account names, and
+    ``source_bash|zsh|fish`` (the script).
 
     Returns the exit status after printing, or None when typer's machinery should answer.
     """
     instruction = os.environ.get(COMPLETE_VAR, "")
     action, _, shell = instruction.partition("_")
-    if action != "complete" or shell not in SCRIPTS:
+    if shell not in SCRIPTS:
+        return None
+    if action == "source":  # the script itself, as `imcli --show-completion` prints it
+        sys.stdout.write(script(shell))
+        return 0
+    if action != "complete":
         return None
     try:
         args, incomplete = _completion_args(shell)
@@ -199,13 +207,14 @@ def _candidates_for(
     args: list[str], incomplete: str, *, describe: bool = True
 ) -> tuple[Candidates, str] | None:
     """Walk the words as click parses them: ``(candidates, incomplete)`` when the word
-    being completed is a platform or an account name, else None."""
+    being completed is the value of an option or argument whose table entry names a
+    completion (``complete``) that needs data, else None."""
     walked = cmdline.walk(args, strict=False)
-    if walked is None:
-        return None  # a word that is not a subcommand: typer says so
-    path, pending, positionals = walked.path, walked.pending, walked.positionals
-    takes_value = VALUE_OPTIONS[path]
-
+    if walked is None or walked.path == ("run",):
+        # not a subcommand: typer says so. `run` stops reading options at its command's
+        # first word (allow_interspersed_args=False), which the walk does not follow
+        return None
+    path, pending = walked.path, walked.pending
     # as click's _resolve_incomplete: `=` alone is nothing, `--opt=val` completes val
     if incomplete == "=":
         incomplete = ""
@@ -213,32 +222,46 @@ def _candidates_for(
         pending is None
         and not walked.options_done
         and incomplete.startswith("--")
-        and incomplete.partition("=")[0] in takes_value
+        and incomplete.partition("=")[0] in VALUE_OPTIONS[path]
     ):
         name, _, incomplete = incomplete.partition("=")
         pending = cmdline.COMMANDS[path].find(name)
     if not walked.options_done and incomplete.startswith("-"):
         return None  # option names: typer's
-    profile = _innermost(walked, "profile")
-    platform = _innermost(walked, "platform")
-    push = path[:1] == ("push",) and len(path) == 2
     if pending is not None:
-        if pending.dest == "platform" and (push or path == ("accounts", "add")):
-            return platform_candidates(), incomplete
-        if pending.dest == "account" and push:
-            return account_candidates(profile, platform=platform, describe=describe), incomplete
-        if (pending.dest == "to" and push) or (
-            pending.dest == "fallback" and path == ("recipients", "add")
-        ):
-            return _described(recipient_candidates(profile), describe), incomplete
-        return None
-    if path in (("recipients", "show"), ("recipients", "remove")) and not positionals:
-        return _described(recipient_candidates(profile), describe), incomplete
-    if path in (("accounts", "remove"), ("accounts", "default")) and not positionals:
-        return account_candidates(profile, with_env=False, describe=describe), incomplete
-    if path == ("accounts", "test"):
+        completion = pending.complete
+    else:
+        completion = _argument_completion(cmdline.COMMANDS[path], len(walked.positionals))
+    found = _fast_candidates(completion, walked, describe)
+    return None if found is None else (found, incomplete)
+
+
+def _argument_completion(cmd: cmdline.Command, given: int) -> str:
+    """The completion of the argument the next word goes to, as click's
+    _is_incomplete_argument finds it: the first not given yet, or one taking the rest."""
+    for arg in cmd.arguments:
+        if arg.nargs == -1 or given == 0:
+            return arg.complete
+        given -= 1
+    return ""
+
+
+def _fast_candidates(completion: str, walked: cmdline.Walked, describe: bool) -> Candidates | None:
+    """The candidates of ``complete_<completion>`` (below), read from the walk instead of
+    click's context; None for a completion the fast path leaves to typer."""
+    profile = _innermost(walked, "profile")
+    if completion == "platform":
+        return platform_candidates()
+    if completion == "account":
+        platform = _innermost(walked, "platform")
+        return account_candidates(profile, platform=platform, describe=describe)
+    if completion == "recipient":
+        return _described(recipient_candidates(profile), describe)
+    if completion == "profile_account":
+        return account_candidates(profile, with_env=False, describe=describe)
+    if completion == "accounts_to_test":
         found = account_candidates(profile, describe=describe)
-        return [c for c in found if c[0] not in positionals], incomplete
+        return [c for c in found if c[0] not in walked.positionals]
     return None
 
 
@@ -301,9 +324,10 @@ def typer_path(args: list[str]) -> int:
 
 
 def use_our_scripts() -> None:
-    """Make typer's ``source_*``, ``--show-completion`` and ``--install-completion`` give
-    the scripts of :func:`script` (the ones in completions/). Called after typer has
-    registered its own completion classes, which this replaces."""
+    """Make typer's ``--show-completion`` and ``--install-completion`` give the scripts of
+    :func:`script` (the ones in completions/; ``source_*`` is answered by
+    :func:`fast_path`). typer has no public hook for the script: this replaces its
+    ``get_completion_script``, where its callbacks look it up."""
     import typer.completion
     from typer import _completion_shared
 
@@ -318,27 +342,6 @@ def use_our_scripts() -> None:
     ours.__wrapped__ = original  # type: ignore[attr-defined]
     _completion_shared.get_completion_script = ours
     typer.completion.get_completion_script = ours  # type: ignore[attr-defined]
-    register_shells()
-
-
-def register_shells() -> None:
-    """Register typer's completion classes with ``source`` printing the same script as
-    :func:`script`."""
-    from typer import _completion_classes as classes
-
-    try:
-        from typer._click.shell_completion import add_completion_class
-    except ImportError:  # pragma: no cover - typer < 0.28 uses click itself
-        from click.shell_completion import add_completion_class  # type: ignore[no-redef]
-
-    classes.completion_init()
-    for base in (classes.BashComplete, classes.ZshComplete, classes.FishComplete):
-        cls = type(base.__name__, (base,), {"source": _source})
-        add_completion_class(cls, base.name)
-
-
-def _source(self: Any) -> str:
-    return script(self.name).rstrip("\n")
 
 
 def script(shell: str) -> str:

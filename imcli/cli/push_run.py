@@ -47,73 +47,108 @@ def push(
 ) -> int:
     """Push one message; returns the exit status. ``profile`` is the one that applies
     (the subcommand's ``--profile``, else the one before it)."""
-    build: Callable[[dict[str, Any]], Message]
-    if kind == "text":
-        build = _text_builder(content, title, markdown)
-    elif kind == "mixed":
-        build = _mixed_builder(items_file, item, title)
-    else:
-        build = _media_builder(kind, source or "", title, filename, mime)
+    build = _builder(kind, content=content, title=title, markdown=markdown, source=source,
+                     filename=filename, mime=mime, items_file=items_file, item=item)  # fmt: skip
     from imcli.cli import push_to, runner
-    from imcli.core import option_pairs, parse_options
 
-    try:  # -u @FILE / -g @-: the ids the file holds
-        stdin_taken: list[str] = []
-        group = push_to.expand(group, "-g", stdin_taken)
-        user = push_to.expand(user, "-u", stdin_taken)
-        push_to.check_stdin(stdin_taken, kind=kind, content=content, source=source,
-                            items_file=items_file, item=item)  # fmt: skip
+    try:
+        targets = _read_targets(group, user, kind=kind, content=content, source=source,
+                                items_file=items_file, item=item)  # fmt: skip
     except ImcliError as exc:
         return _fail(exc, [], json_out, verbose)
-    targets = _targets(group, user)
     try:
-        own, extra = parse_options(option_pairs(option or []))
-        message = build(own)
-        message.extra = extra
-        if account and own.get("account") and own["account"] != account:
-            raise UsageError("--account and -o account_id name different accounts")
-        req = PushRequest(
-            platform=platform,
-            targets=targets,
-            message=message,
-            account=account or own.get("account"),
-            timeout_ms=timeout,
-            dry_run=dry_run,
-            verbose=verbose,
-            profile=profile,
-            max_parts=max_parts,
-        )
-        from imcli.cli import outbox_cmd
-
-        keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
+        message, account = _message(build, option or [], account)
+        req = PushRequest(platform=platform, targets=targets, message=message, account=account,
+                          timeout_ms=timeout, dry_run=dry_run, verbose=verbose, profile=profile,
+                          max_parts=max_parts)  # fmt: skip
         if to:  # named recipients, across platforms
+            from imcli.cli import outbox_cmd
+
+            keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
             return push_to.run(req, to, json_out=json_out, quiet=quiet, keep=keep)
-        from imcli.cli.progress import FanOut
-
-        with FanOut(0 if dry_run else len(targets)) as bar:  # a bar on a terminal only
-
-            def interrupted(partial: list[TargetResult]) -> None:
-                bar.close()  # before the count is printed
-                if keep:  # what was not sent is kept before the count is printed
-                    outbox_cmd.spool_after(req, None, partial)
-
-            result = runner.run_push_interruptibly(
-                req, verbose=verbose, dry_run=dry_run, json_out=json_out, on_result=bar.done,
-                on_interrupt=interrupted,
-            )  # fmt: skip
+        result, keep = _send(req, spool=spool, verbose=verbose, json_out=json_out)
     except runner.Stopped as exc:  # interrupted: the count is printed already
         return exc.exit_code
-    except ImcliError as exc:
-        return _fail(exc, _shown_targets(platform, targets), json_out, verbose)
-    except Exception as exc:  # noqa: BLE001 - never a traceback unless --verbose
+    except Exception as exc:  # noqa: BLE001 - one line; a traceback only with --verbose
         return _fail(exc, _shown_targets(platform, targets), json_out, verbose)
     _print_result(result, json_out, quiet)
     if keep:
+        from imcli.cli import outbox_cmd
+
         outbox_cmd.spool_after(req, result.platform, result.results)
     return result.exit_code
 
 
-def _targets(group: list[str] | None, user: list[str] | None) -> list[Target]:
+def _builder(
+    kind: str,
+    *,
+    content: str | None,
+    title: str | None,
+    markdown: bool,
+    source: str | None,
+    filename: str | None,
+    mime: str | None,
+    items_file: str | None,
+    item: list[str] | None,
+) -> Callable[[dict[str, Any]], Message]:
+    """What builds the message of ``kind`` from the fields of -o that are imcli's own."""
+    if kind == "text":
+        return _text_builder(content, title, markdown)
+    if kind == "mixed":
+        return _mixed_builder(items_file, item, title)
+    return _media_builder(kind, source or "", title, filename, mime)
+
+
+def _message(
+    build: Callable[[dict[str, Any]], Message], option: list[str], account: str | None
+) -> tuple[Message, str | None]:
+    """The message, its -o fields that go to the platform, and the account to send with
+    (--account, or -o account_id; two different ones are refused)."""
+    from imcli.core import option_pairs, parse_options
+
+    own, extra = parse_options(option_pairs(option))
+    message = build(own)
+    message.extra = extra
+    if account and own.get("account") and own["account"] != account:
+        raise UsageError("--account and -o account_id name different accounts")
+    return message, account or own.get("account")
+
+
+def _send(
+    req: PushRequest, *, spool: bool, verbose: int, json_out: bool
+) -> tuple[PushResult, bool]:
+    """Send ``req`` (a progress bar on a terminal); returns the result and whether what
+    failed for a passing reason goes to the outbox (--spool). An interruption prints the
+    count itself (runner.Stopped), after keeping what was not sent."""
+    from imcli.cli import outbox_cmd, runner
+    from imcli.cli.progress import FanOut
+
+    keep = outbox_cmd.before_push(req, spool)  # spool? flush_on_push first
+    with FanOut(0 if req.dry_run else len(req.targets)) as bar:  # a bar on a terminal only
+
+        def interrupted(partial: list[TargetResult]) -> None:
+            bar.close()  # before the count is printed
+            if keep:  # what was not sent is kept before the count is printed
+                outbox_cmd.spool_after(req, None, partial)
+
+        result = runner.run_push_interruptibly(
+            req, verbose=verbose, dry_run=req.dry_run, json_out=json_out, on_result=bar.done,
+            on_interrupt=interrupted,
+        )  # fmt: skip
+    return result, keep
+
+
+def _read_targets(
+    group: list[str] | None, user: list[str] | None, **stdin_users: Any
+) -> list[Target]:
+    """The targets of -g and -u, with -u @FILE / -g @- read (the ids the file holds);
+    standard input is read by one thing only (push_to.check_stdin, told what else may)."""
+    from imcli.cli import push_to
+
+    stdin_taken: list[str] = []
+    group = push_to.expand(group, "-g", stdin_taken)
+    user = push_to.expand(user, "-u", stdin_taken)
+    push_to.check_stdin(stdin_taken, **stdin_users)
     return [Target("group", g) for g in group or []] + [Target("user", u) for u in user or []]
 
 
@@ -258,51 +293,12 @@ def _mixed_builder(
     items_file: str | None, item: list[str] | None, title: str | None
 ) -> Callable[[dict[str, Any]], Message]:
     def build(own: dict[str, Any]) -> Message:
-        from imcli.items import TEXT_ITEM_TYPES, parse_items
+        from imcli.items import parse_items
 
-        raw: list[Any] = []
-        stdin_users = 0
-        if items_file is not None:
-            if items_file == "-":
-                stdin_users += 1
-                text = _read_stdin_text()
-                where = "standard input"
-            else:
-                from pathlib import Path
-
-                try:
-                    text = _read_file_text(Path(items_file).expanduser())
-                except FileNotFoundError:
-                    raise UsageError(f"items file {items_file}: no such file") from None
-                except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
-                    # ValueError: a NUL byte in the path; RuntimeError: ~user of no such user
-                    why = exc.strerror if isinstance(exc, OSError) else exc
-                    raise UsageError(f"items file {items_file}: cannot read it ({why})") from None
-                where = items_file
-            if not text.strip():
-                raise UsageError(f"items in {where}: empty; expected a JSON array of items")
-            try:
-                loaded = json.loads(text)
-            except ValueError as exc:
-                raise UsageError(f"items in {where}: invalid JSON: {exc}") from None
-            except RecursionError:
-                raise UsageError(f"items in {where}: the JSON is nested too deeply") from None
-            if not isinstance(loaded, list):
-                raise UsageError(f"items in {where}: expected a JSON array of items")
-            raw.extend(loaded)
-        for spec in item or []:
-            typ, sep, value = spec.partition("=")
-            if not sep:
-                raise UsageError(f"--item {spec!r}: write it as TYPE=VALUE (e.g. text=Hello)")
-            typ = typ.strip()
-            key = "text" if typ in TEXT_ITEM_TYPES else "source"
-            raw.append({"type": typ, key: value})
-        for obj in raw:
-            if isinstance(obj, dict) and any(
-                obj.get(k) == "-" for k in ("source", "file", "url", "path")
-            ):
-                stdin_users += 1
-        if stdin_users > 1:
+        raw = [] if items_file is None else _items_in_file(items_file)
+        raw += _items_of_flags(item or [])
+        readers = (items_file == "-") + sum(_reads_stdin(obj) for obj in raw)
+        if readers > 1:
             raise UsageError(
                 "only one thing may read standard input (ITEMS - or one item source -)"
             )
@@ -312,3 +308,56 @@ def _mixed_builder(
         return Message(kind="mixed", title=title, items=items)
 
     return build
+
+
+def _items_in_file(items_file: str) -> list[Any]:
+    """The JSON array of items in ITEMS (``-``: standard input), not yet checked."""
+    if items_file == "-":
+        text, where = _read_stdin_text(), "standard input"
+    else:
+        text, where = _read_items_file(items_file), items_file
+    if not text.strip():
+        raise UsageError(f"items in {where}: empty; expected a JSON array of items")
+    try:
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"items in {where}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"items in {where}: the JSON is nested too deeply") from None
+    if not isinstance(loaded, list):
+        raise UsageError(f"items in {where}: expected a JSON array of items")
+    return loaded
+
+
+def _read_items_file(items_file: str) -> str:
+    from pathlib import Path
+
+    try:
+        return _read_file_text(Path(items_file).expanduser())
+    except FileNotFoundError:
+        raise UsageError(f"items file {items_file}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
+        # ValueError: a NUL byte in the path; RuntimeError: ~user of no such user
+        why = exc.strerror if isinstance(exc, OSError) else exc
+        raise UsageError(f"items file {items_file}: cannot read it ({why})") from None
+
+
+def _items_of_flags(item: list[str]) -> list[dict[str, str]]:
+    """``--item TYPE=VALUE``, in order: a text type's VALUE is its text, else its source."""
+    from imcli.items import TEXT_ITEM_TYPES
+
+    raw = []
+    for spec in item:
+        typ, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"--item {spec!r}: write it as TYPE=VALUE (e.g. text=Hello)")
+        typ = typ.strip()
+        raw.append({"type": typ, "text" if typ in TEXT_ITEM_TYPES else "source": value})
+    return raw
+
+
+def _reads_stdin(obj: Any) -> bool:
+    """Whether an item takes its media from standard input (a source of ``-``)."""
+    return isinstance(obj, dict) and any(
+        obj.get(k) == "-" for k in ("source", "file", "url", "path")
+    )

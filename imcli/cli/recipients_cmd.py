@@ -2,31 +2,22 @@
 
 Written as accounts are: ``add`` appends ``[recipients.NAME]`` and leaves every other byte
 as it was; ``remove`` rewrites the profile and keeps the previous one as ``.bak``; both
-under the profile's lock, the file 0600.
+under the profile's lock, the file 0600. Each command's arguments, options and help are
+declared in ``cmdline.COMMANDS`` (``table_typer.from_table`` gives them to typer).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
-from imcli.cli import complete, output
-from imcli.cli.accounts_cmd import ProfileOpt, guard, load_profile
+from imcli.cli import output
+from imcli.cli.accounts_cmd import guard, load_profile
 from imcli.cli.app import recipients_app
+from imcli.cli.table_typer import from_table
 from imcli.errors import ImcliError, UsageError
-
-RecipientName = Annotated[
-    str,
-    typer.Argument(
-        metavar="NAME",
-        help="Recipient name.",
-        show_default=False,
-        autocompletion=complete.complete_recipient,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _rows(prof: Any, rec: Any) -> list[dict[str, Any]]:
@@ -53,11 +44,9 @@ def _rows(prof: Any, rec: Any) -> list[dict[str, Any]]:
 
 
 @recipients_app.command("list")
+@from_table("recipients", "list")
 @guard
-def list_recipients(
-    ctx: typer.Context, profile: ProfileOpt = None, json_out: JsonOpt = False
-) -> None:
-    """List the named recipients: their targets and fallbacks."""
+def list_recipients(ctx: typer.Context, profile: str | None, json_out: bool) -> None:
     from imcli import recipients
 
     prof = load_profile(ctx, profile)
@@ -91,11 +80,9 @@ def list_recipients(
 
 
 @recipients_app.command("show")
+@from_table("recipients", "show")
 @guard
-def show_recipient(
-    ctx: typer.Context, name: RecipientName, profile: ProfileOpt = None, json_out: JsonOpt = False
-) -> None:
-    """Show one recipient: each target with its platform and the account it goes with."""
+def show_recipient(ctx: typer.Context, name: str, profile: str | None, json_out: bool) -> None:
     from imcli import recipients
 
     prof = load_profile(ctx, profile)
@@ -124,36 +111,15 @@ def show_recipient(
 
 
 @recipients_app.command("add")
+@from_table("recipients", "add")
 @guard
 def add_recipient(
     ctx: typer.Context,
-    name: Annotated[
-        str, typer.Argument(metavar="NAME", help="Recipient name.", show_default=False)
-    ],
-    targets: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="TARGET...",
-            help="PLATFORM[@ACCOUNT]:user|group:ID, or PLATFORM@ACCOUNT for a webhook account.",
-            show_default=False,
-        ),
-    ],
-    fallback: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--fallback",
-            metavar="NAME",
-            help="A recipient tried when a push reaches none of the targets; repeatable, in order.",
-            show_default=False,
-            autocompletion=complete.complete_recipient,
-        ),
-    ] = None,
-    profile: ProfileOpt = None,
+    name: str,
+    targets: list[str],
+    fallback: list[str] | None,
+    profile: str | None,
 ) -> None:
-    """Add a recipient (appended; the rest of the file is left as it was).
-
-    Each target is checked as a push would check it, so nothing is stored that only
-    fails later."""
     from imcli import profile as profile_mod
     from imcli import recipients
 
@@ -184,9 +150,9 @@ def add_recipient(
 
 
 @recipients_app.command("remove")
+@from_table("recipients", "remove")
 @guard
-def remove_recipient(ctx: typer.Context, name: RecipientName, profile: ProfileOpt = None) -> None:
-    """Remove a recipient (the previous profile is kept as profile.toml.bak)."""
+def remove_recipient(ctx: typer.Context, name: str, profile: str | None) -> None:
     from imcli import profile as profile_mod
     from imcli import recipients
 

@@ -14,7 +14,9 @@ parser's token tree -- never with regular expressions on the source -- into:
 :func:`split_source` cuts a text that is too long for one message into rendered chunks
 that each fit the platform's limit, cutting the *source* at line boundaries (never inside
 a code block that fits a message on its own) and rendering each part. The measures
-:func:`utf16_len`, :func:`telegram_visible_len` and :func:`utf8_len` go with it.
+:func:`utf16_len`, :func:`telegram_visible_len` and :func:`utf8_len` go with it, and
+:func:`pack` / :func:`pack_titled` / :func:`pack_groups` (in ``_pack``) pack the parts
+into as few messages as a platform's limits allow.
 
 The renderer lives in ``_render``, the splitter in ``_split``, the parser both use in
 ``_parse``; this module is their public surface.
@@ -22,6 +24,7 @@ The renderer lives in ``_render``, the splitter in ``_split``, the parser both u
 
 from __future__ import annotations
 
+from imcli.markup._pack import keep, pack, pack_groups, pack_titled
 from imcli.markup._render import (
     BULLET,
     HR_LINE,
@@ -36,6 +39,10 @@ __all__ = [
     "BULLET",
     "HR_LINE",
     "escape_html",
+    "keep",
+    "pack",
+    "pack_groups",
+    "pack_titled",
     "split_source",
     "telegram_visible_len",
     "to_plain_text",

@@ -80,6 +80,7 @@ async def convert(
     from pathlib import Path
 
     from imcli import media
+    from imcli._async import wait_for
 
     ffmpeg = ffmpeg_path()
     if ffmpeg is None:
@@ -106,7 +107,7 @@ async def convert(
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), max(0.1, timeout))
+        _, err = await wait_for(proc.communicate(), max(0.1, timeout))
     except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
         proc.kill()
         await proc.wait()

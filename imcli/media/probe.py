@@ -221,6 +221,15 @@ def extension_for(src: MediaSource) -> str:
 # -- durations ---------------------------------------------------------------------------
 
 
+def duration_ms(src: MediaSource) -> int | None:
+    """Length of a voice (Ogg/Opus) or a video (MP4/MOV) in ms; None when unknown."""
+    if src.kind == "voice":
+        return opus_duration_ms(src)
+    if src.kind == "video":
+        return mp4_duration_ms(src)
+    return None
+
+
 def opus_duration_ms(src: MediaSource) -> int | None:
     """Length of an Ogg/Opus file from its last page's granule position (48 kHz)."""
     if src.path is None:

@@ -185,37 +185,6 @@ class WebhookAdapter(Adapter):
 # -- text ------------------------------------------------------------------------------
 
 
-def pack(
-    texts: list[tuple[str, bool]],
-    *,
-    limit: int,
-    measure: Callable[[str], int],
-    plain: Callable[[str], str],
-    markdown: Callable[[str], str],
-) -> list[str]:
-    """Texts as messages of at most ``limit`` (as ``measure`` counts), each cut at its
-    source's line boundaries (never inside a code block) and packed greedily, joined by
-    a blank line; markdown items rendered with ``markdown``, the others with ``plain``."""
-    from imcli import markup
-
-    out: list[str] = []
-    for text, md in texts:
-        if not text or not text.strip():
-            continue
-        for piece in markup.split_source(
-            text, markdown=md, render=markdown if md else plain, limit=limit, measure=measure
-        ):
-            if out and measure(out[-1] + "\n\n" + piece) <= limit:
-                out[-1] += "\n\n" + piece
-            else:
-                out.append(piece)
-    return [p for p in out if p.strip()]
-
-
-def keep(text: str) -> str:
-    return text
-
-
 def first_line(text: str, limit: int = 64) -> str:
     """The first non-empty line, without markdown heading marks, cut to ``limit``."""
     for line in text.splitlines():

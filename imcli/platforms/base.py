@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from imcli.errors import AccountOffline, ConfigError, ImcliError, PlatformError, UsageError
-from imcli.models import KINDS, Message, Target, TargetResult
+from imcli.models import KINDS, Message, Target
 from imcli.ratelimit import Limit as Limit  # platform specs declare their limits with it
 
 if TYPE_CHECKING:
+    import httpx
+
     from imcli.http import HttpClient
     from imcli.media import MediaSource
     from imcli.profile import Account
+    from imcli.tokens import TokenAuth
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ class PlatformSpec:
     #: fields of which the account needs at least one (a webhook's ``key`` or ``url``)
     one_of: tuple[str, ...] = ()
     formats: dict[str, Formats] = field(default_factory=dict)  # kind -> what it takes
+    #: kind -> the most bytes an upload of it may have (absent: no limit of its own)
+    media_limits: dict[str, int] = field(default_factory=dict)
+    #: the fewest bytes an upload may have
+    min_media_size: int = 1
     #: how the platform compares destinations: targets with the same key are one
     #: destination, sent once (None: the kind and the id as written)
     target_key: Callable[[Target], object] | None = None
@@ -225,18 +232,83 @@ class OncePerPush(Generic[K, V]):
         self._locks.clear()
 
 
-class SendTracker:
-    """What one target's delivery has done so far (shared with the core for failover)."""
+@dataclass
+class Outcome:
+    """What one target's delivery came to, as the adapter reports it: the core records
+    it on the target's result (adapters never see the results)."""
 
-    def __init__(self, result: TargetResult) -> None:
-        self.result = result
+    target: Target
+    message_ids: list[str] = field(default_factory=list)
+    ok: bool = False
+    error: str | None = None
+    error_exc: ImcliError | None = None
+    #: its fate is unknown (an interrupt with the request out, or after some parts)
+    uncertain: bool = False
+    #: the target's delivery came to an end (sent or failed), rather than being
+    #: interrupted or never tried
+    settled: bool = True
+
+    @classmethod
+    def delivered(cls, target: Target, message_ids: list[str]) -> Outcome:
+        return cls(target, list(message_ids), ok=True)
+
+    @classmethod
+    def failed(cls, target: Target, message_ids: list[str], exc: ImcliError) -> Outcome:
+        return cls(target, list(message_ids), error=exc.message, error_exc=exc)
+
+    @classmethod
+    def not_tried(cls, target: Target, offline: AccountOffline) -> Outcome:
+        """The account went offline before this target's turn: the next account takes it."""
+        return cls(target, error=offline.message, error_exc=offline, settled=False)
+
+    @classmethod
+    def interrupted(cls, target: Target, message_ids: list[str], *, in_flight: bool) -> Outcome:
+        """An interrupt (SIGINT/SIGTERM): a send whose request was out, or a message some
+        parts of which arrived, may have been delivered ("uncertain"); one not yet sent
+        surely was not."""
+        out = cls(target, list(message_ids), settled=False)
+        if in_flight:
+            out.uncertain = True
+            out.error = "interrupted while it was being sent; it may have been delivered"
+        elif message_ids:  # some of it arrived: not "sent", not "not sent" either
+            out.uncertain = True
+            out.error = "interrupted after some parts of the message were delivered"
+        else:
+            out.error = "interrupted before it was sent"
+        return out
+
+
+Report = Callable[[Outcome], None]
+
+
+class SendTracker:
+    """What one target's delivery has done so far: the ids of the parts that arrived and,
+    in a shared request (:meth:`Adapter.send_batch`), the failure of this target alone."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.message_ids: list[str] = []
+        self.error: ImcliError | None = None
 
     def sent(self, message_id: object) -> None:
-        self.result.message_ids.append("" if message_id is None else str(message_id))
+        self.message_ids.append("" if message_id is None else str(message_id))
+
+    def failed(self, exc: ImcliError) -> None:
+        self.error = exc
 
     @property
     def reached_platform(self) -> bool:
-        return bool(self.result.message_ids)
+        return bool(self.message_ids)
+
+    def outcome(self) -> Outcome:
+        if self.error is not None:
+            return Outcome.failed(self.target, self.message_ids, self.error)
+        return Outcome.delivered(self.target, self.message_ids)
+
+    def interrupted(self, *, in_flight: bool) -> Outcome:
+        if self.error is not None:  # its own failure came before the interrupt
+            return self.outcome()
+        return Outcome.interrupted(self.target, self.message_ids, in_flight=in_flight)
 
 
 class Adapter:
@@ -245,6 +317,8 @@ class Adapter:
     spec: ClassVar[PlatformSpec]
     #: concurrent targets per account; rate limits still apply on top
     concurrency: ClassVar[int] = 64
+    #: concurrent shared requests, for a platform that sends targets in batches
+    batch_concurrency: ClassVar[int] = 4
 
     def __init__(self, account: Account, http: HttpClient) -> None:
         self.account = account
@@ -256,13 +330,23 @@ class Adapter:
         self._playable: dict[int, MediaSource | ImcliError] = {}  # id(source) → as sent
         self._playable_locks: dict[int, Any] = {}
         self._converted: list[str] = []  # temporary files of conversions
+        # (upload type, id(source)) → the platform's key; a failed upload fails every target
+        self._uploaded: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
 
     # -- what adapters implement -------------------------------------------------
+    @classmethod
+    def upload_limit(cls, account: Account, kind: str) -> int | None:
+        """The most bytes this account can upload as ``kind``: the spec's
+        ``media_limits`` (an adapter whose accounts change them says so here)."""
+        return cls.spec.media_limits.get(kind)
+
     @classmethod
     def media_limit(cls, account: Account, kind: str) -> int | None:
         """The most bytes this account can send as ``kind`` (None: no limit of the
         platform's own); standard input is read no further than this."""
-        return None
+        if cls.converts(kind):
+            return None  # converted before upload: the limit applies to the result
+        return cls.upload_limit(account, kind)
 
     def split_once(self, key: Any, split: Callable[[], Any]) -> Any:
         """``split()``, made once per push for the same ``key``: a long text is split
@@ -293,7 +377,31 @@ class Adapter:
         raise NotImplementedError
 
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        """Send the whole message to one target; call ``tracker.sent(id)`` per part."""
+        """Send the whole message to one target; call ``tracker.sent(id)`` per part.
+        By the message's kind: :meth:`send_text`, :meth:`send_media` or :meth:`send_mixed`."""
+        if message.kind == "text":
+            await self.send_text(target, message, tracker)
+        elif message.kind == "mixed":
+            await self.send_mixed(target, message, tracker)
+        else:
+            assert message.media is not None
+            await self.send_media(target, message.media, message.title, message.extra, tracker)
+
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        raise NotImplementedError
+
+    async def send_media(
+        self,
+        target: Target,
+        src: MediaSource,
+        title: str | None,
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        """One media message (with its title: a caption, or a message before it)."""
+        raise NotImplementedError
+
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         raise NotImplementedError
 
     def dry_run_reply(self, method: str, url: str) -> Any:
@@ -352,9 +460,24 @@ class Adapter:
         return head + "; install ffmpeg to convert it (pip install 'imcli[media]')"
 
     def size_limit(self, src: MediaSource) -> int:
-        """The size limit of an upload of this source, after any conversion (adapters say
-        theirs)."""
-        return 1 << 62
+        """The size limit of an upload of this source, after any conversion."""
+        limit = self.upload_limit(self.account, src.kind)
+        return 1 << 62 if limit is None else limit
+
+    def check_media(self, message: Message) -> None:
+        """Before any request: every source's format and size (exit 2, naming the limit).
+        A URL is checked the same way once downloaded, a source to convert once converted."""
+        for what, src in labelled_sources(message):
+            self.check_format(src, what)
+            if src.is_url or self.will_convert(src):
+                continue
+            src.check_size(self.size_limit(src), self.spec.name, what)
+            least = self.spec.min_media_size
+            if src.size is not None and src.size < least:
+                raise self.refuse(
+                    f"{what} {src.filename or src.spec} is {src.size} bytes; "
+                    f"{self.spec.name} takes media of at least {least} bytes"
+                )
 
     def checked_first(self, src: MediaSource) -> bool:
         """Whether check_media_first prepares this source."""
@@ -365,15 +488,7 @@ class Adapter:
         with declared formats, and sources to convert) are downloaded, checked and
         converted once, so that a refusal (exit 2) comes before the first message. A
         failed download is remembered: every target then fails with it."""
-        if message.kind == "mixed":
-            labelled = [
-                (f"item {i}: {it.type}", it.media)
-                for i, it in enumerate(message.items)
-                if it.media is not None
-            ]
-        else:
-            labelled = [(src.kind, src) for src in message.media_sources()]
-        for what, src in labelled:
+        for what, src in labelled_sources(message):
             if not self.checked_first(src):
                 continue
             try:
@@ -444,6 +559,48 @@ class Adapter:
         local.check_size(limit, self.spec.name, what)
         return local
 
+    async def upload_once(
+        self,
+        src: MediaSource,
+        upload: Callable[[MediaSource], Awaitable[str]],
+        upload_type: str | None = None,
+    ) -> str:
+        """The platform's key for ``src`` (a media_id, a file_key), uploaded once per push
+        whatever the number of targets: the source made :meth:`playable`, then
+        ``upload(local)``. A failure is remembered (every target fails alike, without
+        trying again) and says that it is the upload that failed."""
+
+        async def make() -> str:
+            local = await self.playable(src)
+            await self.before_upload()
+            try:
+                return await upload(local)
+            except PlatformError as exc:
+                raise upload_failed(exc) from None
+
+        return await self._uploaded.get((upload_type or src.kind, id(src)), make)
+
+    async def before_upload(self) -> None:
+        """What must work before an upload (the access token): its failure is not the
+        upload's."""
+
+    def token_auth(
+        self,
+        fetch: Callable[[str | None], Awaitable[tuple[str, float]]],
+        credentials: Callable[[], tuple[str, str]],
+    ) -> TokenAuth:
+        """The account's access token for the push (:class:`imcli.tokens.TokenAuth`):
+        cached across runs under the platform, the API root and ``credentials()`` (app id,
+        secret), never in a dry run; the wait for another run's lock is within the budget."""
+        from imcli.tokens import TokenAuth, cache_key
+
+        return TokenAuth(
+            lambda: cache_key(self.spec.name, self.base_url(), *credentials()),
+            fetch,
+            cache=not self.http.dry_run,
+            budget=self.http.budget,
+        )
+
     async def local_copy(self, src: MediaSource, limit: int) -> MediaSource:
         """The source as something to upload: a URL is downloaded once per push
         (streamed to a temporary file, at most ``limit`` bytes), whatever the number of
@@ -484,69 +641,123 @@ class Adapter:
                 await self.local_copy(src, limit)
 
     # -- fan-out ---------------------------------------------------------------
-    async def deliver(
-        self,
-        targets: Iterable[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None = None,
+    async def prepare(self, message: Message) -> None:
+        """What every target's sends share, made once before the first send (WeCom and
+        WeChat upload the media here); an ImcliError fails every target with it."""
+
+    def batches(self, targets: list[Target]) -> list[list[Target]] | None:
+        """Targets that share send requests (WeCom: up to 1000 users in one); None: each
+        target is sent on its own (:meth:`send_one`)."""
+        return None
+
+    async def send_batch(
+        self, batch: list[Target], message: Message, trackers: dict[Target, SendTracker]
     ) -> None:
-        """Send to every target concurrently (bounded); record each outcome.
+        """Send the message to ``batch`` in shared requests: ``trackers[t].sent(id)`` for
+        each part that reached ``t``, ``trackers[t].failed(exc)`` for a target refused
+        alone. An ImcliError raised fails every target not refused on its own."""
+        raise NotImplementedError
 
-        An AccountOffline raised before anything reached the platform propagates out
-        of the target (the core then hands that target to the next account).
-        """
-        import asyncio
+    async def deliver(self, targets: Iterable[Target], message: Message, report: Report) -> None:
+        """Send to every target concurrently (bounded) and report each target's outcome
+        as it comes, an interrupted one too.
 
+        An AccountOffline before anything reached the platform stops the account's other
+        targets (the core hands them to the next account)."""
+        targets = list(targets)
         await self.check_media_first(message)
-        sem = asyncio.Semaphore(self.concurrency)
+        try:
+            await self.prepare(message)
+        except (UsageError, ConfigError):
+            raise  # not a failed target: the push itself is wrong
+        except ImcliError as exc:
+            for t in targets:
+                report(Outcome.failed(t, [], exc))
+            return
+        batches = self.batches(targets)
+        if batches is None:
+            await self._deliver_each(targets, message, report)
+        else:
+            await self._deliver_batches(batches, message, report)
+
+    async def _deliver_each(self, targets: list[Target], message: Message, report: Report) -> None:
         offline: list[AccountOffline] = []
-
-        async def one(target: Target) -> None:
-            from imcli.http import IN_FLIGHT
-
-            res = results[target]
-            tracker = SendTracker(res)
-            flight: list[Any] = []
-            IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
-            async with sem:
-                if offline:
-                    res.error_exc = offline[0]
-                    return
-                try:
-                    await self.send_one(target, message, tracker)
-                    res.ok = True
-                    res.error = None
-                    res.error_exc = None
-                except AccountOffline as exc:
-                    if not tracker.reached_platform:
-                        offline.append(exc)
-                    res.ok = False
-                    res.error = exc.message
-                    res.error_exc = exc
-                except (UsageError, ConfigError):
-                    raise  # not a failed target: the push itself is wrong
-                except ImcliError as exc:
-                    res.ok = False
-                    res.error = exc.message
-                    res.error_exc = exc
-                except asyncio.CancelledError:
-                    interrupted(res, in_flight=bool(flight))
-                    raise
-            if on_done is not None:
-                on_done(res)
-
         # a fixed pool of workers takes the targets in order: a 10,000-target fan-out
         # holds `concurrency` tasks, not 10,000 (memory stays flat)
         queue = iter(targets)
 
         async def worker() -> None:
             for target in queue:
-                await one(target)
+                if offline:
+                    report(Outcome.not_tried(target, offline[0]))
+                    continue
+                outcome = await self._send_target(target, message, report)
+                if isinstance(outcome.error_exc, AccountOffline) and not outcome.message_ids:
+                    offline.append(outcome.error_exc)
+                report(outcome)
 
-        # when one raises, or the push is interrupted, every worker's target records
+        # when one raises, or the push is interrupted, every worker's target reports
         # its outcome before the error goes on (gather_all)
         await gather_all([worker() for _ in range(self.concurrency)])
+
+    async def _send_target(self, target: Target, message: Message, report: Report) -> Outcome:
+        import asyncio
+
+        from imcli.http import IN_FLIGHT
+
+        tracker = SendTracker(target)
+        flight: list[Any] = []
+        IN_FLIGHT.set(flight)  # this task's own context: its sends in flight
+        try:
+            await self.send_one(target, message, tracker)
+        except (UsageError, ConfigError) as exc:
+            if tracker.reached_platform:  # what arrived before the push was refused counts
+                tracker.failed(exc)
+                report(tracker.outcome())
+            raise  # not a failed target: the push itself is wrong
+        except ImcliError as exc:
+            tracker.failed(exc)
+        except asyncio.CancelledError:
+            report(tracker.interrupted(in_flight=bool(flight)))
+            raise
+        return tracker.outcome()
+
+    async def _deliver_batches(
+        self, batches: list[list[Target]], message: Message, report: Report
+    ) -> None:
+        import asyncio
+
+        sem = asyncio.Semaphore(self.batch_concurrency)
+
+        async def run(batch: list[Target]) -> None:
+            from imcli.http import IN_FLIGHT
+
+            trackers = {t: SendTracker(t) for t in batch}
+            flight: list[Any] = []
+            IN_FLIGHT.set(flight)  # this task's own context: its send in flight
+            async with sem:
+                try:
+                    await self.send_batch(batch, message, trackers)
+                except (UsageError, ConfigError) as exc:
+                    for tr in trackers.values():  # what arrived before the refusal counts
+                        if tr.error is None and tr.reached_platform:
+                            tr.failed(exc)
+                        if tr.error is not None:
+                            report(tr.outcome())
+                    raise
+                except ImcliError as exc:
+                    for tr in trackers.values():
+                        if tr.error is None:
+                            tr.failed(exc)
+                except asyncio.CancelledError:
+                    # every target of a request in flight may have got the message
+                    for tr in trackers.values():
+                        report(tr.interrupted(in_flight=bool(flight)))
+                    raise
+            for tr in trackers.values():
+                report(tr.outcome())
+
+        await gather_all([run(b) for b in batches])
 
     # -- helpers for adapters ----------------------------------------------------
     def base_url(self) -> str:
@@ -555,6 +766,17 @@ class Adapter:
 
     def refuse(self, message: str) -> UsageError:
         return UsageError(f"{self.spec.name}: {message}")
+
+
+def json_object(resp: httpx.Response) -> dict[str, Any]:
+    """An API answer's JSON object; anything else is "unexpected answer" (a failure that
+    names the status). A body that is not JSON at all: see :func:`imcli.http.json_reply`."""
+    from imcli.http import json_reply
+
+    data = json_reply(resp)
+    if not isinstance(data, dict):
+        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    return data
 
 
 def labelled_sources(message: Message) -> list[tuple[str, MediaSource]]:
@@ -581,22 +803,6 @@ async def gather_all(coros: list[Any]) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def interrupted(res: TargetResult, *, in_flight: bool) -> None:
-    """Record an interrupt (SIGINT/SIGTERM) on a target: a send whose request was out,
-    or a message some parts of which arrived, may have been delivered ("uncertain");
-    one not yet sent surely was not."""
-    res.ok = False
-    if in_flight:
-        res.uncertain = True
-        res.error = "interrupted while it was being sent; it may have been delivered"
-    elif res.message_ids:
-        # some of it arrived: not "sent", not "not sent" either
-        res.uncertain = True
-        res.error = "interrupted after some parts of the message were delivered"
-    else:
-        res.error = "interrupted before it was sent"
 
 
 def upload_failed(exc: PlatformError) -> PlatformError:

@@ -28,14 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imcli.platforms._webhook import (
-    WebhookAdapter,
-    errcode_parser,
-    first_line,
-    keep,
-    pack,
-    register,
-)
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, first_line, register
 from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
@@ -156,17 +149,17 @@ class DingTalkRobotAdapter(WebhookAdapter):
             text, title = title, ("" if not markdown else title)
         if not markdown:
             head = f"{title}\n" if title else ""
-            chunks = pack(
+            chunks = markup.pack(
                 [(text, False)], limit=TEXT_LIMIT - utf8_len(head), measure=utf8_len,
-                plain=keep, markdown=markup.to_plain_text,
+                plain=markup.keep, markdown=markup.to_plain_text,
             )  # fmt: skip
             if chunks and head:
                 chunks[0] = head + chunks[0]
             return [{"msgtype": "text", "text": {"content": c}} for c in chunks]
         heading = f"### {title}\n\n" if title and title != text.strip() else ""
-        chunks = pack(
+        chunks = markup.pack(
             [(text, True)], limit=TEXT_LIMIT - utf8_len(heading), measure=utf8_len,
-            plain=keep, markdown=keep,
+            plain=markup.keep, markdown=markup.keep,
         )  # fmt: skip
         if chunks and heading:
             chunks[0] = heading + chunks[0]

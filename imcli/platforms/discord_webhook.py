@@ -33,7 +33,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError, RetryableError
-from imcli.platforms._webhook import WebhookAdapter, keep, pack, register, status_check
+from imcli.platforms._webhook import WebhookAdapter, register, status_check
 from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
@@ -177,9 +177,13 @@ class DiscordWebhookAdapter(WebhookAdapter):
     def text_payloads(
         self, title: str | None, texts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:
+        from imcli import markup
+
         title = " ".join((title or "").split())
         texts = [(t, md) for t, md in texts if t and t.strip()]
-        chunks = pack(texts, limit=CONTENT_LIMIT, measure=chars, plain=keep, markdown=keep)
+        chunks = markup.pack(
+            texts, limit=CONTENT_LIMIT, measure=chars, plain=markup.keep, markdown=markup.keep
+        )
         if not title:
             return [{"content": c} for c in chunks]
         if chars(title) > EMBED_TITLE_LIMIT:

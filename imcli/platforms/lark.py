@@ -39,28 +39,24 @@ obey ``x-ogw-ratelimit-reset``, 230020 (the per-chat frequency limit) is retried
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from imcli.errors import AccountOffline, PlatformError, RetryableError
+from imcli.errors import PlatformError
+from imcli.platforms import lark_api
 from imcli.platforms.base import (
     Adapter,
     Field,
     Formats,
     Limit,
-    OncePerPush,
     PlatformSpec,
     SendTracker,
-    upload_failed,
 )
 
 if TYPE_CHECKING:
-    import httpx
-
     from imcli.media import MediaSource
     from imcli.models import Item, Message, Target
+
+MB = 1 << 20
 
 SPEC = PlatformSpec(
     name="lark",
@@ -81,143 +77,11 @@ SPEC = PlatformSpec(
         "voice": Formats(("ogg-opus",), "Ogg/Opus", "ogg-opus"),
         "video": Formats(("mp4",), "MP4", "mp4"),
     },
+    media_limits={"image": 10 * MB, "voice": 30 * MB, "video": 30 * MB, "file": 30 * MB},
     default_base_url="https://open.feishu.cn",
     adapter="imcli.platforms.lark:LarkAdapter",
     send_keys=("uuid",),
 )
-
-MB = 1 << 20
-KB = 1 << 10
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-MESSAGES_PATH = "/open-apis/im/v1/messages"
-IMAGES_PATH = "/open-apis/im/v1/images"
-FILES_PATH = "/open-apis/im/v1/files"
-IMAGE_LIMIT = 10 * MB
-FILE_LIMIT = 30 * MB
-#: request-body limits of the send API, with room for receive_id, uuid and -o fields
-TEXT_BODY_LIMIT = 150 * KB - 2 * KB
-POST_BODY_LIMIT = 30 * KB - 2 * KB
-#: "the access token is missing / invalid / expired": fetch a new one, try again
-TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
-RATE_CODE = 99991400
-CHAT_RATE_CODE = 230020
-#: file_type for ``push file`` by extension
-FILE_TYPES = {
-    "pdf": "pdf",
-    "doc": "doc",
-    "docx": "doc",
-    "xls": "xls",
-    "xlsx": "xls",
-    "ppt": "ppt",
-    "pptx": "ppt",
-}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_JSON = "application/json; charset=utf-8"
-
-
-def receive_id_type(target_id: str) -> str:
-    """``receive_id_type`` for a target id."""
-    tid = target_id.strip()
-    if tid.startswith("ou_"):
-        return "open_id"
-    if tid.startswith("on_"):
-        return "union_id"
-    if tid.startswith("oc_"):
-        return "chat_id"
-    if _EMAIL.match(tid):
-        return "email"
-    return "chat_id"
-
-
-def file_type_for(src: MediaSource) -> str:
-    if src.kind == "voice":
-        return "opus"
-    if src.kind == "video":
-        return "mp4"
-    return FILE_TYPES.get(src.extension, "stream")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _body_bytes(obj: Any) -> bytes:
-    return _dumps(obj).encode("utf-8")
-
-
-class _TokenRejected(PlatformError):
-    """The API refused the tenant_access_token: fetch a new one and try again."""
-
-
-def _error_text(data: dict[str, Any], status: int) -> tuple[Any, str]:
-    code = data.get("code", status)
-    msg = str(data.get("msg") or "error").strip()
-    return code, f"{msg} ({code})"
-
-
-def parse_reply(resp: httpx.Response) -> dict[str, Any]:
-    """``{code: 0, msg, data}`` → data; errors raised as the retry rules need them."""
-    from imcli.http import json_reply, retry_after_header
-
-    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
-    if resp.status_code == 429:
-        try:
-            data = resp.json()
-        except ValueError:
-            data = {}
-        code, text = _error_text(data if isinstance(data, dict) else {}, 429)
-        raise RetryableError(text, retry_after=reset, code=code, status=429)
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
-    code, text = _error_text(data, resp.status_code)
-    if code == 0:
-        payload = data.get("data")
-        return payload if isinstance(payload, dict) else {}
-    if code == RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
-    if code == CHAT_RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code, status=resp.status_code)
-    if code in TOKEN_CODES:
-        raise _TokenRejected(text, code=code, status=resp.status_code)
-    if resp.status_code >= 500:
-        raise RetryableError(text, code=code, status=resp.status_code)
-    raise PlatformError(text, code=code, status=resp.status_code)
-
-
-def parse_token(resp: httpx.Response) -> tuple[str, float]:
-    """The token endpoint: ``{code: 0, tenant_access_token, expire}``; any refusal is
-    the credentials being rejected."""
-    from imcli.http import json_reply, retry_after_header
-
-    reset = retry_after_header(resp, "x-ogw-ratelimit-reset")
-    if resp.status_code == 429:
-        raise RetryableError("request trigger frequency limit (429)", retry_after=reset, status=429)
-    if resp.status_code >= 500:
-        raise RetryableError(
-            f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
-        )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
-    code, text = _error_text(data, resp.status_code)
-    if code == RATE_CODE:
-        raise RetryableError(text, retry_after=reset, code=code)
-    token = data.get("tenant_access_token")
-    if code == 0 and isinstance(token, str) and token:
-        from imcli import _redact
-
-        _redact.add_secret(token)
-        expire = data.get("expire")
-        lifetime = float(expire) if isinstance(expire, (int, float)) and expire > 0 else 3600.0
-        return token, lifetime
-    if code == 0:
-        raise PlatformError("the token endpoint returned no tenant_access_token")
-    raise AccountOffline(f"tenant_access_token: {text}", reason="credentials", code=code)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 class LarkAdapter(Adapter):
@@ -225,29 +89,12 @@ class LarkAdapter(Adapter):
 
     spec = SPEC
 
-    @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # converted before upload: the limit applies to the result
-        return IMAGE_LIMIT if kind == "image" else FILE_LIMIT
-
     def __init__(self, account: Any, http: Any) -> None:
-        from imcli.tokens import TokenAuth, cache_key
-
         super().__init__(account, http)
-        self.auth = TokenAuth(
-            lambda: cache_key(
-                "lark",
-                self.base_url(),
-                str(self.account.get("app_id")),
-                str(self.account.get("app_secret")),
-            ),
+        self.auth = self.token_auth(
             lambda stale: self._fetch_token(),
-            cache=not http.dry_run,
-            budget=http.budget,
+            lambda: (str(self.account.get("app_id")), str(self.account.get("app_secret"))),
         )
-        # id(source) → image_key / file_key; a failed upload fails every target alike
-        self._keys: OncePerPush[int, str] = OncePerPush(remember_errors=True)
 
     # -- token -----------------------------------------------------------------------
     async def _fetch_token(self) -> tuple[str, float]:
@@ -257,10 +104,10 @@ class LarkAdapter(Adapter):
         }
         result: tuple[str, float] = await self.http.request(
             "POST",
-            self.base_url() + TOKEN_PATH,
+            self.base_url() + lark_api.TOKEN_PATH,
             json=body,
-            headers={"Content-Type": _JSON},
-            parse=parse_token,
+            headers={"Content-Type": lark_api.JSON},
+            parse=lark_api.parse_token,
         )
         return result
 
@@ -277,70 +124,54 @@ class LarkAdapter(Adapter):
         target: Target | None = None,
         describe: Any = None,
     ) -> dict[str, Any]:
-        """One authorised call; a rejected token is renewed once and the call repeated."""
-        kwargs: dict[str, Any] = {}
-        if body is not None:
-            raw = _body_bytes(body)
-            kwargs["content"] = lambda raw=raw: _once(raw)
-            kwargs["describe"] = describe if describe is not None else body
-        else:
-            kwargs.update(data=data, files=files, describe=describe)
+        """One authorised call; a rejected token is renewed once and the call repeated.
+        A JSON body goes as compact UTF-8 (what the size limits above measure)."""
 
         async def request(token: str) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {token}"}
             if body is not None:
-                headers["Content-Type"] = _JSON
-                headers["Content-Length"] = str(len(raw))
+                headers["Content-Type"] = lark_api.JSON
             result: dict[str, Any] = await self.http.request(
                 "POST",
                 self.base_url() + path,
                 params=params,
                 headers=headers,
-                parse=parse_reply,
+                json=body,
+                data=data,
+                files=files,
+                parse=lark_api.parse_reply,
                 send=send,
                 idempotent=idempotent,
                 target=target,
-                **kwargs,
+                describe=describe,
             )
             return result
 
         try:
-            return await self.auth.call(request, lambda exc: isinstance(exc, _TokenRejected))
-        except _TokenRejected as exc:  # the new token was refused too: a plain error
+            return await self.auth.call(
+                request, lambda exc: isinstance(exc, lark_api.TokenRejected)
+            )
+        except lark_api.TokenRejected as exc:  # the new token was refused too: a plain error
             raise PlatformError(exc.message, code=exc.code, status=exc.status) from None
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         path = url.split("?", 1)[0]
-        if path.endswith(TOKEN_PATH):
+        if path.endswith(lark_api.TOKEN_PATH):
             return {"code": 0, "msg": "ok", "tenant_access_token": "t-dry-run", "expire": 7200}
-        if path.endswith(IMAGES_PATH):
+        if path.endswith(lark_api.IMAGES_PATH):
             return {"code": 0, "msg": "success", "data": {"image_key": "img_dry_run"}}
-        if path.endswith(FILES_PATH):
+        if path.endswith(lark_api.FILES_PATH):
             return {"code": 0, "msg": "success", "data": {"file_key": "file_dry_run"}}
         return {"code": 0, "msg": "success", "data": {"message_id": "om_dry_run"}}
 
     # -- the adapter interface ----------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        for i, src in enumerate(message.media_sources()):
-            what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-            self.check_format(src, what)
-            if src.is_url or self.will_convert(src):
-                continue  # checked once downloaded or converted
-            src.check_size(IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT, "lark", what)
+        self.check_media(message)
 
     async def check(self) -> str:
         token, lifetime = await self._fetch_token()
         del token
         return f"app {self.account.get('app_id')}: tenant_access_token valid for {int(lifetime) // 60} min"
-
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        if message.kind == "text":
-            await self._send_text(target, message, tracker)
-        elif message.kind == "mixed":
-            await self._send_mixed(target, message, tracker)
-        else:
-            assert message.media is not None
-            await self._send_media(target, message.media, message.title, message.extra, tracker)
 
     async def _send(
         self,
@@ -358,14 +189,14 @@ class LarkAdapter(Adapter):
         body = {
             "receive_id": target.id.strip(),
             "msg_type": msg_type,
-            "content": _dumps(content),
+            "content": lark_api.dumps(content),
             **extra,
             "uuid": str(uuid.uuid4()),
         }
         data = await self._api(
-            MESSAGES_PATH,
+            lark_api.MESSAGES_PATH,
             body=body,
-            params={"receive_id_type": receive_id_type(target.id)},
+            params={"receive_id_type": lark_api.receive_id_type(target.id)},
             send=True,
             idempotent=True,
             target=target,
@@ -374,32 +205,56 @@ class LarkAdapter(Adapter):
 
     # -- text ------------------------------------------------------------------------
     def text_messages(self, message: Message) -> int:
-        # as _send_text splits it
-        text = message.text or ""
-        title = message.title.strip() if message.title and message.title.strip() else None
+        return len(self._text_contents(message.title, message.text or "", message.markdown))
+
+    def _text_contents(
+        self, title: str | None, text: str, markdown: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The messages of a text push, ``(msg_type, content)``, laid out once per push."""
+        key = ("text", title, text, markdown)
+        return self.split_once(key, lambda: self._layout(title, text, markdown))  # type: ignore[no-any-return]
+
+    def _layout(
+        self, title: str | None, text: str, markdown: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Plain text as ``text`` messages; with a title or markdown, ``post``s. A title
+        alone, or one that would leave no room for the text, is a message of its own."""
+        title = title.strip() if title and title.strip() else None
+        out: list[tuple[str, dict[str, Any]]] = []
+        if title is not None and (
+            not text.strip() or self._room(title) < lark_api.POST_BODY_LIMIT // 2
+        ):
+            out += self._plain(title)
+            title = None
         if not text.strip():
-            return 1 if title else 0
-        if title is None and not message.markdown:
-            return len(self.text_chunks(text))
-        return len(self.posts(title, self._paragraphs(text, message.markdown, self._room(title))))
+            return out
+        if title is None and not markdown:
+            return out + self._plain(text)
+        paragraphs = self._paragraphs(text, markdown, self._room(title))
+        return out + [("post", content) for content in self.posts(title, paragraphs)]
 
     @staticmethod
     def _text_size(text: str) -> int:
-        return len(_body_bytes({"content": _dumps({"text": text})}))
+        return len(lark_api.body_bytes({"content": lark_api.dumps({"text": text})}))
 
-    def text_chunks(self, text: str) -> list[str]:
-        return list(self.split_once(("text_chunks", text), lambda: self._text_chunks(text)))
-
-    def _text_chunks(self, text: str) -> list[str]:
+    def _plain(self, text: str) -> list[tuple[str, dict[str, Any]]]:
+        """``text`` messages, each body within Lark's limit."""
         from imcli import markup
 
-        return markup.split_source(
-            text, markdown=False, render=lambda s: s, limit=TEXT_BODY_LIMIT, measure=self._text_size
+        chunks = markup.split_source(
+            text,
+            markdown=False,
+            render=markup.keep,
+            limit=lark_api.TEXT_BODY_LIMIT,
+            measure=self._text_size,
         )
+        return [("text", {"text": chunk}) for chunk in chunks]
 
     @staticmethod
     def _post_size(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> int:
-        return len(_body_bytes({"content": _dumps(_post(title, paragraphs))}))
+        return len(
+            lark_api.body_bytes({"content": lark_api.dumps(lark_api.post(title, paragraphs))})
+        )
 
     def _paragraphs(self, text: str, markdown: bool, room: int) -> list[list[dict[str, Any]]]:
         """``text``/``md`` paragraphs for one text, each fitting a post of its own."""
@@ -411,7 +266,7 @@ class LarkAdapter(Adapter):
             return self._post_size(None, [[{"tag": tag, "text": piece}]])
 
         pieces = markup.split_source(
-            text, markdown=markdown, render=lambda s: s, limit=room, measure=measure
+            text, markdown=markdown, render=markup.keep, limit=room, measure=measure
         )
         return [[{"tag": tag, "text": p}] for p in pieces if p.strip()]
 
@@ -419,112 +274,67 @@ class LarkAdapter(Adapter):
         self, title: str | None, paragraphs: list[list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         """Post contents holding the paragraphs in order, each within the body limit."""
-        out: list[list[list[dict[str, Any]]]] = []
-        current: list[list[dict[str, Any]]] = []
-        for para in paragraphs:
-            head = title if not out else None
-            if current and self._post_size(head, current + [para]) > POST_BODY_LIMIT:
-                out.append(current)
-                current = []
-            current.append(para)
-        if current:
-            out.append(current)
-        return [_post(title if i == 0 else None, paras) for i, paras in enumerate(out)]
+        from imcli import markup
+
+        def fits(n: int, paras: list[list[dict[str, Any]]]) -> bool:
+            return self._post_size(title if n == 0 else None, paras) <= lark_api.POST_BODY_LIMIT
+
+        groups = markup.pack_groups(paragraphs, fits)
+        return [lark_api.post(title if i == 0 else None, paras) for i, paras in enumerate(groups)]
 
     def _room(self, title: str | None) -> int:
-        return POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
+        return lark_api.POST_BODY_LIMIT - (self._post_size(title, [[]]) if title else 0)
 
-    async def _send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        text = message.text or ""
-        title = message.title.strip() if message.title and message.title.strip() else None
-        if not text.strip():
-            if title:
-                await self._send_plain(target, title, message.extra, tracker)
-            return
-        if title is not None and self._room(title) < POST_BODY_LIMIT // 2:
-            # a title that would leave no room for the text: its own message first
-            await self._send_plain(target, title, message.extra, tracker)
-            title = None
-        if title is None and not message.markdown:
-            await self._send_plain(target, text, message.extra, tracker)
-            return
-        paragraphs = self._paragraphs(text, message.markdown, self._room(title))
-        for content in self.posts(title, paragraphs):
-            await self._send(target, "post", content, message.extra, tracker)
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        contents = self._text_contents(message.title, message.text or "", message.markdown)
+        for msg_type, content in contents:
+            await self._send(target, msg_type, content, message.extra, tracker)
 
     async def _send_plain(
         self, target: Target, text: str, extra: dict[str, Any], tracker: SendTracker
     ) -> None:
-        for chunk in self.text_chunks(text):
-            await self._send(target, "text", {"text": chunk}, extra, tracker)
+        for msg_type, content in self._plain(text):
+            await self._send(target, msg_type, content, extra, tracker)
 
     # -- media -----------------------------------------------------------------------
-    async def _prepare(self, src: MediaSource) -> MediaSource:
-        """Download a URL, convert a voice to Ogg/Opus or a video to MP4, check the size."""
-        return await self.playable(src)
-
-    def size_limit(self, src: MediaSource) -> int:
-        return IMAGE_LIMIT if src.kind == "image" else FILE_LIMIT
-
     async def _upload(self, src: MediaSource) -> str:
-        """The image_key / file_key for a source, prepared and uploaded once per push
-        (a failure, too, is remembered: the other targets fail alike without retrying)."""
+        """The image_key / file_key for a source, uploaded once per push."""
+        return await self.upload_once(src, self._upload_now)
 
-        async def upload() -> str:
-            local = await self._prepare(src)
-            await self.auth.token()  # a token problem is not an upload problem
-            try:
-                return await self._upload_now(local)
-            except PlatformError as exc:
-                raise upload_failed(exc) from None
-
-        return await self._keys.get(id(src), upload)
+    async def before_upload(self) -> None:
+        await self.auth.token()
 
     async def _upload_now(self, src: MediaSource) -> str:
+        """``im/v1/images`` for an image (its image_key), ``im/v1/files`` for the rest
+        (its file_key, with the duration in ms when it can be read)."""
         from imcli.media import probe
 
-        mime = src.mime or "application/octet-stream"
-
         if src.kind == "image":
-
-            def image_part() -> dict[str, Any]:
-                return {"image": (src.filename, src.open(), mime)}
-
-            data = await self._api(
-                IMAGES_PATH,
-                data={"image_type": "message"},
-                files=None if src.is_url else image_part,
-                describe={"image_type": "message", "image": src},
+            path, field, key, form = (
+                lark_api.IMAGES_PATH,
+                "image",
+                "image_key",
+                {"image_type": "message"},
             )
-            image_key = data.get("image_key")
-            if not isinstance(image_key, str) or not image_key:
-                raise PlatformError("the image upload returned no image_key")
-            return image_key
+        else:
+            path, field, key = lark_api.FILES_PATH, "file", "file_key"
+            form = {"file_type": lark_api.file_type_for(src), "file_name": src.filename}
+            duration = probe.duration_ms(src)
+            if duration:
+                form["duration"] = str(duration)
 
-        form = {"file_type": file_type_for(src), "file_name": src.filename}
-        duration = None
-        if src.kind == "voice":
-            duration = probe.opus_duration_ms(src)
-        elif src.kind == "video":
-            duration = probe.mp4_duration_ms(src)
-        if duration:
-            form["duration"] = str(duration)
-
-        def file_part() -> dict[str, Any]:
-            return {"file": (src.filename, src.open(), mime)}
+        def part() -> dict[str, Any]:
+            return {field: (src.filename, src.open(), src.mime or "application/octet-stream")}
 
         data = await self._api(
-            FILES_PATH,
-            data=form,
-            files=None if src.is_url else file_part,
-            describe={**form, "file": src},
+            path, data=form, files=None if src.is_url else part, describe={**form, field: src}
         )
-        file_key = data.get("file_key")
-        if not isinstance(file_key, str) or not file_key:
-            raise PlatformError("the file upload returned no file_key")
-        return file_key
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise PlatformError(f"the {field} upload returned no {key}")
+        return value
 
-    async def _send_media(
+    async def send_media(
         self,
         target: Target,
         src: MediaSource,
@@ -536,7 +346,9 @@ class LarkAdapter(Adapter):
         key = await self._upload(src)
         if src.kind == "image":
             if title:
-                await self._send(target, "post", _post(title, [[_img(key)]]), extra, tracker)
+                await self._send(
+                    target, "post", lark_api.post(title, [[lark_api.img(key)]]), extra, tracker
+                )
             else:
                 await self._send(target, "image", {"image_key": key}, extra, tracker)
             return
@@ -546,7 +358,7 @@ class LarkAdapter(Adapter):
         await self._send(target, msg_type, {"file_key": key}, extra, tracker)
 
     # -- mixed -----------------------------------------------------------------------
-    async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         title = message.title.strip() if message.title and message.title.strip() else None
         in_post: list[Item] = [it for it in message.items if it.is_text or it.type == "image"]
         others: list[Item] = [it for it in message.items if not (it.is_text or it.type == "image")]
@@ -557,7 +369,7 @@ class LarkAdapter(Adapter):
                 paragraphs.extend(self._paragraphs(it.text or "", it.type == "markdown", room))
             else:
                 assert it.media is not None
-                paragraphs.append([_img(await self._upload(it.media))])
+                paragraphs.append([lark_api.img(await self._upload(it.media))])
                 if it.caption and it.caption.strip():
                     paragraphs.extend(self._paragraphs(it.caption.strip(), False, room))
         if paragraphs:
@@ -568,16 +380,5 @@ class LarkAdapter(Adapter):
             assert it.media is not None
             caption = it.caption.strip() if it.caption and it.caption.strip() else None
             heading = "\n".join(t for t in (title, caption) if t) or None
-            await self._send_media(target, it.media, heading, message.extra, tracker)
+            await self.send_media(target, it.media, heading, message.extra, tracker)
             title = None
-
-
-def _img(image_key: str) -> dict[str, Any]:
-    return {"tag": "img", "image_key": image_key}
-
-
-def _post(title: str | None, paragraphs: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    body: dict[str, Any] = {"content": paragraphs}
-    if title:
-        body = {"title": title, **body}
-    return {"zh_cn": body}

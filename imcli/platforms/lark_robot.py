@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
+from imcli.platforms import lark_api
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
 from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
@@ -134,9 +135,9 @@ class LarkRobotAdapter(WebhookAdapter):
         if not text.strip():
             text, title = title, ""
         md = message.markdown
-        chunks = pack(
+        chunks = markup.pack(
             [(text, md)], limit=TEXT_LIMIT - utf8_len(title), measure=utf8_len,
-            plain=keep, markdown=keep if md else markup.to_plain_text,
+            plain=markup.keep, markdown=markup.keep if md else markup.to_plain_text,
         )  # fmt: skip
         out: list[dict[str, Any]] = []
         for i, chunk in enumerate(chunks):
@@ -147,8 +148,8 @@ class LarkRobotAdapter(WebhookAdapter):
                     card["header"] = {"title": {"tag": "plain_text", "content": head}}
                 out.append({"msg_type": "interactive", "card": card})
             elif head:
-                post = {"title": head, "content": [[{"tag": "text", "text": chunk}]]}
-                out.append({"msg_type": "post", "content": {"post": {"zh_cn": post}}})
+                post = lark_api.post(head, [[{"tag": "text", "text": chunk}]])
+                out.append({"msg_type": "post", "content": {"post": post}})
             else:
                 out.append({"msg_type": "text", "content": {"text": chunk}})
         return out

@@ -245,15 +245,9 @@ class QQAdapter(Adapter):
             return f"QQ {info.get('user_id')} ({info.get('nickname') or 'no nickname'})"
         return "ok"
 
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        if message.kind == "text":
-            text = self._text(message.title, [(message.text or "", message.markdown)])
-            await self._send(target, [_text_seg(text)], message.extra, tracker)
-        elif message.kind == "mixed":
-            await self._send_mixed(target, message, tracker)
-        else:
-            assert message.media is not None
-            await self._send_media(target, message.media, message.title, message.extra, tracker)
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        text = self._text(message.title, [(message.text or "", message.markdown)])
+        await self._send(target, [_text_seg(text)], message.extra, tracker)
 
     # -- building messages -----------------------------------------------------------------------
     @staticmethod
@@ -342,7 +336,7 @@ class QQAdapter(Adapter):
         data = await self._call(action, params, target=target, describe=describe)
         tracker.sent(data.get("message_id") if isinstance(data, dict) else None)
 
-    async def _send_media(
+    async def send_media(
         self,
         target: Target,
         src: MediaSource,
@@ -486,7 +480,7 @@ class QQAdapter(Adapter):
             ) from None
         tracker.sent(data.get("file_id") if isinstance(data, dict) else None)
 
-    async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         from imcli import markup
 
         segments: list[dict[str, Any]] = []
@@ -514,7 +508,7 @@ class QQAdapter(Adapter):
             await self._send(target, _merge_text(segments), message.extra, tracker)
         for it in later:
             assert it.media is not None
-            await self._send_media(target, it.media, it.caption, message.extra, tracker)
+            await self.send_media(target, it.media, it.caption, message.extra, tracker)
 
 
 def _text_seg(text: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
+    json_object,
     upload_failed,
 )
 
@@ -68,6 +69,9 @@ def _channel_key(target: Target) -> object:
     ``-u C0123`` name the same conversation as ``-g C0123``."""
     return target.id.strip().upper()
 
+
+GB = 1 << 30
+UPLOAD_LIMIT = 1 * GB
 
 SPEC = PlatformSpec(
     name="slack",
@@ -86,13 +90,12 @@ SPEC = PlatformSpec(
             "mp3",
         )
     },
+    media_limits={k: UPLOAD_LIMIT for k in ("image", "voice", "video", "file")},
     default_base_url="https://slack.com/api",
     adapter="imcli.platforms.slack:SlackAdapter",
     target_key=_channel_key,
 )
 
-GB = 1 << 30
-UPLOAD_LIMIT = 1 * GB
 TEXT_LIMIT = 40_000  # chat.postMessage truncates text beyond this
 SECTION_LIMIT = 3_000  # a section block's text
 HEADER_LIMIT = 150  # a header block's plain_text
@@ -114,7 +117,7 @@ def escape(text: str) -> str:
 
 def parse_reply(resp: httpx.Response) -> dict[str, Any]:
     """A Web API answer: ``{"ok": true, …}`` or ``{"ok": false, "error": "<code>"}``."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     if resp.status_code == 429:
         raise RetryableError("ratelimited (429)", retry_after=retry_after_header(resp), status=429)
@@ -122,9 +125,7 @@ def parse_reply(resp: httpx.Response) -> dict[str, Any]:
         raise RetryableError(
             f"HTTP {resp.status_code}: {resp.reason_phrase}", status=resp.status_code
         )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     if data.get("ok") is True:
         return data
     code = str(data.get("error") or f"HTTP {resp.status_code}")
@@ -158,12 +159,6 @@ def parse_upload(resp: httpx.Response) -> None:
 
 class SlackAdapter(Adapter):
     """Imported only to send: markup, media and http are loaded lazily."""
-
-    @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # the limit applies to the converted file
-        return UPLOAD_LIMIT
 
     spec = SPEC
 
@@ -228,12 +223,7 @@ class SlackAdapter(Adapter):
 
     # -- the adapter interface ----------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        for i, src in enumerate(message.media_sources()):
-            if not src.is_url:
-                what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                self.check_format(src, what)
-                if not self.will_convert(src):  # else checked once converted
-                    src.check_size(UPLOAD_LIMIT, "slack", what)
+        self.check_media(message)
 
     async def check(self) -> str:
         me = await self._call("auth.test")
@@ -242,28 +232,29 @@ class SlackAdapter(Adapter):
     def download_limit(self, src: MediaSource) -> int | None:
         return UPLOAD_LIMIT  # files.upload takes bytes only: every URL is downloaded
 
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        if message.kind == "text":
-            parts = [(message.text or "", message.markdown)]
-            await self._send_texts(target, message.title, parts, message.extra, tracker)
-        elif message.kind == "mixed":
-            texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
-            files = [
-                (it.media, it.caption)
-                for it in message.items
-                if not it.is_text and it.media is not None
-            ]
-            title = message.title
-            if any(t.strip() for t, _ in texts):
-                await self._send_texts(target, title, texts, message.extra, tracker)
-                title = None
-            if files:
-                await self._send_files(target, files, title, message.extra, tracker)
-        else:
-            assert message.media is not None
-            await self._send_files(
-                target, [(message.media, None)], message.title, message.extra, tracker
-            )
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        parts = [(message.text or "", message.markdown)]
+        await self._send_texts(target, message.title, parts, message.extra, tracker)
+
+    async def send_media(
+        self,
+        target: Target,
+        src: MediaSource,
+        title: str | None,
+        extra: dict[str, Any],
+        tracker: SendTracker,
+    ) -> None:
+        await self._send_files(target, [(src, None)], title, extra, tracker)
+
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
+        files = [(it.media, it.caption) for it in message.items if it.media is not None]
+        title = message.title
+        if any(t.strip() for t, _ in texts):
+            await self._send_texts(target, title, texts, message.extra, tracker)
+            title = None
+        if files:
+            await self._send_files(target, files, title, message.extra, tracker)
 
     # -- channels ----------------------------------------------------------------------
     async def _channel(self, target: Target, *, for_upload: bool) -> str:
@@ -304,73 +295,78 @@ class SlackAdapter(Adapter):
     def _render_messages(
         self, title: str | None, parts: list[tuple[str, bool]]
     ) -> list[dict[str, Any]]:
-        from imcli import markup
-
         parts = [(t, md) for t, md in parts if t and t.strip()]
         title = title.strip() if title and title.strip() else None
         if not parts and title:
             parts, title = [(title, False)], None
         if not parts:
             return []
-
-        def pieces(limit: int) -> list[tuple[str, bool]]:
-            out: list[tuple[str, bool]] = []
-            for text, md in parts:
-                render = markup.to_slack_mrkdwn if md else escape
-                out.extend(
-                    (p, md)
-                    for p in markup.split_source(
-                        text, markdown=md, render=render, limit=limit, measure=len
-                    )
-                )
-            return [(p, md) for p, md in out if p.strip()]
-
         # Plain text arrives as typed: ``mrkdwn`` defaults to true on chat.postMessage
         # ("Disable Slack markup parsing by setting to false"), and a section's text object
         # is ``plain_text`` unless it holds rendered markdown.
         any_md = any(md for _, md in parts)
         flags: dict[str, Any] = {} if any_md else {"mrkdwn": False}
-
         if title is None:
-            messages: list[str] = []
-            for piece, _ in pieces(TEXT_LIMIT):
-                if messages and len(messages[-1]) + 2 + len(piece) <= TEXT_LIMIT:
-                    messages[-1] += "\n\n" + piece
-                else:
-                    messages.append(piece)
-            return [{"text": m, **flags} for m in messages]
+            from imcli import markup
 
+            messages = markup.pack(
+                parts, limit=TEXT_LIMIT, measure=len, plain=escape, markdown=markup.to_slack_mrkdwn
+            )
+            return [{"text": m, **flags} for m in messages]
+        return [
+            {**payload, **flags} for payload in self._block_messages(title, parts, any_md=any_md)
+        ]
+
+    @staticmethod
+    def _header_block(title: str, *, any_md: bool) -> dict[str, Any]:
+        """The title as a header block; one too long for a header is a bold section."""
         heading = " ".join(title.split())
         if len(heading) <= HEADER_LIMIT:
-            head_block: dict[str, Any] = {
+            return {
                 "type": "header",
                 "text": {"type": "plain_text", "text": heading, "emoji": True},
             }
-        else:
-            shown = escape(heading)
-            if len(shown) > SECTION_LIMIT - 2:
-                shown = shown[: SECTION_LIMIT - 3].rsplit("&", 1)[0] + "…"
-            head_block = (
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
-                if any_md
-                else {"type": "section", "text": {"type": "plain_text", "text": shown}}
+        shown = escape(heading)
+        if len(shown) > SECTION_LIMIT - 2:
+            shown = shown[: SECTION_LIMIT - 3].rsplit("&", 1)[0] + "…"
+        if any_md:
+            return {"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown}*"}}
+        return {"type": "section", "text": {"type": "plain_text", "text": shown}}
+
+    def _block_messages(
+        self, title: str, parts: list[tuple[str, bool]], *, any_md: bool
+    ) -> list[dict[str, Any]]:
+        """Messages of section blocks under the title's header: at most MAX_BLOCKS blocks
+        each, and a ``text`` fallback within TEXT_LIMIT."""
+        from imcli import markup
+
+        pieces = [
+            (p, md)
+            for text, md in parts
+            for p in markup.split_source(
+                text,
+                markdown=md,
+                render=markup.to_slack_mrkdwn if md else escape,
+                limit=SECTION_LIMIT,
+                measure=len,
             )
+            if p.strip()
+        ]
         fallback_head = escape(title)[: TEXT_LIMIT // 4]
+
+        def fits(n: int, group: list[tuple[str, bool]]) -> bool:
+            texts = [fallback_head] * (n == 0) + [p for p, _ in group]
+            return len(texts) <= MAX_BLOCKS and len("\n\n".join(texts)) <= TEXT_LIMIT
+
         out: list[dict[str, Any]] = []
-        blocks: list[dict[str, Any]] = [head_block]
-        texts: list[str] = [fallback_head]
-        size = len(fallback_head)
-        for piece, md in pieces(SECTION_LIMIT):
-            if len(blocks) >= MAX_BLOCKS or (
-                len(blocks) > 1 and size + 2 + len(piece) > TEXT_LIMIT
-            ):
-                out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
-                blocks, texts, size = [], [], -2
-            kind = "mrkdwn" if md else "plain_text"
-            blocks.append({"type": "section", "text": {"type": kind, "text": piece}})
-            texts.append(piece)
-            size += 2 + len(piece)
-        out.append({"text": "\n\n".join(texts), "blocks": blocks, **flags})
+        for n, group in enumerate(markup.pack_groups(pieces, fits) or [[]]):  # the header alone
+            blocks = [self._header_block(title, any_md=any_md)] if n == 0 else []
+            blocks += [
+                {"type": "section", "text": {"type": "mrkdwn" if md else "plain_text", "text": p}}
+                for p, md in group
+            ]
+            texts = [fallback_head] * (n == 0) + [p for p, _ in group]
+            out.append({"text": "\n\n".join(texts), "blocks": blocks})
         return out
 
     async def _send_texts(
@@ -391,9 +387,6 @@ class SlackAdapter(Adapter):
             tracker.sent(reply.get("ts"))
 
     # -- files -----------------------------------------------------------------------
-    def size_limit(self, src: MediaSource) -> int:
-        return UPLOAD_LIMIT
-
     async def _upload(self, target: Target, src: MediaSource, title: str | None) -> dict[str, Any]:
         """Steps 1 and 2 of the external upload; the ``files`` entry for step 3."""
         from imcli.http import file_chunks

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import AccountOffline, PlatformError
-from imcli.platforms._webhook import WebhookAdapter, pack, register, status_check
+from imcli.platforms._webhook import WebhookAdapter, register, status_check
 from imcli.platforms.base import Field, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
@@ -118,11 +118,13 @@ class SlackWebhookAdapter(WebhookAdapter):
             text, md, title = title, False, ""
         render = markup.to_slack_mrkdwn if md else escape
         if not title and not md:
-            chunks = pack(
+            chunks = markup.pack(
                 [(text, md)], limit=TEXT_LIMIT, measure=len, plain=render, markdown=render
             )
             return [{"text": c} for c in chunks]
-        pieces = pack([(text, md)], limit=SECTION_LIMIT, measure=len, plain=render, markdown=render)
+        pieces = markup.pack(
+            [(text, md)], limit=SECTION_LIMIT, measure=len, plain=render, markdown=render
+        )
         blocks: list[dict[str, Any]] = []
         if title and len(title) <= HEADER_LIMIT:
             blocks.append(

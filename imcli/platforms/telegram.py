@@ -25,6 +25,7 @@ from imcli.platforms.base import (
     OncePerPush,
     PlatformSpec,
     SendTracker,
+    json_object,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def _chat_key(target: Target) -> object:
         return tid.lower()
 
 
+UPLOAD_LIMITS = {"image": 10 * MB, "voice": 50 * MB, "video": 50 * MB, "file": 50 * MB}
+
 SPEC = PlatformSpec(
     name="telegram",
     title="Telegram",
@@ -68,6 +71,7 @@ SPEC = PlatformSpec(
     # sendVoice: "audio must be in an .OGG file encoded with OPUS, or in .MP3 format, or in
     # .M4A format"; anything else (Ogg/Vorbis included) goes out as a document
     formats={"voice": Formats(("ogg-opus", "mp3", "m4a"), "OGG/Opus, MP3 or M4A", "ogg-opus")},
+    media_limits=UPLOAD_LIMITS,
     default_base_url="https://api.telegram.org",
     adapter="imcli.platforms.telegram:TelegramAdapter",
     target_key=_chat_key,
@@ -82,7 +86,6 @@ METHODS: dict[str, tuple[str, str, str | None]] = {
     "video": ("sendVideo", "video", "video"),
     "file": ("sendDocument", "document", "document"),
 }
-UPLOAD_LIMITS = {"image": 10 * MB, "voice": 50 * MB, "video": 50 * MB, "file": 50 * MB}
 LOCAL_SERVER_LIMIT = 2000 * MB
 #: descriptions meaning "Telegram could not fetch the URL you gave": upload instead
 _URL_FAILED = re.compile(
@@ -112,11 +115,8 @@ def _file_id(result: Any, field: str) -> str | None:
 
 def parse_reply(resp: httpx.Response) -> Any:
     """Telegram's ``{ok, result}`` / ``{ok: false, error_code, description, parameters}``."""
-    from imcli.http import json_reply
 
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     if data.get("ok") is True:
         return data.get("result")
     code = data.get("error_code", resp.status_code)
@@ -188,16 +188,10 @@ class TelegramAdapter(Adapter):
         )
 
     @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # the limit applies to the converted file
-        return LOCAL_SERVER_LIMIT if account.get("local_server") else UPLOAD_LIMITS.get(kind)
-
-    def _upload_limit(self, kind: str) -> int:
-        return LOCAL_SERVER_LIMIT if self.account.get("local_server") else UPLOAD_LIMITS[kind]
-
-    def size_limit(self, src: MediaSource) -> int:
-        return self._upload_limit(src.kind)
+    def upload_limit(cls, account: Any, kind: str) -> int | None:
+        if account.get("local_server"):
+            return LOCAL_SERVER_LIMIT
+        return super().upload_limit(account, kind)
 
     def dry_run_reply(self, method: str, url: str) -> Any:
         if url.endswith("/getMe"):
@@ -208,28 +202,15 @@ class TelegramAdapter(Adapter):
 
     # -- the adapter interface ----------------------------------------------------------
     def validate(self, message: Message, targets: list[Target]) -> None:
-        for i, src in enumerate(message.media_sources()):
-            if src.origin != "url":
-                what = f"item {i}: {src.kind}" if message.kind == "mixed" else src.kind
-                self.check_format(src, what)
-                if not self.will_convert(src):  # else checked once converted
-                    src.check_size(self._upload_limit(src.kind), "telegram", what)
+        self.check_media(message)
 
     async def check(self) -> str:
         me = await self._call("getMe", {}, send=False)
         return f"@{me.get('username')}" if isinstance(me, dict) else "ok"
 
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        extra = message.extra
-        if message.kind == "text":
-            await self._send_texts(
-                target, message.title, [(message.text or "", message.markdown)], extra, tracker
-            )
-        elif message.kind == "mixed":
-            await self._send_mixed(target, message, tracker)
-        else:
-            assert message.media is not None
-            await self._send_media(target, message.media, message.title, extra, tracker)
+    async def send_text(self, target: Target, message: Message, tracker: SendTracker) -> None:
+        parts = [(message.text or "", message.markdown)]
+        await self._send_texts(target, message.title, parts, message.extra, tracker)
 
     # -- text ------------------------------------------------------------------------
     def text_messages(self, message: Message) -> int:
@@ -243,31 +224,15 @@ class TelegramAdapter(Adapter):
     def _render_chunks(self, title: str | None, parts: list[tuple[str, bool]]) -> list[str]:
         from imcli import markup
 
-        parts = [(t, md) for t, md in parts if t and t.strip()]
-        heading = ""
-        if title and title.strip():
-            if not parts:
-                parts = [(title, False)]
-            else:
-                heading = f"<b>{markup.escape_html(title.strip())}</b>\n"
-                if markup.telegram_visible_len(heading) > TEXT_LIMIT // 2:
-                    # a title that would leave no room for the text: its own message(s)
-                    # first, as a plain line
-                    parts, heading = [(title, False), *parts], ""
-        room = TEXT_LIMIT - markup.telegram_visible_len(heading)
-        chunks: list[str] = []
-        for text, md in parts:
-            render = markup.to_telegram_html if md else markup.escape_html
-            for piece in markup.split_source(
-                text, markdown=md, render=render, limit=room, measure=markup.telegram_visible_len
-            ):
-                if chunks and markup.telegram_visible_len(chunks[-1] + "\n\n" + piece) <= room:
-                    chunks[-1] = chunks[-1] + "\n\n" + piece
-                else:
-                    chunks.append(piece)
-        if chunks and heading:
-            chunks[0] = heading + chunks[0]
-        return chunks
+        return markup.pack_titled(
+            title,
+            parts,
+            heading=lambda t: f"<b>{markup.escape_html(t)}</b>\n",
+            limit=TEXT_LIMIT,
+            measure=markup.telegram_visible_len,
+            plain=markup.escape_html,
+            markdown=markup.to_telegram_html,
+        )
 
     async def _send_texts(
         self,
@@ -298,7 +263,7 @@ class TelegramAdapter(Adapter):
         return True
 
     def download_limit(self, src: MediaSource) -> int | None:
-        return None if self._by_url(src) else self._upload_limit(src.kind)
+        return None if self._by_url(src) else self.size_limit(src)
 
     def _caption(self, title: str | None) -> str | None:
         from imcli import markup
@@ -308,7 +273,7 @@ class TelegramAdapter(Adapter):
         html = markup.escape_html(title.strip())
         return html if markup.telegram_visible_len(html) <= CAPTION_LIMIT else None
 
-    async def _send_media(
+    async def send_media(
         self,
         target: Target,
         src: MediaSource,
@@ -345,9 +310,11 @@ class TelegramAdapter(Adapter):
         """Upload the file for the first target; the others get Telegram's file_id."""
         import asyncio
 
+        from imcli._async import wait_for
+
         lock = self._uploads.lock(id(src))
         try:  # another target's upload of the file may be under way: its file_id serves
-            await asyncio.wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
+            await wait_for(lock.acquire(), max(0.0, self.http.budget.remaining()))
         except asyncio.TimeoutError:
             raise PlatformError(
                 "not sent: the --timeout budget ran out while the file was being uploaded "
@@ -370,7 +337,7 @@ class TelegramAdapter(Adapter):
         return await self._call(method, {**fields, field: file_id}, target=target)
 
     # -- mixed -----------------------------------------------------------------------
-    async def _send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
+    async def send_mixed(self, target: Target, message: Message, tracker: SendTracker) -> None:
         texts = [(it.text or "", it.type == "markdown") for it in message.items if it.is_text]
         media = [it for it in message.items if not it.is_text and it.media is not None]
         title = message.title
@@ -386,7 +353,7 @@ class TelegramAdapter(Adapter):
                 if len(batch) == 1:
                     it = batch[0]
                     assert it.media is not None
-                    await self._send_media(
+                    await self.send_media(
                         target, it.media, it.caption or title, message.extra, tracker
                     )
                 else:
@@ -394,7 +361,7 @@ class TelegramAdapter(Adapter):
                 title = None
         for it in voices:
             assert it.media is not None
-            await self._send_media(target, it.media, it.caption or title, message.extra, tracker)
+            await self.send_media(target, it.media, it.caption or title, message.extra, tracker)
             title = None
 
     async def _send_group(
@@ -416,7 +383,7 @@ class TelegramAdapter(Adapter):
                 if self._by_url(src) and not upload_all:
                     entry["media"] = src.url
                 else:
-                    local = await self.local_copy(src, self._upload_limit(src.kind))
+                    local = await self.local_copy(src, self.size_limit(src))
                     if local.is_url:
                         entry["media"] = local.url
                     else:

@@ -45,12 +45,17 @@ from imcli.platforms.base import Field, Formats, PlatformSpec, SendTracker, labe
 from imcli.platforms.weixin import Part, WeixinAdapter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-
     from imcli.media import MediaSource
-    from imcli.models import Message, Target, TargetResult
+    from imcli.models import Message, Target
 
 MB = 1 << 20
+
+#: Image limit 2 MB: the current "新增临时素材" page (developers.weixin.qq.com/doc/service/
+#: api/material/temporary/api_uploadtempmedia) says "文件大小限制：图片2MB/视频10MB" under
+#: 注意事项 while its older 其他补充 list keeps "图片(image): 10M"; the earlier page's
+#: "请注意" said "图片大小不超过2M", and the API answers 40009 "invalid image size" above
+#: it. Both current statements allow 2 MB, only one allows more: 2 MB is the limit.
+UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
 
 SPEC = PlatformSpec(
     name="wechat",
@@ -80,17 +85,12 @@ SPEC = PlatformSpec(
         "voice": Formats(("amr", "mp3"), "AMR or MP3", "mp3"),
         "video": Formats(("mp4",), "MP4", "mp4"),
     },
+    media_limits=UPLOAD_LIMITS,
     default_base_url="https://api.weixin.qq.com",
     adapter="imcli.platforms.wechat:WeChatAdapter",
 )
 
 TEXT_LIMIT = 2048  # UTF-8 bytes per text message (conservative: the docs name no limit)
-#: Image limit 2 MB: the current "新增临时素材" page (developers.weixin.qq.com/doc/service/
-#: api/material/temporary/api_uploadtempmedia) says "文件大小限制：图片2MB/视频10MB" under
-#: 注意事项 while its older 其他补充 list keeps "图片(image): 10M"; the earlier page's
-#: "请注意" said "图片大小不超过2M", and the API answers 40009 "invalid image size" above
-#: it. Both current statements allow 2 MB, only one allows more: 2 MB is the limit.
-UPLOAD_LIMITS = {"image": 2 * MB, "voice": 2 * MB, "video": 10 * MB}
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 CREDENTIALS = frozenset({40002, 40013, 40125, 40164, 41002, 41004, 48001, 61024})
 BUSY = frozenset({-1})
@@ -187,15 +187,10 @@ def template_time(t: float | None = None) -> str:
 class WeChatAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
-    upload_limits = UPLOAD_LIMITS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
     quota = QUOTA
-
-    def __init__(self, account: Any, http: Any) -> None:
-        super().__init__(account, http)
-        self._parts: list[Part] = []
 
     def app_id(self) -> str:
         return str(self.account.get("app_id") or "")
@@ -262,22 +257,8 @@ class WeChatAdapter(WeixinAdapter):
         _, lifetime = await self._stable_token(force=False)
         return f"app {self.app_id()}: access_token ok ({lifetime:.0f} s)"
 
-    async def deliver(
-        self,
-        targets: Iterable[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None = None,
-    ) -> None:
-        targets = list(targets)
-        parts = await self.parts_or_fail(targets, message, results, on_done)
-        if parts is None:
-            return
-        self._parts = parts  # uploads done once, before any send
-        await super().deliver(targets, message, results, on_done)
-
     async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        parts = self._parts or await self.parts(message)
+        parts = await self.parts(message)  # made once, before the first send
         for i, part in enumerate(parts):
             body = {"touser": target.id.strip(), **part.body(), **message.extra}
             try:

@@ -35,21 +35,18 @@ message parts), which WeChat shares, holds what is not WeCom's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import (
     ConfigError,
-    ImcliError,
     PlatformError,
-    UsageError,
 )
 from imcli.platforms.base import Field, Formats, Limit, PlatformSpec, SendTracker
-from imcli.platforms.weixin import Part, WeixinAdapter, fail
+from imcli.platforms.weixin import Part, WeixinAdapter
 
 if TYPE_CHECKING:
     from imcli.media import MediaSource
-    from imcli.models import Message, Target, TargetResult
+    from imcli.models import Message, Target
 
 MB = 1 << 20
 
@@ -59,6 +56,8 @@ def _wecom_key(target: Target) -> object:
     tid = target.id.strip()
     return (target.kind, tid.lower() if target.kind == "user" else tid)
 
+
+UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
 
 SPEC = PlatformSpec(
     name="wecom",
@@ -82,6 +81,8 @@ SPEC = PlatformSpec(
         "voice": Formats(("amr",), "AMR", "amr"),
         "video": Formats(("mp4",), "MP4", "mp4"),
     },
+    media_limits=UPLOAD_LIMITS,
+    min_media_size=6,  # media/upload: "each file larger than 5 bytes"
     default_base_url="https://qyapi.weixin.qq.com",
     adapter="imcli.platforms.wecom:WeComAdapter",
     target_key=_wecom_key,
@@ -90,7 +91,6 @@ SPEC = PlatformSpec(
 TEXT_LIMIT = 2048  # UTF-8 bytes, text and markdown content
 VIDEO_TITLE_LIMIT = 128  # UTF-8 bytes
 BATCH = 1000  # users per message/send request
-UPLOAD_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
 TOKEN_INVALID = frozenset({40014, 42001})
 CREDENTIALS = frozenset(
     {40001, 40013, 40056, 40082, 40091, 41002, 41004, 42009, 60020, 301002}
@@ -114,11 +114,9 @@ def _clean_wecom(errmsg: str) -> str:
 class WeComAdapter(WeixinAdapter):
     spec = SPEC
     text_limit = TEXT_LIMIT
-    upload_limits = UPLOAD_LIMITS
     token_invalid = TOKEN_INVALID
     credentials = CREDENTIALS
     busy = BUSY
-    min_size = 6  # "each file larger than 5 bytes"
 
     def app_id(self) -> str:
         return str(self.account.get("corp_id") or "")
@@ -185,13 +183,6 @@ class WeComAdapter(WeixinAdapter):
         del token
         return f"corp {self.app_id()}, agent {self.agent_id()}: access_token ok ({lifetime:.0f} s)"
 
-    async def send_one(self, target: Target, message: Message, tracker: SendTracker) -> None:
-        results = {target: tracker.result}
-        await self.deliver([target], message, results)
-        res = results[target]
-        if not res.ok and isinstance(res.error_exc, ImcliError):
-            raise res.error_exc
-
     # -- parts ---------------------------------------------------------------------------------
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         markdown = any(md for _, md in texts)
@@ -214,113 +205,72 @@ class WeComAdapter(WeixinAdapter):
         return out
 
     # -- fan-out: users share requests ------------------------------------------------------------
-    async def deliver(
-        self,
-        targets: Iterable[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None = None,
-    ) -> None:
-        import asyncio
-
-        targets = list(targets)
-        if not targets:
-            return
-        parts = await self.parts_or_fail(targets, message, results, on_done)
-        if parts is None:
-            return
+    def batches(self, targets: list[Target]) -> list[list[Target]]:
+        """Up to 1000 users per request; ``@all`` in a request of its own (the same
+        ``@all`` twice is one send)."""
         everyone = [t for t in targets if t.id.strip() == "@all"]
         named = [t for t in targets if t.id.strip() != "@all"]
         batches = [named[i : i + BATCH] for i in range(0, len(named), BATCH)]
-        batches += [[t] for t in everyone[:1]]
-        for t in everyone[1:]:  # the same @all twice is one send
-            batches[-1].append(t)
-        sem = asyncio.Semaphore(4)
+        if everyone:
+            batches.append(everyone)
+        return batches
 
-        async def run(batch: list[Target]) -> None:
-            from imcli.http import IN_FLIGHT
-            from imcli.platforms.base import interrupted
-
-            flight: list[Any] = []
-            IN_FLIGHT.set(flight)  # this task's own context: its send in flight
-            async with sem:
-                try:
-                    await self._send_batch(batch, parts, message.extra, results, on_done)
-                except asyncio.CancelledError:
-                    # every user of a request in flight may have got the message
-                    for t in batch:
-                        if not results[t].ok and not results[t].error:
-                            interrupted(results[t], in_flight=bool(flight))
-                    raise
-
-        from imcli.platforms.base import gather_all
-
-        await gather_all([run(b) for b in batches])
-
-    async def _send_batch(
-        self,
-        batch: list[Target],
-        parts: list[Part],
-        extra: dict[str, Any],
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None,
+    async def send_batch(
+        self, batch: list[Target], message: Message, trackers: dict[Target, SendTracker]
     ) -> None:
         active = list(batch)
-        agent_id = self.agent_id()
-        for part in parts:
+        for part in await self.parts(message):
             if not active:
                 break
-            ids = list(dict.fromkeys(t.id.strip() for t in active))
-            body = {"touser": "|".join(ids), "agentid": agent_id, **part.body(), **extra}
-            for t in active[1:]:  # the per-user limit counts for every user of the request
-                await self.http.limiter.acquire(t)
-            try:
-                reply = await self.api(
-                    "POST",
-                    "/cgi-bin/message/send",
-                    json=body,
-                    send=True,
-                    target=active[0],
-                    accept=frozenset({81013}),
-                )
-            except (UsageError, ConfigError):
-                raise
-            except ImcliError as exc:
-                for t in active:
-                    fail(results[t], exc, on_done)
-                return
-            if active[0] in self.http.resent:  # one request carried every user of the batch
-                self.http.resent.update(active)
-            invalid, unlicensed = (
-                _user_list(reply, "invaliduser"),
-                _user_list(reply, "unlicenseduser"),
-            )
-            code = reply.get("errcode", 0)
-            still: list[Target] = []
-            for t in active:
-                if t.id.strip().lower() in unlicensed:  # errcode 0, but not delivered
-                    reason = (
-                        "the user has no basic interface license (unlicenseduser): assign "
-                        "one in the WeCom admin console"
-                    )
-                    fail(results[t], PlatformError(reason), on_done)
-                elif t.id.strip().lower() in invalid or code == 81013:
-                    why = _clean_wecom(str(reply.get("errmsg") or ""))
-                    reason = (
-                        f"invalid user: no such userId in the app's visible range ({why} ({code}))"
-                        if code
-                        else "invalid user: no such userId in the app's visible range (invaliduser)"
-                    )
-                    fail(results[t], PlatformError(reason, code=code or None), on_done)
-                else:
-                    msgid = reply.get("msgid")
-                    results[t].message_ids.append("" if msgid is None else str(msgid))
-                    still.append(t)
-            active = still
+            reply = await self._send_part(active, part, message.extra)
+            active = self._delivered_to(active, reply, trackers)
+
+    async def _send_part(
+        self, active: list[Target], part: Part, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One message to every user still in the batch, in one request."""
+        ids = list(dict.fromkeys(t.id.strip() for t in active))
+        body = {"touser": "|".join(ids), "agentid": self.agent_id(), **part.body(), **extra}
+        for t in active[1:]:  # the per-user limit counts for every user of the request
+            await self.http.take_turn(t)
+        reply = await self.api(
+            "POST",
+            "/cgi-bin/message/send",
+            json=body,
+            send=True,
+            target=active[0],
+            accept=frozenset({81013}),
+        )
+        if active[0] in self.http.resent:  # one request carried every user of the batch
+            self.http.resent.update(active)
+        return reply
+
+    def _delivered_to(
+        self, active: list[Target], reply: dict[str, Any], trackers: dict[Target, SendTracker]
+    ) -> list[Target]:
+        """The users the answer did not refuse (``invaliduser``, ``unlicenseduser``,
+        81013: even with errcode 0, those were not delivered)."""
+        invalid = _user_list(reply, "invaliduser")
+        unlicensed = _user_list(reply, "unlicenseduser")
+        code = reply.get("errcode", 0)
+        still: list[Target] = []
         for t in active:
-            res = results[t]
-            res.ok = True
-            res.error = None
-            res.error_exc = None
-            if on_done is not None:
-                on_done(res)
+            uid = t.id.strip().lower()
+            if uid in unlicensed:
+                trackers[t].failed(PlatformError(
+                    "the user has no basic interface license (unlicenseduser): assign "
+                    "one in the WeCom admin console"
+                ))  # fmt: skip
+            elif uid in invalid or code == 81013:
+                trackers[t].failed(PlatformError(_invalid_user(reply, code), code=code or None))
+            else:
+                trackers[t].sent(reply.get("msgid"))
+                still.append(t)
+        return still
+
+
+def _invalid_user(reply: dict[str, Any], code: int) -> str:
+    if not code:
+        return "invalid user: no such userId in the app's visible range (invaliduser)"
+    why = _clean_wecom(str(reply.get("errmsg") or ""))
+    return f"invalid user: no such userId in the app's visible range ({why} ({code}))"

@@ -28,15 +28,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imcli.errors import PlatformError
-from imcli.platforms._webhook import WebhookAdapter, errcode_parser, keep, pack, register
-from imcli.platforms.base import (
-    Field,
-    Formats,
-    Limit,
-    PlatformSpec,
-    SendTracker,
-    upload_failed,
-)
+from imcli.platforms._webhook import WebhookAdapter, errcode_parser, register
+from imcli.platforms.base import Field, Formats, Limit, PlatformSpec, SendTracker
 
 if TYPE_CHECKING:
     from imcli.media import MediaSource
@@ -148,12 +141,12 @@ class WeComRobotAdapter(WebhookAdapter):
         limit = (MARKDOWN_LIMIT if markdown else TEXT_LIMIT) - utf8_len(head)
         from imcli import markup
 
-        chunks = pack(
+        chunks = markup.pack(
             texts,
             limit=limit,
             measure=utf8_len,
-            plain=keep,
-            markdown=keep if markdown else markup.to_plain_text,
+            plain=markup.keep,
+            markdown=markup.keep if markdown else markup.to_plain_text,
         )
         if chunks and head:
             chunks[0] = head + chunks[0]
@@ -183,24 +176,22 @@ class WeComRobotAdapter(WebhookAdapter):
 
     async def upload(self, src: MediaSource, kind: str) -> str:
         # downloaded, an AMR voice checked (other audio converted), the size checked
-        local = await self.playable(src)
+        return await self.upload_once(src, lambda local: self._upload(local, kind), kind)
 
+    async def _upload(self, local: MediaSource, kind: str) -> str:
         def files() -> dict[str, Any]:
             return {
                 "media": (local.filename, local.open(), local.mime or "application/octet-stream")
             }
 
-        try:
-            reply = await self.post(
-                errcode_parser(send=False, busy=BUSY, offline=OFFLINE),
-                url=self.url().replace(SEND_PATH, UPLOAD_PATH),
-                params={"key": self.key, "type": kind},
-                files=None if local.is_url else files,
-                describe={"media": local},
-                send=False,
-            )
-        except PlatformError as exc:
-            raise upload_failed(exc) from None
+        reply = await self.post(
+            errcode_parser(send=False, busy=BUSY, offline=OFFLINE),
+            url=self.url().replace(SEND_PATH, UPLOAD_PATH),
+            params={"key": self.key, "type": kind},
+            files=None if local.is_url else files,
+            describe={"media": local},
+            send=False,
+        )
         media_id = reply.get("media_id")
         if not isinstance(media_id, str) or not media_id:
             raise PlatformError("upload failed: webhook/upload_media answered no media_id")

@@ -14,19 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from imcli.errors import (
     AccountOffline,
-    ConfigError,
-    ImcliError,
     PlatformError,
     RetryableError,
-    UsageError,
 )
-from imcli.platforms.base import Adapter, OncePerPush, labelled_sources, upload_failed
+from imcli.platforms.base import Adapter, OncePerPush, json_object
 
 if TYPE_CHECKING:
     import httpx
 
     from imcli.media import MediaSource
-    from imcli.models import Message, Target, TargetResult
+    from imcli.models import Message, Target
 
 
 def upload_name(src: MediaSource) -> str:
@@ -47,7 +44,7 @@ def errcode_reply(
     quota: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """``{errcode, errmsg, ...}`` replies (WeCom and WeChat); errcode 0 or absent is ok."""
-    from imcli.http import json_reply, retry_after_header
+    from imcli.http import retry_after_header
 
     if resp.status_code == 429 or resp.status_code >= 500:
         try:
@@ -59,9 +56,7 @@ def errcode_reply(
             retry_after=retry_after_header(resp),
             status=resp.status_code,
         )
-    data = json_reply(resp)
-    if not isinstance(data, dict):
-        raise PlatformError(f"unexpected answer (HTTP {resp.status_code})", status=resp.status_code)
+    data = json_object(resp)
     code = data.get("errcode", 0)
     if code in (0, None) or code in accept:
         return data
@@ -91,31 +86,15 @@ class WeixinAdapter(Adapter):
 
     # what each platform declares
     text_limit: ClassVar[int]  # UTF-8 bytes of one text message
-    upload_limits: ClassVar[dict[str, int]]  # kind → bytes
     token_invalid: ClassVar[frozenset[int]]  # errcodes: the token is no longer valid
     credentials: ClassVar[frozenset[int]]  # errcodes: the credentials are refused
     busy: ClassVar[frozenset[int]]  # errcodes: come back later
     quota: ClassVar[frozenset[int]] = frozenset()
-    min_size: ClassVar[int] = 1  # bytes
-
-    @classmethod
-    def media_limit(cls, account: Any, kind: str) -> int | None:
-        if cls.converts(kind):
-            return None  # the limit applies to the converted file
-        return cls.upload_limits.get(kind)
 
     def __init__(self, account: Any, http: Any) -> None:
-        from imcli.tokens import TokenAuth, cache_key
-
         super().__init__(account, http)
-        self.auth = TokenAuth(
-            lambda: cache_key(self.spec.name, self.base_url(), self.app_id(), self.app_secret()),
-            self.fetch_token,
-            cache=not http.dry_run,
-            budget=http.budget,
-        )
-        # (upload type, source) → media_id; a failed upload fails every target alike
-        self._media: OncePerPush[tuple[str, int], str] = OncePerPush(remember_errors=True)
+        self.auth = self.token_auth(self.fetch_token, lambda: (self.app_id(), self.app_secret()))
+        self._parts: OncePerPush[int, list[Part]] = OncePerPush()  # id(message) → its parts
 
     # -- what subclasses provide ---------------------------------------------------------
     def app_id(self) -> str:
@@ -188,50 +167,29 @@ class WeixinAdapter(Adapter):
         return await self.auth.call(request, lambda exc: exc.code in self.token_invalid)
 
     # -- media -------------------------------------------------------------------------------
-    def check_media(self, message: Message) -> None:
-        """Sizes and formats, before anything is sent (exit 2, naming the limit). A URL
-        is checked the same way once downloaded, before it is uploaded."""
-        for what, src in labelled_sources(message):
-            self.check_format(src, what)
-            if src.is_url or self.will_convert(src):
-                continue  # checked once downloaded or converted
-            src.check_size(self.upload_limits[src.kind], self.spec.name, what)
-            if src.size is not None and src.size < self.min_size:
-                raise UsageError(
-                    f"{self.spec.name}: {what} {src.filename or src.spec} is {src.size} bytes; "
-                    f"{self.spec.name} takes media of at least {self.min_size} bytes"
-                )
-
-    def size_limit(self, src: MediaSource) -> int:
-        return self.upload_limits[src.kind]
-
     async def upload(self, src: MediaSource, upload_type: str) -> str:
         """The media_id of ``src``: downloaded and uploaded once per push."""
+        return await self.upload_once(
+            src, lambda local: self._upload(local, upload_type), upload_type
+        )
 
-        async def upload() -> str:
-            return await self._upload(src, upload_type)
+    async def before_upload(self) -> None:
+        await self.auth.token()
 
-        return await self._media.get((upload_type, id(src)), upload)
-
-    async def _upload(self, src: MediaSource, upload_type: str) -> str:
-        local = await self.playable(src)
+    async def _upload(self, local: MediaSource, upload_type: str) -> str:
         name = upload_name(local)
         mime = local.mime or "application/octet-stream"
 
         def files() -> dict[str, Any]:
             return {"media": (name, local.open(), mime)}
 
-        await self.auth.token()  # a token problem is not an upload problem
-        try:
-            reply = await self.api(
-                "POST",
-                "/cgi-bin/media/upload",
-                params={"type": upload_type},
-                files=None if local.is_url else files,
-                describe={"media": local},
-            )
-        except PlatformError as exc:
-            raise upload_failed(exc) from None
+        reply = await self.api(
+            "POST",
+            "/cgi-bin/media/upload",
+            params={"type": upload_type},
+            files=None if local.is_url else files,
+            describe={"media": local},
+        )
         media_id = reply.get("media_id") or reply.get("thumb_media_id")
         if not isinstance(media_id, str) or not media_id:
             raise PlatformError(f"{self.spec.name}: the upload answered no media_id")
@@ -239,7 +197,14 @@ class WeixinAdapter(Adapter):
 
     # -- the messages of a push ------------------------------------------------------------
     async def parts(self, message: Message) -> list[Part]:
-        """Every message of the push, uploads done (once)."""
+        """Every message of the push, uploads done; made once per push."""
+
+        async def make() -> list[Part]:
+            return await self._make_parts(message)
+
+        return await self._parts.get(id(message), make)
+
+    async def _make_parts(self, message: Message) -> list[Part]:
         out: list[Part] = []
         if message.kind == "text":
             out += self._text_parts(message.title, [(message.text or "", message.markdown)])
@@ -259,23 +224,8 @@ class WeixinAdapter(Adapter):
             out += await self._media_parts(message.media, message.title)
         return out
 
-    async def parts_or_fail(
-        self,
-        targets: list[Target],
-        message: Message,
-        results: dict[Target, TargetResult],
-        on_done: Callable[[TargetResult], None] | None,
-    ) -> list[Part] | None:
-        """The push's messages (uploads done once); if that fails, every target fails
-        with the reason (an offline account's targets then go to the next account)."""
-        try:
-            return await self.parts(message)
-        except (UsageError, ConfigError):
-            raise
-        except ImcliError as exc:
-            for t in targets:
-                fail(results[t], exc, on_done)
-            return None
+    async def prepare(self, message: Message) -> None:
+        await self.parts(message)  # uploads done once, before any send
 
     def _text_parts(self, title: str | None, texts: list[tuple[str, bool]]) -> list[Part]:
         raise NotImplementedError
@@ -307,42 +257,12 @@ class WeixinAdapter(Adapter):
     ) -> list[str]:
         from imcli import markup
 
-        texts = [(t, md) for t, md in texts if t and t.strip()]
-        heading = ""
-        if title and title.strip():
-            if not texts:
-                texts = [(title.strip(), False)]
-            else:
-                heading = f"# {title.strip()}\n\n" if markdown_out else f"{title.strip()}\n"
-                if markup.utf8_len(heading) > self.text_limit // 2:
-                    # a title that would leave no room for the text: its own message(s)
-                    texts, heading = [(title.strip(), False), *texts], ""
-        room = self.text_limit - markup.utf8_len(heading)
-        chunks: list[str] = []
-        for text, md in texts:
-            render = markup.to_plain_text if md and not markdown_out else _keep
-            for piece in markup.split_source(
-                text, markdown=md, render=render, limit=room, measure=markup.utf8_len
-            ):
-                joined = chunks[-1] + "\n\n" + piece if chunks else ""
-                if chunks and markup.utf8_len(joined) <= room:
-                    chunks[-1] = joined
-                else:
-                    chunks.append(piece)
-        if chunks and heading:
-            chunks[0] = heading + chunks[0]
-        return chunks
-
-
-def _keep(text: str) -> str:
-    return text
-
-
-def fail(
-    res: TargetResult, exc: ImcliError, on_done: Callable[[TargetResult], None] | None
-) -> None:
-    res.ok = False
-    res.error = exc.message
-    res.error_exc = exc
-    if on_done is not None:
-        on_done(res)
+        return markup.pack_titled(
+            title,
+            texts,
+            heading=(lambda t: f"# {t}\n\n") if markdown_out else (lambda t: f"{t}\n"),
+            limit=self.text_limit,
+            measure=markup.utf8_len,
+            plain=markup.keep,
+            markdown=markup.keep if markdown_out else markup.to_plain_text,
+        )

@@ -12,6 +12,12 @@ and sha256, the bytes kept only when small) and never parsed as a form or JSON.
 
 Tests script failures with :meth:`FakeServer.queue` (the next request whose path matches
 gets that reply instead) and read :attr:`FakeServer.requests` to assert what arrived.
+
+Concurrency is measured by what the server saw, not by arrival times (which a loaded
+machine spreads out): :attr:`FakeServer.max_in_flight` is the most requests it held at
+once (received, not yet answered), and :meth:`FakeServer.hold` keeps every answer back
+until that many are in flight, so that a client that sends them concurrently reaches the
+number however slowly it runs, and one that sends them one at a time never does.
 """
 
 from __future__ import annotations
@@ -234,6 +240,10 @@ class FakeServer:
         self.host = "127.0.0.1"  # another loopback address (127.0.0.2) where a test needs one
         self.before: Callable[[Recorded], Reply | None] | None = None
         self._port = 0  # 0 until the first start: any free port
+        self.flying: list[Recorded] = []  # requests received and not answered yet
+        self.max_in_flight = 0  # the most at once, since the start or the last reset
+        self._flight = threading.Condition(self._lock)
+        self._hold: tuple[int, re.Pattern[str], float] | None = None  # see hold()
 
     # -- life cycle --------------------------------------------------------------
     def start(self) -> FakeServer:
@@ -304,6 +314,28 @@ class FakeServer:
         with self._lock:
             self.requests.clear()
             self._queued.clear()
+            self.max_in_flight = len(self.flying)
+
+    def hold(self, count: int, path_regex: str = "", timeout: float = 10.0) -> None:
+        """Answer no request whose path matches until ``count`` of them are in flight at
+        once; then, or after ``timeout`` real seconds (a client that never gets there),
+        answer as usual."""
+        with self._lock:
+            self._hold = (count, re.compile(path_regex), time.monotonic() + timeout)
+
+    def _wait_for_hold(self, rec: Recorded) -> None:
+        """Called with the lock held, by a request that has just arrived."""
+        while self._hold is not None:
+            count, pattern, deadline = self._hold
+            if not pattern.search(rec.path):
+                return
+            left = deadline - time.monotonic()
+            held = sum(1 for r in self.flying if pattern.search(r.path))
+            if held >= count or left <= 0:
+                self._hold = None  # the gate stays open for the rest of the run
+                self._flight.notify_all()
+                return
+            self._flight.wait(left)
 
     # -- to implement ----------------------------------------------------------------
     def handle(self, req: Recorded) -> Reply:
@@ -346,18 +378,28 @@ class FakeServer:
             reply = self.bad_body(rec, exc)
         with self._lock:
             self.requests.append(rec)
+            self.flying.append(rec)
+            self.max_in_flight = max(self.max_in_flight, len(self.flying))
+            self._wait_for_hold(rec)
             if reply is None:
                 for i, (pattern, _reply) in enumerate(self._queued):
                     if pattern.search(rec.path):
                         reply = self._queued.pop(i)[1]
                         break
-        if reply is None and self.before is not None:
-            reply = self.before(rec)
-        if reply is None:
-            try:
-                reply = self.handle(rec)
-            except Exception as exc:  # a bug in a fake must be loud, not a hang
-                reply = Reply(500, json={"fake_server_error": repr(exc)})
+        try:
+            if reply is None and self.before is not None:
+                reply = self.before(rec)
+            if reply is None:
+                try:
+                    reply = self.handle(rec)
+                except Exception as exc:  # a bug in a fake must be loud, not a hang
+                    reply = Reply(500, json={"fake_server_error": repr(exc)})
+            self._answer(h, reply)
+        finally:
+            with self._lock:
+                self.flying.remove(rec)
+
+    def _answer(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
         delay = reply.delay + self.latency
         if delay:
             time.sleep(delay)
