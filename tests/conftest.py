@@ -285,6 +285,15 @@ def _credential_digests() -> list[str]:
     return sorted(hashlib.sha256(c.encode()).hexdigest() for c in SWEEP.credentials)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers a CPU. The suite waits on subprocesses, sockets and real
+    signals for about half its time, so one worker a CPU leaves the CPUs half idle (on 2
+    CPUs: 148 s with 2 workers, 94 s with 4)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 * (cpus or 1)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Under pytest-xdist, a worker hands its part of the sweep to the controller (the
     credentials as digests: several workers see the same ones)."""
