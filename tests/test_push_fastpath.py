@@ -26,20 +26,6 @@ from tests.conftest import ROOT
 # -- the table is the app's ----------------------------------------------------------------
 
 
-#: commands whose typer options are still declared in their modules (run_cmd, outbox_typer),
-#: not built from the table: only what parsing reads is compared
-_HAND_DECLARED = {("run",), ("outbox", "list"), ("outbox", "flush"), ("outbox", "drop")}
-
-
-def _parsing(cmd: cmdline.Command) -> cmdline.Command:
-    """What parsing reads of a command: names, parameters, kinds, eagerness, arity."""
-    return cmdline.Command(
-        tuple(cmdline.Opt(*o[:4]) for o in cmd.options),
-        tuple(cmdline.Arg(*a[:3]) for a in cmd.arguments),
-        group=cmd.group,
-    )
-
-
 def _completer(param: Any) -> str:
     """The name of the ``complete.complete_<name>`` function behind a parameter's
     completion ("" for none), found in the closures typer wraps it in."""
@@ -98,8 +84,17 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
         options = [_option(p) for p in cmd.params if p.param_type_name == "option"]
         arguments = [_argument(p) for p in cmd.params if p.param_type_name != "option"]
         subs = getattr(cmd, "commands", None)
+        # the table states a command's line in the list only when it is not the first
+        # paragraph of its help (app gives every command its line: Command.summary)
+        first = " ".join((cmd.help or "").strip().split("\n\n")[0].split())
+        short_help = "" if cmd.short_help in (None, first) else cmd.short_help
+        # a group's options end at its subcommand (click's, and the walk's, rule): the
+        # table's `interspersed` is about a command's arguments
         table[path] = cmdline.Command(tuple(options), tuple(arguments),
-                                      group=subs is not None, help=cmd.help or "")  # fmt: skip
+                                      group=subs is not None, help=cmd.help or "",
+                                      short_help=short_help,
+                                      interspersed=ctx.allow_interspersed_args or
+                                      subs is not None)  # fmt: skip
         for name, sub in (subs or {}).items():
             walk(sub, (*path, name), ctx)
 
@@ -110,17 +105,13 @@ def _typer_table() -> tuple[dict[tuple[str, ...], cmdline.Command], set[str]]:
 def test_command_table_matches_the_app():
     """The typer app is the table: every command, and each option (names, parameter,
     kind, eagerness, help, metavar, completion) and argument of it, in order, and nothing
-    else; the commands' help too. Built from the table, a command can differ only by
-    what the table does not say (an option typer adds, a parameter given another way);
-    the commands still declared in their modules are held to what parsing reads, so that
-    a new option cannot make the fast path (or completion) misread a line."""
+    else; the commands' help, their line in the list and whether options end at the
+    first argument too. Every command is built from the table: it can differ only by
+    what the table does not say (an option typer adds, a parameter given another way)."""
     table, help_names = _typer_table()
     assert table.keys() == cmdline.COMMANDS.keys()
     for path, cmd in table.items():
-        if path in _HAND_DECLARED:
-            assert _parsing(cmd) == _parsing(cmdline.COMMANDS[path]), path
-        else:
-            assert cmd == cmdline.COMMANDS[path], path
+        assert cmd == cmdline.COMMANDS[path], path
     assert help_names == set(cmdline.HELP)
 
 
@@ -148,12 +139,11 @@ def test_a_command_function_must_take_the_tables_parameters():
     assert built.__doc__ == cmdline.COMMANDS[("accounts", "show")].help
 
 
-@pytest.mark.parametrize("path", [p for p, c in cmdline.COMMANDS.items() if not c.group and
-                                  p not in _HAND_DECLARED - {("run",)}], ids=" ".join)  # fmt: skip
+@pytest.mark.parametrize("path", [p for p, c in cmdline.COMMANDS.items() if not c.group],
+                         ids=" ".join)  # fmt: skip
 def test_the_help_shows_the_tables_texts(path):
-    """`imcli … --help` of a command built from the table, and `imcli run --help` (sharing
-    the push options), show each help text and metavar the table gives, in the table's
-    order, and the command's help."""
+    """`imcli … --help` of every command shows each help text and metavar the table
+    gives, in the table's order, and the command's help."""
     from imcli.cli.app import run_app
 
     sink = io.StringIO()
@@ -172,6 +162,24 @@ def test_the_help_shows_the_tables_texts(path):
     if cmd.help:
         assert shown.startswith(f"Usage: imcli {' '.join(path)} [OPTIONS] ")
         assert " ".join(cmd.help.split()) in shown
+
+
+@pytest.mark.parametrize("group", [p for p, c in cmdline.COMMANDS.items() if c.group],
+                         ids=lambda p: " ".join(p) or "imcli")  # fmt: skip
+def test_every_group_lists_its_commands_lines_whole(group):
+    """`imcli GROUP --help` lists each subcommand with its whole line (the table's
+    short help, or its help's first paragraph), wrapped, never cut with "..."."""
+    from imcli.cli.app import run_app
+
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        assert run_app([*group, "--help"]) == 0
+    listed = " ".join(sink.getvalue().partition("\nCommands:\n")[2].split())
+    subcommands = [p for p in cmdline.COMMANDS if len(p) == len(group) + 1 and p[:-1] == group]
+    assert subcommands
+    for path in subcommands:
+        assert f"{path[-1]} {cmdline.COMMANDS[path].summary}" in listed, path
+    assert "..." not in listed
 
 
 def test_every_short_option_is_one_character_and_every_long_one_has_two_dashes():

@@ -30,6 +30,10 @@ app = typer.Typer(
 )
 
 
+#: every command group, by its path in the table
+GROUPS: dict[tuple[str, ...], typer.Typer] = {(): app}
+
+
 def _group(name: str) -> typer.Typer:
     """A command group under ``imcli``: plain help, -h, a short help when called bare."""
     group = typer.Typer(
@@ -39,6 +43,7 @@ def _group(name: str) -> typer.Typer:
         no_args_is_help=True,
     )
     app.add_typer(group, name=name)
+    GROUPS[(name,)] = group
     return group
 
 
@@ -87,17 +92,16 @@ from imcli.cli import recipients_cmd as _recipients_cmd  # noqa: E402,F401
 from imcli.cli import run_cmd as _run_cmd  # noqa: E402,F401
 
 
-def _full_short_help(*typers: typer.Typer) -> None:
-    """A command list shows each command's whole first paragraph, wrapped, never cut
-    with "..." (click cuts a summary it derives itself, not one it is given)."""
-    for t in typers:
-        for info in t.registered_commands:
-            doc = info.callback.__doc__ if info.callback is not None else None
-            if info.short_help is None and doc:
-                info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+def _full_short_help() -> None:
+    """Every group's list of commands shows each command's line of the table
+    (``Command.summary``) whole, wrapped, never cut with "..." (click cuts a summary it
+    derives itself, not one it is given)."""
+    for path, group in GROUPS.items():
+        for info in group.registered_commands:
+            info.short_help = COMMANDS[path + (str(info.name),)].summary
 
 
-_full_short_help(app, push_app, accounts_app)
+_full_short_help()
 
 
 def run_app(args: list[str]) -> int:

@@ -2,9 +2,9 @@
 
 :data:`COMMANDS` is the one declaration of every command's options and arguments (names,
 kinds, help texts, metavars, completion) and of its help. The typer commands of ``push``,
-``accounts``, ``recipients``, ``platforms`` and the root are built from it
-(``table_typer.from_table``); ``run`` and ``outbox`` still declare their options in their
-modules, and a test compares them with this table, parameter by parameter.
+``run``, ``accounts``, ``recipients``, ``outbox``, ``platforms`` and the root are built
+from it (``table_typer``), and a test compares the typer app with it, parameter by
+parameter.
 :func:`walk` reads argv the way click's parser does. Two callers share it:
 
 - shell completion (``complete.fast_path``) walks leniently, a line still being typed;
@@ -33,8 +33,7 @@ class Opt(NamedTuple):
     # "flag" (a bool) or "count" (a flag counted: -vv is 2)
     kind: str = "str"
     eager: bool = False  # answers and exits while parsing (--version, --show-completion)
-    # what typer shows and completes (table_typer builds the option from this table; `run`
-    # and `outbox` declare theirs, and show them for the push options `run` shares)
+    # what typer shows and completes (table_typer builds the option from this table)
     help: str = ""
     metavar: str | None = None  # the value's name in the help (value options)
     complete: str = ""  # offers its values: imcli.cli.complete.complete_<this>
@@ -59,6 +58,14 @@ class Command(NamedTuple):
     arguments: tuple[Arg, ...] = ()
     group: bool = False  # takes a subcommand, not arguments
     help: str = ""  # the command's help: its first paragraph is its line in the list
+    short_help: str = ""  # its line in the list, when not the help's first paragraph
+    # False: options end at the first argument (`run`: the rest is CMD's own)
+    interspersed: bool = True
+
+    @property
+    def summary(self) -> str:
+        """The command's line in its group's list of commands: whole, never cut."""
+        return self.short_help or " ".join(self.help.strip().split("\n\n")[0].split())
 
     def find(self, name: str) -> Opt | None:
         for opt in self.options:
@@ -109,12 +116,6 @@ _SOURCE = Arg("source", required=True, metavar="SOURCE",
 def _media(help: str) -> Command:
     return Command(options=_MEDIA_OPTIONS, arguments=(_SOURCE,), help=help)
 
-
-# parsing only: the outbox commands declare their options in their module
-_PROFILE = Opt(("--profile",), "profile")
-_JSON = Opt(("--json",), "json_out", "flag")
-_VERBOSE = Opt(("--verbose", "-v"), "verbose", "count")
-_TIMEOUT = Opt(("--timeout",), "timeout", "duration")
 
 # the accounts and recipients commands (accounts_cmd, recipients_cmd)
 _PROFILE_FILE = Opt(("--profile",), "profile", metavar="PATH", help="Profile file.")
@@ -266,6 +267,91 @@ _RECIPIENTS: dict[tuple[str, ...], Command] = {
     ),
 }
 
+#: `run`'s own options; --dry-run and --json say what they do in run
+_RUN_SAYS = {
+    "dry_run": "Run nothing; show what a failure of CMD would push.",
+    "json_out": "CMD's outcome and the push's result as JSON on stderr.",
+}
+_RUN = Command(
+    options=(
+        Opt(("--on",), "on", metavar="WHEN",
+            help="When to push: failure (default), always, or success."),
+        Opt(("--title", "-t"), "title", metavar="NAME",
+            help="The job's name in the title (default: CMD's file name)."),
+        Opt(("--tail",), "tail", "int", metavar="N",
+            help="Lines of output in the message (default 40)."),
+        Opt(("--attach-log",), "attach_log", "flag",
+            help="Attach the whole output (its last 10 MiB) as a file."),
+        Opt(("--markdown",), "markdown", "flag",
+            help="CMD prints CommonMark: render it instead of a code block."),
+        Opt(("--strict",), "strict", "flag",
+            help="Exit 1 when CMD succeeded but the push failed."),
+        # a duration as run reads it (30s, 5m, 2h): run_job checks it, not the parser
+        Opt(("--max-runtime",), "max_runtime", metavar="DURATION",
+            help="Stop CMD past this (SIGTERM, then SIGKILL after --grace): 30s, 5m, 2h."),
+        Opt(("--grace",), "grace", metavar="DURATION",
+            help="Between SIGTERM and SIGKILL past --max-runtime (default 10s)."),
+        # every TARGETS option of push
+        *(o._replace(help=_RUN_SAYS[o.dest]) if o.dest in _RUN_SAYS else o
+          for o in PUSH_OPTIONS),
+    ),
+    arguments=(Arg("command", nargs=-1, metavar="-- CMD [ARGS...]", help="The command to run."),),
+    interspersed=False,  # CMD's options are CMD's: imcli run -p tg -u 1 -- ls -l
+    help="""Run CMD, pass its output through, and push its outcome when it ends.
+
+By default only a failure is pushed: a title such as "✗ backup.sh failed (exit 2) after
+3m12s on host-1" and the last lines of its output in a code block. imcli exits with
+CMD's status (128+n when a signal n killed it, 124 past --max-runtime, 127/126 when it
+cannot be started). Put CMD after --: imcli run -p tg -u ID -- ./backup.sh --full""",
+    short_help="Run CMD; push its outcome when it ends.",
+)  # fmt: skip
+
+# the outbox commands (outbox_typer)
+_IDS_ARG = Arg(
+    "ids",
+    nargs=-1,
+    metavar="[ID]...",
+    help="Entry ids (imcli outbox list), or a push id for all of its entries.",
+)
+#: --profile on list and drop: accepted as on every subcommand; the outbox is one for
+#: every profile (each entry names the profile it was kept from)
+_SHARED_PROFILE = Opt(
+    ("--profile",),
+    "profile",
+    metavar="PATH",
+    help="Accepted as everywhere; the outbox is shared by every profile.",
+)
+_OUTBOX: dict[tuple[str, ...], Command] = {
+    ("outbox",): Command(
+        group=True, help="Pushes kept for later (push --spool): list, flush, drop."
+    ),
+    ("outbox", "list"): Command(
+        options=(_JSON_OUT, _SHARED_PROFILE),
+        help="What waits in the outbox: age, why, how many tries; corrupt entries set aside.",
+    ),
+    ("outbox", "flush"): Command(
+        options=(
+            Opt(("--uncertain",), "uncertain", "flag",
+                help="Also re-send entries that may have been delivered (a duplicate is "
+                "possible)."),
+            Opt(("--timeout",), "timeout", "duration", metavar="DURATION",
+                help="Time budget of each batch of 100 entries: ms (5000) or 500ms, 5s, 2m "
+                "(default as push)."),
+            _PROFILE_FILE,
+            _JSON_OUT,
+            Opt(("--verbose", "-v"), "verbose", "count",
+                help="Log every HTTP request on stderr; -vv adds the bodies (secrets masked)."),
+        ),
+        arguments=(_IDS_ARG,),
+        help="Send what waits, oldest first; print the count sent (exit status as push).",
+    ),
+    ("outbox", "drop"): Command(
+        options=(Opt(("--all",), "all_", "flag", help="Drop every entry."), _SHARED_PROFILE),
+        arguments=(_IDS_ARG,),
+        help="Remove entries without sending them; print how many.",
+    ),
+}  # fmt: skip
+
 COMMANDS: dict[tuple[str, ...], Command] = {
     (): Command(
         options=(
@@ -336,37 +422,10 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         ),  # fmt: skip
         help="Push a mixed message: text, markdown, images, voice, video and files.",
     ),
-    ("run",): Command(  # imcli.cli.run_cmd
-        options=(
-            Opt(("--on",), "on"),
-            Opt(("--title", "-t"), "title"),
-            Opt(("--tail",), "tail", "int"),
-            Opt(("--attach-log",), "attach_log", "flag"),
-            Opt(("--markdown",), "markdown", "flag"),
-            Opt(("--strict",), "strict", "flag"),
-            Opt(("--max-runtime",), "max_runtime"),
-            Opt(("--grace",), "grace"),
-            # every TARGETS option of push; --dry-run and --json say what they do in run
-            *(
-                o._replace(help="") if o.dest in ("dry_run", "json_out") else o
-                for o in PUSH_OPTIONS
-            ),
-        ),  # fmt: skip
-        arguments=(Arg("command", nargs=-1),),
-    ),
+    ("run",): _RUN,
     **_ACCOUNTS,
     **_RECIPIENTS,
-    ("outbox",): Command(
-        group=True, help="Pushes kept for later (push --spool): list, flush, drop."
-    ),
-    ("outbox", "list"): Command(options=(_JSON, _PROFILE)),
-    ("outbox", "flush"): Command(
-        options=(Opt(("--uncertain",), "uncertain", "flag"), _TIMEOUT, _PROFILE, _JSON, _VERBOSE),
-        arguments=(Arg("ids", nargs=-1),),
-    ),
-    ("outbox", "drop"): Command(
-        options=(Opt(("--all",), "all_", "flag"), _PROFILE), arguments=(Arg("ids", nargs=-1),)
-    ),
+    **_OUTBOX,
 }
 
 #: options taking a value, per command (what completion needs to know)
