@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 130
     except BrokenPipeError:
         # a reader that went away before a listing was written whole (`| head`)
-        output._discard("stdout")
+        output.discard("stdout")
         code = 1
     output.flush()
     if argv is None:  # the real process, not an in-process caller such as the tests

@@ -28,10 +28,10 @@ def _write(name: str, line: str) -> None:
         stream.write(_printable(_redact.redact(line)) + "\n")
         stream.flush()
     except (OSError, ValueError, AttributeError):  # AttributeError: fd closed, stream None
-        _discard(name)
+        discard(name)
 
 
-def _discard(name: str) -> None:
+def discard(name: str) -> None:
     import os
 
     try:
@@ -63,7 +63,7 @@ def flush() -> None:
         try:
             getattr(sys, name).flush()
         except (OSError, ValueError, AttributeError):
-            _discard(name)
+            discard(name)
 
 
 def stderr_is_tty() -> bool:

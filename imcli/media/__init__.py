@@ -47,6 +47,15 @@ def _cleanup() -> None:
 
 atexit.register(_cleanup)
 
+
+def temp_file(prefix: str, suffix: str = "") -> tuple[int, str]:
+    """A new temporary file (its descriptor and path), removed at exit at the latest:
+    temporary files never outlive the process."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    _temp_files.append(path)
+    return fd, path
+
+
 _DEFAULT_NAME = {"image": "image", "voice": "voice", "video": "video", "file": "file"}
 
 
@@ -131,8 +140,7 @@ class MediaSource:
         if not self.is_url:
             return self
         assert self.url is not None
-        fd, tmp = tempfile.mkstemp(prefix="imcli-dl-")
-        _temp_files.append(tmp)
+        fd, tmp = temp_file("imcli-dl-")
         total = 0
         mime = self.mime
         try:
@@ -209,8 +217,7 @@ async def fill_stdin(sources: list[MediaSource], limit: int | None, platform: st
         if not src.stdin or src.path is not None:
             continue
         cap = STDIN_CAP if limit is None else limit
-        fd, tmp = tempfile.mkstemp(prefix="imcli-stdin-")
-        _temp_files.append(tmp)
+        fd, tmp = temp_file("imcli-stdin-")
         try:
             with os.fdopen(fd, "wb") as out:
                 total = 0

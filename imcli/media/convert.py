@@ -74,8 +74,6 @@ async def convert(
     ends). ffmpeg's failure is exit 2 (the content cannot be sent); running out of
     time is a failed push."""
     import asyncio
-    import shutil
-    import tempfile
     from dataclasses import replace
     from pathlib import Path
 
@@ -87,17 +85,9 @@ async def convert(
         raise UsageError(f"{platform}: install ffmpeg to convert {src.filename or src.spec}")
     args, ext, mime = TARGETS[target]
     name = src.filename or src.spec
-    if src.path is not None:
-        source_path = str(src.path)
-    else:  # bytes (base64://, data:): ffmpeg reads a file
-        fd, source_path = tempfile.mkstemp(prefix="imcli-conv-in-")
-        media._temp_files.append(source_path)
-        temps.append(source_path)
-        with os.fdopen(fd, "wb") as out, src.open() as fh:
-            shutil.copyfileobj(fh, out, media.CHUNK)
-    fd, target_path = tempfile.mkstemp(prefix="imcli-conv-", suffix=ext)
+    source_path = str(src.path) if src.path is not None else _bytes_on_disk(src, temps)
+    fd, target_path = media.temp_file("imcli-conv-", ext)
     os.close(fd)
-    media._temp_files.append(target_path)
     temps.append(target_path)
     proc = await asyncio.create_subprocess_exec(
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
@@ -126,3 +116,17 @@ async def convert(
         src, origin="file", path=path, data=None, url=src.url, filename=stem + ext,
         mime=mime, size=path.stat().st_size,
     )  # fmt: skip
+
+
+def _bytes_on_disk(src: MediaSource, temps: list[str]) -> str:
+    """A source given as bytes (base64://, data:) written to a temporary file: ffmpeg
+    reads a file."""
+    import shutil
+
+    from imcli import media
+
+    fd, path = media.temp_file("imcli-conv-in-")
+    temps.append(path)
+    with os.fdopen(fd, "wb") as out, src.open() as fh:
+        shutil.copyfileobj(fh, out, media.CHUNK)
+    return path
