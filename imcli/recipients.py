@@ -308,24 +308,11 @@ class MultiResult:
         return sum(1 for d in self.deliveries if d.result.maybe_delivered)
 
     def kept(self) -> list[Kept]:
-        """What the outbox keeps of this push (``--spool``): each target that failed for a
-        reason that may pass (or may have been delivered), as itself -- platform,
-        account, target -- so a flush sends it there and never runs a recipient's
-        fallbacks again. A fallback stands in for a recipient now: the targets a fallback
-        wave sent to are never kept, and neither are those of a recipient that a fallback
-        reached (flushing them would reach that person twice)."""
-        from imcli import outbox
-
-        rescued = set(self.rescued)
-        rows: list[Kept] = []
-        for d in self.deliveries:
-            if d.fallback or (d.recipient is not None and d.recipient in rescued):
-                continue
-            c = outbox.classify(d.result)
-            if c is not None:
-                target = d.result.target or WEBHOOK_TARGET
-                rows.append((d.platform, target, d.result.account, *c))
-        return rows
+        """What the outbox keeps of this push (``--spool``): see :func:`_kept`."""
+        return _kept(
+            ((d.platform, d.recipient, d.fallback, d.result, None) for d in self.deliveries),
+            set(self.rescued),
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -386,6 +373,30 @@ class _Group:
     error: ImcliError | None = None
 
 
+def _kept(
+    outcomes: Iterable[tuple[str, str | None, bool, TargetResult, str | None]],
+    rescued: set[str],
+) -> list[Kept]:
+    """What the outbox keeps of a push (``--spool``), ended or interrupted, from each
+    target's (platform, recipient, sent by a fallback wave, result, group's account): each
+    target that failed for a reason that may pass (or may have been delivered), as itself
+    -- platform, account, target -- so a flush sends it there and never runs a
+    recipient's fallbacks again. A fallback stands in for a recipient now: the targets a
+    fallback wave sent to are never kept, and neither are those of a recipient that a
+    fallback reached (``rescued``: flushing them would reach that person twice)."""
+    from imcli import outbox
+
+    rows: list[Kept] = []
+    for platform, recipient, fallback, result, account in outcomes:
+        if fallback or (recipient is not None and recipient in rescued):
+            continue
+        c = outbox.classify(result)
+        if c is not None:
+            target = result.target or WEBHOOK_TARGET
+            rows.append((platform, target, result.account or account, *c))
+    return rows
+
+
 @dataclass
 class Started:
     """A group whose core push began: where it goes, and its results so far."""
@@ -394,27 +405,42 @@ class Started:
     account: str | None
     fallback: bool  # a fallback wave's group
     results: dict[Target, TargetResult]
+    #: the recipient that named each target (None: the command line's own -u/-g)
+    recipients: dict[Target | None, str | None] = field(default_factory=dict)
+    #: a fallback wave's group: the recipient of ``--to`` it stands in for
+    stands_for: str | None = None
 
 
-#: what an interrupted push has sent so far: every group started
-Progress = list[Started]
+class Progress(list[Started]):
+    """What an interrupted push has sent so far: every group started, and the
+    recipients a fallback reached (as :attr:`MultiResult.rescued`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rescued: list[str] = []
+
+    def rescued_now(self) -> set[str]:
+        """The recipients a fallback reached: those whose fallbacks ended reaching
+        someone, and those whose fallback wave in flight has already reached someone
+        (its escalation would end there)."""
+        done = set(self.rescued)
+        for g in self:
+            if g.fallback and g.stands_for and any(r.ok for r in g.results.values()):
+                done.add(g.stands_for)
+        return done
 
 
 def kept_of_progress(progress: Progress) -> list[Kept]:
-    """What the outbox keeps of an interrupted push (``--spool``): what the first wave
-    had not sent, as :meth:`MultiResult.kept` keeps it (a fallback wave's targets are
-    not kept)."""
-    from imcli import outbox
-
-    rows: list[Kept] = []
-    for g in progress:
-        if g.fallback:
-            continue
-        for r in g.results.values():
-            c = outbox.classify(r)
-            if c is not None:
-                rows.append((g.platform, r.target, r.account or g.account, *c))
-    return rows
+    """What the outbox keeps of an interrupted push (``--spool``), by the rule of
+    :meth:`MultiResult.kept` (:func:`_kept`)."""
+    return _kept(
+        (
+            (g.platform, g.recipients.get(r.target), g.fallback, r, g.account)
+            for g in progress
+            for r in g.results.values()
+        ),
+        progress.rescued_now(),
+    )
 
 
 async def run_to(
@@ -442,6 +468,7 @@ async def run_to(
     await push.wave(direct + [r for name in names for r in the_plan.resolved[name]], first=True)
     push.tried.update(names)
     for name in names:
+        push.standing_for = name
         if not push.reached(name) and await push.escalate(name):
             push.result.rescued.append(name)
     return push.finish()
@@ -493,6 +520,10 @@ class _Push:
         self.outcome: dict[Key, Delivery] = {}
         self.order: list[Key] = []
         self.result = MultiResult(deliveries=[], dry_run=base.dry_run)
+        if progress is not None:  # an interrupted push knows whom a fallback reached
+            self.result.rescued = progress.rescued
+        #: the recipient of ``--to`` whose fallbacks are being tried
+        self.standing_for: str | None = None
         self.codes: list[int] = []
         self.tried: set[str] = set()  # recipients whose targets were (or are being) sent
 
@@ -513,8 +544,15 @@ class _Push:
             )
             g.members.append(m)
         await _read_stdin_once(self.base, list(groups.values()), self.prof)
+        if self.progress is not None:
+            for g in groups.values():
+                self.progress.append(Started(
+                    g.platform, g.account, not first, g.results,
+                    recipients={m.target: m.recipient for m in g.members},
+                    stands_for=None if first else self.standing_for,
+                ))  # fmt: skip
         await _run_groups(list(groups.values()), self.base, self.prof, self.verbose,
-                          self.dry_log, self.progress, first)  # fmt: skip
+                          self.dry_log, first)  # fmt: skip
         for g in groups.values():
             self._record(g, first)
 
@@ -607,7 +645,6 @@ async def _run_groups(
     prof: Profile,
     verbose: Logger | None,
     dry_log: Logger | None,
-    progress: Progress | None,
     first: bool,
 ) -> None:
     """One core push per group, concurrently, behind one gate."""
@@ -617,8 +654,6 @@ async def _run_groups(
     refused: list[tuple[int, ImcliError]] = []
 
     async def one(i: int, g: _Group) -> None:
-        if progress is not None:
-            progress.append(Started(g.platform, g.account, not first, g.results))
         exc = await _push_group(g, base, prof, verbose, dry_log, gate)
         if exc is not None:
             refused.append((i, exc))

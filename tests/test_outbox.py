@@ -632,6 +632,41 @@ def test_an_interrupted_push_to_a_recipient_keeps_what_it_had_not_sent(
     assert all(got[t] <= 1 for t in uncertain)
 
 
+@pytest.mark.real_clock  # the push is stopped on real time, while a fallback sends
+@pytest.mark.timeout(120)
+def test_an_interrupted_push_keeps_nothing_of_a_recipient_its_fallback_reached(cli, write_profile):
+    """SIGTERM while a second recipient's fallback sends, after the first recipient's
+    fallback reached its person: the first recipient's own failed target is not kept
+    (a flush would reach that person twice), as a push that ends keeps it; the second
+    one's is kept (its fallback had not reached anyone yet)."""
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram() as tgf, FakeSlack(tokens=[SLACK_TOKEN]) as slack:
+        two_platforms(
+            write_profile, tgf, slack,
+            '[recipients.a]\ntargets = ["slack:group:C0AAA"]\nfallback = ["fa"]\n'
+            '[recipients.fa]\ntargets = ["telegram:user:21"]\n'
+            '[recipients.b]\ntargets = ["slack:group:C0BBB"]\nfallback = ["fb"]\n'
+            '[recipients.fb]\ntargets = ["telegram:user:22"]\n',
+        )  # fmt: skip
+        slack.stop()
+        tgf.latency = 2.0  # user 22's send is in flight when the push is stopped
+        proc = _spawn(["push", "text", "--to", "a", "--to", "b", "hello", "--spool", "--json",
+                       "--timeout", "30000"])  # fmt: skip
+        deadline = time.monotonic() + 30
+        while "22" not in received(tgf) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143, (proc.returncode, err)
+        ok = {t["target"] for t in json.loads(out)["targets"] if t["ok"]}
+        assert ok == {"user:21"}, out
+        entries = listed(cli)["entries"]
+        assert [(e["platform"], e["target"]) for e in entries] == [("slack", "group:C0BBB")]
+
+
 def test_the_python_api_spools_as_the_cli_does(cli, write_profile, telegram):
     """spool=True keeps what failed for a reason that may pass, the exception says so and
     lists the entries; spool=None follows `spool = true` in [settings]; spool=False keeps

@@ -822,3 +822,30 @@ def test_concurrent_adds_and_removes_keep_every_recipient(
     ]
     assert sorted(names) == [f"r{i}" for i in range(8)]
     assert stat.S_IMODE(profile_path.stat().st_mode) == 0o600
+
+
+def test_an_interrupted_push_keeps_by_the_rule_of_an_ended_one():
+    """What the outbox keeps of an interrupted push follows the rule of one that ended:
+    a recipient's own failed target is kept unless a fallback reached someone for it --
+    a fallback that ended doing so, or one whose wave was stopped after it did."""
+    from imcli.models import Target, TargetResult
+    from imcli.recipients import Progress, Started, kept_of_progress
+
+    own = Target("group", "C0AAA")
+    stand_in = Target("user", "21")
+
+    def progress(fallback_ok: bool, ended: bool) -> Progress:
+        p = Progress()
+        p.append(Started("slack", "team", False, {own: TargetResult(own, error="not sent")},
+                         recipients={own: "a"}))  # fmt: skip
+        sent = TargetResult(stand_in, ok=fallback_ok, account="bot", error=None)
+        p.append(Started("telegram", "bot", True, {stand_in: sent},
+                         recipients={stand_in: "fa"}, stands_for="a"))  # fmt: skip
+        if ended and fallback_ok:
+            p.rescued.append("a")
+        return p
+
+    kept = [("slack", own, "team", "pending", "not sent")]
+    assert kept_of_progress(progress(fallback_ok=False, ended=False)) == kept
+    assert kept_of_progress(progress(fallback_ok=True, ended=True)) == []
+    assert kept_of_progress(progress(fallback_ok=True, ended=False)) == []

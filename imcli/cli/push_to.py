@@ -139,7 +139,7 @@ def run(
     from imcli.cli.push_run import target_line
     from imcli.errors import Interrupted
 
-    progress: recipients.Progress = []
+    progress = recipients.Progress()
     log = (lambda line: output.err(line)) if req.verbose else None
     dry = (lambda line: output.err(f"dry-run: {line}")) if req.dry_run else None
     try:

@@ -600,7 +600,7 @@ def _push_to(
     from imcli.cli.push_run import failure
     from imcli.errors import Interrupted
 
-    progress: recipients.Progress = []
+    progress = recipients.Progress()
     try:
         result = runner.run_interruptibly(
             recipients.run_to(req, to, verbose=log, dry_log=dry, progress=progress)
