@@ -11,17 +11,21 @@ read (the CLI's ``--profile``).
 ``spool=True`` (the CLI's ``--spool``; None, the default: the profile's ``[settings]
 spool``) keeps in the outbox the targets that failed for a reason that may pass, for
 ``imcli outbox flush``; the exception then says so, and its ``kept`` attribute lists the
-outbox entries.
+outbox entries. It is decided before sending, as the CLI decides it (a ``spool`` setting
+that is not true or false is a ConfigError); the CLI's ``flush_on_push`` is not done here.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imcli.errors import ConfigError, ImcliError, PlatformError, UsageError
 from imcli.models import Message, PushRequest, PushResult, Target
+
+if TYPE_CHECKING:
+    from imcli.profile import Profile
 
 __all__ = ["push", "push_image", "push_voice", "push_video", "push_file", "push_mixed"]
 
@@ -67,6 +71,7 @@ def _run(
     to: str | list[str] | tuple[str, ...] | None = None,
     spool: bool | None = None,
 ) -> int:
+    from imcli import outbox
     from imcli.core import parse_options, run_push
 
     names = _recipient_names(to)
@@ -87,24 +92,33 @@ def _run(
     )
     if spool not in (None, True, False):
         raise UsageError("spool= takes True or False")
-    if spool and any(src.stdin for src in message.media_sources()):
-        raise UsageError(
-            "spool cannot keep media read from standard input (it is never left on disk)"
-        )
+    # whether to keep what fails is decided before sending, as the CLI decides it (a
+    # bad `spool` setting is refused before anything goes out); no flush first: the
+    # CLI's `flush_on_push` is the CLI's alone
+    prof = _profile_or_none(req.profile)
+    keep, note = outbox.wanted(message, spool, prof, option="spool=True")
     if names:  # named recipients, across platforms (the CLI's --to)
         from imcli.recipients import run_to
 
         multi = _run_coro(run_to(req, names))
-        rows = multi.kept() if multi.exit_code and spool is not False else []
-        return _multi_count_or_raise(multi, _keep(rows, req, spool))
+        rows = multi.kept() if multi.exit_code and keep else []
+        return _multi_count_or_raise(multi, _keep(rows, req, prof, note))
     result = _run_coro(run_push(req))
     rows = []
-    if result.exit_code and spool is not False:
-        from imcli.outbox import waiting_of
-
+    if result.exit_code and keep:
         rows = [(result.platform, t, acc or req.account, state, why)
-                for t, acc, state, why in waiting_of(result.results)]  # fmt: skip
-    return _count_or_raise(result, _keep(rows, req, spool))
+                for t, acc, state, why in outbox.waiting_of(result.results)]  # fmt: skip
+    return _count_or_raise(result, _keep(rows, req, prof, note))
+
+
+def _profile_or_none(path: str | None) -> Profile | None:
+    """The profile, or None when it cannot be read (the push then says why)."""
+    from imcli import profile as profile_mod
+
+    try:
+        return profile_mod.load(path)
+    except ImcliError:
+        return None
 
 
 class _Kept:
@@ -122,25 +136,18 @@ class _Kept:
         return ""
 
 
-def _keep(rows: list[Any], req: PushRequest, spool: bool | None) -> _Kept:
-    """Spool ``rows`` of a failed push when ``spool`` (None: ``[settings] spool``) says so."""
-    if not rows:
+def _keep(rows: list[Any], req: PushRequest, prof: Profile | None, note: str | None) -> _Kept:
+    """Spool ``rows`` of a failed push (already chosen by :func:`outbox.wanted`);
+    ``note``: why the profile's ``spool = true`` kept nothing."""
+    if note:
+        return _Kept([], note)
+    if not rows or prof is None:
         return _Kept([])
     import os
 
     from imcli import outbox
-    from imcli import profile as profile_mod
 
     try:
-        prof = profile_mod.load(req.profile)
-        if spool is None:
-            spool = prof.settings.get("spool", False)
-            if not isinstance(spool, bool):
-                raise ConfigError(f"profile {prof.path}: settings.spool must be true or false")
-            if any(src.stdin for src in req.message.media_sources()):
-                return _Kept([])  # never left on disk
-        if not spool:
-            return _Kept([])
         return _Kept(outbox.keep(rows, req.message, os.path.realpath(prof.path)))
     except ImcliError as exc:
         return _Kept([], exc.message)

@@ -36,6 +36,7 @@ from imcli.models import Item, Message, Target, TargetResult
 
 if TYPE_CHECKING:
     from imcli.media import MediaSource
+    from imcli.profile import Profile
 
 VERSION = 1
 #: local media copied into the outbox for one push, at most (a URL is kept as a URL)
@@ -535,6 +536,41 @@ def keep(rows: list[Kept], message: Message, profile: str | None) -> list[str]:
     for platform, waiting in by_platform.items():
         ids += box.spool(platform, message, waiting, profile=profile)
     return ids
+
+
+def setting(prof: Profile, key: str) -> bool:
+    """A true-or-false ``[settings]`` key of the outbox (``spool``, ``flush_on_push``),
+    false when absent; ConfigError naming it otherwise."""
+    value = prof.settings.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"profile {prof.path}: settings.{key} must be true or false")
+    return value
+
+
+def wanted(
+    message: Message, asked: bool | None, prof: Profile | None, *, option: str
+) -> tuple[bool, str | None]:
+    """Whether a push keeps what fails, decided before it sends, for the CLI and the
+    Python API alike: ``asked`` (``--spool`` / ``spool=``: True or False; None: not
+    said) decides, else ``[settings] spool`` of ``prof`` (None: the profile could not be
+    read; the push itself then says why). Returns it and a note when the setting's
+    ``true`` is not followed. Media read from standard input never outlives the process
+    on disk, so it cannot be kept: asking for it (``option`` names how) is a UsageError,
+    the setting keeps nothing. A setting that is not true or false is a ConfigError
+    (checked whenever the profile is read, before anything is sent)."""
+    from_stdin = any(src.stdin for src in message.media_sources())
+    if asked and from_stdin:
+        raise UsageError(
+            f"{option} cannot keep media read from standard input (it is never left on "
+            "disk); give it as a file path"
+        )
+    if prof is None:
+        return bool(asked), None
+    configured = setting(prof, "spool")
+    keep = asked if asked is not None else configured
+    if keep and from_stdin:  # by the setting (asking for it was refused above)
+        return False, "spool = true: what fails is not kept (media read from standard input)"
+    return keep, None
 
 
 def select(

@@ -696,6 +696,24 @@ def test_the_python_api_spools_as_the_cli_does(cli, write_profile, telegram):
     assert listed(cli)["entries"] == []
 
 
+def test_the_python_api_refuses_a_bad_spool_setting_before_sending(cli, write_profile, telegram):
+    """The API decides about the outbox as the CLI does, before anything is sent: a
+    `spool` setting that is not true or false is the CLI's ConfigError (exit 3 there),
+    raised before any request, whatever spool= says; the push is not made."""
+    import imcli
+
+    path = tg(write_profile, telegram, settings='spool = "yes"')
+    r = cli("push", "text", "-p", "tg", "-u", "41", "cli")
+    assert r.code == 3, r.output
+    cli_line = r.stderr.strip().splitlines()[-1]
+    for spool in (None, True, False):
+        with pytest.raises(imcli.ConfigError) as info:
+            imcli.push("tg", "", "41", None, "api", options={"profile": str(path)}, spool=spool)
+        assert "settings.spool must be true or false" in str(info.value)
+        assert str(info.value) in cli_line, (str(info.value), cli_line)
+    assert telegram.sent_messages() == [] and listed(cli)["entries"] == []
+
+
 def test_a_webhook_robot_push_is_kept_and_flushed(cli, write_profile):
     """A webhook robot (the account is the destination): kept in an outage, sent once."""
     from tests.fakes.webhooks import FakeSlackWebhook

@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 CHUNK = 100
 
 
-def _setting(prof: Profile, key: str) -> bool:
-    value = prof.settings.get(key, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"profile {prof.path}: settings.{key} must be true or false")
-    return value
-
-
 def _real(path: Any) -> str:
     import os
 
@@ -52,25 +45,18 @@ def before_push(req: PushRequest, flag: bool) -> bool:
     with ``flush_on_push = true``, flush what waits for its accounts; returns whether
     to keep what fails (``--spool``, else ``[settings] spool``). A setting that is not
     true or false is exit 3 naming it."""
+    from imcli import outbox
+
     if req.dry_run:
         return False
-    # media read from standard input never outlives the process on disk, so the outbox
-    # cannot keep it: refused with --spool, not kept with `spool = true`
-    from_stdin = any(src.stdin for src in req.message.media_sources())
-    if flag and from_stdin:
-        raise UsageError(
-            "--spool cannot keep media read from standard input (it is never left on disk); "
-            "give it as a file path"
-        )
     try:
-        prof = _load(req.profile)
+        prof: Profile | None = _load(req.profile)
     except ImcliError:
-        return flag  # the push itself says what is wrong with the profile
-    keep = _setting(prof, "spool") or flag
-    if keep and from_stdin:
-        output.err("imcli: spool = true: what fails is not kept (media read from standard input)")
-        keep = False
-    if _setting(prof, "flush_on_push"):
+        prof = None  # the push itself says what is wrong with the profile
+    keep, note = outbox.wanted(req.message, flag or None, prof, option="--spool")
+    if note:
+        output.err(f"imcli: {note}")
+    if prof is not None and outbox.setting(prof, "flush_on_push"):
         _flush_before_push(req, prof)
     return keep
 
