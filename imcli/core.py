@@ -352,7 +352,11 @@ async def run_push(
     results = _Results(push.targets, results_out, on_result)
     pending = push.targets
     for acc in push.candidates:
-        adapter = await _ready_adapter(push, acc, pending, results)
+        try:
+            adapter = await _ready_adapter(push, acc, pending, results)
+        except (UsageError, ConfigError) as exc:  # the next account refuses the message
+            _refused(exc, pending, results)
+            break
         if adapter is None:
             continue  # an account that cannot be used: the next one may send
         if not await _deliver(push, acc, adapter, pending, results, gate):
@@ -482,11 +486,7 @@ async def _deliver(
             results.by_target[t].account = acc.name
         await adapter.deliver(pending, push.message, results.record)
     except (UsageError, ConfigError) as exc:
-        if not results.any_sent():
-            raise  # nothing was sent: the push itself is refused
-        for t in pending:  # keep what was delivered; the rest failed for this reason
-            if not results.by_target[t].ok:
-                results.by_target[t].error, results.by_target[t].error_exc = exc.message, exc
+        _refused(exc, pending, results)
         return False
     finally:
         for t in http.resent:
@@ -494,6 +494,17 @@ async def _deliver(
                 results.by_target[t].resent = True
         await _close(adapter, http)
     return True
+
+
+def _refused(exc: UsageError | ConfigError, pending: list[Target], results: _Results) -> None:
+    """A push refused by an account (its checks, or the platform) after some targets
+    were sent keeps what was delivered, the rest failing for that reason; refused before
+    anything was sent, the push itself is refused (``exc`` raised: exit 2 or 3)."""
+    if not results.any_sent():
+        raise exc
+    for t in pending:
+        if not results.by_target[t].ok:
+            results.by_target[t].error, results.by_target[t].error_exc = exc.message, exc
 
 
 def _next_pending(

@@ -1023,3 +1023,41 @@ def test_an_interrupt_while_waiting_to_repeat_a_lark_send_after_a_5xx_is_uncerta
     assert result["ok"] is False and result["uncertain"] is True, result
     assert "before it was sent" not in result["error"], result
     assert states == ["uncertain"]
+
+
+# -- failover: the next account refusing the message ------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_the_next_account_refusing_the_message_keeps_what_was_sent(cli, write_profile, tmp_path):
+    """Account a (a local Bot API server: files up to 2 GB) sends a 51 MB file to one user
+    and is refused (401, offline) for the other; account b (the cloud API: 50 MB) cannot
+    take the file. One target was delivered: the push is partly sent (exit 1, count 1),
+    never "nothing sent" (exit 2), and the other target fails for b's reason."""
+    from tests.fakes.base import Reply
+    from tests.fakes.telegram import FakeTelegram
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as fh:
+        fh.truncate(51 << 20)
+    with FakeTelegram(local_server=True) as fa, FakeTelegram() as fb:
+        write_profile(
+            account_toml("telegram", "a", token=TG_TOKEN, base_url=fa.api_url,
+                         local_server=True, default=True, rate=0)
+            + account_toml("telegram", "b", token=TG_TOKEN, base_url=fb.api_url, rate=0)
+        )  # fmt: skip
+        fa.queue(
+            r"sendDocument",
+            Reply(status=401, json={"ok": False, "error_code": 401, "description": "Unauthorized"}),
+        )
+        r = cli("push", "file", "-p", "tg", "-u", "1", "-u", "2", str(big), "--json",
+                "--timeout", "60000")  # fmt: skip
+        assert r.code == 1, r.output
+        out = json.loads(r.stdout)
+        assert (out["sent"], out["failed"]) == (1, 1), out
+        by = {t["target"]: t for t in out["targets"]}
+        [sent] = [t for t in by.values() if t["ok"]]
+        [failed] = [t for t in by.values() if not t["ok"]]
+        assert sent["account"] == "a" and len(fa.calls("sendDocument")) == 2
+        assert "50 MB" in failed["error"] and not failed["uncertain"], failed
+        assert fb.calls("sendDocument") == []  # b sent nothing: it refused up front
