@@ -49,10 +49,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _landed(flight: list[Any] | None, target: Any) -> None:
+#: outcomes of a try whose request surely never reached the platform
+NEVER_LEFT = frozenset({"connect_failed", "cut_short"})
+
+
+def _landed(flight: list[Any] | None, *targets: Any) -> None:
     """The send's try is over (answered or surely failed): no longer in flight."""
-    if flight is not None and target in flight:
-        flight.remove(target)
+    for target in targets:
+        if flight is not None and target in flight:
+            flight.remove(target)
 
 
 #: the sends of the running task whose request is out and whose answer is not read yet
@@ -193,17 +198,46 @@ class HttpClient:
         call = Call(method, url, params, json, data, files, content, headers, describe)
         kind: RequestKind = ("idempotent" if idempotent else "send") if send else "call"
         retry = Retry(kind, self.budget, resend_uncertain=self.resend_uncertain)
+        flight = IN_FLIGHT.get() if retry.send else None
+        held: list[Any] = []  # the target, counted in flight once a try may have arrived
+        try:
+            got = await self._until_answered(call, parse, retry, target, flight, held)
+        except asyncio.CancelledError:
+            raise  # interrupted: a send that may have arrived stays in flight (uncertain)
+        except BaseException:
+            _landed(flight, *held)
+            raise
+        _landed(flight, *held)
+        return got
+
+    async def _until_answered(
+        self,
+        call: Call,
+        parse: Callable[[httpx.Response], T],
+        retry: Retry,
+        target: Target | None,
+        flight: list[Any] | None,
+        held: list[Any],
+    ) -> T:
+        """Try ``call`` until it is answered or :class:`Retry` gives up. Once a try may
+        have been delivered, ``target`` is counted in ``flight`` (``held``) until the
+        request ends: an interrupt while waiting for the next try leaves its fate unknown."""
         while True:
             remaining, slot = await self._turn(retry, target)
+            got: T | Failed | None = None
             try:
                 got = await self._try(call, parse, remaining, retry.send, target)
             finally:
-                # the send arrived by now, if at all: the rate-limit windows count it from
-                # here (a place is held from the slot until the answer is read)
-                slot.done()
+                # the send arrived by now, if at all: the rate-limit windows count it
+                # from here (a place is held from the slot until the answer is read);
+                # a request that surely never left frees its place at once
+                slot.done(sent=not (isinstance(got, Failed) and got.outcome in NEVER_LEFT))
             if not isinstance(got, Failed):
                 return got
             wait = retry.wait_after(got)  # or the error to report
+            if retry.maybe and flight is not None and not held:
+                flight.append(target)
+                held.append(target)
             if retry.resend and target is not None:
                 self.resent.add(target)
             await self.clock.sleep(wait)

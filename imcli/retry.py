@@ -182,12 +182,17 @@ class Retry:
 
     def _wait_after_connect_failure(self, err: PlatformError) -> float:
         """No connection: tried again CONNECT_ATTEMPTS times at most, then the account
-        is offline (the next account may be reachable)."""
+        is offline (the next account may be reachable) -- unless an earlier try may have
+        been delivered: then the send is uncertain, never handed to another account."""
         self.connect_failures += 1
         wait = backoff(self.tries)
         self.tries += 1
         if self.connect_failures >= CONNECT_ATTEMPTS or wait >= self.budget.remaining():
             tries = "1 try" if self.tries == 1 else f"{self.tries} tries"
+            if self.maybe:
+                raise MaybeDeliveredError(
+                    f"{err.message} (gave up after {tries}); an earlier try may have been delivered"
+                )
             raise AccountOffline(f"{err.message} (gave up after {tries})", reason="unreachable")
         return wait
 

@@ -629,6 +629,36 @@ def test_a_send_answered_5xx_after_delivery_is_not_resent(cli, env_for, name, st
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("accounts", [1, 2])
+def test_refused_connections_after_a_lark_5xx_leave_the_send_uncertain(
+    cli, env_for, write_profile, accounts
+):
+    """Lark repeats a send answered 502 (same uuid); when the host then refuses every
+    connection, the first try may still be at Lark: the target is "may have been
+    delivered", never "cannot connect", and never handed to the next account (whose
+    new uuid would make a duplicate)."""
+    env = env_for("lark")
+    p = env.platform
+    env.proxy.add(
+        p.marker, faulty.then_refuse(faulty.delivered_then(GATEWAY_ANSWERS[502])), times=1
+    )
+    with FakeLark(LARK_ID, LARK_SECRET) as other:
+        if accounts == 2:
+            first, _, rest = p.account(env.proxy.url).partition("]")
+            write_profile(first + "-first]" + rest + "default = true\n" + p.account(other.url))
+        r = push(cli, p, p.bad, timeout_ms=5000)
+        check_clean(p, r, env.fake)
+        assert r.code == 1, r.output
+        out = json.loads(r.stdout)
+        [bad] = out["targets"]
+        assert bad["ok"] is False and bad["uncertain"] is True, bad
+        assert "may have been delivered" in bad["error"] and "offline" not in r.stderr, r.output
+        assert out["sent"] == 0 and out["uncertain"] == 1, out
+        check_delivered(env, p.bad[1::2])  # the one copy the gateway passed on
+        assert other.sent_messages() == [] and other.calls(r"/im/v1/messages") == []
+
+
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize("where", ["settings", "account"])
 def test_resend_uncertain_repeats_and_marks_the_resend(cli, env_for, profile_path, where):
     """`resend_uncertain = true`: the user prefers a duplicate to a loss."""

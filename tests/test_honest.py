@@ -946,6 +946,85 @@ def test_a_token_request_that_never_answers_is_not_may_have_been_delivered(cli, 
     assert len(proxy.hits("/cgi-bin/gettoken")) >= 2  # asked again within the budget
 
 
+# -- an interrupt while waiting to repeat a send that may have been delivered -----------------
+
+LARK_APP, LARK_APP_SECRET = "cli_interrupt_app", "lark-INTERRUPT-secret-0123"
+
+
+def _interrupted_while_retrying(
+    fake: Any, sends: str, to: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Push one text with --spool, SIGTERM it 0.4 s after the first send arrived (the
+    next try waits then: for a rate-limit slot or a backoff), and return its one target's
+    result and the outbox entries' states."""
+    from tests.test_outbox import _spawn
+
+    proc = _spawn(["push", "text", *to, "hello", "--spool", "--json", "--timeout", "30000"])
+    deadline = time.monotonic() + 20
+    while not fake.calls(sends) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake.calls(sends), "the send never arrived"
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (out, err)
+    listed = subprocess.run(
+        [sys.executable, "-m", "imcli", "outbox", "list", "--json"],
+        capture_output=True, text=True, cwd=str(ROOT), env=dict(os.environ), timeout=30,
+    )  # fmt: skip
+    states = [e["state"] for e in json.loads(listed.stdout)["entries"]]
+    [result] = json.loads(out)["targets"]
+    return result, states
+
+
+@pytest.mark.real_clock  # the signal comes in real time
+@pytest.mark.timeout(60)
+def test_an_interrupt_while_waiting_to_resend_a_maybe_delivered_send_is_uncertain(
+    write_profile, telegram
+):
+    """resend_uncertain: a 502 is sent again after the chat's 1 s slot; SIGTERM during
+    that wait leaves the first try's fate unknown, not "interrupted before it was sent"."""
+    from tests.fakes.base import Reply
+
+    write_profile(
+        "[settings]\nresend_uncertain = true\n"
+        + account_toml("telegram", "im", token=TG_TOKEN, base_url=telegram.api_url)
+    )
+    bad = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+    telegram.queue(r"sendMessage", Reply(status=502, json=bad), times=8)
+    result, states = _interrupted_while_retrying(telegram, r"sendMessage", ["-p", "tg", "-u", "77"])
+    assert result["ok"] is False and result["uncertain"] is True, result
+    assert "before it was sent" not in result["error"], result
+    assert states == ["uncertain"]
+
+
+@pytest.mark.real_clock  # the signal comes in real time
+@pytest.mark.timeout(60)
+def test_an_interrupt_while_waiting_to_repeat_a_lark_send_after_a_5xx_is_uncertain(
+    write_profile,
+):
+    """Lark repeats a send answered 5xx (its uuid makes that safe while imcli keeps it);
+    SIGTERM during the backoff: the first try may be at Lark, so the target is uncertain
+    and spooled as such (a flush would send it again with a new uuid: a duplicate)."""
+    from tests.fakes.base import Reply
+    from tests.fakes.lark import MESSAGES_PATH, FakeLark
+
+    with FakeLark(LARK_APP, LARK_APP_SECRET) as lark:
+        write_profile(
+            account_toml(
+                "lark", "im", app_id=LARK_APP, app_secret=LARK_APP_SECRET, base_url=lark.url
+            )
+        )
+        bad = {"code": 1, "msg": "Bad Gateway"}
+        lark.queue(MESSAGES_PATH, Reply(status=502, json=bad), times=8)
+        result, states = _interrupted_while_retrying(
+            lark, MESSAGES_PATH, ["-p", "lark", "-u", "ou_77"]
+        )
+    assert result["ok"] is False and result["uncertain"] is True, result
+    assert "before it was sent" not in result["error"], result
+    assert states == ["uncertain"]
+
+
 # -- failover: the next account refusing the message ------------------------------------------
 
 

@@ -406,6 +406,40 @@ def test_refused_connections_make_the_account_unreachable():
     assert str(info.value).endswith(" (gave up after 3 tries)")
 
 
+def test_a_connection_never_made_frees_its_rate_limit_place_at_once(clock):
+    """A send whose connection failed never left: the chat's place (one send per 10 s
+    here) is free for the next try and the next send at once, not held for a period."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+
+    with Echo() as srv:
+
+        async def go():
+            limiter = RateLimiter((Limit(1, 10, "chat"),), None, clock=clock)
+            http = HttpClient(platform="t", budget=Budget(60, clock=clock), limiter=limiter)
+            to = Target("user", "1")
+            try:
+                with pytest.raises(AccountOffline):
+                    await http.request(
+                        "POST", f"http://127.0.0.1:{port}/x", json={}, parse=parse_ok,
+                        send=True, target=to,
+                    )  # fmt: skip
+                refused_after = clock.slept
+                await http.request(
+                    "POST", srv.url + "/send", json={}, parse=parse_ok, send=True, target=to
+                )
+                return refused_after, clock.slept
+            finally:
+                await http.aclose()
+
+        refused_after, total = run(go())
+    assert refused_after < 2.0  # three tries with short backoffs, no 10 s waits between
+    assert total < 2.0  # the send after them went at once
+    assert len(srv.calls("/send")) == 1
+
+
 def test_a_dead_proxy_is_named_not_the_api_behind_it():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ Faults (all return whether the client connection stays open):
 * :func:`respond` — a canned answer (429 storms, 5xx, malformed JSON, HTML error pages);
 * :func:`rotate` — each call the next of several faults (a 503/502/500 streak);
 * :func:`delivered_then` — forward (the fake delivers), then another fault's answer;
+* :func:`then_refuse` — another fault, then every new connection is refused;
 * :func:`huge_body` — a 200 JSON answer of many megabytes, streamed (``written`` counts
   what the client really accepted before it hung up).
 
@@ -432,6 +433,22 @@ def delivered_then(fault: Fault) -> Fault:
 
     delivered_then.__name__ = f"delivered_then_{getattr(fault, '__name__', 'fault')}"
     return delivered_then
+
+
+def then_refuse(fault: Fault) -> Fault:
+    """``fault``, then the proxy stops listening and closes this connection: every
+    connection after it is refused (a host gone after a gateway's answer)."""
+
+    def then_refuse(proxy: FaultyProxy, conn: socket.socket, req: Request) -> bool:
+        fault(proxy, conn, req)
+        try:
+            proxy._sock.shutdown(socket.SHUT_RDWR)  # Linux: connect() is refused from now
+        except OSError:
+            pass
+        return False
+
+    then_refuse.__name__ = f"{getattr(fault, '__name__', 'fault')}_then_refuse"
+    return then_refuse
 
 
 def closed_port() -> int:
