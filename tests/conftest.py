@@ -287,11 +287,11 @@ def _credential_digests() -> list[str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: two workers a CPU. The suite waits on subprocesses, sockets and real
+    """``-n auto``: three workers a CPU. The suite waits on subprocesses, sockets and real
     signals for about half its time, so one worker a CPU leaves the CPUs half idle (on 2
-    CPUs: 148 s with 2 workers, 94 s with 4)."""
+    CPUs: 148 s with 2 workers, 94 s with 4, 76-79 s with 6, 87 s with 8)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 2 * (cpus or 1)
+    return 3 * (cpus or 1)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
