@@ -106,8 +106,7 @@ def _run(
     result = _run_coro(run_push(req))
     rows = []
     if result.exit_code and keep:
-        rows = [(result.platform, t, acc or req.account, state, why)
-                for t, acc, state, why in outbox.waiting_of(result.results)]  # fmt: skip
+        rows = outbox.rows_of(result.platform, outbox.waiting_of(result.results), req.account)
     return _count_or_raise(result, _keep(rows, req, prof, note))
 
 
@@ -143,16 +142,9 @@ def _keep(rows: list[Any], req: PushRequest, prof: Profile | None, note: str | N
         return _Kept([], note)
     if not rows or prof is None:
         return _Kept([])
-    import os
-
     from imcli import outbox
 
-    try:
-        return _Kept(outbox.keep(rows, req.message, os.path.realpath(prof.path)))
-    except ImcliError as exc:
-        return _Kept([], exc.message)
-    except OSError as exc:
-        return _Kept([], exc.strerror or str(exc))
+    return _Kept(*outbox.keep_or_why(rows, req.message, str(prof.path)))
 
 
 def _multi_count_or_raise(result: Any, kept: _Kept | None = None) -> int:

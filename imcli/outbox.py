@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from imcli import _fs
-from imcli.errors import ConfigError, UsageError
+from imcli.errors import ConfigError, ImcliError, UsageError
 from imcli.models import Item, Message, Target, TargetResult
 
 if TYPE_CHECKING:
@@ -522,6 +522,30 @@ def waiting_of(results: Iterable[TargetResult]) -> list[tuple[Target, str | None
 
 #: what the outbox keeps of one target: (platform, target, account, state, reason)
 Kept = tuple[str, Target, "str | None", str, str]
+
+
+def rows_of(
+    platform: str, waiting: list[tuple[Target, str | None, str, str]], account: str | None
+) -> list[Kept]:
+    """The outbox rows of a push to one platform (``waiting``: :func:`waiting_of` its
+    results), each with the account that tried it, else the one the push asked for."""
+    return [(platform, t, acc or account, state, why) for t, acc, state, why in waiting]
+
+
+def keep_or_why(
+    rows: list[Kept], message: Message, profile_path: str
+) -> tuple[list[str], str | None]:
+    """:func:`keep` for the profile at ``profile_path`` (an entry remembers its real
+    path): the entry ids, or none and why they could not be kept (never raised: the
+    push's own outcome stands, the CLI prints the reason, the API puts it in its error)."""
+    import os
+
+    try:
+        return keep(rows, message, os.path.realpath(profile_path)), None
+    except ImcliError as exc:
+        return [], exc.message
+    except OSError as exc:
+        return [], exc.strerror or str(exc)
 
 
 def keep(rows: list[Kept], message: Message, profile: str | None) -> list[str]:

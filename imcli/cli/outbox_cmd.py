@@ -76,7 +76,7 @@ def spool_after(req: PushRequest, platform: str | None, results: list[TargetResu
     except ImcliError as exc:
         output.error(f"outbox: not kept: {exc.message}")
         return
-    _keep(req, prof, [(name, t, acc or req.account, s, why) for t, acc, s, why in waiting])
+    _keep(req, prof, outbox.rows_of(name, waiting, req.account))
 
 
 def spool_rows(req: PushRequest, rows: list[Kept]) -> None:
@@ -94,13 +94,9 @@ def spool_rows(req: PushRequest, rows: list[Kept]) -> None:
 def _keep(req: PushRequest, prof: Profile, rows: list[Kept]) -> None:
     from imcli import outbox
 
-    try:
-        ids = outbox.keep(rows, req.message, _real(prof.path))
-    except ImcliError as exc:
-        output.error(f"outbox: not kept: {exc.message}")
-        return
-    except OSError as exc:
-        output.error(f"outbox: not kept: {exc.strerror or exc}")
+    ids, why = outbox.keep_or_why(rows, req.message, str(prof.path))
+    if why is not None:
+        output.error(f"outbox: not kept: {why}")
         return
     maybe = sum(1 for row in rows if row[3] == "uncertain")
     pushes = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] for i in ids))
